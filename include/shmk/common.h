@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libshmk: definitions shared by every structure placed in region memory.
+ *
+ * Every lock-free structure that libshmk places in a region starts with a
+ * struct shmk_obj_hdr.  The header is position independent (sizes and
+ * offsets only, never pointers) and is validated whenever a process
+ * attaches, so that a corrupt or foreign header is an error, not a crash.
+ * Documentation/library.rst describes the layouts byte by byte.
+ */
+#ifndef SHMK_COMMON_H
+#define SHMK_COMMON_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__)
+#define SHMK_API	__attribute__((visibility("default")))
+#define SHMK_INLINE	static inline __attribute__((always_inline))
+#define SHMK_LIKELY(x)	__builtin_expect(!!(x), 1)
+#define SHMK_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define SHMK_API
+#define SHMK_INLINE	static inline
+#define SHMK_LIKELY(x)	(x)
+#define SHMK_UNLIKELY(x) (x)
+#endif
+
+/*
+ * Indices written by different sides are kept SHMK_CACHELINE_PAD bytes
+ * apart: two 64-byte lines, because the adjacent-line prefetchers of
+ * common x86 parts pull lines in pairs.
+ */
+#define SHMK_CACHELINE		64
+#define SHMK_CACHELINE_PAD	128
+
+/* Objects must be placed at offsets aligned to this many bytes. */
+#define SHMK_OBJ_ALIGN		SHMK_CACHELINE_PAD
+
+/* struct shmk_obj_hdr.magic values ("SHKS", "SHKM", "SHKP" little endian) */
+#define SHMK_MAGIC_SPSC		0x534b4853U
+#define SHMK_MAGIC_MPMC		0x4d4b4853U
+#define SHMK_MAGIC_POOL		0x504b4853U
+
+/* The layout version of every object kind; bumped on any layout change. */
+#define SHMK_LAYOUT_VERSION	1
+
+/* struct shmk_obj_hdr.flags */
+#define SHMK_QUEUE_NOTIFY	(1U << 0)	/* blocking ops allowed; writers check for sleepers */
+#define SHMK_OBJ_FLAGS_KNOWN	SHMK_QUEUE_NOTIFY
+
+/**
+ * struct shmk_obj_hdr - header at the start of every libshmk object
+ * @magic:	SHMK_MAGIC_*, stored last (release) by init, so an attacher
+ *		that sees it (acquire) sees a complete header
+ * @version:	SHMK_LAYOUT_VERSION
+ * @hdr_size:	bytes from the object start to its data (@data_offset)
+ * @flags:	SHMK_QUEUE_NOTIFY or 0
+ * @elem_size:	bytes per element (chunk size for a pool)
+ * @capacity:	number of elements (a power of two for queues)
+ * @stride:	bytes between consecutive elements in the data area
+ * @total_size:	bytes of the whole object, header included
+ * @data_offset: offset of the data area from the object start
+ * @reserved:	zero
+ *
+ * All fields but @magic are written before @magic and never change.
+ */
+struct shmk_obj_hdr {
+	_Atomic uint32_t magic;
+	uint16_t version;
+	uint16_t hdr_size;
+	uint32_t flags;
+	uint32_t elem_size;
+	uint32_t capacity;
+	uint32_t stride;
+	uint64_t total_size;
+	uint64_t data_offset;
+	uint64_t reserved[3];
+};
+
+#endif /* SHMK_COMMON_H */

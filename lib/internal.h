@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libshmk private definitions: the region handle and the backend ops.
+ */
+#ifndef SHMK_LIB_INTERNAL_H
+#define SHMK_LIB_INTERNAL_H
+
+#include <stdint.h>
+#include <shmk/shmk.h>
+
+/**
+ * struct shmk_backend_ops - what differs between the device and memfd
+ * @create:	create a region; return its fd (O_CLOEXEC) or -errno
+ * @open:	open a region by name; return its fd or -errno
+ * @unlink:	remove a name; 0 or -errno
+ * @size:	the region's size in bytes from its fd; 0 or -errno
+ * @wait:	futex-like wait on the word at @off
+ * @wake:	wake on the word at @off; the number woken or -errno
+ */
+struct shmk_backend_ops {
+	int (*create)(const char *name, uint64_t bytes, unsigned int mode,
+		      unsigned int flags);
+	int (*open)(const char *name, unsigned int flags);
+	int (*unlink)(const char *name);
+	int (*size)(int fd, uint64_t *bytes);
+	int (*wait)(const struct shmk_region *r, uint64_t off, uint32_t expected,
+		    int64_t timeout_ns);
+	int (*wake)(const struct shmk_region *r, uint64_t off, uint32_t count);
+};
+
+extern const struct shmk_backend_ops shmk_device_ops;
+extern const struct shmk_backend_ops shmk_memfd_ops;
+
+/* Immutable after create/open: safe to share between threads. */
+struct shmk_region {
+	const struct shmk_backend_ops *ops;
+	unsigned char *base;
+	uint64_t size;
+	int fd;
+	int backend;
+	int writable;
+};
+
+/* Validate an object header at @offset in @r (obj.c). */
+int shmk_obj_place(const struct shmk_region *r, uint64_t offset,
+		   uint64_t size, void **out);
+int shmk_obj_check(const struct shmk_region *r, uint64_t offset,
+		   uint32_t magic, uint64_t shared_size, void **out);
+void shmk_obj_publish(struct shmk_obj_hdr *h, uint32_t magic);
+
+/* Monotonic deadline helpers (notify.c). */
+int64_t shmk_now_ns(void);
+int64_t shmk_deadline(int64_t timeout_ns);
+int64_t shmk_remaining(int64_t deadline);
+
+static inline void shmk_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
+/* Spins before a blocking operation goes to sleep. */
+#define SHMK_SPIN_BEFORE_SLEEP	256
+
+#endif /* SHMK_LIB_INTERNAL_H */

@@ -1,0 +1,211 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * libshmk MPMC queue: layout, attach and the blocking operations.  The
+ * non-blocking hot path is inline in <shmk/mpmc.h>.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "internal.h"
+
+_Static_assert(sizeof(struct shmk_mpmc_shared) == 4 * SHMK_CACHELINE_PAD,
+	       "MPMC header layout changed: bump SHMK_LAYOUT_VERSION");
+
+static int mpmc_params_ok(uint32_t elem_size, uint32_t capacity)
+{
+	return elem_size >= 1 && elem_size <= SHMK_MPMC_ELEM_MAX &&
+	       capacity >= 2 && capacity <= SHMK_MPMC_CAP_MAX &&
+	       !(capacity & (capacity - 1));
+}
+
+static uint32_t mpmc_stride(uint32_t elem_size)
+{
+	return SHMK_MPMC_CELL_HDR + ((elem_size + 7) & ~7U);
+}
+
+SHMK_API uint64_t shmk_mpmc_size(uint32_t elem_size, uint32_t capacity)
+{
+	if (!mpmc_params_ok(elem_size, capacity))
+		return 0;
+	return sizeof(struct shmk_mpmc_shared) +
+	       (uint64_t)mpmc_stride(elem_size) * capacity;
+}
+
+static void mpmc_fill(struct shmk_mpmc *q, const struct shmk_region *r,
+		      struct shmk_mpmc_shared *sh)
+{
+	memset(q, 0, sizeof(*q));
+	q->sh = sh;
+	q->cells = (unsigned char *)sh + sh->hdr.data_offset;
+	q->region = r;
+	q->mask = sh->hdr.capacity - 1;
+	q->elem_size = sh->hdr.elem_size;
+	q->stride = sh->hdr.stride;
+	q->flags = sh->hdr.flags;
+}
+
+SHMK_API int shmk_mpmc_init(struct shmk_mpmc *q, const struct shmk_region *r,
+			    uint64_t offset, uint32_t elem_size,
+			    uint32_t capacity, uint32_t flags)
+{
+	uint64_t size = shmk_mpmc_size(elem_size, capacity);
+	struct shmk_mpmc_shared *sh;
+	unsigned char *cells;
+	uint32_t i, stride = mpmc_stride(elem_size);
+	void *mem;
+	int ret;
+
+	if (!q || !size || flags & ~SHMK_OBJ_FLAGS_KNOWN)
+		return -EINVAL;
+	ret = shmk_obj_place(r, offset, size, &mem);
+	if (ret)
+		return ret;
+	sh = mem;
+	memset(sh, 0, sizeof(*sh));
+	sh->hdr.version = SHMK_LAYOUT_VERSION;
+	sh->hdr.hdr_size = sizeof(*sh);
+	sh->hdr.flags = flags;
+	sh->hdr.elem_size = elem_size;
+	sh->hdr.capacity = capacity;
+	sh->hdr.stride = stride;
+	sh->hdr.total_size = size;
+	sh->hdr.data_offset = sizeof(*sh);
+	cells = (unsigned char *)sh + sizeof(*sh);
+	for (i = 0; i < capacity; i++)
+		/* Relaxed: published by the release store of the magic. */
+		atomic_store_explicit((_Atomic uint32_t *)(cells + (size_t)i * stride),
+				      i, memory_order_relaxed);
+	shmk_obj_publish(&sh->hdr, SHMK_MAGIC_MPMC);
+	mpmc_fill(q, r, sh);
+	return 0;
+}
+
+SHMK_API int shmk_mpmc_attach(struct shmk_mpmc *q, const struct shmk_region *r,
+			      uint64_t offset)
+{
+	struct shmk_mpmc_shared *sh;
+	void *mem;
+	int ret;
+
+	if (!q)
+		return -EINVAL;
+	ret = shmk_obj_check(r, offset, SHMK_MAGIC_MPMC, sizeof(*sh), &mem);
+	if (ret)
+		return ret;
+	sh = mem;
+	if (!mpmc_params_ok(sh->hdr.elem_size, sh->hdr.capacity) ||
+	    sh->hdr.stride != mpmc_stride(sh->hdr.elem_size) ||
+	    sh->hdr.data_offset != sizeof(*sh) ||
+	    sh->hdr.total_size != shmk_mpmc_size(sh->hdr.elem_size,
+						 sh->hdr.capacity))
+		return -EBADMSG;
+	mpmc_fill(q, r, sh);
+	return 0;
+}
+
+SHMK_API void shmk__mpmc_wake(struct shmk_mpmc *q, _Atomic uint32_t *epoch)
+{
+	/*
+	 * Release: the bump is what a sleeper's futex compares; anything we
+	 * published before is visible to the sleeper that sees it (it also
+	 * retries the queue with acquire loads of the cells).
+	 */
+	atomic_fetch_add_explicit(epoch, 1, memory_order_release);
+	shmk_wake(q->region, epoch, 1);
+}
+
+/*
+ * The eventcount protocol for many sleepers (Documentation/library.rst):
+ *
+ *   sleeper: e = load epoch; waiters++ (seq_cst); fence(seq_cst);
+ *            try the operation; if it fails: wait(epoch, e);
+ *            waiters--; retry.
+ *   other side: publish (release on the cell's seq); fence(seq_cst);
+ *            if load waiters (acquire): epoch++; wake(epoch, 1).
+ *
+ * Either the sleeper's try sees the published cell, or the other side
+ * sees waiters != 0; it then bumps the epoch after the sleeper read it
+ * (the acquire load of waiters reads the sleeper's seq_cst increment,
+ * which follows its epoch read), so wait() returns at once or is woken.
+ * One wake per published element suffices: a woken sleeper that finds
+ * nothing means someone else took the element.  A sleeper leaving on
+ * timeout or signal retries once after dropping out of waiters, so a
+ * wake spent on it cannot strand an element.
+ */
+typedef int (*mpmc_op)(struct shmk_mpmc *q, void *item);
+
+static int mpmc_try_pop(struct shmk_mpmc *q, void *item)
+{
+	return shmk_mpmc_pop(q, item);
+}
+
+static int mpmc_try_push(struct shmk_mpmc *q, void *item)
+{
+	return shmk_mpmc_push(q, item);
+}
+
+static int mpmc_wait(struct shmk_mpmc *q, mpmc_op op, void *item,
+		     _Atomic uint32_t *waiters, _Atomic uint32_t *epoch,
+		     int64_t timeout_ns)
+{
+	int64_t deadline, left;
+	uint32_t e;
+	int ret, i;
+
+	ret = op(q, item);
+	if (ret != -EAGAIN)
+		return ret;
+	if (!(q->flags & SHMK_QUEUE_NOTIFY))
+		return -EOPNOTSUPP;
+	deadline = shmk_deadline(timeout_ns);
+	for (;;) {
+		for (i = 0; i < SHMK_SPIN_BEFORE_SLEEP; i++) {
+			ret = op(q, item);
+			if (ret != -EAGAIN)
+				return ret;
+			shmk_cpu_relax();
+		}
+		/* Acquire: pairs with the release bump in shmk__mpmc_wake(). */
+		e = atomic_load_explicit(epoch, memory_order_acquire);
+		/* Seq_cst: read by the other side's acquire load of waiters. */
+		atomic_fetch_add_explicit(waiters, 1, memory_order_seq_cst);
+		/* Seq_cst fence: pairs with the fence in shmk__mpmc_notify(). */
+		atomic_thread_fence(memory_order_seq_cst);
+		ret = op(q, item);
+		if (ret == -EAGAIN) {
+			left = shmk_remaining(deadline);
+			ret = left == 0 ? -ETIMEDOUT :
+			      shmk_wait(q->region, epoch, e, left);
+			if (ret == 0 || ret == -EAGAIN)
+				ret = -EAGAIN;	/* retry */
+		}
+		/* Release: our queue accesses precede leaving the count. */
+		atomic_fetch_sub_explicit(waiters, 1, memory_order_release);
+		if (ret == -ETIMEDOUT || ret == -EINTR) {
+			int last = op(q, item);
+
+			return last == -EAGAIN ? ret : last;
+		}
+		if (ret != -EAGAIN)
+			return ret;
+	}
+}
+
+SHMK_API int shmk_mpmc_pop_wait(struct shmk_mpmc *q, void *item,
+				int64_t timeout_ns)
+{
+	if (!q || !item)
+		return -EINVAL;
+	return mpmc_wait(q, mpmc_try_pop, item, &q->sh->cons_waiters,
+			 &q->sh->cons_epoch, timeout_ns);
+}
+
+SHMK_API int shmk_mpmc_push_wait(struct shmk_mpmc *q, const void *item,
+				 int64_t timeout_ns)
+{
+	if (!q || !item)
+		return -EINVAL;
+	/* The push path only reads *item; the cast serves the shared loop. */
+	return mpmc_wait(q, mpmc_try_push, (void *)(uintptr_t)item,
+			 &q->sh->prod_waiters, &q->sh->prod_epoch, timeout_ns);
+}

@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * libshmk SPSC ring: layout, attach and the blocking operations.  The
+ * non-blocking hot path is inline in <shmk/spsc.h>.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "internal.h"
+
+_Static_assert(sizeof(struct shmk_spsc_shared) == 4 * SHMK_CACHELINE_PAD,
+	       "SPSC header layout changed: bump SHMK_LAYOUT_VERSION");
+_Static_assert(sizeof(struct shmk_obj_hdr) <= SHMK_CACHELINE,
+	       "object header must fit one cache line");
+
+static int spsc_params_ok(uint32_t elem_size, uint32_t capacity)
+{
+	return elem_size >= 1 && elem_size <= SHMK_SPSC_ELEM_MAX &&
+	       capacity >= 1 && capacity <= SHMK_SPSC_CAP_MAX &&
+	       !(capacity & (capacity - 1));
+}
+
+SHMK_API uint64_t shmk_spsc_size(uint32_t elem_size, uint32_t capacity)
+{
+	if (!spsc_params_ok(elem_size, capacity))
+		return 0;
+	return sizeof(struct shmk_spsc_shared) + (uint64_t)elem_size * capacity;
+}
+
+static void spsc_fill(struct shmk_spsc *q, const struct shmk_region *r,
+		      struct shmk_spsc_shared *sh)
+{
+	memset(q, 0, sizeof(*q));
+	q->sh = sh;
+	q->slots = (unsigned char *)sh + sh->hdr.data_offset;
+	q->region = r;
+	q->mask = sh->hdr.capacity - 1;
+	q->elem_size = sh->hdr.elem_size;
+	q->flags = sh->hdr.flags;
+	/*
+	 * Acquire: pairs with the release stores of tail and head by the
+	 * previous users, so slots they filled or freed are seen as such.
+	 */
+	q->p.tail = atomic_load_explicit(&sh->tail, memory_order_acquire);
+	q->c.head = atomic_load_explicit(&sh->head, memory_order_acquire);
+	q->p.head_cache = q->c.head;
+	q->c.tail_cache = q->p.tail;
+}
+
+SHMK_API int shmk_spsc_init(struct shmk_spsc *q, const struct shmk_region *r,
+			    uint64_t offset, uint32_t elem_size,
+			    uint32_t capacity, uint32_t flags)
+{
+	uint64_t size = shmk_spsc_size(elem_size, capacity);
+	struct shmk_spsc_shared *sh;
+	void *mem;
+	int ret;
+
+	if (!q || !size || flags & ~SHMK_OBJ_FLAGS_KNOWN)
+		return -EINVAL;
+	ret = shmk_obj_place(r, offset, size, &mem);
+	if (ret)
+		return ret;
+	sh = mem;
+	memset(sh, 0, sizeof(*sh));
+	sh->hdr.version = SHMK_LAYOUT_VERSION;
+	sh->hdr.hdr_size = sizeof(*sh);
+	sh->hdr.flags = flags;
+	sh->hdr.elem_size = elem_size;
+	sh->hdr.capacity = capacity;
+	sh->hdr.stride = elem_size;
+	sh->hdr.total_size = size;
+	sh->hdr.data_offset = sizeof(*sh);
+	shmk_obj_publish(&sh->hdr, SHMK_MAGIC_SPSC);
+	spsc_fill(q, r, sh);
+	return 0;
+}
+
+SHMK_API int shmk_spsc_attach(struct shmk_spsc *q, const struct shmk_region *r,
+			      uint64_t offset)
+{
+	struct shmk_spsc_shared *sh;
+	void *mem;
+	int ret;
+
+	if (!q)
+		return -EINVAL;
+	ret = shmk_obj_check(r, offset, SHMK_MAGIC_SPSC, sizeof(*sh), &mem);
+	if (ret)
+		return ret;
+	sh = mem;
+	if (!spsc_params_ok(sh->hdr.elem_size, sh->hdr.capacity) ||
+	    sh->hdr.stride != sh->hdr.elem_size ||
+	    sh->hdr.data_offset != sizeof(*sh) ||
+	    sh->hdr.total_size != shmk_spsc_size(sh->hdr.elem_size,
+						 sh->hdr.capacity))
+		return -EBADMSG;
+	/* Relaxed: a sanity check only; spsc_fill() reloads with acquire. */
+	if (atomic_load_explicit(&sh->tail, memory_order_relaxed) -
+	    atomic_load_explicit(&sh->head, memory_order_relaxed) >
+	    sh->hdr.capacity)
+		return -EBADMSG;
+	spsc_fill(q, r, sh);
+	return 0;
+}
+
+/*
+ * The waiter protocol (Documentation/library.rst, "No lost wakeup"), for
+ * a sleeper S waiting on word W of the other side, with flag F:
+ *
+ *   S: try; spin; store F = 1; fence(seq_cst); v = load W;
+ *      if v moved on: F = 0, retry; else wait(W, v); F = 0; retry.
+ *   other side: store W (release); fence(seq_cst); if load F: wake(W).
+ *
+ * The two seq_cst fences are totally ordered: if S's fence comes first,
+ * the other side's load of F sees 1 and wakes; otherwise S's load of W
+ * sees the new value and S does not sleep.  wait() itself re-checks
+ * W == v atomically with respect to wake(), closing the window between
+ * S's load and its sleep.
+ */
+static int spsc_sleep(struct shmk_spsc *q, _Atomic uint32_t *flag,
+		      _Atomic uint32_t *word, uint32_t mine, int64_t deadline)
+{
+	uint32_t v;
+	int64_t left;
+	int ret;
+
+	/* Relaxed: ordered before the reload of *word by the fence below. */
+	atomic_store_explicit(flag, 1, memory_order_relaxed);
+	/* Seq_cst fence: pairs with the fence after the other side's store. */
+	atomic_thread_fence(memory_order_seq_cst);
+	/* Relaxed: the retry that follows reloads with acquire. */
+	v = atomic_load_explicit(word, memory_order_relaxed);
+	ret = 0;
+	if (v == mine) {
+		left = shmk_remaining(deadline);
+		ret = left == 0 ? -ETIMEDOUT : shmk_wait(q->region, word, v, left);
+		if (ret == -EAGAIN)
+			ret = 0;
+	}
+	/* Relaxed: a stale 1 costs the other side one spare wake only. */
+	atomic_store_explicit(flag, 0, memory_order_relaxed);
+	return ret;
+}
+
+SHMK_API int shmk_spsc_pop_wait(struct shmk_spsc *q, void *items, unsigned int n,
+				int64_t timeout_ns)
+{
+	int64_t deadline;
+	int ret, i;
+
+	if (!q || !n)
+		return -EINVAL;
+	ret = shmk_spsc_pop_burst(q, items, n);
+	if (ret)
+		return ret;
+	if (!(q->flags & SHMK_QUEUE_NOTIFY))
+		return -EOPNOTSUPP;
+	deadline = shmk_deadline(timeout_ns);
+	for (;;) {
+		for (i = 0; i < SHMK_SPIN_BEFORE_SLEEP; i++) {
+			ret = shmk_spsc_pop_burst(q, items, n);
+			if (ret)
+				return ret;
+			shmk_cpu_relax();
+		}
+		/* Empty means tail == our head: sleep while tail stays there. */
+		ret = spsc_sleep(q, &q->sh->cons_waiting, &q->sh->tail,
+				 q->c.head, deadline);
+		if (ret && ret != -ETIMEDOUT && ret != -EINTR)
+			return ret;
+		if (ret) {
+			int last = shmk_spsc_pop_burst(q, items, n);
+
+			return last ? last : ret;
+		}
+	}
+}
+
+SHMK_API int shmk_spsc_push_wait(struct shmk_spsc *q, const void *items,
+				 unsigned int n, int64_t timeout_ns)
+{
+	int64_t deadline;
+	int ret, i;
+
+	if (!q || !n)
+		return -EINVAL;
+	ret = shmk_spsc_push_burst(q, items, n);
+	if (ret)
+		return ret;
+	if (!(q->flags & SHMK_QUEUE_NOTIFY))
+		return -EOPNOTSUPP;
+	deadline = shmk_deadline(timeout_ns);
+	for (;;) {
+		for (i = 0; i < SHMK_SPIN_BEFORE_SLEEP; i++) {
+			ret = shmk_spsc_push_burst(q, items, n);
+			if (ret)
+				return ret;
+			shmk_cpu_relax();
+		}
+		/* Full means head == our tail - capacity: sleep while it stays. */
+		ret = spsc_sleep(q, &q->sh->prod_waiting, &q->sh->head,
+				 q->p.tail - (q->mask + 1), deadline);
+		if (ret && ret != -ETIMEDOUT && ret != -EINTR)
+			return ret;
+		if (ret) {
+			int last = shmk_spsc_push_burst(q, items, n);
+
+			return last ? last : ret;
+		}
+	}
+}
