@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * shmk: the /dev/shmk misc device, its ioctls and the module's limits.
+ *
+ * /dev/shmk names regions (create, open, unlink, list); everything done
+ * on a region goes through the region fd that create and open return.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/sizes.h>
+#include <linux/uaccess.h>
+#include "shmk.h"
+
+unsigned long shmk_max_region_bytes = SZ_1G;
+module_param_named(max_region_bytes, shmk_max_region_bytes, ulong, 0644);
+MODULE_PARM_DESC(max_region_bytes,
+		 "Largest region, in bytes (default 1 GiB); larger creates fail with E2BIG");
+
+unsigned long shmk_max_total_bytes;
+module_param_named(max_total_bytes, shmk_max_total_bytes, ulong, 0644);
+MODULE_PARM_DESC(max_total_bytes,
+		 "Bytes all regions may take together (default 0: half of RAM at load); beyond, ENOSPC");
+
+unsigned int shmk_max_regions = 1024;
+module_param_named(max_regions, shmk_max_regions, uint, 0644);
+MODULE_PARM_DESC(max_regions,
+		 "Regions per IPC namespace, named or not (default 1024); beyond, ENOSPC");
+
+/**
+ * shmk_copy_arg() - copy a size-prefixed ioctl argument from user space
+ * @karg:	kernel copy, @ksize bytes
+ * @ksize:	size of the struct the module knows
+ * @minsize:	first published size of the struct
+ * @uarg:	user pointer; its first __u32 is the caller's struct size
+ *
+ * Return: 0, -EFAULT for a bad pointer, -EINVAL for a size below
+ * @minsize, -E2BIG for a larger struct whose unknown tail is not zero or
+ * that is larger than a page.
+ */
+int shmk_copy_arg(void *karg, size_t ksize, size_t minsize,
+		  const void __user *uarg)
+{
+	u32 usize;
+
+	if (get_user(usize, (const u32 __user *)uarg))
+		return -EFAULT;
+	if (usize < minsize)
+		return -EINVAL;
+	if (usize > PAGE_SIZE)
+		return -E2BIG;
+	return copy_struct_from_user(karg, ksize, uarg, usize);
+}
+
+static long shmk_dev_ioctl(struct file *file, unsigned int cmd,
+			   unsigned long arg)
+{
+	void __user *uarg = (void __user *)arg;
+
+	switch (SHMK_IOC_BASE(cmd)) {
+	case SHMK_IOC_BASE(SHMK_IOC_CREATE):
+		return shmk_ioctl_create(uarg);
+	case SHMK_IOC_BASE(SHMK_IOC_OPEN):
+		return shmk_ioctl_open(uarg);
+	case SHMK_IOC_BASE(SHMK_IOC_UNLINK):
+		return shmk_ioctl_unlink(uarg);
+	case SHMK_IOC_BASE(SHMK_IOC_LIST):
+		return shmk_ioctl_list(uarg);
+	default:
+		return -ENOTTY;
+	}
+}
+
+static const struct file_operations shmk_dev_fops = {
+	.owner		= THIS_MODULE,
+	.unlocked_ioctl	= shmk_dev_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.llseek		= noop_llseek,
+};
+
+static struct miscdevice shmk_miscdev = {
+	.minor	= MISC_DYNAMIC_MINOR,
+	.name	= "shmk",
+	.fops	= &shmk_dev_fops,
+	.mode	= 0666,
+};
+
+static int __init shmk_init(void)
+{
+	int err;
+
+	if (!shmk_max_total_bytes)
+		shmk_max_total_bytes = (totalram_pages() << PAGE_SHIFT) / 2;
+
+	err = shmk_notify_init();
+	if (err)
+		return err;
+	err = shmk_region_init();
+	if (err)
+		goto err_notify;
+	err = misc_register(&shmk_miscdev);
+	if (err)
+		goto err_region;
+	return 0;
+
+err_region:
+	shmk_region_exit();
+err_notify:
+	shmk_notify_exit();
+	return err;
+}
+
+static void __exit shmk_exit(void)
+{
+	misc_deregister(&shmk_miscdev);
+	shmk_region_exit();
+	shmk_notify_exit();
+}
+
+module_init(shmk_init);
+module_exit(shmk_exit);
+
+MODULE_DESCRIPTION("Named hugepage-backed shared memory regions with wait/wake notifications");
+MODULE_AUTHOR("The shmk authors");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * shmk internals shared by the files of the module.
+ */
+#ifndef SHMK_INTERNAL_H
+#define SHMK_INTERNAL_H
+
+#include <linux/fs.h>
+#include <linux/list.h>
+#include <linux/poll.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <linux/uidgid.h>
+#include <linux/wait.h>
+#include <linux/shmk.h>
+
+struct shmk_ns;
+struct shmk_wait_task;
+
+/**
+ * struct shmk_region - one shared memory region
+ * @hnode:	link in the name hash while @named
+ * @ns:		the IPC namespace it was created in; NULL until inserted
+ * @shmem:	the backing shmem file; the region is freed by its release
+ * @id:		unique id
+ * @bytes:	size, a multiple of SHMK_PAGE_SIZE
+ * @uid:	owner
+ * @gid:	group
+ * @mode:	permission bits
+ * @named:	reachable by name (protected by shmk_lock)
+ * @persist:	the name holds a reference on @shmem
+ * @handles:	open region files
+ * @name:	the name, NUL-terminated
+ *
+ * Lifetime: every region file and every mapping holds a reference on
+ * @shmem, and so does the name of a persistent region.  When the last
+ * goes, the shmem file's release (shmk_shmem_release) frees the region.
+ */
+struct shmk_region {
+	struct hlist_node hnode;
+	struct shmk_ns *ns;
+	struct file *shmem;
+	u64 id;
+	u64 bytes;
+	kuid_t uid;
+	kgid_t gid;
+	umode_t mode;
+	bool named;
+	bool persist;
+	atomic_t handles;
+	char name[SHMK_NAME_MAX];
+};
+
+/**
+ * struct shmk_waiter - one word waited on, queued in a notify hash bucket
+ * @node:	link in the bucket; empty once woken
+ * @region:	the region of the word
+ * @offset:	the word's offset
+ * @bitset:	wakes that match
+ * @task:	the sleeping task's state; NULL for a poll() watch
+ * @index:	this word's index in a vectored wait
+ */
+struct shmk_waiter {
+	struct list_head node;
+	struct shmk_region *region;
+	u64 offset;
+	u32 bitset;
+	struct shmk_wait_task *task;
+	u32 index;
+};
+
+/**
+ * struct shmk_watch_state - what poll() on a region file watches
+ * @waiter:	queued in a bucket while @armed; its @task is NULL
+ * @armed:	a watch is set (protected by the handle's lock)
+ * @pending:	a wake arrived and was not acknowledged yet
+ * @wq:		poll waiters
+ */
+struct shmk_watch_state {
+	struct shmk_waiter waiter;
+	bool armed;
+	int pending;
+	wait_queue_head_t wq;
+};
+
+/**
+ * struct shmk_handle - private data of an open region file
+ * @region:	the region
+ * @lock:	protects @tasks and the watch's setup
+ * @tasks:	tasks waiting through this file (struct shmk_wait_task)
+ * @watch:	poll() state
+ */
+struct shmk_handle {
+	struct shmk_region *region;
+	spinlock_t lock;
+	struct list_head tasks;
+	struct shmk_watch_state watch;
+};
+
+/* main.c */
+int shmk_copy_arg(void *karg, size_t ksize, size_t minsize,
+		  const void __user *uarg);
+extern unsigned long shmk_max_region_bytes;
+extern unsigned long shmk_max_total_bytes;
+extern unsigned int shmk_max_regions;
+
+/* region.c */
+int shmk_region_init(void);
+void shmk_region_exit(void);
+long shmk_ioctl_create(const void __user *uarg);
+long shmk_ioctl_open(const void __user *uarg);
+long shmk_ioctl_unlink(const void __user *uarg);
+long shmk_ioctl_list(void __user *uarg);
+
+/* notify.c */
+int shmk_notify_init(void);
+void shmk_notify_exit(void);
+void shmk_handle_notify_init(struct shmk_handle *h);
+void shmk_handle_notify_release(struct shmk_handle *h);
+void shmk_notify_flush(struct file *file, fl_owner_t owner);
+__poll_t shmk_notify_poll(struct file *file, struct shmk_handle *h,
+			  poll_table *pt);
+long shmk_notify_ioctl(struct file *file, struct shmk_handle *h,
+		       unsigned int cmd, void __user *uarg);
+
+/* The ioctl number without its size bits: the size field is authoritative. */
+#define SHMK_IOC_BASE(cmd)	((cmd) & ~(_IOC_SIZEMASK << _IOC_SIZESHIFT))
+
+#endif /* SHMK_INTERNAL_H */
