@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Wait and wake: value check, timeout, bad words, threads, processes.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include "testutil.h"
+
+static void test_value_mismatch(void **state)
+{
+	struct shmk_region *r = new_region(1, NULL, 0, 0);
+	uint32_t *w = shmk_region_base(r);
+
+	(void)state;
+	*w = 5;
+	assert_int_equal(shmk_wait(r, w, 4, SHMK_FOREVER), -EAGAIN);
+	assert_int_equal(shmk_wait(r, w, 5, 10 * 1000 * 1000), -ETIMEDOUT);
+	assert_int_equal(shmk_wait(r, w, 5, 0), -ETIMEDOUT);
+	assert_int_equal(shmk_wake(r, w, 1), 0);
+	shmk_region_close(r);
+}
+
+static void test_bad_word(void **state)
+{
+	struct shmk_region *r = new_region(1, NULL, 0, 0);
+	unsigned char *b = shmk_region_base(r);
+	uint32_t outside = 0;
+
+	(void)state;
+	assert_int_equal(shmk_wait(r, b + 2, 0, 0), -EINVAL);
+	assert_int_equal(shmk_wake(r, b + 1, 1), -EINVAL);
+	assert_int_equal(shmk_wait(r, &outside, 0, 0), -EINVAL);
+	assert_int_equal(shmk_wake(r, &outside, 1), -EINVAL);
+	assert_int_equal(shmk_wait(r, b + shmk_region_size(r), 0, 0), -EINVAL);
+	assert_int_equal(shmk_wake(r, b + shmk_region_size(r) - 2, 1), -EINVAL);
+	assert_int_equal(shmk_wake(r, b - 4, 1), -EINVAL);
+	assert_int_equal(shmk_wake(NULL, b, 1), -EINVAL);
+	assert_int_equal(shmk_wake(r, NULL, 1), -EINVAL);
+	/* The last word is fine. */
+	assert_int_equal(shmk_wake(r, b + shmk_region_size(r) - 4, 1), 0);
+	shmk_region_close(r);
+}
+
+struct waiter_arg {
+	struct shmk_region *r;
+	_Atomic uint32_t *word;
+	int ret;
+};
+
+static void *waiter(void *p)
+{
+	struct waiter_arg *a = p;
+
+	/* Sleep until the word leaves 0 (loop over spurious returns). */
+	while (atomic_load(a->word) == 0) {
+		a->ret = shmk_wait(a->r, a->word, 0, SHMK_FOREVER);
+		if (a->ret && a->ret != -EAGAIN)
+			break;
+	}
+	return NULL;
+}
+
+static void test_thread_wake(void **state)
+{
+	struct shmk_region *r = new_region(1, NULL, 0, 0);
+	struct waiter_arg a = { r, (_Atomic uint32_t *)shmk_region_base(r) + 16, 0 };
+	pthread_t t[3];
+	int i, woken = 0;
+
+	(void)state;
+	for (i = 0; i < 3; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, waiter, &a), 0);
+	usleep(20000);
+	atomic_store(a.word, 1);
+	woken = shmk_wake(r, a.word, SHMK_WAKE_ALL);
+	assert_true(woken >= 0 && woken <= 3);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+	assert_true(a.ret == 0 || a.ret == -EAGAIN);
+	shmk_region_close(r);
+}
+
+static void test_process_wake(void **state)
+{
+	char name[SHMK_NAME_MAX];
+	struct shmk_region *r = new_region(1, name, sizeof(name), 1);
+	_Atomic uint32_t *w = (_Atomic uint32_t *)shmk_region_base(r) + 100;
+	_Atomic uint32_t *ready = w + 1;
+	pid_t pid;
+	int n = 0, tries;
+
+	(void)state;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* Another mapping, at another address: keyed by region offset. */
+		struct shmk_region *c;
+		_Atomic uint32_t *cw;
+
+		CHILD_CHECK(shmk_region_open(name, 0, &c) == 0);
+		cw = (_Atomic uint32_t *)shmk_region_base(c) + 100;
+		atomic_store(cw + 1, 1);
+		while (atomic_load(cw) == 0) {
+			int ret = shmk_wait(c, cw, 0, 5LL * 1000 * 1000 * 1000);
+
+			CHILD_CHECK(ret == 0 || ret == -EAGAIN);
+		}
+		_exit(0);
+	}
+	while (!atomic_load(ready))
+		usleep(1000);
+	/* Wake until the child is seen asleep and woken (or it exits). */
+	usleep(20000);
+	atomic_store(w, 1);
+	for (tries = 0; tries < 100 && n == 0; tries++) {
+		n = shmk_wake(r, w, 1);
+		assert_true(n >= 0);
+		if (!n)
+			usleep(1000);
+	}
+	assert_int_equal(reap(pid), 0);
+	assert_int_equal(shmk_region_unlink(name), 0);
+	shmk_region_close(r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_value_mismatch),
+		cmocka_unit_test(test_bad_word),
+		cmocka_unit_test(test_thread_wake),
+		cmocka_unit_test(test_process_wake),
+	};
+
+	use_memfd_backend();
+	return cmocka_run_group_tests_name("notify", tests, NULL, NULL);
+}

@@ -1,0 +1,327 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * SPSC ring: parameters, empty and full edges, index wrap-around, bursts,
+ * blocking operations, thread and process stress with exact order checks.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include "testutil.h"
+
+static struct shmk_region *R;
+
+static int setup(void **state)
+{
+	(void)state;
+	R = new_region(8 << 20, NULL, 0, 0);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	shmk_region_close(R);
+	return 0;
+}
+
+static void test_params(void **state)
+{
+	struct shmk_spsc q;
+
+	(void)state;
+	assert_int_equal(shmk_spsc_size(8, 16), sizeof(struct shmk_spsc_shared) + 128);
+	assert_int_equal(shmk_spsc_size(0, 16), 0);
+	assert_int_equal(shmk_spsc_size(8, 0), 0);
+	assert_int_equal(shmk_spsc_size(8, 12), 0);
+	assert_int_equal(shmk_spsc_size(SHMK_SPSC_ELEM_MAX + 1, 2), 0);
+	assert_int_equal(shmk_spsc_init(&q, R, 0, 8, 12, 0), -EINVAL);
+	assert_int_equal(shmk_spsc_init(&q, R, 64, 8, 16, 0), -EINVAL);
+	assert_int_equal(shmk_spsc_init(&q, R, 0, 8, 16, 1U << 9), -EINVAL);
+	assert_int_equal(shmk_spsc_init(NULL, R, 0, 8, 16, 0), -EINVAL);
+	assert_int_equal(shmk_spsc_init(&q, NULL, 0, 8, 16, 0), -EINVAL);
+	/* Does not fit: 1 Mi elements of 1 MiB, and an offset at the end. */
+	assert_int_equal(shmk_spsc_init(&q, R, 0, SHMK_SPSC_ELEM_MAX, 1U << 20, 0),
+			 -EINVAL);
+	assert_int_equal(shmk_spsc_init(&q, R, shmk_region_size(R), 8, 16, 0),
+			 -EINVAL);
+	assert_int_equal(shmk_spsc_init(&q, R, UINT64_MAX - 127, 8, 16, 0), -EINVAL);
+	assert_int_equal(shmk_spsc_init(&q, R, 0, 8, 1, 0), 0);
+	assert_int_equal(shmk_spsc_init(&q, R, 128, 1, 1U << 20, 0), 0);
+}
+
+static void test_empty_full(void **state)
+{
+	struct shmk_spsc q;
+	uint64_t v, i;
+
+	(void)state;
+	assert_int_equal(shmk_spsc_init(&q, R, 0, 8, 8, 0), 0);
+	assert_int_equal(shmk_spsc_pop(&q, &v), -EAGAIN);
+	assert_int_equal(shmk_spsc_pop_burst(&q, &v, 1), 0);
+	for (i = 0; i < 8; i++)
+		assert_int_equal(shmk_spsc_push(&q, &i), 0);
+	assert_int_equal(shmk_spsc_push(&q, &i), -EAGAIN);
+	assert_int_equal(shmk_spsc_push_burst(&q, &i, 4), 0);
+	assert_int_equal(shmk_spsc_pop(&q, &v), 0);
+	assert_int_equal(v, 0);
+	i = 100;
+	assert_int_equal(shmk_spsc_push(&q, &i), 0);
+	assert_int_equal(shmk_spsc_push(&q, &i), -EAGAIN);
+	for (i = 1; i < 8; i++) {
+		assert_int_equal(shmk_spsc_pop(&q, &v), 0);
+		assert_int_equal(v, i);
+	}
+	assert_int_equal(shmk_spsc_pop(&q, &v), 0);
+	assert_int_equal(v, 100);
+	assert_int_equal(shmk_spsc_pop(&q, &v), -EAGAIN);
+
+	/* Capacity 1 */
+	assert_int_equal(shmk_spsc_init(&q, R, 0, 8, 1, 0), 0);
+	for (i = 0; i < 5; i++) {
+		assert_int_equal(shmk_spsc_push(&q, &i), 0);
+		assert_int_equal(shmk_spsc_push(&q, &i), -EAGAIN);
+		assert_int_equal(shmk_spsc_pop(&q, &v), 0);
+		assert_int_equal(v, i);
+		assert_int_equal(shmk_spsc_pop(&q, &v), -EAGAIN);
+	}
+}
+
+/* Start the 32-bit counters just below 2^32 and run through the wrap. */
+static void test_counter_wrap(void **state)
+{
+	struct shmk_spsc q, q2;
+	uint32_t start = UINT32_MAX - 20, i, v[8], seq = 0, got = 0;
+	int n, k;
+
+	(void)state;
+	assert_int_equal(shmk_spsc_init(&q, R, 0, 4, 16, 0), 0);
+	atomic_store(&q.sh->head, start);
+	atomic_store(&q.sh->tail, start);
+	assert_int_equal(shmk_spsc_attach(&q2, R, 0), 0);
+	assert_int_equal(q2.p.tail, start);
+	for (i = 0; i < 100; i++) {
+		uint32_t in[5];
+
+		for (k = 0; k < 5; k++)
+			in[k] = seq++;
+		n = shmk_spsc_push_burst(&q2, in, 5);
+		assert_int_equal(n, 5);
+		while ((n = shmk_spsc_pop_burst(&q2, v, 3)) > 0)
+			for (k = 0; k < n; k++)
+				assert_int_equal(v[k], got++);
+		assert_int_equal(n, 0);
+	}
+	assert_int_equal(got, seq);
+	/* The counters wrapped through zero. */
+	assert_true(atomic_load(&q2.sh->tail) < start);
+	/* Full and empty are still right after the wrap. */
+	for (i = 0; i < 16; i++)
+		assert_int_equal(shmk_spsc_push(&q2, &i), 0);
+	assert_int_equal(shmk_spsc_push(&q2, &i), -EAGAIN);
+	for (i = 0; i < 16; i++) {
+		assert_int_equal(shmk_spsc_pop(&q2, v), 0);
+		assert_int_equal(v[0], i);
+	}
+	assert_int_equal(shmk_spsc_pop(&q2, v), -EAGAIN);
+}
+
+static void test_bursts(void **state)
+{
+	static const uint32_t sizes[] = { 1, 3, 8, 24, 100 };
+	static const unsigned int bursts[] = { 1, 2, 3, 7, 16, 31, 32, 33 };
+	unsigned char in[33 * 100], out[33 * 100];
+	struct shmk_spsc q;
+	unsigned int s, b, round, i;
+
+	(void)state;
+	for (s = 0; s < 5; s++) {
+		uint32_t es = sizes[s];
+
+		assert_int_equal(shmk_spsc_init(&q, R, 4096, es, 32, 0), 0);
+		for (b = 0; b < 8; b++) {
+			unsigned int n = bursts[b];
+			unsigned int want = n > 32 ? 32 : n;
+
+			for (round = 0; round < 5; round++) {
+				for (i = 0; i < n * es; i++)
+					in[i] = (unsigned char)(i * 7 + round + b);
+				assert_int_equal(shmk_spsc_push_burst(&q, in, n), want);
+				memset(out, 0, sizeof(out));
+				/* Pop in two uneven parts. */
+				int a = shmk_spsc_pop_burst(&q, out, want / 2 + 1);
+
+				assert_int_equal(a, want / 2 + 1 > want ? want : want / 2 + 1);
+				assert_int_equal(shmk_spsc_pop_burst(&q, out + a * es, 64),
+						 want - a);
+				assert_memory_equal(in, out, want * es);
+			}
+		}
+	}
+}
+
+static void test_blocking_edges(void **state)
+{
+	struct shmk_spsc q;
+	uint64_t v = 1;
+
+	(void)state;
+	assert_int_equal(shmk_spsc_init(&q, R, 0, 8, 2, 0), 0);
+	assert_int_equal(shmk_spsc_pop_wait(&q, &v, 1, 0), -EOPNOTSUPP);
+	assert_int_equal(shmk_spsc_init(&q, R, 0, 8, 2, SHMK_QUEUE_NOTIFY), 0);
+	assert_int_equal(shmk_spsc_pop_wait(&q, &v, 0, 0), -EINVAL);
+	assert_int_equal(shmk_spsc_pop_wait(&q, &v, 1, 0), -ETIMEDOUT);
+	assert_int_equal(shmk_spsc_pop_wait(&q, &v, 1, 5 * 1000 * 1000), -ETIMEDOUT);
+	assert_int_equal(shmk_spsc_push_wait(&q, &v, 1, 0), 1);
+	assert_int_equal(shmk_spsc_push_wait(&q, &v, 2, 0), 1);
+	assert_int_equal(shmk_spsc_push_wait(&q, &v, 1, 5 * 1000 * 1000), -ETIMEDOUT);
+	assert_int_equal(shmk_spsc_pop_wait(&q, &v, 1, 0), 1);
+	assert_int_equal(atomic_load(&q.sh->cons_waiting), 0);
+	assert_int_equal(atomic_load(&q.sh->prod_waiting), 0);
+}
+
+struct stress {
+	struct shmk_spsc q;
+	uint64_t n;
+	int blocking;
+	uint64_t sum;
+	int bad;
+};
+
+static void *producer(void *p)
+{
+	struct stress *s = p;
+	uint64_t next = 0, buf[37];
+	unsigned int burst = 1;
+
+	while (next < s->n) {
+		unsigned int k, want = burst;
+		int ret;
+
+		if (want > s->n - next)
+			want = (unsigned int)(s->n - next);
+		for (k = 0; k < want; k++)
+			buf[k] = next + k;
+		ret = s->blocking ? shmk_spsc_push_wait(&s->q, buf, want, SHMK_FOREVER)
+				  : shmk_spsc_push_burst(&s->q, buf, want);
+		if (ret < 0) {
+			s->bad = ret;
+			return NULL;
+		}
+		next += (unsigned int)ret;
+		burst = burst % 37 + 1;
+		if (s->blocking && (next & 0x3ff) == 0)
+			usleep(50);	/* let the consumer sleep sometimes */
+	}
+	return NULL;
+}
+
+static void consume(struct stress *s)
+{
+	uint64_t expect = 0, buf[29];
+	unsigned int burst = 1;
+
+	while (expect < s->n) {
+		int ret = s->blocking ? shmk_spsc_pop_wait(&s->q, buf, burst, SHMK_FOREVER)
+				      : shmk_spsc_pop_burst(&s->q, buf, burst);
+		int k;
+
+		if (ret < 0) {
+			s->bad = ret;
+			return;
+		}
+		for (k = 0; k < ret; k++) {
+			if (buf[k] != expect)
+				s->bad = -1;
+			s->sum += buf[k];
+			expect++;
+		}
+		burst = burst % 29 + 1;
+		if (s->blocking && (expect & 0xfff) == 0)
+			usleep(50);	/* let the producer fill up and sleep */
+	}
+}
+
+static void run_thread_stress(int blocking, uint32_t cap)
+{
+	struct stress s;
+	pthread_t t;
+
+	memset(&s, 0, sizeof(s));
+	s.n = scaled(blocking ? (cap == 1 ? 20000 : 200000) :
+			   (cap == 1 ? 200000 : 2000000));
+	s.blocking = blocking;
+	assert_int_equal(shmk_spsc_init(&s.q, R, 0, 8, cap,
+					blocking ? SHMK_QUEUE_NOTIFY : 0), 0);
+	assert_int_equal(pthread_create(&t, NULL, producer, &s), 0);
+	consume(&s);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(s.bad, 0);
+	assert_int_equal(s.sum, s.n * (s.n - 1) / 2);
+	assert_int_equal(shmk_spsc_pop_burst(&s.q, &s.sum, 1), 0);
+}
+
+static void test_thread_stress(void **state)
+{
+	(void)state;
+	run_thread_stress(0, 64);
+	run_thread_stress(0, 1);
+}
+
+static void test_thread_stress_blocking(void **state)
+{
+	(void)state;
+	run_thread_stress(1, 16);
+	run_thread_stress(1, 1);
+}
+
+/* Producer in a child process that opens the region by name. */
+static void test_fork_stress(void **state)
+{
+	char name[SHMK_NAME_MAX];
+	struct shmk_region *r = new_region(1, name, sizeof(name), 1);
+	struct stress s;
+	pid_t pid;
+
+	(void)state;
+	memset(&s, 0, sizeof(s));
+	s.n = scaled(500000);
+	s.blocking = 1;
+	assert_int_equal(shmk_spsc_init(&s.q, r, 1024, 8, 32, SHMK_QUEUE_NOTIFY), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct shmk_region *c;
+		struct stress cs;
+
+		memset(&cs, 0, sizeof(cs));
+		cs.n = s.n;
+		cs.blocking = 1;
+		CHILD_CHECK(shmk_region_open(name, 0, &c) == 0);
+		CHILD_CHECK(shmk_spsc_attach(&cs.q, c, 1024) == 0);
+		producer(&cs);
+		CHILD_CHECK(cs.bad == 0);
+		_exit(0);
+	}
+	consume(&s);
+	assert_int_equal(reap(pid), 0);
+	assert_int_equal(s.bad, 0);
+	assert_int_equal(s.sum, s.n * (s.n - 1) / 2);
+	assert_int_equal(shmk_region_unlink(name), 0);
+	shmk_region_close(r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_params),
+		cmocka_unit_test(test_empty_full),
+		cmocka_unit_test(test_counter_wrap),
+		cmocka_unit_test(test_bursts),
+		cmocka_unit_test(test_blocking_edges),
+		cmocka_unit_test(test_thread_stress),
+		cmocka_unit_test(test_thread_stress_blocking),
+		cmocka_unit_test(test_fork_stress),
+	};
+
+	use_memfd_backend();
+	return cmocka_run_group_tests_name("spsc", tests, setup, teardown);
+}
