@@ -64,20 +64,24 @@ static void *waiter(void *p)
 static void test_thread_wake(void **state)
 {
 	struct shmk_region *r = new_region(1, NULL, 0, 0);
-	struct waiter_arg a = { r, (_Atomic uint32_t *)shmk_region_base(r) + 16, 0 };
+	_Atomic uint32_t *word = (_Atomic uint32_t *)shmk_region_base(r) + 16;
+	struct waiter_arg a[3];
 	pthread_t t[3];
 	int i, woken = 0;
 
 	(void)state;
-	for (i = 0; i < 3; i++)
-		assert_int_equal(pthread_create(&t[i], NULL, waiter, &a), 0);
+	for (i = 0; i < 3; i++) {
+		a[i] = (struct waiter_arg){ r, word, 0 };
+		assert_int_equal(pthread_create(&t[i], NULL, waiter, &a[i]), 0);
+	}
 	usleep(20000);
-	atomic_store(a.word, 1);
-	woken = shmk_wake(r, a.word, SHMK_WAKE_ALL);
+	atomic_store(word, 1);
+	woken = shmk_wake(r, word, SHMK_WAKE_ALL);
 	assert_true(woken >= 0 && woken <= 3);
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 3; i++) {
 		assert_int_equal(pthread_join(t[i], NULL), 0);
-	assert_true(a.ret == 0 || a.ret == -EAGAIN);
+		assert_true(a[i].ret == 0 || a[i].ret == -EAGAIN);
+	}
 	shmk_region_close(r);
 }
 
@@ -106,6 +110,8 @@ static void test_process_wake(void **state)
 
 			CHILD_CHECK(ret == 0 || ret == -EAGAIN);
 		}
+		shmk_region_close(c);
+		shmk_region_close(r);
 		_exit(0);
 	}
 	while (!atomic_load(ready))
