@@ -44,7 +44,7 @@ struct shmk_wait_task {
 };
 
 struct shmk_bucket {
-	spinlock_t lock;
+	spinlock_t lock;		/* protects waiters */
 	struct list_head waiters;
 } ____cacheline_aligned_in_smp;
 
@@ -426,7 +426,7 @@ void shmk_handle_notify_release(struct shmk_handle *h)
 	spin_unlock(&h->lock);
 }
 
-int shmk_notify_init(void)
+int __init shmk_notify_init(void)
 {
 	unsigned long n = roundup_pow_of_two(256 * num_possible_cpus());
 	unsigned long i;

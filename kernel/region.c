@@ -64,7 +64,8 @@ static u64 shmk_total_bytes;
 static u64 shmk_next_id = 1;
 
 static struct vfsmount *shmk_mnt;
-static struct file_operations shmk_shmem_fops;
+/* shmem's file operations plus ours: copied once at load time. */
+static struct file_operations shmk_shmem_fops __ro_after_init;
 static const struct file_operations shmk_region_fops;
 
 static struct vfsmount *shmk_current_ns_key(void)
@@ -641,7 +642,7 @@ long shmk_ioctl_list(void __user *uarg)
 	return 0;
 }
 
-int shmk_region_init(void)
+int __init shmk_region_init(void)
 {
 	struct file_system_type *tmpfs;
 	struct file *probe;

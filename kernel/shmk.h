@@ -92,7 +92,7 @@ struct shmk_watch_state {
  */
 struct shmk_handle {
 	struct shmk_region *region;
-	spinlock_t lock;
+	spinlock_t lock;		/* protects tasks and the watch setup */
 	struct list_head tasks;
 	struct shmk_watch_state watch;
 };
@@ -105,7 +105,7 @@ extern unsigned long shmk_max_total_bytes;
 extern unsigned int shmk_max_regions;
 
 /* region.c */
-int shmk_region_init(void);
+int __init shmk_region_init(void);
 void shmk_region_exit(void);
 long shmk_ioctl_create(const void __user *uarg);
 long shmk_ioctl_open(const void __user *uarg);
@@ -113,7 +113,7 @@ long shmk_ioctl_unlink(const void __user *uarg);
 long shmk_ioctl_list(void __user *uarg);
 
 /* notify.c */
-int shmk_notify_init(void);
+int __init shmk_notify_init(void);
 void shmk_notify_exit(void);
 void shmk_handle_notify_init(struct shmk_handle *h);
 void shmk_handle_notify_release(struct shmk_handle *h);

@@ -171,9 +171,10 @@ struct shmk_list {
  * @timeout_ns:	with SHMK_WAIT_TIMEOUT: nanoseconds, relative, or an
  *		absolute CLOCK_MONOTONIC time with SHMK_WAIT_ABSTIME
  *
- * Returns 0 when woken, -ETIMEDOUT, -EINTR on a signal (restarted like
- * futex() where the signal's handler allows), -EIDRM when the region
- * fd is closed while waiting.
+ * Returns 0 when woken, -EAGAIN when the word differs, -ETIMEDOUT,
+ * -EINTR on a signal (restarted by SA_RESTART handlers unless the
+ * timeout is relative), -EBADF when the last descriptor through which
+ * the caller's process reached this region fd is closed meanwhile.
  */
 struct shmk_wait {
 	__u32 size;

@@ -1,0 +1,569 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * shmk notification selftests: WAIT, WAKE, WAITV, WATCH with poll,
+ * epoll and io_uring; exact wake counts, no lost wakeups, timeouts,
+ * and waiters whose fd is closed.  Run as root in the guest.
+ */
+#define _GNU_SOURCE
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <liburing.h>
+#include "kselftest_harness.h"
+#include "shmk_util.h"
+
+#define MiB (1024ULL * 1024)
+#define REGION (2 * MiB)
+#define NSEC 1000000000ULL
+
+FIXTURE(notify) {
+	int dev;
+	int fd;
+	_Atomic uint32_t *mem;
+};
+
+FIXTURE_SETUP(notify)
+{
+	self->dev = shmk_dev();
+	ASSERT_GE(self->dev, 0);
+	/* Unnamed, so tests that fork do not meet each other's regions. */
+	self->fd = shmk_create(self->dev, "notify", REGION);
+	ASSERT_GE(self->fd, 0);
+	ASSERT_EQ(0, shmk_unlink(self->dev, "notify"));
+	self->mem = mmap(NULL, REGION, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 self->fd, 0);
+	ASSERT_NE(MAP_FAILED, self->mem);
+}
+
+FIXTURE_TEARDOWN(notify)
+{
+	munmap((void *)self->mem, REGION);
+	close(self->fd);
+	close(self->dev);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * NSEC + ts.tv_nsec;
+}
+
+/* Whether task @pid is asleep ('S' in /proc/PID/stat). */
+static int sleeping(pid_t pid)
+{
+	char path[64], buf[256], *p;
+	FILE *f;
+	int ret = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (fgets(buf, sizeof(buf), f)) {
+		p = strrchr(buf, ')');
+		ret = p && p[1] == ' ' && p[2] == 'S';
+	}
+	fclose(f);
+	return ret;
+}
+
+/* Wait until @n tasks in @pids sleep; returns 0, or -1 after 60 s. */
+static int all_sleeping(const pid_t *pids, int n)
+{
+	uint64_t end = now_ns() + 60 * NSEC;
+	int i;
+
+	while (now_ns() < end) {
+		for (i = 0; i < n && sleeping(pids[i]); i++)
+			;
+		if (i == n)
+			return 0;
+		usleep(1000);
+	}
+	return -1;
+}
+
+TEST_F(notify, wait_returns_eagain_when_word_differs)
+{
+	self->mem[0] = 5;
+	EXPECT_EQ(-EAGAIN, shmk_wait(self->fd, 0, 4, 0, 0));
+	self->mem[REGION / 4 - 1] = 1;
+	EXPECT_EQ(-EAGAIN, shmk_wait(self->fd, REGION - 4, 0, 0, 0));
+}
+
+TEST_F(notify, bad_arguments)
+{
+	struct shmk_wait w = { .size = sizeof(w), .bitset = 1 };
+	struct shmk_wake k = { .size = sizeof(k), .bitset = 1, .count = 1 };
+	struct shmk_watch wt = { .size = sizeof(wt), .bitset = 1 };
+	struct shmk_waitv_entry e[SHMK_WAITV_MAX + 1] = { 0 };
+	struct shmk_waitv v = { .size = sizeof(v), .entries = (uintptr_t)e };
+
+	EXPECT_EQ(-EINVAL, shmk_wait(self->fd, 2, 0, 0, 0));
+	EXPECT_EQ(-EINVAL, shmk_wait(self->fd, REGION, 0, 0, 0));
+	EXPECT_EQ(-EINVAL, shmk_wait(self->fd, ~0ULL - 1, 0, 0, 0));
+	EXPECT_EQ(-EINVAL, shmk_wake(self->fd, 6, 1));
+	EXPECT_EQ(-EINVAL, shmk_wake(self->fd, REGION, 1));
+	w.bitset = 0;
+	EXPECT_EQ(-EINVAL, shmk_ioctl(self->fd, SHMK_IOC_WAIT, &w));
+	w.bitset = 1;
+	w.flags = SHMK_WAIT_ABSTIME;
+	EXPECT_EQ(-EINVAL, shmk_ioctl(self->fd, SHMK_IOC_WAIT, &w));
+	w.flags = 1U << 7;
+	EXPECT_EQ(-EINVAL, shmk_ioctl(self->fd, SHMK_IOC_WAIT, &w));
+	w.flags = 0;
+	w.size = 8;
+	EXPECT_EQ(-EINVAL, shmk_ioctl(self->fd, SHMK_IOC_WAIT, &w));
+	k.bitset = 0;
+	EXPECT_EQ(-EINVAL, shmk_ioctl(self->fd, SHMK_IOC_WAKE, &k));
+	k.bitset = 1;
+	k.flags = 1;
+	EXPECT_EQ(-EINVAL, shmk_ioctl(self->fd, SHMK_IOC_WAKE, &k));
+	wt.offset = 1;
+	EXPECT_EQ(-EINVAL, shmk_ioctl(self->fd, SHMK_IOC_WATCH, &wt));
+	wt.offset = 0;
+	wt.reserved = 1;
+	EXPECT_EQ(-EINVAL, shmk_ioctl(self->fd, SHMK_IOC_WATCH, &wt));
+	EXPECT_EQ(-EINVAL, shmk_ioctl(self->fd, SHMK_IOC_WAITV, &v));
+	v.nr = SHMK_WAITV_MAX + 1;
+	EXPECT_EQ(-EINVAL, shmk_ioctl(self->fd, SHMK_IOC_WAITV, &v));
+	v.nr = 2;
+	e[0].bitset = 1;
+	EXPECT_EQ(-EINVAL, shmk_ioctl(self->fd, SHMK_IOC_WAITV, &v));
+	e[1].bitset = 1;
+	e[1].offset = 3;
+	EXPECT_EQ(-EINVAL, shmk_ioctl(self->fd, SHMK_IOC_WAITV, &v));
+	e[1].offset = 4;
+	v.reserved = 1;
+	EXPECT_EQ(-EINVAL, shmk_ioctl(self->fd, SHMK_IOC_WAITV, &v));
+	v.reserved = 0;
+	v.entries = 8;
+	EXPECT_EQ(-EFAULT, shmk_ioctl(self->fd, SHMK_IOC_WAITV, &v));
+	/* Nothing was queued by any of them. */
+	EXPECT_EQ(0, shmk_wake(self->fd, 0, INT_MAX));
+	EXPECT_EQ(0, shmk_wake(self->fd, 4, INT_MAX));
+}
+
+TEST_F(notify, relative_and_absolute_timeouts)
+{
+	uint64_t t0 = now_ns(), dt;
+
+	EXPECT_EQ(-ETIMEDOUT, shmk_wait(self->fd, 0, 0, SHMK_WAIT_TIMEOUT,
+					50 * 1000 * 1000));
+	dt = now_ns() - t0;
+	EXPECT_GE(dt, 50 * 1000 * 1000);
+	EXPECT_LT(dt, 10 * NSEC);
+
+	t0 = now_ns();
+	EXPECT_EQ(-ETIMEDOUT, shmk_wait(self->fd, 0, 0,
+					SHMK_WAIT_TIMEOUT | SHMK_WAIT_ABSTIME,
+					t0 + 50 * 1000 * 1000));
+	dt = now_ns() - t0;
+	EXPECT_GE(dt, 50 * 1000 * 1000);
+	EXPECT_LT(dt, 10 * NSEC);
+
+	/* A deadline in the past, and a zero timeout, return at once. */
+	EXPECT_EQ(-ETIMEDOUT, shmk_wait(self->fd, 0, 0,
+					SHMK_WAIT_TIMEOUT | SHMK_WAIT_ABSTIME, 1));
+	EXPECT_EQ(-ETIMEDOUT, shmk_wait(self->fd, 0, 0, SHMK_WAIT_TIMEOUT, 0));
+}
+
+TEST_F(notify, wake_without_waiters_wakes_none)
+{
+	EXPECT_EQ(0, shmk_wake(self->fd, 0, 1));
+	EXPECT_EQ(0, shmk_wake(self->fd, 0, INT_MAX));
+}
+
+/* Fork @n children that each wait on word @off (bitset @bits). */
+static int spawn_waiters(int fd, uint64_t off, uint32_t bits, pid_t *pids,
+			 int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		pids[i] = fork();
+		if (pids[i] < 0)
+			return -1;
+		if (pids[i] == 0) {
+			struct shmk_wait w = {
+				.size = sizeof(w), .offset = off,
+				.bitset = bits, .flags = SHMK_WAIT_TIMEOUT,
+				.timeout_ns = 120 * NSEC,
+			};
+
+			_exit(shmk_ioctl(fd, SHMK_IOC_WAIT, &w) ? 1 : 0);
+		}
+	}
+	return 0;
+}
+
+static int reap(const pid_t *pids, int n)
+{
+	int i, status, bad = 0;
+
+	for (i = 0; i < n; i++)
+		if (waitpid(pids[i], &status, 0) != pids[i] ||
+		    !WIFEXITED(status) || WEXITSTATUS(status))
+			bad++;
+	return bad;
+}
+
+TEST_F_TIMEOUT(notify, wake_one_and_wake_all_are_exact, 300)
+{
+	pid_t pids[64];
+	int i;
+
+	ASSERT_EQ(0, spawn_waiters(self->fd, 0, SHMK_BITSET_ANY, pids, 64));
+	ASSERT_EQ(0, all_sleeping(pids, 64));
+	for (i = 0; i < 64; i++)
+		ASSERT_EQ(1, shmk_wake(self->fd, 0, 1));
+	EXPECT_EQ(0, shmk_wake(self->fd, 0, 1));
+	EXPECT_EQ(0, reap(pids, 64));
+
+	ASSERT_EQ(0, spawn_waiters(self->fd, 0, SHMK_BITSET_ANY, pids, 64));
+	ASSERT_EQ(0, all_sleeping(pids, 64));
+	EXPECT_EQ(0, shmk_wake(self->fd, 4, INT_MAX));
+	EXPECT_EQ(64, shmk_wake(self->fd, 0, INT_MAX));
+	EXPECT_EQ(0, shmk_wake(self->fd, 0, INT_MAX));
+	EXPECT_EQ(0, reap(pids, 64));
+
+	ASSERT_EQ(0, spawn_waiters(self->fd, 0, SHMK_BITSET_ANY, pids, 64));
+	ASSERT_EQ(0, all_sleeping(pids, 64));
+	EXPECT_EQ(10, shmk_wake(self->fd, 0, 10));
+	EXPECT_EQ(54, shmk_wake(self->fd, 0, 100));
+	EXPECT_EQ(0, reap(pids, 64));
+}
+
+TEST_F(notify, bitsets_select_waiters)
+{
+	struct shmk_wake k = { .size = sizeof(k), .count = INT_MAX };
+	pid_t odd[1], even[1];
+
+	ASSERT_EQ(0, spawn_waiters(self->fd, 8, 0x1, odd, 1));
+	ASSERT_EQ(0, spawn_waiters(self->fd, 8, 0x2, even, 1));
+	ASSERT_EQ(0, all_sleeping(odd, 1));
+	ASSERT_EQ(0, all_sleeping(even, 1));
+	k.offset = 8;
+	k.bitset = 0x4;
+	EXPECT_EQ(0, shmk_ioctl(self->fd, SHMK_IOC_WAKE, &k));
+	k.bitset = 0x2;
+	EXPECT_EQ(1, shmk_ioctl(self->fd, SHMK_IOC_WAKE, &k));
+	EXPECT_EQ(0, reap(even, 1));
+	EXPECT_TRUE(sleeping(odd[0]));
+	k.bitset = 0x3;
+	EXPECT_EQ(1, shmk_ioctl(self->fd, SHMK_IOC_WAKE, &k));
+	EXPECT_EQ(0, reap(odd, 1));
+}
+
+/*
+ * Two processes hand a turn back and forth through word 0: any lost
+ * wakeup leaves one asleep until its timeout, and the test fails.
+ */
+TEST_F_TIMEOUT(notify, ping_pong_200k_round_trips, 600)
+{
+	const uint32_t rounds = 200000;
+	_Atomic uint32_t *turn = self->mem;
+	uint64_t t0 = now_ns();
+	uint32_t i;
+	int status;
+	pid_t pid;
+
+	*turn = 0;
+	pid = fork();
+	if (pid == 0) {
+		for (i = 0; i < rounds; i++) {
+			while (atomic_load(turn) != 1) {
+				int r = shmk_wait(self->fd, 0, 0,
+						  SHMK_WAIT_TIMEOUT, 30 * NSEC);
+				if (r && r != -EAGAIN)
+					_exit(1);
+			}
+			atomic_store(turn, 0);
+			if (shmk_wake(self->fd, 0, 1) < 0)
+				_exit(2);
+		}
+		_exit(0);
+	}
+	for (i = 0; i < rounds; i++) {
+		atomic_store(turn, 1);
+		ASSERT_LE(0, shmk_wake(self->fd, 0, 1));
+		while (atomic_load(turn) != 0) {
+			int r = shmk_wait(self->fd, 0, 1, SHMK_WAIT_TIMEOUT,
+					  30 * NSEC);
+			ASSERT_TRUE(!r || r == -EAGAIN) TH_LOG("round %u: %d", i, r);
+		}
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, status);
+	TH_LOG("%u round trips in %.2f s", rounds, (now_ns() - t0) / 1e9);
+}
+
+/*
+ * A waker races the waiter's 1 ms timeout: whenever WAKE reports a
+ * waiter woken, that waiter must have returned 0, never -ETIMEDOUT.
+ */
+TEST_F_TIMEOUT(notify, waker_races_timeout, 300)
+{
+	_Atomic uint32_t *seq = &self->mem[16], *zeros = &self->mem[17];
+	_Atomic uint32_t *done = &self->mem[18];
+	const uint32_t rounds = 2000;
+	uint32_t woke = 0, i;
+	int status;
+	pid_t pid;
+
+	pid = fork();
+	if (pid == 0) {
+		for (i = 0; i < rounds; i++) {
+			int r;
+
+			/* Announce round i, then wait on word 0 briefly. */
+			atomic_store(seq, i + 1);
+			r = shmk_wait(self->fd, 0, 0, SHMK_WAIT_TIMEOUT,
+				      1000 * 1000);
+			if (r == 0)
+				atomic_fetch_add(zeros, 1);
+			else if (r != -ETIMEDOUT)
+				_exit(1);
+		}
+		atomic_store(done, 1);
+		_exit(0);
+	}
+	for (i = 0; i < rounds; i++) {
+		while (atomic_load(seq) < i + 1 && !atomic_load(done))
+			;
+		/* Vary the delay so the wake lands around the timeout. */
+		if (i % 4)
+			usleep((i * 37) % 1500);
+		woke += shmk_wake(self->fd, 0, 1);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, status);
+	EXPECT_EQ(woke, atomic_load(zeros));
+	TH_LOG("%u of %u waits were woken, the rest timed out", woke, rounds);
+}
+
+TEST_F(notify, waitv_reports_the_woken_word)
+{
+	struct shmk_waitv_entry e[SHMK_WAITV_MAX];
+	struct shmk_waitv v = { .size = sizeof(v), .entries = (uintptr_t)e,
+				.nr = SHMK_WAITV_MAX };
+	int i, status;
+	pid_t pid;
+
+	for (i = 0; i < SHMK_WAITV_MAX; i++) {
+		e[i].offset = 4096 * i + 4;
+		e[i].expected = 0;
+		e[i].bitset = SHMK_BITSET_ANY;
+	}
+	/* One word differs: nothing sleeps. */
+	self->mem[(4096 * 9 + 4) / 4] = 1;
+	EXPECT_EQ(-EAGAIN, shmk_ioctl(self->fd, SHMK_IOC_WAITV, &v));
+	self->mem[(4096 * 9 + 4) / 4] = 0;
+
+	pid = fork();
+	if (pid == 0)
+		_exit(shmk_ioctl(self->fd, SHMK_IOC_WAITV, &v));
+	ASSERT_EQ(0, all_sleeping(&pid, 1));
+	EXPECT_EQ(0, shmk_wake(self->fd, 4096 * 63, 1));
+	EXPECT_EQ(1, shmk_wake(self->fd, 4096 * 41 + 4, 1));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(41, WEXITSTATUS(status));
+	/* The other 63 words were dequeued. */
+	EXPECT_EQ(0, shmk_wake(self->fd, 4096 * 2 + 4, INT_MAX));
+
+	v.flags = SHMK_WAIT_TIMEOUT;
+	v.timeout_ns = 20 * 1000 * 1000;
+	EXPECT_EQ(-ETIMEDOUT, shmk_ioctl(self->fd, SHMK_IOC_WAITV, &v));
+}
+
+struct closer {
+	int fd;
+	int ret;
+	_Atomic pid_t tid;
+};
+
+static void *wait_thread(void *arg)
+{
+	struct closer *c = arg;
+
+	atomic_store(&c->tid, gettid());
+	c->ret = shmk_wait(c->fd, 0, 0, SHMK_WAIT_TIMEOUT, 60 * NSEC);
+	return NULL;
+}
+
+/* Start a thread waiting on word 0 through c->fd, once it sleeps. */
+static int start_waiter(pthread_t *t, struct closer *c)
+{
+	pid_t tid;
+
+	if (pthread_create(t, NULL, wait_thread, c))
+		return -1;
+	while (!(tid = atomic_load(&c->tid)))
+		usleep(1000);
+	return all_sleeping(&tid, 1);
+}
+
+TEST_F(notify, close_by_another_thread_ends_the_wait)
+{
+	struct closer c = { 0 };
+	pthread_t t;
+	int other;
+
+	/* A file of its own: the fixture's fd is another one. */
+	c.fd = shmk_create(self->dev, "closeme", 1);
+	ASSERT_GE(c.fd, 0);
+	ASSERT_EQ(0, start_waiter(&t, &c));
+	/* A second descriptor of the same file keeps the wait going... */
+	other = dup(c.fd);
+	ASSERT_EQ(0, close(c.fd));
+	usleep(100000);
+	EXPECT_TRUE(sleeping(c.tid));
+	/* ... until it goes too. */
+	ASSERT_EQ(0, close(other));
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	EXPECT_EQ(-EBADF, c.ret);
+}
+
+TEST_F(notify, child_exit_does_not_end_the_wait)
+{
+	struct closer c = { .fd = self->fd };
+	pthread_t t;
+	pid_t pid;
+
+	ASSERT_EQ(0, start_waiter(&t, &c));
+	/* A child closing its inherited copy is another files table. */
+	pid = fork();
+	if (pid == 0) {
+		close(self->fd);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, NULL, 0));
+	usleep(100000);
+	EXPECT_TRUE(sleeping(c.tid));
+	EXPECT_EQ(1, shmk_wake(self->fd, 0, 1));
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	EXPECT_EQ(0, c.ret);
+}
+
+static void signal_handler(int sig)
+{
+}
+
+TEST_F(notify, signal_interrupts_and_restarts)
+{
+	struct sigaction sa = { .sa_handler = signal_handler };
+	struct closer c = { .fd = self->fd };
+	pthread_t t;
+
+	/* Without SA_RESTART and with a relative timeout: -EINTR. */
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
+	ASSERT_EQ(0, start_waiter(&t, &c));
+	ASSERT_EQ(0, pthread_kill(t, SIGUSR1));
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	EXPECT_EQ(-EINTR, c.ret);
+}
+
+TEST_F(notify, watch_poll_and_ack)
+{
+	struct shmk_watch w = { .size = sizeof(w), .offset = 64,
+				.bitset = SHMK_BITSET_ANY };
+	struct pollfd p = { .fd = self->fd, .events = POLLIN };
+
+	EXPECT_EQ(0, poll(&p, 1, 0));
+	ASSERT_EQ(0, shmk_ioctl(self->fd, SHMK_IOC_WATCH, &w));
+	EXPECT_EQ(0, poll(&p, 1, 0));
+	EXPECT_EQ(0, shmk_wake(self->fd, 68, 1));
+	EXPECT_EQ(0, poll(&p, 1, 0));
+	/* A watch counts as one woken waiter. */
+	EXPECT_EQ(1, shmk_wake(self->fd, 64, INT_MAX));
+	ASSERT_EQ(1, poll(&p, 1, 0));
+	EXPECT_EQ(POLLIN, p.revents);
+	/* It stays readable until acknowledged. */
+	EXPECT_EQ(1, poll(&p, 1, 0));
+	EXPECT_EQ(1, shmk_ioctl(self->fd, SHMK_IOC_ACK, NULL));
+	EXPECT_EQ(0, shmk_ioctl(self->fd, SHMK_IOC_ACK, NULL));
+	EXPECT_EQ(0, poll(&p, 1, 0));
+	/* A new watch replaces the old one. */
+	w.offset = 128;
+	ASSERT_EQ(0, shmk_ioctl(self->fd, SHMK_IOC_WATCH, &w));
+	EXPECT_EQ(0, shmk_wake(self->fd, 64, INT_MAX));
+	EXPECT_EQ(1, shmk_wake(self->fd, 128, INT_MAX));
+	EXPECT_EQ(1, poll(&p, 1, 0));
+}
+
+TEST_F(notify, epoll_sees_a_wake_from_another_process)
+{
+	struct shmk_watch w = { .size = sizeof(w), .offset = 0,
+				.bitset = SHMK_BITSET_ANY };
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = 7 };
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	pid_t pid;
+
+	ASSERT_GE(ep, 0);
+	ASSERT_EQ(0, shmk_ioctl(self->fd, SHMK_IOC_WATCH, &w));
+	ASSERT_EQ(0, epoll_ctl(ep, EPOLL_CTL_ADD, self->fd, &ev));
+	EXPECT_EQ(0, epoll_wait(ep, &ev, 1, 0));
+	pid = fork();
+	if (pid == 0) {
+		usleep(50000);
+		self->mem[0] = 1;
+		_exit(shmk_wake(self->fd, 0, 1) == 1 ? 0 : 1);
+	}
+	ASSERT_EQ(1, epoll_wait(ep, &ev, 1, 30000));
+	EXPECT_EQ(7, ev.data.u32);
+	EXPECT_EQ(EPOLLIN, ev.events);
+	EXPECT_EQ(1, self->mem[0]);
+	ASSERT_EQ(pid, waitpid(pid, NULL, 0));
+	close(ep);
+}
+
+TEST_F(notify, io_uring_waits_on_a_watch_and_a_socket)
+{
+	struct shmk_watch w = { .size = sizeof(w), .offset = 0,
+				.bitset = SHMK_BITSET_ANY };
+	struct io_uring ring;
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe;
+	int sv[2], seen = 0, i;
+	pid_t pid;
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	ASSERT_EQ(0, shmk_ioctl(self->fd, SHMK_IOC_WATCH, &w));
+	ASSERT_EQ(0, io_uring_queue_init(4, &ring, 0));
+	sqe = io_uring_get_sqe(&ring);
+	io_uring_prep_poll_add(sqe, self->fd, POLLIN);
+	io_uring_sqe_set_data64(sqe, 1);
+	sqe = io_uring_get_sqe(&ring);
+	io_uring_prep_poll_add(sqe, sv[0], POLLIN);
+	io_uring_sqe_set_data64(sqe, 2);
+	ASSERT_EQ(2, io_uring_submit(&ring));
+
+	pid = fork();
+	if (pid == 0) {
+		usleep(20000);
+		if (shmk_wake(self->fd, 0, 1) != 1)
+			_exit(1);
+		usleep(20000);
+		_exit(write(sv[1], "x", 1) == 1 ? 0 : 2);
+	}
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, io_uring_wait_cqe(&ring, &cqe));
+		EXPECT_TRUE(cqe->res & POLLIN);
+		seen |= 1 << io_uring_cqe_get_data64(cqe);
+		io_uring_cqe_seen(&ring, cqe);
+	}
+	EXPECT_EQ(6, seen);
+	ASSERT_EQ(pid, waitpid(pid, NULL, 0));
+	io_uring_queue_exit(&ring);
+}
+
+TEST_HARNESS_MAIN
