@@ -262,7 +262,7 @@ TEST_F(dev, mpmc_fork)
 
 		ASSERT_EQ(0, shmk_mpmc_pop_wait(&q, &v, 10LL * 1000 * 1000 * 1000));
 		p = (unsigned int)(v >> 40);
-		ASSERT_LT(p, 2);
+		ASSERT_LT(p, 2U);
 		ASSERT_EQ(last[p] + 1, v & ((1ULL << 40) - 1));
 		last[p]++;
 		seen[p]++;
