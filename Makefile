@@ -20,7 +20,7 @@ BUILD     := build
 LINUX_TAR ?= $(lastword $(sort $(wildcard /usr/src/linux-source-*.tar.xz)))
 
 CC        ?= cc
-ST_CFLAGS := -static -std=gnu11 -O2 -g -Wall -Werror -D_GNU_SOURCE \
+ST_CFLAGS := -static -std=gnu11 -O2 -g -Wall -Werror \
 	     -Iinclude -Iinclude/uapi -I$(BUILD)/kselftest
 LIBA      := $(BUILD)/lib/libshmk.a
 KSFT      := $(BUILD)/kselftest/kselftest_harness.h
@@ -29,7 +29,7 @@ CHECKPATCH := $(BUILD)/third_party/scripts/checkpatch.pl
 KSRCS     := $(wildcard kernel/*.c kernel/*.h) include/uapi/linux/shmk.h
 SELFTESTS := $(patsubst selftests/shmk/%.c,$(BUILD)/selftests/%,\
 		$(wildcard selftests/shmk/*_test.c))
-GUEST_BINS := $(BUILD)/guest/shmk-demo
+GUEST_BINS := $(BUILD)/guest/shmk-demo $(BUILD)/guest/demo.sh
 
 MAKEFLAGS += --no-print-directory
 
@@ -80,6 +80,10 @@ guest: $(GUEST_BINS)
 $(BUILD)/guest/shmk-demo: tools/demo/shmk-demo.c include/uapi/linux/shmk.h $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ST_CFLAGS) -o $@ $< $(LIBA) -lpthread
+
+$(BUILD)/guest/demo.sh: tools/demo/demo.sh
+	@mkdir -p $(dir $@)
+	install -m 755 $< $@
 
 kcheck: $(CHECKPATCH)
 	tools/kcheck $(CHECKPATCH) $(KDIR)
