@@ -335,6 +335,19 @@ usage:
 	printf("libshmk bench_queues: backend %s, CPUs %d,%d, %ld online\n",
 	       shmk_region_backend(r) == SHMK_BACKEND_DEVICE ? "device" : "memfd",
 	       cpu_a, cpu_b, sysconf(_SC_NPROCESSORS_ONLN));
+	{
+		/* Other load skews everything: say how busy the machine was. */
+		double l1 = 0;
+		FILE *f = fopen("/proc/loadavg", "r");
+
+		if (f) {
+			if (fscanf(f, "%lf", &l1) != 1)
+				l1 = -1;
+			fclose(f);
+		}
+		printf("load average (1 min) at start: %.2f%s\n", l1,
+		       l1 > 0.5 ? "  -- other work is running; numbers are skewed" : "");
+	}
 	printf("latency: %u samples x %u round trips (sample = mean one-way)\n",
 	       nsamples, per_sample);
 
