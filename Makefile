@@ -9,6 +9,7 @@
 #   demo     boot the guest with the module and run the region demo
 #   kcheck   checkpatch --strict, W=1 and sparse (C=1) on the kernel code
 #   vm-shell an interactive shell in the guest with the module loaded
+#   bench    the queue benchmark; bench-wakeup: wakeups, in the guest
 #
 # KVER (default: tools/kver) picks the kernel; nothing here looks at the
 # running kernel.  Third-party files (kselftest headers, checkpatch.pl)
@@ -29,12 +30,13 @@ CHECKPATCH := $(BUILD)/third_party/scripts/checkpatch.pl
 KSRCS     := $(wildcard kernel/*.c kernel/*.h) include/uapi/linux/shmk.h
 SELFTESTS := $(patsubst selftests/shmk/%.c,$(BUILD)/selftests/%,\
 		$(wildcard selftests/shmk/*_test.c))
-GUEST_BINS := $(BUILD)/guest/shmk-demo $(BUILD)/guest/demo.sh
+GUEST_BINS := $(BUILD)/guest/shmk-demo $(BUILD)/guest/demo.sh \
+	      $(BUILD)/guest/bench_wakeup $(BUILD)/guest/uring-watch
 
 MAKEFLAGS += --no-print-directory
 
 .PHONY: FORCE all module lib selftests guest check host-check guest-check kcheck \
-	demo vm-shell bench install clean deps
+	demo vm-shell bench bench-wakeup install clean deps
 
 all: module lib selftests guest
 
@@ -81,6 +83,14 @@ $(BUILD)/guest/shmk-demo: tools/demo/shmk-demo.c include/uapi/linux/shmk.h $(LIB
 	@mkdir -p $(dir $@)
 	$(CC) $(ST_CFLAGS) -o $@ $< $(LIBA) -lpthread
 
+$(BUILD)/guest/bench_wakeup: tools/bench/bench_wakeup.c include/uapi/linux/shmk.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ST_CFLAGS) -o $@ $<
+
+$(BUILD)/guest/uring-watch: tools/examples/uring-watch.c include/uapi/linux/shmk.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ST_CFLAGS) -o $@ $< -luring
+
 $(BUILD)/guest/demo.sh: tools/demo/demo.sh
 	@mkdir -p $(dir $@)
 	install -m 755 $< $@
@@ -105,6 +115,11 @@ vm-shell: module selftests guest
 
 bench:
 	$(MAKE) -C lib O=$(CURDIR)/$(BUILD)/lib bench
+
+# Wakeup latency needs the module, so it runs in the guest (TCG timings:
+# compare the ratios, not the nanoseconds).
+bench-wakeup: module guest
+	tools/vm/run --module shmk.ko --extra $(BUILD)/guest -- /extra/bench_wakeup $(BENCH_ARGS)
 
 install:
 	$(MAKE) -C lib O=$(CURDIR)/$(BUILD)/lib install

@@ -397,6 +397,9 @@ void shmk_notify_flush(struct file *file, fl_owner_t owner)
 	struct shmk_handle *h = file->private_data;
 	struct shmk_wait_task *wt;
 
+	/* Most closes find nobody waiting: skip the descriptor scan. */
+	if (list_empty_careful(&h->tasks))
+		return;
 	if (iterate_fd(owner, 0, shmk_same_file, file))
 		return;
 	spin_lock(&h->lock);

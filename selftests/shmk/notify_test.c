@@ -472,6 +472,38 @@ TEST_F(notify, signal_interrupts_and_restarts)
 	EXPECT_EQ(-EINTR, c.ret);
 }
 
+static void *wait_forever_thread(void *arg)
+{
+	struct closer *c = arg;
+
+	atomic_store(&c->tid, gettid());
+	c->ret = shmk_wait(c->fd, 0, 0, 0, 0);
+	return NULL;
+}
+
+TEST_F(notify, sa_restart_resumes_an_unbounded_wait)
+{
+	struct sigaction sa = { .sa_handler = signal_handler,
+				.sa_flags = SA_RESTART };
+	struct closer c = { .fd = self->fd, .ret = 1 };
+	pthread_t t;
+	pid_t tid;
+
+	ASSERT_EQ(0, sigaction(SIGUSR2, &sa, NULL));
+	ASSERT_EQ(0, pthread_create(&t, NULL, wait_forever_thread, &c));
+	while (!(tid = atomic_load(&c.tid)))
+		usleep(1000);
+	ASSERT_EQ(0, all_sleeping(&tid, 1));
+	ASSERT_EQ(0, pthread_kill(t, SIGUSR2));
+	/* The handler ran and the wait went back to sleep. */
+	usleep(100000);
+	ASSERT_EQ(0, all_sleeping(&tid, 1));
+	EXPECT_EQ(1, c.ret);
+	EXPECT_EQ(1, shmk_wake(self->fd, 0, 1));
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	EXPECT_EQ(0, c.ret);
+}
+
 TEST_F(notify, watch_poll_and_ack)
 {
 	struct shmk_watch w = { .size = sizeof(w), .offset = 64,

@@ -69,7 +69,7 @@ static void pin(int cpu)
 	sched_setaffinity(0, sizeof(set), &set);
 }
 
-/* A transport: one side's "signal the peer" and "wait for my turn". */
+/* A transport: signal(side) wakes that side; wait(side) is its sleep. */
 struct ops {
 	const char *name;
 	void (*signal)(int side, uint32_t val);
@@ -121,7 +121,7 @@ static void eventfd_signal(int side, uint32_t val)
 {
 	uint64_t one = 1;
 
-	if (write(efd[!side], &one, sizeof(one)) != sizeof(one))
+	if (write(efd[side], &one, sizeof(one)) != sizeof(one))
 		abort();
 }
 
@@ -135,7 +135,7 @@ static void eventfd_wait(int side, uint32_t val)
 
 static void pipe_signal(int side, uint32_t val)
 {
-	if (write(pfd[!side][1], "x", 1) != 1)
+	if (write(pfd[side][1], "x", 1) != 1)
 		abort();
 }
 
@@ -243,12 +243,14 @@ int main(int argc, char **argv)
 
 	printf("wakeup round trips between two processes, %zu timed (+%zu warm-up) each, %ld CPUs\n",
 	       n, warm, sysconf(_SC_NPROCESSORS_ONLN));
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 4; i++) {
+		fprintf(stderr, "  running %s ...\n", transports[i].name);
 		if (run(&transports[i], n, warm, &res[i])) {
 			fprintf(stderr, "bench_wakeup: %s run failed\n",
 				transports[i].name);
 			return 1;
 		}
+	}
 	printf("%-8s %12s %12s %12s %10s %10s\n", "", "median ns", "p90 ns",
 	       "p99 ns", "median/fx", "p99/fx");
 	for (i = 0; i < 4; i++)

@@ -10,5 +10,7 @@ shmk-demo read greeting
 wait "$writer"
 echo "== both processes have exited:"
 shmk-demo list
+echo "== io_uring waits on a shmk word and a socket at once (tools/examples/uring-watch.c):"
+uring-watch
 rmmod shmk
 echo "== rmmod shmk: done, nothing was left in use"
