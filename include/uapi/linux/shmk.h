@@ -260,6 +260,37 @@ struct shmk_watch {
 	__u32 reserved;
 };
 
+/* struct shmk_on_release.flags */
+#define SHMK_ON_RELEASE_CLEAR	(1U << 0)	/* remove this file's action */
+
+/**
+ * struct shmk_on_release - SHMK_IOC_ON_RELEASE: what the module writes
+ * into the region when this region file is released
+ * @size:	sizeof(struct shmk_on_release)
+ * @flags:	0, or SHMK_ON_RELEASE_CLEAR (then the offsets are ignored)
+ * @slot_offset: a 32-bit word set to @slot_value
+ * @slot_value:	the value
+ * @reserved:	zero
+ * @counter_offset: a 32-bit word then incremented (wrapping), after
+ *		which every waiter and watch on it is woken
+ *
+ * A region file is released when its last descriptor goes: close(),
+ * exit, or SIGKILL, which user space cannot observe reliably itself.
+ * Give each participant its own region file (SHMK_IOC_OPEN makes a new
+ * one; dup() and fork() share one), register its slot here, and the
+ * survivors learn of its death by waiting on the counter.  Offsets are
+ * 4-byte aligned words inside the region, else -EINVAL.  One action per
+ * region file; a new call replaces the previous one.
+ */
+struct shmk_on_release {
+	__u32 size;
+	__u32 flags;
+	__u64 slot_offset;
+	__u32 slot_value;
+	__u32 reserved;
+	__u64 counter_offset;
+};
+
 #define SHMK_IOC_MAGIC		0xB5
 
 /* On /dev/shmk */
@@ -275,5 +306,6 @@ struct shmk_watch {
 #define SHMK_IOC_WAITV		_IOW(SHMK_IOC_MAGIC, 0x22, struct shmk_waitv)
 #define SHMK_IOC_WATCH		_IOW(SHMK_IOC_MAGIC, 0x23, struct shmk_watch)
 #define SHMK_IOC_ACK		_IO(SHMK_IOC_MAGIC, 0x24)
+#define SHMK_IOC_ON_RELEASE	_IOW(SHMK_IOC_MAGIC, 0x30, struct shmk_on_release)
 
 #endif /* _UAPI_LINUX_SHMK_H */
