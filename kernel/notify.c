@@ -352,6 +352,72 @@ static long shmk_ioctl_watch(struct shmk_handle *h, const void __user *uarg)
 	return 0;
 }
 
+static long shmk_ioctl_on_release(struct file *file, struct shmk_handle *h,
+				  const void __user *uarg)
+{
+	struct shmk_release_action act = { .armed = true };
+	struct shmk_on_release arg;
+	int ret;
+
+	ret = shmk_copy_arg(&arg, sizeof(arg), sizeof(arg), uarg);
+	if (ret)
+		return ret;
+	if ((arg.flags & ~SHMK_ON_RELEASE_CLEAR) || arg.reserved)
+		return -EINVAL;
+	if (arg.flags & SHMK_ON_RELEASE_CLEAR) {
+		act.armed = false;
+	} else {
+		if (shmk_check_offset(h->region, arg.slot_offset) ||
+		    shmk_check_offset(h->region, arg.counter_offset))
+			return -EINVAL;
+		/* The module writes for the caller: only a writer may ask. */
+		if (!(file->f_mode & FMODE_WRITE))
+			return -EACCES;
+		act.slot_offset = arg.slot_offset;
+		act.slot_value = arg.slot_value;
+		act.counter_offset = arg.counter_offset;
+	}
+	spin_lock(&h->lock);
+	h->on_release = act;
+	spin_unlock(&h->lock);
+	return 0;
+}
+
+/*
+ * The region file is being released: carry out its death notice, if any.
+ * The slot is written before the counter moves (the cmpxchg is a full
+ * barrier), so whoever sees the new count also sees the slot.
+ */
+static void shmk_run_release_action(struct shmk_handle *h)
+{
+	struct shmk_release_action *act = &h->on_release;
+	struct page *page;
+	u32 *word, old;
+
+	if (!act->armed)
+		return;
+	page = shmk_word_page(h->region, act->slot_offset);
+	if (!IS_ERR(page)) {
+		word = kmap_local_page(page) + offset_in_page(act->slot_offset);
+		WRITE_ONCE(*word, act->slot_value);
+		kunmap_local(word);
+		set_page_dirty(page);
+		put_page(page);
+	}
+	page = shmk_word_page(h->region, act->counter_offset);
+	if (!IS_ERR(page)) {
+		word = kmap_local_page(page) +
+		       offset_in_page(act->counter_offset);
+		old = READ_ONCE(*word);
+		while (!try_cmpxchg(word, &old, old + 1))
+			;
+		kunmap_local(word);
+		set_page_dirty(page);
+		put_page(page);
+	}
+	shmk_wake(h->region, act->counter_offset, INT_MAX, SHMK_BITSET_ANY);
+}
+
 long shmk_notify_ioctl(struct file *file, struct shmk_handle *h,
 		       unsigned int cmd, void __user *uarg)
 {
@@ -367,6 +433,8 @@ long shmk_notify_ioctl(struct file *file, struct shmk_handle *h,
 	case SHMK_IOC_ACK:
 		/* Returns whether a wake was pending. */
 		return xchg(&h->watch.pending, 0);
+	case SHMK_IOC_BASE(SHMK_IOC_ON_RELEASE):
+		return shmk_ioctl_on_release(file, h, uarg);
 	default:
 		return -ENOTTY;
 	}
@@ -427,6 +495,8 @@ void shmk_handle_notify_release(struct shmk_handle *h)
 	spin_lock(&h->lock);
 	shmk_watch_disarm(h);
 	spin_unlock(&h->lock);
+	/* The last reference is gone: nobody can change the action now. */
+	shmk_run_release_action(h);
 }
 
 int __init shmk_notify_init(void)

@@ -84,17 +84,33 @@ struct shmk_watch_state {
 };
 
 /**
+ * struct shmk_release_action - what SHMK_IOC_ON_RELEASE asked for
+ * @armed:	there is an action
+ * @slot_offset: word set to @slot_value on release
+ * @slot_value:	the value
+ * @counter_offset: word incremented, then woken, on release
+ */
+struct shmk_release_action {
+	bool armed;
+	u64 slot_offset;
+	u32 slot_value;
+	u64 counter_offset;
+};
+
+/**
  * struct shmk_handle - private data of an open region file
  * @region:	the region
- * @lock:	protects @tasks and the watch's setup
+ * @lock:	protects @tasks, the watch's setup and @on_release
  * @tasks:	tasks waiting through this file (struct shmk_wait_task)
  * @watch:	poll() state
+ * @on_release:	the death notice to write when the file is released
  */
 struct shmk_handle {
 	struct shmk_region *region;
-	spinlock_t lock;		/* protects tasks and the watch setup */
+	spinlock_t lock;		/* protects tasks, watch setup, on_release */
 	struct list_head tasks;
 	struct shmk_watch_state watch;
+	struct shmk_release_action on_release;
 };
 
 /* main.c */
