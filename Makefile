@@ -9,7 +9,11 @@
 #   demo     boot the guest with the module and run the region demo
 #   kcheck   checkpatch --strict, W=1 and sparse (C=1) on the kernel code
 #   vm-shell an interactive shell in the guest with the module loaded
-#   bench    the queue benchmark; bench-wakeup: wakeups, in the guest
+#   tools    shmkctl and shmk-bench (build/tools/)
+#   bench    shmk-bench on this machine (BENCH_ARGS, e.g. "--quick wakeup");
+#            bench-wakeup: its wakeup benchmark in the guest
+#   install  module, libshmk, headers, pkg-config, tools, man pages and the
+#            udev rule under DESTDIR/PREFIX; install-check: tools/install-test
 #
 # KVER (default: tools/kver) picks the kernel; nothing here looks at the
 # running kernel.  Third-party files (kselftest headers, checkpatch.pl)
@@ -31,14 +35,16 @@ KSRCS     := $(wildcard kernel/*.c kernel/*.h) include/uapi/linux/shmk.h
 SELFTESTS := $(patsubst selftests/shmk/%.c,$(BUILD)/selftests/%,\
 		$(wildcard selftests/shmk/*_test.c))
 GUEST_BINS := $(BUILD)/guest/shmk-demo $(BUILD)/guest/demo.sh \
-	      $(BUILD)/guest/bench_wakeup $(BUILD)/guest/uring-watch
+	      $(BUILD)/guest/uring-watch
+GUEST_BINS += $(BUILD)/guest/shmk-bench $(BUILD)/guest/shmkctl
 
 MAKEFLAGS += --no-print-directory
 
 .PHONY: FORCE all module lib selftests guest check host-check guest-check kcheck \
-	demo vm-shell bench bench-wakeup install clean deps
+	demo vm-shell bench bench-wakeup install clean deps tools install-lib \
+	install-module install-tools install-udev install-dkms install-check
 
-all: module lib selftests guest
+all: module lib selftests guest tools
 
 deps:
 	tools/deps
@@ -83,9 +89,25 @@ $(BUILD)/guest/shmk-demo: tools/demo/shmk-demo.c include/uapi/linux/shmk.h $(LIB
 	@mkdir -p $(dir $@)
 	$(CC) $(ST_CFLAGS) -o $@ $< $(LIBA) -lpthread
 
-$(BUILD)/guest/bench_wakeup: tools/bench/bench_wakeup.c include/uapi/linux/shmk.h
+# The tools: dynamic for this machine (libshmk linked in statically, so
+# an installed copy needs no library path), static for the guest.
+TOOL_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Iinclude -Iinclude/uapi
+SHMKCTL_SRCS := tools/shmkctl/shmkctl.c
+BENCH_SRCS := tools/bench/shmk-bench.c $(wildcard tools/bench/shmk-bench-*.c)
+BENCH_HDRS := tools/bench/shmk-bench.h
+TOOL_HDRS := $(wildcard include/shmk/*.h) include/uapi/linux/shmk.h
+
+tools: $(BUILD)/tools/shmkctl $(BUILD)/tools/shmk-bench
+
+$(BUILD)/tools/shmkctl $(BUILD)/guest/shmkctl: $(SHMKCTL_SRCS) $(TOOL_HDRS) $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(ST_CFLAGS) -o $@ $<
+	$(CC) $(TOOL_CFLAGS) $(if $(findstring /guest/,$@),-static) -o $@ \
+		$(SHMKCTL_SRCS) $(LIBA) -lpthread
+
+$(BUILD)/tools/shmk-bench $(BUILD)/guest/shmk-bench: $(BENCH_SRCS) $(BENCH_HDRS) $(TOOL_HDRS) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(TOOL_CFLAGS) $(if $(findstring /guest/,$@),-static) -o $@ \
+		$(BENCH_SRCS) $(LIBA) -lpthread -lrt
 
 $(BUILD)/guest/uring-watch: tools/examples/uring-watch.c include/uapi/linux/shmk.h
 	@mkdir -p $(dir $@)
@@ -113,16 +135,55 @@ demo: module guest
 vm-shell: module selftests guest
 	tools/vm/run --module shmk.ko --extra $(BUILD)/guest --shell
 
-bench:
-	$(MAKE) -C lib O=$(CURDIR)/$(BUILD)/lib bench
+bench: $(BUILD)/tools/shmk-bench
+	$(BUILD)/tools/shmk-bench $(BENCH_ARGS)
 
 # Wakeup latency needs the module, so it runs in the guest (TCG timings:
 # compare the ratios, not the nanoseconds).
 bench-wakeup: module guest
-	tools/vm/run --module shmk.ko --extra $(BUILD)/guest -- /extra/bench_wakeup $(BENCH_ARGS)
+	tools/vm/run --module shmk.ko --extra $(BUILD)/guest -- /extra/shmk-bench wakeup $(BENCH_ARGS)
 
-install:
+# make install [DESTDIR=...] [PREFIX=/usr/local]: everything, see
+# Documentation/tools.rst.  The module goes to /lib/modules/KVER/MODDIR,
+# outside PREFIX as modules must; depmod runs only without DESTDIR.
+PREFIX    ?= /usr/local
+BINDIR    ?= $(PREFIX)/bin
+MANDIR    ?= $(PREFIX)/share/man
+MODDIR    ?= extra
+UDEVDIR   ?= /etc/udev/rules.d
+DKMS_SRC  ?= /usr/src/shmk-$(VERSION)
+VERSION   := 0.1.0
+
+install: install-lib install-tools install-module install-udev
+
+install-lib:
 	$(MAKE) -C lib O=$(CURDIR)/$(BUILD)/lib install
+
+install-tools: tools
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8
+	install -m 755 $(BUILD)/tools/shmkctl $(BUILD)/tools/shmk-bench $(DESTDIR)$(BINDIR)/
+	install -m 644 tools/shmkctl/shmkctl.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 644 tools/bench/shmk-bench.1 $(DESTDIR)$(MANDIR)/man1/
+
+install-module: module
+	install -D -m 644 shmk.ko $(DESTDIR)/lib/modules/$(KVER)/$(MODDIR)/shmk.ko
+	$(if $(DESTDIR),,depmod -a $(KVER))
+
+install-udev:
+	install -D -m 644 tools/udev/60-shmk.rules $(DESTDIR)$(UDEVDIR)/60-shmk.rules
+
+# The module's sources where dkms looks for them; then
+# `dkms install shmk/$(VERSION)` builds it for each installed kernel.
+install-dkms:
+	install -d $(DESTDIR)$(DKMS_SRC)/kernel $(DESTDIR)$(DKMS_SRC)/include/uapi/linux
+	install -m 644 dkms.conf Kbuild $(DESTDIR)$(DKMS_SRC)/
+	install -m 644 kernel/*.c kernel/*.h $(DESTDIR)$(DKMS_SRC)/kernel/
+	install -m 644 include/uapi/linux/shmk.h $(DESTDIR)$(DKMS_SRC)/include/uapi/linux/
+
+# Installs into a temporary DESTDIR, builds an outside program against it
+# with pkg-config and runs it; last line "install: N passed, N failed".
+install-check: lib tools module
+	tools/install-test
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean

@@ -1,0 +1,333 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * shmk-bench queues: libshmk queue latency and throughput, against a
+ * cache-line ping-pong baseline measured in the same run (formerly
+ * tools/bench/bench_queues.c).
+ *
+ * Latency: two threads pinned to the two CPUs bounce a value back and
+ * forth through a pair of queues in a region; one-way latency is half a
+ * round trip.  Each sample is the mean of many round trips; medians and
+ * percentiles are over the samples.
+ * Throughput: a producer thread pushes --items million 8-byte items to a
+ * consumer thread, in bursts; the median of several runs is reported.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shmk-bench.h"
+
+static int cpu_a, cpu_b;
+static unsigned int nsamples, per_sample, runs;
+static uint64_t items;
+
+#define relax sb_relax
+
+static void pin(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* A ping-pong: side(0) is the timed initiator, side(1) the echo. */
+struct pingpong {
+	const char *name;
+	void (*init)(struct pingpong *pp);
+	void (*ping)(struct pingpong *pp, uint64_t v);	/* send, wait reply */
+	void (*echo)(struct pingpong *pp, uint64_t v);	/* wait, reply */
+	struct shmk_region *r;
+	struct shmk_spsc ab, ba;
+	struct shmk_mpmc mab, mba;
+	uint32_t qflags;
+	double *samples;
+};
+
+/* Baseline: one cache line, written alternately by the two threads. */
+static struct {
+	_Alignas(128) _Atomic uint64_t word;
+	char pad[120];
+} line;
+
+static void cl_init(struct pingpong *pp)
+{
+	(void)pp;
+	atomic_store(&line.word, 0);
+}
+
+static void cl_ping(struct pingpong *pp, uint64_t v)
+{
+	(void)pp;
+	atomic_store_explicit(&line.word, 2 * v + 1, memory_order_release);
+	while (atomic_load_explicit(&line.word, memory_order_acquire) != 2 * v + 2)
+		relax();
+}
+
+static void cl_echo(struct pingpong *pp, uint64_t v)
+{
+	(void)pp;
+	while (atomic_load_explicit(&line.word, memory_order_acquire) != 2 * v + 1)
+		relax();
+	atomic_store_explicit(&line.word, 2 * v + 2, memory_order_release);
+}
+
+static void spsc_init_pp(struct pingpong *pp)
+{
+	if (shmk_spsc_init(&pp->ab, pp->r, 0, 8, 1024, pp->qflags) ||
+	    shmk_spsc_init(&pp->ba, pp->r, 1 << 20, 8, 1024, pp->qflags)) {
+		fprintf(stderr, "spsc init failed\n");
+		exit(1);
+	}
+}
+
+static void spsc_ping(struct pingpong *pp, uint64_t v)
+{
+	uint64_t back;
+
+	shmk_spsc_push(&pp->ab, &v);
+	while (shmk_spsc_pop(&pp->ba, &back))
+		relax();
+}
+
+static void spsc_echo(struct pingpong *pp, uint64_t v)
+{
+	uint64_t got;
+
+	(void)v;
+	while (shmk_spsc_pop(&pp->ab, &got))
+		relax();
+	shmk_spsc_push(&pp->ba, &got);
+}
+
+static void mpmc_init_pp(struct pingpong *pp)
+{
+	if (shmk_mpmc_init(&pp->mab, pp->r, 0, 8, 1024, pp->qflags) ||
+	    shmk_mpmc_init(&pp->mba, pp->r, 1 << 20, 8, 1024, pp->qflags)) {
+		fprintf(stderr, "mpmc init failed\n");
+		exit(1);
+	}
+}
+
+static void mpmc_ping(struct pingpong *pp, uint64_t v)
+{
+	uint64_t back;
+
+	shmk_mpmc_push(&pp->mab, &v);
+	while (shmk_mpmc_pop(&pp->mba, &back))
+		relax();
+}
+
+static void mpmc_echo(struct pingpong *pp, uint64_t v)
+{
+	uint64_t got;
+
+	(void)v;
+	while (shmk_mpmc_pop(&pp->mab, &got))
+		relax();
+	shmk_mpmc_push(&pp->mba, &got);
+}
+
+static void *echo_thread(void *arg)
+{
+	struct pingpong *pp = arg;
+	uint64_t v, total = (uint64_t)(nsamples + 1) * per_sample;
+
+	pin(cpu_b);
+	for (v = 0; v < total; v++)
+		pp->echo(pp, v);
+	return NULL;
+}
+
+/* Returns the median one-way latency in ns; prints the distribution. */
+static double run_pingpong(struct pingpong *pp)
+{
+	pthread_t t;
+	uint64_t v = 0;
+	unsigned int s, i;
+	pp->init(pp);
+	pin(cpu_a);
+	pthread_create(&t, NULL, echo_thread, pp);
+	for (i = 0; i < per_sample; i++)	/* warm-up sample */
+		pp->ping(pp, v++);
+	for (s = 0; s < nsamples; s++) {
+		uint64_t t0 = sb_now_ns();
+
+		for (i = 0; i < per_sample; i++)
+			pp->ping(pp, v++);
+		pp->samples[s] = (double)(sb_now_ns() - t0) / per_sample / 2.0;
+	}
+	pthread_join(t, NULL);
+	return sb_add("queues", pp->name, 0, pp->samples, nsamples)->median;
+}
+
+/* Throughput */
+struct tput {
+	struct shmk_spsc q;
+	struct shmk_mpmc mq;
+	int mpmc;
+	unsigned int burst;
+	uint64_t sum;
+};
+
+static void *tput_producer(void *arg)
+{
+	struct tput *tp = arg;
+	uint64_t buf[1024], next = 0;
+	unsigned int k;
+
+	pin(cpu_a);
+	if (tp->mpmc) {
+		while (next < items) {
+			if (shmk_mpmc_push(&tp->mq, &next) == 0)
+				next++;
+			else
+				relax();
+		}
+		return NULL;
+	}
+	while (next < items) {
+		unsigned int n = tp->burst;
+		int got;
+
+		if (n > items - next)
+			n = (unsigned int)(items - next);
+		for (k = 0; k < n; k++)
+			buf[k] = next + k;
+		got = shmk_spsc_push_burst(&tp->q, buf, n);
+		if (got > 0)
+			next += (unsigned int)got;
+		else
+			relax();
+	}
+	return NULL;
+}
+
+static double run_tput(struct shmk_region *r, int mpmc, unsigned int burst)
+{
+	double rates[32];
+	unsigned int run;
+
+	for (run = 0; run < runs && run < 32; run++) {
+		struct tput tp;
+		uint64_t buf[1024], got = 0, sum = 0, t0;
+		pthread_t t;
+
+		memset(&tp, 0, sizeof(tp));
+		tp.mpmc = mpmc;
+		tp.burst = burst;
+		if (mpmc ? shmk_mpmc_init(&tp.mq, r, 0, 8, 4096, 0)
+			 : shmk_spsc_init(&tp.q, r, 0, 8, 4096, 0)) {
+			fprintf(stderr, "queue init failed\n");
+			exit(1);
+		}
+		pin(cpu_b);
+		t0 = sb_now_ns();
+		pthread_create(&t, NULL, tput_producer, &tp);
+		while (got < items) {
+			int n, k;
+
+			if (mpmc) {
+				n = shmk_mpmc_pop(&tp.mq, buf) == 0;
+			} else {
+				n = shmk_spsc_pop_burst(&tp.q, buf, burst);
+			}
+			if (n <= 0) {
+				relax();
+				continue;
+			}
+			for (k = 0; k < n; k++)
+				sum += buf[k];
+			got += (unsigned int)n;
+		}
+		rates[run] = (double)items / ((double)(sb_now_ns() - t0) / 1e9);
+		pthread_join(t, NULL);
+		if (sum != items * (items - 1) / 2) {
+			fprintf(stderr, "checksum mismatch\n");
+			exit(1);
+		}
+	}
+	qsort(rates, run, sizeof(double), cmp_double);
+	{
+		double ns[32];
+		struct sb_result *res;
+		char name[40];
+		unsigned int i;
+
+		for (i = 0; i < run; i++)	/* ns per item, fastest run last */
+			ns[i] = 1e9 / rates[run - 1 - i];
+		snprintf(name, sizeof(name), "%s burst %u", mpmc ? "mpmc 1P1C" : "spsc", burst);
+		res = sb_add("queues-throughput", name, 0, ns, run);
+		res->rate = rates[run / 2] / 1e6;
+		res->rate_unit = "M items/s";
+	}
+	return rates[run / 2];
+}
+
+int sb_queues(void)
+{
+	struct shmk_region *r;
+	double *samples;
+
+	cpu_a = sb.cpu[0];
+	cpu_b = sb.cpu[1];
+	if (cpu_a == cpu_b) {
+		printf("== queues: skipped (spinning queues need two CPUs)\n");
+		return 0;
+	}
+	nsamples = sb.quick ? 50 : 200;
+	per_sample = sb.quick ? 200 : 2000;
+	runs = sb.quick ? 3 : 5;
+	items = sb.items;
+	r = sb_region(4 << 20);
+	printf("== queues: libshmk queues between two threads; backend %s; %u samples x %u round trips\n",
+	       sb_backend_name(), nsamples, per_sample);
+	samples = calloc(nsamples, sizeof(double));
+	if (!samples)
+		return 1;
+	{
+		struct pingpong pp = {
+			.name = "cache-line ping-pong", .init = cl_init,
+			.ping = cl_ping, .echo = cl_echo, .r = r, .samples = samples,
+		};
+
+		run_pingpong(&pp);
+		pp = (struct pingpong){ .name = "spsc push/pop", .init = spsc_init_pp,
+			.ping = spsc_ping, .echo = spsc_echo, .r = r, .samples = samples };
+		run_pingpong(&pp);
+		pp.name = "spsc push/pop (NOTIFY)";
+		pp.qflags = SHMK_QUEUE_NOTIFY;
+		run_pingpong(&pp);
+		pp = (struct pingpong){ .name = "mpmc push/pop", .init = mpmc_init_pp,
+			.ping = mpmc_ping, .echo = mpmc_echo, .r = r, .samples = samples };
+		run_pingpong(&pp);
+	}
+	free(samples);
+	sb_ratios("queues", "cache-line ping-pong");
+	sb_print_table("queues", "one-way latency (ns, sample = mean of a round-trip batch / 2); ratio: / cache-line ping-pong");
+	run_tput(r, 0, 1);
+	run_tput(r, 0, 16);
+	run_tput(r, 0, 64);
+	run_tput(r, 0, 256);
+	run_tput(r, 1, 1);
+	sb_ratios("queues-throughput", "spsc burst 1");
+	sb_print_table("queues-throughput", "throughput, 8-byte items, capacity 4096 (ns per item; rate: median run)");
+	shmk_region_close(r);
+	return 0;
+}

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * shmk-bench: what the subcommands share.
+ *
+ * Each subcommand (shmk-bench-<name>.c) measures its subject and its
+ * baselines in the same run, records one struct sb_result per figure
+ * with sb_add(), and prints its own table.  shmk-bench.c collects the
+ * results for --json and --plot.  Timings never pass or fail anything.
+ */
+#ifndef SHMK_BENCH_H
+#define SHMK_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <shmk/shmk.h>
+
+/* The options every subcommand reads (set by shmk-bench.c). */
+struct sb_opts {
+	unsigned int rounds;	/* timed round trips / samples per figure */
+	unsigned int warmup;	/* untimed ones before them */
+	int cpu[2];		/* the two CPUs the two sides run on */
+	int quick;		/* fewer rounds and sizes: a smoke run */
+	uint64_t sizes[32];	/* payload sizes in bytes, ascending */
+	unsigned int nsizes;
+	uint64_t items;		/* queues: items per throughput run */
+};
+
+extern struct sb_opts sb;
+
+/**
+ * struct sb_result - one measured figure
+ * @group:	the subcommand's table ("wakeup", "latency", "shm", ...)
+ * @name:	what was measured ("futex", "pipe", "spsc push/pop", ...)
+ * @size:	payload bytes (0 when the figure has no payload)
+ * @median, @p90, @p99: nanoseconds (per round trip or per operation)
+ * @ref:	name of the figure in the same group and size that @ratio
+ *		compares with, or NULL
+ * @ratio:	@median / the median of @ref
+ * @rate:	a throughput (unit in @rate_unit), 0 when none
+ */
+struct sb_result {
+	const char *group;
+	char name[40];
+	uint64_t size;
+	double median, p90, p99;
+	const char *ref;
+	double ratio;
+	double rate;
+	const char *rate_unit;
+};
+
+/* Sort @n samples (ns) and record their median, p90 and p99. */
+struct sb_result *sb_add(const char *group, const char *name, uint64_t size,
+			 double *samples, size_t n);
+/* Fill in ratio against @ref (same group and size) for every result of @group. */
+void sb_ratios(const char *group, const char *ref);
+/* The results recorded so far. */
+struct sb_result *sb_results(size_t *n);
+
+uint64_t sb_now_ns(void);
+void sb_pin(int cpu);
+double sb_pct(const double *sorted, size_t n, double p);
+/* A 4 MiB libshmk region for the run, already unlinked; exits on failure. */
+struct shmk_region *sb_region(uint64_t bytes);
+const char *sb_backend_name(void);
+const char *sb_size_str(uint64_t bytes, char *buf, size_t len);
+void sb_print_table(const char *group, const char *title);
+
+static inline void sb_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+/* The subcommands; each returns 0, or 1 when it could not run. */
+int sb_wakeup(void);
+int sb_latency(void);
+int sb_queues(void);
+int sb_shm(void);
+int sb_mutex(void);
+
+#endif /* SHMK_BENCH_H */
