@@ -351,6 +351,73 @@ TEST_F_TIMEOUT(notify, waker_races_timeout, 300)
 	TH_LOG("%u of %u waits were woken, the rest timed out", woke, rounds);
 }
 
+/*
+ * Eight waiters (WAIT on one of four words, or WAITV on all four) and
+ * two wakers hammer the same words: every wake WAKE reports must match
+ * exactly one wait that returned woken.
+ */
+TEST_F_TIMEOUT(notify, exact_accounting_under_contention, 300)
+{
+	_Atomic uint32_t *woken = &self->mem[32], *reported = &self->mem[33];
+	_Atomic uint32_t *running = &self->mem[34];
+	const int waiters = 8, wakers = 2, rounds = 300;
+	pid_t pids[10];
+	int i, bad = 0, status;
+
+	*running = waiters;
+	for (i = 0; i < waiters + wakers; i++) {
+		pids[i] = fork();
+		ASSERT_GE(pids[i], 0);
+		if (pids[i])
+			continue;
+		srand(getpid());
+		if (i < waiters) {
+			struct shmk_waitv_entry e[4];
+			struct shmk_waitv v = {
+				.size = sizeof(v), .entries = (uintptr_t)e,
+				.nr = 4, .flags = SHMK_WAIT_TIMEOUT,
+				.timeout_ns = 2000 * 1000,
+			};
+			int k, r;
+
+			for (k = 0; k < 4; k++)
+				e[k] = (struct shmk_waitv_entry){
+					.offset = 4 * k, .bitset = SHMK_BITSET_ANY };
+			for (k = 0; k < rounds; k++) {
+				if (k & 1)
+					r = shmk_ioctl(self->fd, SHMK_IOC_WAITV, &v);
+				else
+					r = shmk_wait(self->fd, 4 * (k % 4), 0,
+						      SHMK_WAIT_TIMEOUT, 2000 * 1000);
+				if (r >= 0)
+					atomic_fetch_add(woken, 1);
+				else if (r != -ETIMEDOUT)
+					_exit(1);
+			}
+			atomic_fetch_sub(running, 1);
+			_exit(0);
+		}
+		while (atomic_load(running)) {
+			int r = shmk_wake(self->fd, 4 * (rand() % 4),
+					  1 + rand() % 3);
+
+			if (r < 0)
+				_exit(2);
+			atomic_fetch_add(reported, r);
+			if (rand() % 4 == 0)
+				usleep(rand() % 500);
+		}
+		_exit(0);
+	}
+	for (i = 0; i < waiters + wakers; i++)
+		if (waitpid(pids[i], &status, 0) != pids[i] || status)
+			bad++;
+	EXPECT_EQ(0, bad);
+	EXPECT_EQ(atomic_load(reported), atomic_load(woken));
+	TH_LOG("%u wakes reported, %u waits woken, of %d",
+	       atomic_load(reported), atomic_load(woken), waiters * rounds);
+}
+
 TEST_F(notify, waitv_reports_the_woken_word)
 {
 	struct shmk_waitv_entry e[SHMK_WAITV_MAX];
