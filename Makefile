@@ -101,8 +101,8 @@ tools: $(BUILD)/tools/shmkctl $(BUILD)/tools/shmk-bench
 
 $(BUILD)/tools/shmkctl $(BUILD)/guest/shmkctl: $(SHMKCTL_SRCS) $(TOOL_HDRS) $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(TOOL_CFLAGS) $(if $(findstring /guest/,$@),-static) -o $@ \
-		$(SHMKCTL_SRCS) $(LIBA) -lpthread
+	$(CC) $(TOOL_CFLAGS) $(if $(findstring /guest/,$@),-static -DSHMKCTL_NUMERIC_IDS) \
+		-o $@ $(SHMKCTL_SRCS) $(LIBA) -lpthread
 
 $(BUILD)/tools/shmk-bench $(BUILD)/guest/shmk-bench: $(BENCH_SRCS) $(BENCH_HDRS) $(TOOL_HDRS) $(LIBA)
 	@mkdir -p $(dir $@)
