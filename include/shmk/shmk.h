@@ -17,6 +17,7 @@
 #include <shmk/spsc.h>
 #include <shmk/mpmc.h>
 #include <shmk/pool.h>
+#include <shmk/service.h>
 
 #define SHMK_VERSION_MAJOR	0
 #define SHMK_VERSION_MINOR	1

@@ -1,0 +1,504 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libshmk: zero-copy messaging in the manner of Eclipse iceoryx2 -
+ * services by name, publish-subscribe, request-response and events,
+ * with recovery from participants that die at any point.
+ *
+ * A service is one region ("svc.<name>") holding a table of participant
+ * slots, a chunk pool, one broadcast ring of chunk indices per producer
+ * and channel, the consumers' read cursors, and (events) one bitset per
+ * listener.  Who holds a chunk is recorded in one 64-bit word per chunk,
+ * a bit per participant slot: a chunk is free exactly when its word is 0,
+ * so a chunk can never be freed twice, and a dead participant's chunks
+ * are reclaimed by clearing its bit everywhere.  Documentation/messaging.rst
+ * describes the layout, the protocols and their memory ordering.
+ *
+ * Handles: a service handle (struct shmk_service) must outlive the ports
+ * opened on it.  A port (publisher, subscriber, client, server, notifier,
+ * listener) is one participant; it opens its own region file, and is used
+ * by one thread at a time.  After fork() only one of the two processes may
+ * go on using a port.  No function keeps global state.
+ */
+#ifndef SHMK_SERVICE_H
+#define SHMK_SERVICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <shmk/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* struct shmk_svc_shared.hdr.magic: "SHKV" little endian */
+#define SHMK_MAGIC_SVC		0x564b4853U
+
+/* Region names of services are this prefix and the service name. */
+#define SHMK_SVC_PREFIX		"svc."
+#define SHMK_SVC_NAME_MAX	(64 - 4)	/* SHMK_NAME_MAX - strlen(prefix) */
+
+/* Limits */
+#define SHMK_SVC_PAYLOAD_MAX	(1ULL << 30)	/* bytes per sample */
+#define SHMK_SVC_SLOTS_MAX	64		/* participants per service */
+#define SHMK_SVC_RING_MAX	4096		/* buffer, history */
+#define SHMK_SVC_EVENTS_MAX	4096		/* event ids */
+
+/* Service kinds (struct shmk_svc_config.kind) */
+enum shmk_svc_kind {
+	SHMK_SVC_PUBSUB = 1,
+	SHMK_SVC_REQRES = 2,
+	SHMK_SVC_EVENT = 3,
+};
+
+/* Overflow policies (struct shmk_svc_config.overflow) */
+enum shmk_svc_overflow {
+	SHMK_OVERFLOW_SAFE = 1,	/* the oldest sample is dropped, reclaimed */
+	SHMK_OVERFLOW_BLOCK = 2,	/* back-pressure: the publisher waits/fails */
+};
+
+/* shmk_service_open() flags */
+#define SHMK_SVC_CREATE		(1U << 0)	/* create when missing */
+#define SHMK_SVC_EXCL		(1U << 1)	/* with CREATE: fail if it exists */
+
+/**
+ * struct shmk_svc_config - a service's configuration
+ * @size:	sizeof(struct shmk_svc_config)
+ * @kind:	SHMK_SVC_*
+ * @payload_max: bytes per sample (pubsub, reqres), 1 to SHMK_SVC_PAYLOAD_MAX
+ * @max_publishers: publishers (pubsub), clients (reqres), notifiers (event)
+ * @max_subscribers: subscribers (pubsub), servers (reqres: must be 1),
+ *		listeners (event); publishers plus subscribers at most
+ *		SHMK_SVC_SLOTS_MAX
+ * @buffer:	samples each subscriber may lag behind a publisher before
+ *		the overflow policy applies
+ * @history:	samples a late subscriber receives on joining (<= ring size)
+ * @overflow:	SHMK_OVERFLOW_*
+ * @max_loans:	samples a publisher (client, server) may hold loaned
+ * @max_borrow:	samples a subscriber (client, server) may hold received
+ * @max_events:	event ids 0 to max_events - 1 (event services)
+ * @mode:	permission bits of the region (0: 0600)
+ *
+ * On create, 0 in a field means its default (4096-byte payload, 4
+ * publishers, 4 subscribers, buffer 8, history 0, safe overflow, 2 loans,
+ * 4 borrowed, 64 event ids).  On open, 0 means "any"; every other field
+ * must equal the service's, else the open fails with -EPROTOTYPE.
+ */
+struct shmk_svc_config {
+	uint32_t size;
+	uint32_t kind;
+	uint64_t payload_max;
+	uint32_t max_publishers;
+	uint32_t max_subscribers;
+	uint32_t buffer;
+	uint32_t history;
+	uint32_t overflow;
+	uint32_t max_loans;
+	uint32_t max_borrow;
+	uint32_t max_events;
+	uint32_t mode;
+	uint32_t reserved;
+};
+
+/**
+ * struct shmk_sample - a received sample (request, response)
+ * @data:	the payload, in the service region (read-only for receivers)
+ * @len:	payload bytes
+ * @seq:	the producer's sequence number of the sample
+ * @corr:	request-response correlation id (0 in pubsub)
+ * @origin:	the producer's participant slot
+ * @chunk:	internal: the chunk index
+ * @origin_gen:	internal: the producer's slot generation
+ * @reserved:	internal
+ */
+struct shmk_sample {
+	const void *data;
+	size_t len;
+	uint64_t seq;
+	uint64_t corr;
+	uint32_t origin;
+	uint32_t chunk;
+	uint32_t origin_gen;
+	uint32_t reserved;
+};
+
+struct shmk_service;
+struct shmk_port;
+
+/**
+ * shmk_service_open() - open a service by name, creating it if asked
+ * @name:	1 to SHMK_SVC_NAME_MAX - 1 characters, as region names
+ * @cfg:	the configuration (kind required); see struct shmk_svc_config
+ * @flags:	SHMK_SVC_CREATE, SHMK_SVC_EXCL
+ * @out:	receives the handle
+ *
+ * Return: 0; -EINVAL (bad name, flags or configuration); -ENAMETOOLONG;
+ * -ENOENT (missing, no SHMK_SVC_CREATE); -EEXIST (SHMK_SVC_EXCL);
+ * -EPROTOTYPE (the service exists with another kind or configuration);
+ * -EBADMSG (the region is not a valid service); -EPROTO (another layout
+ * version); -EAGAIN (its creator has not finished initialising it after
+ * a second); -ENOMEM, -ENOSPC; another negative errno from the backend.
+ */
+SHMK_API int shmk_service_open(const char *name,
+			       const struct shmk_svc_config *cfg,
+			       unsigned int flags, struct shmk_service **out);
+
+/**
+ * shmk_service_close() - release a service handle
+ * @s:		handle, may be NULL; every port on it must be closed first
+ */
+SHMK_API void shmk_service_close(struct shmk_service *s);
+
+/**
+ * shmk_service_remove() - remove a service's name
+ * @name:	service name
+ *
+ * Open handles and ports go on working.  On the memfd backend a service
+ * otherwise persists until removed; on the device backend it goes away
+ * with its last handle.
+ *
+ * Return: 0; -ENOENT; -EPERM; -EINVAL; -ENAMETOOLONG.
+ */
+SHMK_API int shmk_service_remove(const char *name);
+
+/**
+ * shmk_service_list() - names of the services of the current backend
+ * @names:	room for @max names (may be NULL when @max is 0)
+ * @max:	entries in @names
+ *
+ * Return: how many services exist (may exceed @max; only @max names are
+ * written), or a negative errno.
+ */
+SHMK_API int shmk_service_list(char (*names)[SHMK_SVC_NAME_MAX], size_t max);
+
+/**
+ * shmk_service_config() - a service's configuration
+ * @s:		handle
+ * @cfg:	receives it, defaults filled in
+ */
+SHMK_API void shmk_service_config(const struct shmk_service *s,
+				  struct shmk_svc_config *cfg);
+
+/**
+ * shmk_service_recover() - reclaim the slots and chunks of dead participants
+ * @s:		handle
+ *
+ * Called by the library where it needs room (no free slot, no free chunk,
+ * back-pressure); callable at any time.  On the device backend a death is
+ * known from the module (SHMK_IOC_ON_RELEASE); on the memfd backend from
+ * the participant's OFD lock on its slot.
+ *
+ * Return: how many slots were reclaimed, or a negative errno.
+ */
+SHMK_API int shmk_service_recover(struct shmk_service *s);
+
+/**
+ * shmk_service_chunks_used() - chunks held by anyone (loaned, in a ring,
+ * received)
+ * @s:		handle
+ *
+ * Return: the count; 0 means every chunk is back in the pool.
+ */
+SHMK_API uint32_t shmk_service_chunks_used(const struct shmk_service *s);
+
+/**
+ * shmk_service_chunks() - the pool's size in chunks
+ * @s:		handle
+ *
+ * Return: the count.
+ */
+SHMK_API uint32_t shmk_service_chunks(const struct shmk_service *s);
+
+/**
+ * shmk_service_participants() - live (claimed) participant slots
+ * @s:		handle
+ *
+ * Return: the count of slots not free.
+ */
+SHMK_API uint32_t shmk_service_participants(const struct shmk_service *s);
+
+/*
+ * Publish-subscribe.  A publisher loans a chunk, writes the payload in
+ * place and publishes it: only its index moves.  Subscribers receive a
+ * struct shmk_sample pointing into the region and release it when done.
+ */
+
+/**
+ * shmk_pub_open() - become a publisher of a pubsub service
+ * @s:		service handle (kind SHMK_SVC_PUBSUB)
+ * @out:	receives the port
+ *
+ * Return: 0; -EPROTOTYPE (another kind); -EBUSY (max_publishers live);
+ * -ENOMEM; another negative errno from opening the region.
+ */
+SHMK_API int shmk_pub_open(struct shmk_service *s, struct shmk_port **out);
+
+/**
+ * shmk_sub_open() - become a subscriber of a pubsub service
+ * @s:		service handle
+ * @out:	receives the port
+ *
+ * The subscriber first receives up to @history samples each live
+ * publisher published before.
+ *
+ * Return: as shmk_pub_open(), -EBUSY when max_subscribers are live.
+ */
+SHMK_API int shmk_sub_open(struct shmk_service *s, struct shmk_port **out);
+
+/**
+ * shmk_port_close() - leave a service: release loans and received samples
+ * @p:		port, may be NULL
+ *
+ * A publisher's samples not yet received are dropped.
+ */
+SHMK_API void shmk_port_close(struct shmk_port *p);
+
+/**
+ * shmk_port_slot() - the participant slot a port holds
+ * @p:		port
+ *
+ * Return: the slot index.
+ */
+SHMK_API int shmk_port_slot(const struct shmk_port *p);
+
+/**
+ * shmk_pub_loan() - take a free chunk to write a sample in
+ * @p:		publisher (or client, server) port
+ * @payload:	receives the address of payload_max writable bytes
+ *
+ * Return: 0; -ENOBUFS (max_loans outstanding); -ENOMEM (no free chunk
+ * even after reclaiming dead participants); -EINVAL (not a producer).
+ */
+SHMK_API int shmk_pub_loan(struct shmk_port *p, void **payload);
+
+/**
+ * shmk_pub_publish() - publish a loaned chunk to every subscriber
+ * @p:		publisher port
+ * @payload:	an address from shmk_pub_loan() of this port
+ * @len:	payload bytes, at most payload_max
+ * @timeout_ns:	back-pressure only: 0 fails at once with -EAGAIN,
+ *		SHMK_FOREVER waits, otherwise a relative timeout
+ *
+ * On success the loan is consumed.  On -EAGAIN and -ETIMEDOUT the caller
+ * keeps the loan (publish again or discard it).
+ *
+ * Return: 0; -EINVAL (not a loan of this port, @len too large); -EAGAIN
+ * or -ETIMEDOUT (a subscriber's buffer is full, SHMK_OVERFLOW_BLOCK);
+ * -EINTR.
+ */
+SHMK_API int shmk_pub_publish(struct shmk_port *p, void *payload, size_t len,
+			      int64_t timeout_ns);
+
+/**
+ * shmk_pub_discard() - give a loaned chunk back unpublished
+ * @p:		producer port
+ * @payload:	an address from shmk_pub_loan()
+ *
+ * Return: 0; -EINVAL when @payload is not a loan of this port.
+ */
+SHMK_API int shmk_pub_discard(struct shmk_port *p, void *payload);
+
+/**
+ * shmk_pub_send_copy() - loan, copy @len bytes in, publish
+ * @p:		publisher port
+ * @data:	the bytes
+ * @len:	at most payload_max
+ * @timeout_ns:	as shmk_pub_publish()
+ *
+ * Return: as shmk_pub_loan() and shmk_pub_publish().
+ */
+SHMK_API int shmk_pub_send_copy(struct shmk_port *p, const void *data,
+				size_t len, int64_t timeout_ns);
+
+/**
+ * shmk_sub_receive() - take the next sample from any publisher
+ * @p:		subscriber port
+ * @smp:	receives the sample; release it with shmk_sub_release()
+ * @timeout_ns:	0: never sleeps (-EAGAIN when empty); SHMK_FOREVER:
+ *		sleeps (shmk_wait()) until a sample comes; else relative
+ *
+ * Samples of one publisher come in order; publishers are served round
+ * robin.  Under safe overflow a subscriber that lags more than the ring
+ * skips the oldest samples (counted by shmk_sub_dropped()).
+ *
+ * Return: 0; -EAGAIN; -ETIMEDOUT; -EINTR; -ENOBUFS (max_borrow samples
+ * held); -EBADMSG (a corrupt ring entry or sample header).
+ */
+SHMK_API int shmk_sub_receive(struct shmk_port *p, struct shmk_sample *smp,
+			      int64_t timeout_ns);
+
+/**
+ * shmk_sub_release() - give a received sample back
+ * @p:		the port that received it
+ * @smp:	the sample
+ *
+ * The chunk returns to the pool when its last holder releases it.
+ *
+ * Return: 0; -EINVAL when @smp is not held by this port.
+ */
+SHMK_API int shmk_sub_release(struct shmk_port *p, struct shmk_sample *smp);
+
+/**
+ * shmk_sub_dropped() - samples skipped by this subscriber (safe overflow)
+ * @p:		subscriber port
+ *
+ * Return: the count since the port was opened.
+ */
+SHMK_API uint64_t shmk_sub_dropped(const struct shmk_port *p);
+
+/*
+ * Request-response.  A client sends a loaned request (channel 0); the
+ * one server receives it and answers with a loaned response (channel 1)
+ * addressed to that client, carrying the request's correlation id.
+ */
+
+/**
+ * shmk_client_open() - become a client of a reqres service
+ * @s:		service handle (kind SHMK_SVC_REQRES)
+ * @out:	receives the port
+ *
+ * Return: as shmk_pub_open() (-EBUSY: max_publishers clients live).
+ */
+SHMK_API int shmk_client_open(struct shmk_service *s, struct shmk_port **out);
+
+/**
+ * shmk_server_open() - become the server of a reqres service
+ * @s:		service handle
+ * @out:	receives the port
+ *
+ * Return: as shmk_pub_open() (-EBUSY: a server is live).
+ */
+SHMK_API int shmk_server_open(struct shmk_service *s, struct shmk_port **out);
+
+/**
+ * shmk_client_send() - send a loaned request
+ * @p:		client port
+ * @payload:	from shmk_pub_loan() on @p
+ * @len:	bytes
+ * @corr:	receives the request's correlation id (may be NULL)
+ *
+ * Return: as shmk_pub_publish() with a timeout of 0.
+ */
+SHMK_API int shmk_client_send(struct shmk_port *p, void *payload, size_t len,
+			      uint64_t *corr);
+
+/**
+ * shmk_client_receive() - receive a response to one of this client's
+ * requests
+ * @p:		client port
+ * @smp:	receives it; smp->corr is the request's id
+ * @timeout_ns:	as shmk_sub_receive()
+ *
+ * Responses to other clients are skipped.
+ *
+ * Return: as shmk_sub_receive(); release with shmk_sub_release().
+ */
+SHMK_API int shmk_client_receive(struct shmk_port *p, struct shmk_sample *smp,
+				 int64_t timeout_ns);
+
+/**
+ * shmk_server_receive() - receive the next request
+ * @p:		server port
+ * @req:	receives it; keep it to answer, then shmk_sub_release() it
+ * @timeout_ns:	as shmk_sub_receive()
+ *
+ * Return: as shmk_sub_receive().
+ */
+SHMK_API int shmk_server_receive(struct shmk_port *p, struct shmk_sample *req,
+				 int64_t timeout_ns);
+
+/**
+ * shmk_server_respond() - answer a request with a loaned response
+ * @p:		server port
+ * @req:	the request (still held)
+ * @payload:	from shmk_pub_loan() on @p
+ * @len:	bytes
+ *
+ * Return: as shmk_pub_publish(); responses never block (safe overflow).
+ */
+SHMK_API int shmk_server_respond(struct shmk_port *p,
+				 const struct shmk_sample *req, void *payload,
+				 size_t len);
+
+/*
+ * Events.  A notifier signals event ids; each listener sees every id
+ * signalled since its last wait (ids coalesce: an id signalled twice is
+ * reported once).
+ */
+
+/**
+ * shmk_notifier_open() - become a notifier of an event service
+ * @s:		service handle (kind SHMK_SVC_EVENT)
+ * @out:	receives the port
+ *
+ * Return: as shmk_pub_open().
+ */
+SHMK_API int shmk_notifier_open(struct shmk_service *s, struct shmk_port **out);
+
+/**
+ * shmk_listener_open() - become a listener of an event service
+ * @s:		service handle
+ * @out:	receives the port
+ *
+ * Return: as shmk_pub_open().
+ */
+SHMK_API int shmk_listener_open(struct shmk_service *s, struct shmk_port **out);
+
+/**
+ * shmk_notifier_notify() - signal an event id to every live listener
+ * @p:		notifier port
+ * @id:		0 to max_events - 1
+ *
+ * Return: the number of listeners signalled; -EINVAL (bad id or port).
+ */
+SHMK_API int shmk_notifier_notify(struct shmk_port *p, uint32_t id);
+
+/**
+ * shmk_listener_wait() - collect signalled event ids
+ * @p:		listener port
+ * @ids:	room for @max ids
+ * @max:	at least 1
+ * @timeout_ns:	0: never sleeps; SHMK_FOREVER; else relative
+ *
+ * Ids not returned (more than @max) stay pending for the next call.
+ *
+ * Return: how many ids were written (>= 1); -EAGAIN (none, timeout 0);
+ * -ETIMEDOUT; -EINTR; -EINVAL.
+ */
+SHMK_API int shmk_listener_wait(struct shmk_port *p, uint32_t *ids,
+				unsigned int max, int64_t timeout_ns);
+
+/**
+ * shmk_listener_fd() - a file descriptor that polls readable when an
+ * event may be pending (device backend)
+ * @p:		listener port
+ *
+ * The fd belongs to the port.  Use it with epoll or io_uring; after it
+ * polls readable call shmk_listener_wait() with timeout 0, which
+ * re-arms it (SHMK_IOC_ACK).
+ *
+ * Return: the fd; -EOPNOTSUPP on the memfd backend.
+ */
+SHMK_API int shmk_listener_fd(struct shmk_port *p);
+
+/**
+ * shmk_region_on_release() - ask the module to write a death notice
+ * when this region file is released (device backend)
+ * @r:		region handle (its own region file)
+ * @slot:	word set to @value; NULL to remove the action
+ * @value:	the value
+ * @counter:	word then incremented, and its waiters woken
+ *
+ * Return: 0; -EINVAL (words outside the region, misaligned);
+ * -EOPNOTSUPP on the memfd backend; -ENOTTY from a module without
+ * SHMK_IOC_ON_RELEASE.
+ */
+struct shmk_region;
+SHMK_API int shmk_region_on_release(const struct shmk_region *r,
+				    const void *slot, uint32_t value,
+				    const void *counter);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SHMK_SERVICE_H */
