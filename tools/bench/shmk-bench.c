@@ -314,7 +314,7 @@ static int write_plot(const char *path)
 	fprintf(g, "set terminal pngcairo size 1000,%d noenhanced\n", 520 * panels);
 	fprintf(g, "set output \"%s\"\n", path);
 	fprintf(g, "set logscale xy\nset grid\nset key outside right\n");
-	fprintf(g, "set xlabel \"payload bytes\"\nset format x \"%%.0s%%cB\"\n");
+	fprintf(g, "set autoscale xfix\nset xlabel \"payload bytes\"\nset format x \"%%.0s%%cB\"\n");
 	if (panels > 1)
 		fprintf(g, "set multiplot layout %d,1\n", panels);
 	plot_group(g, "latency", "round trip, ns", &block);
