@@ -32,6 +32,7 @@
 
 #include <linux/shmk.h>
 #include <shmk/shmk.h>
+#include <shmk/service.h>
 
 #define PROG		"shmkctl"
 #define VERSION		"0.1.0"
@@ -700,6 +701,97 @@ static int cmd_top(int argc, char **argv)
 	return EXIT_OK;
 }
 
+/*
+ * Services: the messaging layer's public API only (<shmk/service.h>),
+ * never its layout.  Each service is opened without a configuration
+ * (any kind) to read its configuration and occupancy, then closed; that
+ * takes no participant slot.
+ */
+static const char *kind_name(uint32_t kind)
+{
+	switch (kind) {
+	case SHMK_SVC_PUBSUB: return "pubsub";
+	case SHMK_SVC_REQRES: return "reqres";
+	case SHMK_SVC_EVENT: return "event";
+	default: return "?";
+	}
+}
+
+static int cmd_services(void)
+{
+	char (*names)[SHMK_SVC_NAME_MAX] = NULL;
+	int n, m, i, shown = 0;
+
+	n = shmk_service_list(NULL, 0);
+	if (n < 0)
+		return fail(-n, "services");
+	if (n) {
+		names = calloc((size_t)n + 8, sizeof(*names));
+		if (!names)
+			return fail(ENOMEM, "services");
+		m = shmk_service_list(names, (size_t)n + 8);
+		if (m < 0) {
+			free(names);
+			return fail(-m, "services");
+		}
+		n = m < n + 8 ? m : n + 8;
+	}
+	if (opt_json)
+		printf("{\"backend\":\"%s\",\"services\":[", backend_name());
+	else
+		printf("%-24s %-6s %8s %6s %6s %6s %7s %11s %s\n", "SERVICE", "KIND",
+		       "PAYLOAD", "MAXPUB", "MAXSUB", "BUFFER", "PARTIC", "CHUNKS", "OVERFLOW");
+	for (i = 0; i < n; i++) {
+		struct shmk_svc_config c = { .size = sizeof(c) };
+		struct shmk_service *svc;
+		uint32_t used, total, parts;
+		int ret = shmk_service_open(names[i], NULL, 0, &svc);
+
+		if (ret) {
+			if (opt_json) {
+				printf("%s{\"name\":", shown++ ? "," : "");
+				json_str(names[i]);
+				printf(",\"error\":");
+				json_str(strerror(-ret));
+				putchar('}');
+			} else {
+				printf("%-24s (%s)\n", names[i], strerror(-ret));
+			}
+			continue;
+		}
+		shmk_service_config(svc, &c);
+		used = shmk_service_chunks_used(svc);
+		total = shmk_service_chunks(svc);
+		parts = shmk_service_participants(svc);
+		shmk_service_close(svc);
+		if (opt_json) {
+			printf("%s{\"name\":", shown++ ? "," : "");
+			json_str(names[i]);
+			printf(",\"kind\":\"%s\",\"payload_max\":%llu,\"max_publishers\":%u,"
+			       "\"max_subscribers\":%u,\"buffer\":%u,\"history\":%u,"
+			       "\"overflow\":\"%s\",\"max_events\":%u,\"participants\":%u,"
+			       "\"chunks\":%u,\"chunks_used\":%u}",
+			       kind_name(c.kind), (unsigned long long)c.payload_max,
+			       c.max_publishers, c.max_subscribers, c.buffer, c.history,
+			       c.overflow == SHMK_OVERFLOW_BLOCK ? "block" : "safe",
+			       c.max_events, parts, total, used);
+		} else {
+			char pb[16], cb[24];
+
+			snprintf(cb, sizeof(cb), "%u/%u", used, total);
+			printf("%-24s %-6s %8s %6u %6u %6u %7u %11s %s\n", names[i],
+			       kind_name(c.kind),
+			       c.kind == SHMK_SVC_EVENT ? "-" : human(c.payload_max, pb, sizeof(pb)),
+			       c.max_publishers, c.max_subscribers, c.buffer, parts, cb,
+			       c.overflow == SHMK_OVERFLOW_BLOCK ? "block" : "safe");
+		}
+	}
+	if (opt_json)
+		printf("]}\n");
+	free(names);
+	return EXIT_OK;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -712,6 +804,8 @@ static void usage(FILE *f)
 		"                               MODE octal, default 0600; -r: read-only fds)\n"
 		"  remove NAME...               remove regions' names (alias: rm, unlink)\n"
 		"  top [-i SECONDS] [-n COUNT]  refreshing view (alias: watch)\n"
+		"  services                     messaging services: kind, payload, publishers and\n"
+		"                               subscribers (max), live participants, chunks in use\n"
 		"\n"
 		"  -j, --json     JSON on stdout (top: one object per line per refresh)\n"
 		"  -V, --version  print the version\n"
@@ -788,6 +882,13 @@ int main(int argc, char **argv)
 		return cmd_create(argc, argv);
 	if (!strcmp(cmd, "remove") || !strcmp(cmd, "rm") || !strcmp(cmd, "unlink"))
 		return cmd_remove(argc - 1, argv + 1);
+	if (!strcmp(cmd, "services") || !strcmp(cmd, "svc")) {
+		if (argc > 1) {
+			fprintf(stderr, PROG ": services takes no arguments\n");
+			return EXIT_USAGE;
+		}
+		return cmd_services();
+	}
 	if (!strcmp(cmd, "top") || !strcmp(cmd, "watch"))
 		return cmd_top(argc, argv);
 	fprintf(stderr, PROG ": unknown command '%s' (try '" PROG " --help')\n", cmd);
