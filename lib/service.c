@@ -710,6 +710,41 @@ SHMK_API int shmk_service_recover(struct shmk_service *s)
 
 /* Ports */
 
+/*
+ * A new consumer @k on channel @ch: for each live producer, start at its
+ * history; cursor generation 0 (never a live generation) for the rest.
+ */
+static void cursors_init(const struct svc_view *v, uint32_t ch, uint32_t k,
+			 uint32_t plo, uint32_t phi)
+{
+	uint32_t M = v->g.nslots, i;
+
+	for (i = 0; i < M; i++) {
+		_Atomic uint64_t *cur = &v->cursor[((uint64_t)ch * M + k) * M + i];
+		struct svc_prod *pr = &v->prod[ch * M + i];
+		uint64_t cv = 0;
+		/* Acquire: pairs with the producer's store of ALIVE. */
+		uint32_t st = atomic_load_explicit(&v->slots[i].state,
+						   memory_order_acquire);
+
+		if (i >= plo && i < phi && ST_TAG(st) == ST_ALIVE) {
+			/* Acquire: pairs with the producer's release of tail. */
+			uint32_t tail = atomic_load_explicit(&pr->tail,
+							     memory_order_acquire);
+			/* Relaxed: published by the ALIVE store. */
+			uint32_t start = atomic_load_explicit(&pr->start,
+							      memory_order_relaxed);
+			uint32_t pos = tail - v->cfg.history;
+
+			if ((int32_t)(pos - start) < 0)
+				pos = start;
+			cv = (uint64_t)ST_VAL(st) << 32 | pos;
+		}
+		/* Release: pairs with bp_room()'s acquire. */
+		atomic_store_explicit(cur, cv, memory_order_release);
+	}
+}
+
 static int port_new(struct shmk_service *s, int role, unsigned int kind,
 		    struct shmk_port **out)
 {
@@ -817,10 +852,8 @@ static int port_new(struct shmk_service *s, int role, unsigned int kind,
 						      memory_order_relaxed);
 			}
 			if (p->cons_ch >= 0)
-				for (i = 0; i < M; i++)
-					/* Relaxed: only this slot's consumer. */
-					atomic_store_explicit(&p->v.cursor[((uint64_t)p->cons_ch * M + k) * M + i],
-							      0, memory_order_relaxed);
+				cursors_init(&p->v, (uint32_t)p->cons_ch, k,
+					     p->plo, p->phi);
 			for (i = 0; i < p->v.g.ewords; i++)
 				atomic_store_explicit(&p->v.events[(uint64_t)k * p->v.g.ewords + i],
 						      0, memory_order_relaxed);
@@ -1069,8 +1102,9 @@ static int bp_room(struct shmk_port *p, void *arg)
 		 */
 		cv = atomic_load_explicit(&v->cursor[((uint64_t)ch * M + j) * M + p->slot],
 					  memory_order_acquire);
+		/* Not read from us yet: it will start at our first sample. */
 		if ((uint32_t)(cv >> 32) != p->gen)
-			continue;
+			cv = p->start;
 		if (p->tail - (uint32_t)cv >= v->cfg.buffer)
 			return -EAGAIN;
 	}
@@ -1137,6 +1171,39 @@ static int prod_publish(struct shmk_port *p, void *payload, size_t len,
 	return 0;
 }
 
+/* 0 when every live consumer has read all we published, else -EAGAIN. */
+static int drained(struct shmk_port *p, void *arg)
+{
+	const struct svc_view *v = &p->v;
+	uint32_t M = v->g.nslots, j, ch = (uint32_t)p->prod_ch;
+
+	(void)arg;
+	for (j = p->clo; j < p->chi; j++) {
+		/* Acquire: as in bp_room(). */
+		uint32_t st = atomic_load_explicit(&v->slots[j].state,
+						   memory_order_acquire);
+		uint64_t cv;
+
+		if (ST_TAG(st) != ST_ALIVE)
+			continue;
+		/* Acquire: as in bp_room(). */
+		cv = atomic_load_explicit(&v->cursor[((uint64_t)ch * M + j) * M + p->slot],
+					  memory_order_acquire);
+		if ((uint32_t)(cv >> 32) != p->gen)
+			cv = p->start;
+		if ((int32_t)(p->tail - (uint32_t)cv) > 0)
+			return -EAGAIN;
+	}
+	return 0;
+}
+
+SHMK_API int shmk_pub_drain(struct shmk_port *p, int64_t timeout_ns)
+{
+	if (!p || p->prod_ch < 0)
+		return -EINVAL;
+	return svc_block(p, drained, NULL, timeout_ns);
+}
+
 SHMK_API int shmk_pub_publish(struct shmk_port *p, void *payload, size_t len,
 			      int64_t timeout_ns)
 {
@@ -1188,16 +1255,12 @@ static int cons_try_one(struct shmk_port *p, uint32_t i,
 	cv = atomic_load_explicit(cur, memory_order_relaxed);
 	if ((uint32_t)(cv >> 32) != g) {
 		/*
-		 * A producer generation we have not read from: start at its
-		 * history.  Acquire: pairs with the producer's release store
-		 * of tail; start was published by the ALIVE store we saw.
+		 * A producer generation that came after we subscribed (those
+		 * before were set up by cursors_init()): start at its first
+		 * sample.  Relaxed: start was published by the ALIVE store
+		 * we loaded above.
 		 */
-		uint32_t tail = atomic_load_explicit(&pr->tail, memory_order_acquire);
-		uint32_t start = atomic_load_explicit(&pr->start, memory_order_relaxed);
-
-		pos = tail - v->cfg.history;
-		if ((int32_t)(pos - start) < 0)
-			pos = start;
+		pos = atomic_load_explicit(&pr->start, memory_order_relaxed);
 		cv = (uint64_t)g << 32 | pos;
 		/* Release: pairs with bp_room()'s acquire. */
 		atomic_store_explicit(cur, cv, memory_order_release);
@@ -1276,7 +1339,14 @@ static int cons_try_one(struct shmk_port *p, uint32_t i,
 		smp->origin_gen = h->origin_gen;
 		smp->reserved = h->target == NIL ? NIL :
 			(h->target == p->slot && h->target_gen == p->gen);
-		if (v->cfg.overflow == SHMK_OVERFLOW_BLOCK)
+		/*
+		 * Producers may wait for room (back-pressure) or in
+		 * shmk_pub_drain(); the relaxed peek keeps the fence off the
+		 * safe-overflow fast path, where a missed wake only delays a
+		 * drain by a sleep slice.
+		 */
+		if (v->cfg.overflow == SHMK_OVERFLOW_BLOCK ||
+		    atomic_load_explicit(&v->sh->sleepers, memory_order_relaxed))
 			svc_kick(v);
 		return 0;
 	}

@@ -289,6 +289,20 @@ SHMK_API int shmk_pub_publish(struct shmk_port *p, void *payload, size_t len,
 			      int64_t timeout_ns);
 
 /**
+ * shmk_pub_drain() - wait until every live subscriber has received all
+ * this publisher published
+ * @p:		publisher (or client, server) port
+ * @timeout_ns:	0: just check; SHMK_FOREVER; else relative
+ *
+ * Samples not yet received when a publisher closes are dropped; drain
+ * first to deliver them.  A subscriber that lags more than the ring
+ * under safe overflow counts as having received what it skipped.
+ *
+ * Return: 0; -EAGAIN (timeout 0); -ETIMEDOUT; -EINTR; -EINVAL.
+ */
+SHMK_API int shmk_pub_drain(struct shmk_port *p, int64_t timeout_ns);
+
+/**
  * shmk_pub_discard() - give a loaned chunk back unpublished
  * @p:		producer port
  * @payload:	an address from shmk_pub_loan()

@@ -1,0 +1,367 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Publish-subscribe: loans, zero copy, several publishers and subscribers,
+ * history, safe overflow, back-pressure, blocking and non-blocking
+ * receive, every error, and a cross-process stress that checks every
+ * chunk comes back.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include "msgutil.h"
+
+static void test_basic(void **state)
+{
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_PUBSUB);
+	char name[SHMK_SVC_NAME_MAX];
+	struct shmk_service *s = new_service(&c, name);
+	struct shmk_port *pub, *sub;
+	struct shmk_sample smp;
+	void *pl;
+
+	(void)state;
+	assert_int_equal(shmk_pub_open(s, &pub), 0);
+	assert_int_equal(shmk_sub_open(s, &sub), 0);
+	assert_int_equal(shmk_sub_receive(sub, &smp, 0), -EAGAIN);
+	assert_int_equal(shmk_pub_loan(pub, &pl), 0);
+	strcpy(pl, "hello");
+	assert_int_equal(shmk_service_chunks_used(s), 1);
+	assert_int_equal(shmk_pub_publish(pub, pl, 6, 0), 0);
+	assert_int_equal(shmk_sub_receive(sub, &smp, 0), 0);
+	assert_int_equal(smp.len, 6);
+	assert_string_equal(smp.data, "hello");
+	assert_int_equal(smp.seq, 0);
+	/* Zero copy: same offset in the subscriber's own mapping. */
+	assert_int_equal(shmk_sub_receive(sub, &smp, 0) == -EAGAIN, 0 == 0);
+	assert_int_equal(shmk_pub_send_copy(pub, "x", 1, 0), 0);
+	assert_int_equal(shmk_sub_receive(sub, &smp, 0), 0);
+	assert_int_equal(smp.seq, 1);
+	assert_int_equal(shmk_sub_release(sub, &smp), 0);
+	assert_int_equal(shmk_sub_release(sub, &smp), -EINVAL);
+	shmk_port_close(sub);
+	shmk_port_close(pub);
+	assert_int_equal(shmk_service_chunks_used(s), 0);
+	assert_int_equal(shmk_service_participants(s), 0);
+	drop_service(s, name);
+}
+
+static void test_errors(void **state)
+{
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_PUBSUB);
+	char name[SHMK_SVC_NAME_MAX];
+	struct shmk_service *s;
+	struct shmk_port *pub, *sub, *p2;
+	struct shmk_sample smp[3];
+	void *a, *b, *x;
+	int i;
+
+	(void)state;
+	c.max_publishers = 1;
+	c.max_subscribers = 1;
+	c.max_loans = 2;
+	c.max_borrow = 2;
+	c.payload_max = 100;
+	s = new_service(&c, name);
+	assert_int_equal(shmk_pub_open(s, &pub), 0);
+	assert_int_equal(shmk_pub_open(s, &p2), -EBUSY);
+	assert_int_equal(shmk_sub_open(s, &sub), 0);
+	assert_int_equal(shmk_sub_open(s, &p2), -EBUSY);
+	assert_int_equal(shmk_notifier_open(s, &p2), -EPROTOTYPE);
+	assert_int_equal(shmk_client_open(s, &p2), -EPROTOTYPE);
+	assert_int_equal(shmk_pub_loan(pub, &a), 0);
+	assert_int_equal(shmk_pub_loan(pub, &b), 0);
+	assert_int_equal(shmk_pub_loan(pub, &x), -ENOBUFS);
+	assert_int_equal(shmk_pub_publish(pub, a, 101, 0), -EINVAL);
+	assert_int_equal(shmk_pub_publish(pub, (char *)a + 1, 1, 0), -EINVAL);
+	assert_int_equal(shmk_pub_discard(pub, (char *)a + 8), -EINVAL);
+	assert_int_equal(shmk_pub_discard(pub, b), 0);
+	assert_int_equal(shmk_pub_discard(pub, b), -EINVAL);
+	assert_int_equal(shmk_pub_publish(pub, a, 100, 0), 0);
+	assert_int_equal(shmk_pub_publish(pub, a, 1, 0), -EINVAL);	/* consumed */
+	assert_int_equal(shmk_sub_receive(pub, &smp[0], 0), -EINVAL);
+	assert_int_equal(shmk_pub_publish(sub, a, 1, 0), -EINVAL);
+	assert_int_equal(shmk_pub_loan(sub, &x), -EINVAL);
+	assert_int_equal(shmk_pub_send_copy(pub, "abc", 101, 0), -EINVAL);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(shmk_pub_send_copy(pub, "abc", 3, 0), 0);
+	assert_int_equal(shmk_sub_receive(sub, &smp[0], 0), 0);
+	assert_int_equal(shmk_sub_receive(sub, &smp[1], 0), 0);
+	assert_int_equal(shmk_sub_receive(sub, &smp[2], 0), -ENOBUFS);
+	assert_int_equal(shmk_sub_release(sub, &smp[0]), 0);
+	assert_int_equal(shmk_sub_receive(sub, &smp[2], 0), 0);
+	assert_int_equal(shmk_sub_release(sub, &smp[1]), 0);
+	assert_int_equal(shmk_sub_receive(sub, &smp[0], 0), 0);	/* the 4th */
+	assert_int_equal(shmk_sub_release(sub, &smp[0]), 0);
+	assert_int_equal(shmk_sub_receive(sub, &smp[0], 1000000), -ETIMEDOUT);
+	assert_int_equal(shmk_sub_receive(NULL, &smp[0], 0), -EINVAL);
+	shmk_port_close(sub);	/* releases what it holds */
+	shmk_port_close(pub);
+	assert_int_equal(shmk_service_chunks_used(s), 0);
+	drop_service(s, name);
+}
+
+static void test_many(void **state)
+{
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_PUBSUB);
+	char name[SHMK_SVC_NAME_MAX];
+	struct shmk_service *s;
+	struct shmk_port *pub[3], *sub[4];
+	struct shmk_sample smp;
+	uint32_t last[4][3];
+	int i, j, n, got;
+
+	(void)state;
+	c.max_publishers = 3;
+	c.max_subscribers = 4;
+	c.buffer = 16;
+	s = new_service(&c, name);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(shmk_pub_open(s, &pub[i]), 0);
+	for (j = 0; j < 4; j++)
+		assert_int_equal(shmk_sub_open(s, &sub[j]), 0);
+	memset(last, 0, sizeof(last));
+	for (n = 1; n <= 200; n++) {
+		for (i = 0; i < 3; i++) {
+			uint32_t v = (uint32_t)(n * 10 + i);
+
+			assert_int_equal(shmk_pub_send_copy(pub[i], &v, 4, 0), 0);
+		}
+		for (j = 0; j < 4; j++) {
+			for (got = 0; got < 3; got++) {
+				uint32_t v;
+
+				assert_int_equal(shmk_sub_receive(sub[j], &smp, 0), 0);
+				memcpy(&v, smp.data, 4);
+				i = (int)(v % 10);
+				assert_int_equal(v / 10, last[j][i] + 1);
+				last[j][i] = v / 10;
+				assert_int_equal(shmk_sub_release(sub[j], &smp), 0);
+			}
+			assert_int_equal(shmk_sub_receive(sub[j], &smp, 0), -EAGAIN);
+		}
+	}
+	/* Rings hold the last buffer samples of each publisher. */
+	assert_true(shmk_service_chunks_used(s) <= 3 * 16);
+	for (i = 0; i < 3; i++)
+		shmk_port_close(pub[i]);
+	for (j = 0; j < 4; j++)
+		shmk_port_close(sub[j]);
+	assert_int_equal(shmk_service_chunks_used(s), 0);
+	drop_service(s, name);
+}
+
+static void test_history(void **state)
+{
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_PUBSUB);
+	char name[SHMK_SVC_NAME_MAX];
+	struct shmk_service *s;
+	struct shmk_port *pub, *sub;
+	struct shmk_sample smp;
+	uint32_t v, i;
+
+	(void)state;
+	c.buffer = 4;
+	c.history = 3;
+	s = new_service(&c, name);
+	assert_int_equal(shmk_pub_open(s, &pub), 0);
+	for (i = 0; i < 10; i++)
+		assert_int_equal(shmk_pub_send_copy(pub, &i, 4, 0), 0);
+	assert_int_equal(shmk_sub_open(s, &sub), 0);
+	for (i = 7; i < 10; i++) {
+		assert_int_equal(shmk_sub_receive(sub, &smp, 0), 0);
+		memcpy(&v, smp.data, 4);
+		assert_int_equal(v, i);
+		shmk_sub_release(sub, &smp);
+	}
+	assert_int_equal(shmk_sub_receive(sub, &smp, 0), -EAGAIN);
+	shmk_port_close(sub);
+	shmk_port_close(pub);
+	assert_int_equal(shmk_service_chunks_used(s), 0);
+	drop_service(s, name);
+}
+
+static void test_safe_overflow(void **state)
+{
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_PUBSUB);
+	char name[SHMK_SVC_NAME_MAX];
+	struct shmk_service *s;
+	struct shmk_port *pub, *sub;
+	struct shmk_sample smp;
+	uint32_t v, i;
+
+	(void)state;
+	c.buffer = 4;
+	c.max_publishers = 1;
+	c.max_subscribers = 1;
+	s = new_service(&c, name);
+	assert_int_equal(shmk_pub_open(s, &pub), 0);
+	assert_int_equal(shmk_sub_open(s, &sub), 0);
+	for (i = 0; i < 1000; i++)
+		assert_int_equal(shmk_pub_send_copy(pub, &i, 4, 0), 0);
+	/* Oldest dropped and reclaimed: only the ring's 4 are held. */
+	assert_int_equal(shmk_service_chunks_used(s), 4);
+	assert_int_equal(shmk_sub_receive(sub, &smp, 0), 0);
+	memcpy(&v, smp.data, 4);
+	assert_true(v >= 996);
+	assert_true(shmk_sub_dropped(sub) >= 996);
+	shmk_sub_release(sub, &smp);
+	shmk_port_close(sub);
+	shmk_port_close(pub);
+	assert_int_equal(shmk_service_chunks_used(s), 0);
+	drop_service(s, name);
+}
+
+struct bp_arg {
+	struct shmk_port *sub;
+	int n;
+};
+
+static void *bp_reader(void *arg)
+{
+	struct bp_arg *a = arg;
+	struct shmk_sample smp;
+
+	while (a->n > 0) {
+		if (shmk_sub_receive(a->sub, &smp, SHMK_FOREVER))
+			break;
+		shmk_sub_release(a->sub, &smp);
+		a->n--;
+	}
+	return NULL;
+}
+
+static void test_backpressure(void **state)
+{
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_PUBSUB);
+	char name[SHMK_SVC_NAME_MAX];
+	struct shmk_service *s;
+	struct shmk_port *pub, *sub;
+	struct shmk_sample smp;
+	struct bp_arg a;
+	pthread_t t;
+	uint32_t i, v;
+	void *pl;
+
+	(void)state;
+	c.buffer = 4;
+	c.overflow = SHMK_OVERFLOW_BLOCK;
+	s = new_service(&c, name);
+	assert_int_equal(shmk_pub_open(s, &pub), 0);
+	assert_int_equal(shmk_sub_open(s, &sub), 0);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(shmk_pub_send_copy(pub, &i, 4, 0), 0);
+	assert_int_equal(shmk_pub_send_copy(pub, &i, 4, 0), -EAGAIN);
+	assert_int_equal(shmk_pub_loan(pub, &pl), 0);
+	assert_int_equal(shmk_pub_publish(pub, pl, 4, 2000000), -ETIMEDOUT);
+	/* The loan stays ours after a failed publish. */
+	assert_int_equal(shmk_pub_discard(pub, pl), 0);
+	assert_int_equal(shmk_sub_receive(sub, &smp, 0), 0);
+	memcpy(&v, smp.data, 4);
+	assert_int_equal(v, 0);
+	shmk_sub_release(sub, &smp);
+	assert_int_equal(shmk_pub_send_copy(pub, &i, 4, 0), 0);
+	/* Nothing was lost: 1..4 follow. */
+	for (i = 1; i <= 4; i++) {
+		assert_int_equal(shmk_sub_receive(sub, &smp, 0), 0);
+		memcpy(&v, smp.data, 4);
+		assert_int_equal(v, i);
+		shmk_sub_release(sub, &smp);
+	}
+	/* A blocking publisher is woken by the reader thread. */
+	a.sub = sub;
+	a.n = (int)scaled(2000);
+	assert_int_equal(pthread_create(&t, NULL, bp_reader, &a), 0);
+	for (i = 0; i < scaled(2000); i++)
+		assert_int_equal(shmk_pub_send_copy(pub, &i, 4, SHMK_FOREVER), 0);
+	pthread_join(t, NULL);
+	assert_int_equal(a.n, 0);
+	assert_int_equal(shmk_sub_dropped(sub), 0);
+	shmk_port_close(sub);
+	shmk_port_close(pub);
+	assert_int_equal(shmk_service_chunks_used(s), 0);
+	drop_service(s, name);
+}
+
+/* Publishers in child processes, blocking subscribers in the parent. */
+static void test_processes(void **state)
+{
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_PUBSUB);
+	char name[SHMK_SVC_NAME_MAX];
+	struct shmk_service *s;
+	struct shmk_port *sub[2];
+	struct shmk_sample smp;
+	uint32_t n = (uint32_t)scaled(20000), last[2][2] = { { 0 } }, i, got;
+	pid_t kid[2];
+	int j, k;
+
+	(void)state;
+	c.max_publishers = 2;
+	c.max_subscribers = 2;
+	c.buffer = 16;
+	c.overflow = SHMK_OVERFLOW_BLOCK;
+	s = new_service(&c, name);
+	for (j = 0; j < 2; j++)
+		assert_int_equal(shmk_sub_open(s, &sub[j]), 0);
+	for (k = 0; k < 2; k++) {
+		kid[k] = fork();
+		assert_true(kid[k] >= 0);
+		if (kid[k] == 0) {
+			struct shmk_service *cs;
+			struct shmk_port *pub;
+
+			CHILD_CHECK(shmk_service_open(name, &c, 0, &cs) == 0);
+			CHILD_CHECK(shmk_pub_open(cs, &pub) == 0);
+			for (i = 1; i <= n; i++) {
+				uint32_t v[2] = { (uint32_t)k, i };
+
+				CHILD_CHECK(shmk_pub_send_copy(pub, v, 8,
+							       SHMK_FOREVER) == 0);
+			}
+			CHILD_CHECK(shmk_pub_drain(pub, SHMK_FOREVER) == 0);
+			shmk_port_close(pub);
+			shmk_service_close(cs);
+			_exit(0);
+		}
+	}
+	/* Two subscribers in turn; each sees every sample of each publisher. */
+	for (got = 0; got < 4 * n; ) {
+		for (j = 0; j < 2; j++) {
+			uint32_t v[2];
+			int r = shmk_sub_receive(sub[j], &smp, 50000000);
+
+			if (r == -ETIMEDOUT)
+				continue;
+			assert_int_equal(r, 0);
+			memcpy(v, smp.data, 8);
+			assert_int_equal(v[1], last[j][v[0]] + 1);
+			last[j][v[0]] = v[1];
+			shmk_sub_release(sub[j], &smp);
+			got++;
+			if (last[0][0] == n && last[0][1] == n &&
+			    last[1][0] == n && last[1][1] == n)
+				got = 4 * n;
+		}
+	}
+	for (k = 0; k < 2; k++)
+		assert_int_equal(reap(kid[k]), 0);
+	for (j = 0; j < 2; j++)
+		shmk_port_close(sub[j]);
+	assert_int_equal(shmk_service_chunks_used(s), 0);
+	drop_service(s, name);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_basic),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_many),
+		cmocka_unit_test(test_history),
+		cmocka_unit_test(test_safe_overflow),
+		cmocka_unit_test(test_backpressure),
+		cmocka_unit_test(test_processes),
+	};
+
+	use_memfd_backend();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
