@@ -715,13 +715,13 @@ SHMK_API int shmk_service_recover(struct shmk_service *s)
  * history; cursor generation 0 (never a live generation) for the rest.
  */
 static void cursors_init(const struct svc_view *v, uint32_t ch, uint32_t k,
-			 uint32_t plo, uint32_t phi)
+			 uint32_t plo, uint32_t phi, int client)
 {
 	uint32_t M = v->g.nslots, i;
 
 	for (i = 0; i < M; i++) {
 		_Atomic uint64_t *cur = &v->cursor[((uint64_t)ch * M + k) * M + i];
-		struct svc_prod *pr = &v->prod[ch * M + i];
+		struct svc_prod *pr = &v->prod[ch * M + (client ? k : i)];
 		uint64_t cv = 0;
 		/* Acquire: pairs with the producer's store of ALIVE. */
 		uint32_t st = atomic_load_explicit(&v->slots[i].state,
@@ -850,10 +850,18 @@ static int port_new(struct shmk_service *s, int role, unsigned int kind,
 				p->start = p->tail;
 				atomic_store_explicit(&pr->start, p->start,
 						      memory_order_relaxed);
+				for (i = 0; role == ROLE_SERVER && i < na; i++) {
+					pr = &p->v.prod[M + i];
+					/* Relaxed: as above (one server). */
+					atomic_store_explicit(&pr->start,
+						atomic_load_explicit(&pr->tail,
+							memory_order_relaxed),
+						memory_order_relaxed);
+				}
 			}
 			if (p->cons_ch >= 0)
 				cursors_init(&p->v, (uint32_t)p->cons_ch, k,
-					     p->plo, p->phi);
+					     p->plo, p->phi, role == ROLE_CLIENT);
 			for (i = 0; i < p->v.g.ewords; i++)
 				atomic_store_explicit(&p->v.events[(uint64_t)k * p->v.g.ewords + i],
 						      0, memory_order_relaxed);
@@ -1116,7 +1124,10 @@ static int prod_publish(struct shmk_port *p, void *payload, size_t len,
 			int policy, int64_t timeout_ns)
 {
 	const struct svc_view *v = &p->v;
-	uint32_t M = v->g.nslots, ch = (uint32_t)p->prod_ch, c, pos, oc;
+	uint32_t M = v->g.nslots, ch = (uint32_t)p->prod_ch, c, pos, oc, start;
+	/* A server writes a response into its client's ring. */
+	uint32_t ri = p->role == ROLE_SERVER ? target : p->slot;
+	struct svc_prod *pr = &v->prod[ch * M + ri];
 	_Atomic uint64_t *e;
 	struct msg_hdr *h;
 	uint64_t old;
@@ -1131,7 +1142,9 @@ static int prod_publish(struct shmk_port *p, void *payload, size_t len,
 			return ret;
 	}
 	c = p->loans[i];
-	pos = p->tail;
+	/* Relaxed: only this producer writes its rings' positions. */
+	pos = atomic_load_explicit(&pr->tail, memory_order_relaxed);
+	start = atomic_load_explicit(&pr->start, memory_order_relaxed);
 	h = (struct msg_hdr *)(v->chunks + (uint64_t)c * v->g.stride);
 	h->seq = pos;
 	h->corr = corr;
@@ -1140,7 +1153,7 @@ static int prod_publish(struct shmk_port *p, void *payload, size_t len,
 	h->origin_gen = p->gen;
 	h->target = target;
 	h->target_gen = tgen;
-	e = &v->ring[((uint64_t)ch * M + p->slot) * v->g.cap + pos % v->g.cap];
+	e = &v->ring[((uint64_t)ch * M + ri) * v->g.cap + pos % v->g.cap];
 	/* Relaxed: only this producer writes its ring. */
 	old = atomic_load_explicit(e, memory_order_relaxed);
 	/*
@@ -1152,14 +1165,14 @@ static int prod_publish(struct shmk_port *p, void *payload, size_t len,
 	 */
 	atomic_store_explicit(e, (uint64_t)pos << 32 | c, memory_order_seq_cst);
 	/* Release: pairs with consumers' acquire loads of tail. */
-	atomic_store_explicit(&v->prod[ch * M + p->slot].tail, pos + 1,
-			      memory_order_release);
-	p->tail = pos + 1;
+	atomic_store_explicit(&pr->tail, pos + 1, memory_order_release);
+	if (ri == p->slot)
+		p->tail = pos + 1;
 	p->loans[i] = p->loans[--p->nloans];
 	oc = (uint32_t)old;
 	/* Drop the ring's reference on the overwritten (oldest) sample. */
 	if (oc != NIL && oc < v->g.nchunks &&
-	    (int32_t)((uint32_t)(old >> 32) - p->start) >= 0) {
+	    (int32_t)((uint32_t)(old >> 32) - start) >= 0) {
 		/*
 		 * Seq_cst: after the entry store above in the total order
 		 * (see there); also a release as chunk_put().
@@ -1242,7 +1255,9 @@ static int cons_try_one(struct shmk_port *p, uint32_t i,
 	const struct svc_view *v = &p->v;
 	uint32_t M = v->g.nslots, ch = (uint32_t)p->cons_ch, cap = v->g.cap;
 	_Atomic uint64_t *cur = &v->cursor[((uint64_t)ch * M + p->slot) * M + i];
-	struct svc_prod *pr = &v->prod[ch * M + i];
+	/* Responses: the server writes client k's into ring k. */
+	uint32_t ri = p->role == ROLE_CLIENT ? p->slot : i;
+	struct svc_prod *pr = &v->prod[ch * M + ri];
 	uint32_t st, g, pos, tries;
 	uint64_t cv;
 
@@ -1267,7 +1282,7 @@ static int cons_try_one(struct shmk_port *p, uint32_t i,
 	}
 	pos = (uint32_t)cv;
 	for (tries = 0; tries < 8; tries++) {
-		_Atomic uint64_t *ep = &v->ring[((uint64_t)ch * M + i) * cap + pos % cap];
+		_Atomic uint64_t *ep = &v->ring[((uint64_t)ch * M + ri) * cap + pos % cap];
 		uint64_t e, old;
 		uint32_t seq, c;
 		int32_t d;
@@ -1453,7 +1468,8 @@ SHMK_API int shmk_server_respond(struct shmk_port *p,
 				 const struct shmk_sample *req, void *payload,
 				 size_t len)
 {
-	if (!p || !req || p->role != ROLE_SERVER || req->origin >= p->v.g.nslots)
+	if (!p || !req || p->role != ROLE_SERVER ||
+	    req->origin >= p->v.cfg.max_publishers)
 		return -EINVAL;
 	return prod_publish(p, payload, len, req->corr, req->origin,
 			    req->origin_gen, SHMK_OVERFLOW_SAFE, 0);
