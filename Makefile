@@ -37,6 +37,7 @@ SELFTESTS := $(patsubst selftests/shmk/%.c,$(BUILD)/selftests/%,\
 GUEST_BINS := $(BUILD)/guest/shmk-demo $(BUILD)/guest/demo.sh \
 	      $(BUILD)/guest/uring-watch
 GUEST_BINS += $(BUILD)/guest/shmk-bench $(BUILD)/guest/shmkctl
+GUEST_BINS += $(BUILD)/guest/pubsub $(BUILD)/guest/reqres $(BUILD)/guest/event
 
 MAKEFLAGS += --no-print-directory
 
@@ -108,6 +109,18 @@ $(BUILD)/tools/shmk-bench $(BUILD)/guest/shmk-bench: $(BENCH_SRCS) $(BENCH_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(TOOL_CFLAGS) $(if $(findstring /guest/,$@),-static) -o $@ \
 		$(BENCH_SRCS) $(LIBA) -lpthread -lrt
+
+$(BUILD)/guest/pubsub: tools/examples/pubsub.c $(TOOL_HDRS) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(ST_CFLAGS) -o $@ $< $(LIBA) -lpthread
+
+$(BUILD)/guest/reqres: tools/examples/reqres.c $(TOOL_HDRS) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(ST_CFLAGS) -o $@ $< $(LIBA) -lpthread
+
+$(BUILD)/guest/event: tools/examples/event.c $(TOOL_HDRS) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(ST_CFLAGS) -o $@ $< $(LIBA) -lpthread
 
 $(BUILD)/guest/uring-watch: tools/examples/uring-watch.c include/uapi/linux/shmk.h
 	@mkdir -p $(dir $@)

@@ -1199,12 +1199,21 @@ static int drained(struct shmk_port *p, void *arg)
 
 		if (ST_TAG(st) != ST_ALIVE)
 			continue;
+		uint32_t tail = p->tail, start = p->start;
+
+		if (p->role == ROLE_SERVER) {
+			/* Client j's own response ring; relaxed: ours. */
+			tail = atomic_load_explicit(&v->prod[ch * M + j].tail,
+						    memory_order_relaxed);
+			start = atomic_load_explicit(&v->prod[ch * M + j].start,
+						     memory_order_relaxed);
+		}
 		/* Acquire: as in bp_room(). */
 		cv = atomic_load_explicit(&v->cursor[((uint64_t)ch * M + j) * M + p->slot],
 					  memory_order_acquire);
 		if ((uint32_t)(cv >> 32) != p->gen)
-			cv = p->start;
-		if ((int32_t)(p->tail - (uint32_t)cv) > 0)
+			cv = start;
+		if ((int32_t)(tail - (uint32_t)cv) > 0)
 			return -EAGAIN;
 	}
 	return 0;

@@ -12,5 +12,23 @@ echo "== both processes have exited:"
 shmk-demo list
 echo "== io_uring waits on a shmk word and a socket at once (tools/examples/uring-watch.c):"
 uring-watch
+echo "== zero-copy publish-subscribe (tools/examples/pubsub.c), two processes:"
+pubsub sub demo.news 3 &
+sub=$!
+sleep 0.3
+pubsub pub demo.news 3
+wait "$sub"
+echo "== request-response (tools/examples/reqres.c):"
+reqres server demo.upper 2 &
+server=$!
+sleep 0.3
+reqres client demo.upper 2
+wait "$server"
+echo "== events through epoll on the listener fd (tools/examples/event.c):"
+event listen demo.bell 2 &
+listener=$!
+sleep 0.3
+event notify demo.bell 4 7
+wait "$listener"
 rmmod shmk
 echo "== rmmod shmk: done, nothing was left in use"
