@@ -9,7 +9,7 @@
 #   demo     boot the guest with the module and run the region demo
 #   kcheck   checkpatch --strict, W=1 and sparse (C=1) on the kernel code
 #   vm-shell an interactive shell in the guest with the module loaded
-#   tools    shmkctl and shmk-bench (build/tools/)
+#   tools    shmkctl, shmk-bench and the drones demo (build/tools/)
 #   bench    shmk-bench on this machine (BENCH_ARGS, e.g. "--quick wakeup");
 #            bench-wakeup: its wakeup benchmark in the guest
 #   install  module, libshmk, headers, pkg-config, tools, man pages and the
@@ -38,6 +38,7 @@ GUEST_BINS := $(BUILD)/guest/shmk-demo $(BUILD)/guest/demo.sh \
 	      $(BUILD)/guest/uring-watch
 GUEST_BINS += $(BUILD)/guest/shmk-bench $(BUILD)/guest/shmkctl
 GUEST_BINS += $(BUILD)/guest/pubsub $(BUILD)/guest/reqres $(BUILD)/guest/event
+GUEST_BINS += $(BUILD)/guest/drones
 
 MAKEFLAGS += --no-print-directory
 
@@ -98,7 +99,10 @@ BENCH_SRCS := tools/bench/shmk-bench.c $(wildcard tools/bench/shmk-bench-*.c)
 BENCH_HDRS := tools/bench/shmk-bench.h
 TOOL_HDRS := $(wildcard include/shmk/*.h) include/uapi/linux/shmk.h
 
-tools: $(BUILD)/tools/shmkctl $(BUILD)/tools/shmk-bench
+DRONES_SRCS := tools/drones/drones.c tools/drones/png.c
+DRONES_HDRS := tools/drones/png.h
+
+tools: $(BUILD)/tools/shmkctl $(BUILD)/tools/shmk-bench $(BUILD)/tools/drones
 
 $(BUILD)/tools/shmkctl $(BUILD)/guest/shmkctl: $(SHMKCTL_SRCS) $(TOOL_HDRS) $(LIBA)
 	@mkdir -p $(dir $@)
@@ -109,6 +113,13 @@ $(BUILD)/tools/shmk-bench $(BUILD)/guest/shmk-bench: $(BENCH_SRCS) $(BENCH_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(TOOL_CFLAGS) $(if $(findstring /guest/,$@),-static) -o $@ \
 		$(BENCH_SRCS) $(LIBA) -lpthread -lrt
+
+# The drones demo (Documentation/drones.rst): master/worker over
+# request-response against Unix sockets.
+$(BUILD)/tools/drones $(BUILD)/guest/drones: $(DRONES_SRCS) $(DRONES_HDRS) $(TOOL_HDRS) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(TOOL_CFLAGS) $(if $(findstring /guest/,$@),-static) -o $@ \
+		$(DRONES_SRCS) $(LIBA) -lpthread
 
 $(BUILD)/guest/pubsub: tools/examples/pubsub.c $(TOOL_HDRS) $(LIBA)
 	@mkdir -p $(dir $@)

@@ -12,6 +12,9 @@ echo "== both processes have exited:"
 shmk-demo list
 echo "== io_uring waits on a shmk word and a socket at once (tools/examples/uring-watch.c):"
 uring-watch
+echo "== drones (tools/drones): a master hands work to 2 drone processes through"
+echo "   request-response, data in shared memory; the same through Unix sockets:"
+drones --drones 2 --sizes 10,100000 --mandel 256x192 --reps 3 --out /tmp/m.png
 echo "== zero-copy publish-subscribe (tools/examples/pubsub.c), two processes:"
 pubsub sub demo.news 3 &
 sub=$!
