@@ -37,7 +37,7 @@
 #define SLOT_PIDCHECK	1U	/* no death notice: check the pid */
 
 #define NIL		0xffffffffU
-#define MSG_HDR		64	/* bytes of struct msg_hdr in each chunk */
+#define MSG_HDR		64	/* bytes of struct msg_hdr, one per chunk */
 #define SLEEP_SLICE_NS	100000000LL	/* re-check for dead peers this often */
 
 enum { ROLE_PUB, ROLE_SUB, ROLE_CLIENT, ROLE_SERVER, ROLE_NOTIFIER,
@@ -59,7 +59,7 @@ struct svc_prod {
 	char _pad[SHMK_CACHELINE_PAD - 8];
 };
 
-/* At the start of every chunk. */
+/* One per chunk, in a dense array apart from the payloads. */
 struct msg_hdr {
 	uint64_t seq;
 	uint64_t corr;
@@ -82,7 +82,8 @@ struct svc_shared {
 			struct shmk_svc_config cfg;
 			uint32_t nslots, nchan, cap, nchunks, ewords, _r0;
 			uint64_t stride, slots_off, prod_off, ring_off,
-				 cursor_off, holders_off, events_off, chunks_off;
+				 cursor_off, holders_off, events_off, hdrs_off,
+				 chunks_off;
 		};
 		char _pad_geo[2 * SHMK_CACHELINE_PAD];
 	};
@@ -99,7 +100,7 @@ struct svc_shared {
 struct svc_geo {
 	uint32_t nslots, nchan, cap, nchunks, ewords;
 	uint64_t stride, slots_off, prod_off, ring_off, cursor_off,
-		 holders_off, events_off, chunks_off, total;
+		 holders_off, events_off, hdrs_off, chunks_off, total;
 };
 
 /* One process's view of one mapping of a service. */
@@ -112,6 +113,7 @@ struct svc_view {
 	_Atomic uint64_t *cursor;	/* [(ch * M + j) * M + i]: gen << 32 | pos */
 	_Atomic uint64_t *holders;	/* [chunk] */
 	_Atomic uint32_t *events;	/* [j * ewords + w] */
+	struct msg_hdr *hdrs;		/* [chunk] */
 	unsigned char *chunks;
 	struct shmk_svc_config cfg;	/* private copies, validated */
 	struct svc_geo g;
@@ -214,7 +216,7 @@ static int cfg_geometry(const struct shmk_svc_config *c, struct svc_geo *g)
 		break;
 	}
 	g->nchunks = per ? (uint32_t)(per + M) : 0;
-	g->stride = per ? align_up(MSG_HDR + c->payload_max, SHMK_CACHELINE) : 0;
+	g->stride = per ? align_up(c->payload_max, SHMK_CACHELINE) : 0;
 	off = sizeof(struct svc_shared);
 	g->slots_off = off;
 	off += M * sizeof(struct svc_slot);
@@ -228,6 +230,8 @@ static int cfg_geometry(const struct shmk_svc_config *c, struct svc_geo *g)
 	off = g->holders_off + (uint64_t)g->nchunks * 8;
 	g->events_off = align_up(off, SHMK_CACHELINE_PAD);
 	off = g->events_off + M * g->ewords * 4;
+	g->hdrs_off = align_up(off, SHMK_CACHELINE_PAD);
+	off = g->hdrs_off + (uint64_t)g->nchunks * MSG_HDR;
 	g->chunks_off = align_up(off, 4096);
 	g->total = g->chunks_off + (uint64_t)g->nchunks * g->stride;
 	if (g->nchunks > (1U << 24) || g->total > (1ULL << 46))
@@ -247,6 +251,7 @@ static void view_fill(struct svc_view *v, struct shmk_region *r)
 	v->cursor = (_Atomic uint64_t *)(b + v->g.cursor_off);
 	v->holders = (_Atomic uint64_t *)(b + v->g.holders_off);
 	v->events = (_Atomic uint32_t *)(b + v->g.events_off);
+	v->hdrs = (struct msg_hdr *)(b + v->g.hdrs_off);
 	v->chunks = b + v->g.chunks_off;
 }
 
@@ -270,7 +275,8 @@ static int view_attach(struct svc_view *v, struct shmk_region *r)
 	    sh->stride != g.stride || sh->slots_off != g.slots_off ||
 	    sh->prod_off != g.prod_off || sh->ring_off != g.ring_off ||
 	    sh->cursor_off != g.cursor_off || sh->holders_off != g.holders_off ||
-	    sh->events_off != g.events_off || sh->chunks_off != g.chunks_off ||
+	    sh->events_off != g.events_off || sh->hdrs_off != g.hdrs_off ||
+	    sh->chunks_off != g.chunks_off ||
 	    sh->hdr.total_size != g.total || sh->hdr.capacity != g.nchunks ||
 	    sh->hdr.data_offset != g.chunks_off ||
 	    g.total > shmk_region_size(r))
@@ -304,6 +310,7 @@ static void svc_init(struct shmk_region *r, const struct shmk_svc_config *c,
 	v.sh->cursor_off = g->cursor_off;
 	v.sh->holders_off = g->holders_off;
 	v.sh->events_off = g->events_off;
+	v.sh->hdrs_off = g->hdrs_off;
 	v.sh->chunks_off = g->chunks_off;
 	/* Empty ring entries: chunk NIL (sequence 0). */
 	n = (uint64_t)g->nchan * g->nslots * g->cap;
@@ -1048,7 +1055,7 @@ SHMK_API int shmk_pub_loan(struct shmk_port *p, void **payload)
 				continue;
 			p->hint = c + 1;
 			p->loans[p->nloans++] = c;
-			*payload = v->chunks + (uint64_t)c * v->g.stride + MSG_HDR;
+			*payload = v->chunks + (uint64_t)c * v->g.stride;
 			return 0;
 		}
 		if (view_recover(&p->svc->v) <= 0)
@@ -1061,7 +1068,7 @@ SHMK_API int shmk_pub_loan(struct shmk_port *p, void **payload)
 static int find_chunk(const struct svc_view *v, const uint32_t *arr,
 		      uint32_t n, const void *payload)
 {
-	uintptr_t a = (uintptr_t)payload, b = (uintptr_t)v->chunks + MSG_HDR;
+	uintptr_t a = (uintptr_t)payload, b = (uintptr_t)v->chunks;
 	uint64_t c;
 	uint32_t i;
 
@@ -1145,7 +1152,7 @@ static int prod_publish(struct shmk_port *p, void *payload, size_t len,
 	/* Relaxed: only this producer writes its rings' positions. */
 	pos = atomic_load_explicit(&pr->tail, memory_order_relaxed);
 	start = atomic_load_explicit(&pr->start, memory_order_relaxed);
-	h = (struct msg_hdr *)(v->chunks + (uint64_t)c * v->g.stride);
+	h = &v->hdrs[c];
 	h->seq = pos;
 	h->corr = corr;
 	h->len = len;
@@ -1345,7 +1352,7 @@ static int cons_try_one(struct shmk_port *p, uint32_t i,
 				chunk_put(v, c, p->bit);
 			continue;
 		}
-		h = (struct msg_hdr *)(v->chunks + (uint64_t)c * v->g.stride);
+		h = &v->hdrs[c];
 		if (h->len > v->cfg.payload_max || h->seq != pos) {
 			chunk_put(v, c, p->bit);
 			return -EBADMSG;
@@ -1354,7 +1361,7 @@ static int cons_try_one(struct shmk_port *p, uint32_t i,
 		/* Release: pairs with bp_room()'s acquire. */
 		atomic_store_explicit(cur, (uint64_t)g << 32 | (pos + 1),
 				      memory_order_release);
-		smp->data = (const unsigned char *)h + MSG_HDR;
+		smp->data = v->chunks + (uint64_t)c * v->g.stride;
 		smp->len = (size_t)h->len;
 		smp->seq = h->seq;
 		smp->corr = h->corr;
