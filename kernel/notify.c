@@ -232,6 +232,14 @@ static int shmk_wait_words(struct shmk_handle *h, struct shmk_waiter *ws,
 	return woken >= 0 ? woken : ret;
 }
 
+/* Known flags only, and an absolute time only with a timeout. */
+static bool shmk_wait_flags_valid(u32 flags)
+{
+	if (flags & ~(SHMK_WAIT_TIMEOUT | SHMK_WAIT_ABSTIME))
+		return false;
+	return !(flags & SHMK_WAIT_ABSTIME) || (flags & SHMK_WAIT_TIMEOUT);
+}
+
 static long shmk_ioctl_wait(struct shmk_handle *h, const void __user *uarg)
 {
 	struct shmk_waiter w = { .region = h->region };
@@ -241,9 +249,7 @@ static long shmk_ioctl_wait(struct shmk_handle *h, const void __user *uarg)
 	ret = shmk_copy_arg(&arg, sizeof(arg), sizeof(arg), uarg);
 	if (ret)
 		return ret;
-	if (arg.flags & ~(SHMK_WAIT_TIMEOUT | SHMK_WAIT_ABSTIME))
-		return -EINVAL;
-	if ((arg.flags & SHMK_WAIT_ABSTIME) && !(arg.flags & SHMK_WAIT_TIMEOUT))
+	if (!shmk_wait_flags_valid(arg.flags))
 		return -EINVAL;
 	if (!arg.bitset || shmk_check_offset(h->region, arg.offset))
 		return -EINVAL;
@@ -266,9 +272,7 @@ static long shmk_ioctl_waitv(struct shmk_handle *h, const void __user *uarg)
 	ret = shmk_copy_arg(&arg, sizeof(arg), sizeof(arg), uarg);
 	if (ret)
 		return ret;
-	if (arg.flags & ~(SHMK_WAIT_TIMEOUT | SHMK_WAIT_ABSTIME))
-		return -EINVAL;
-	if ((arg.flags & SHMK_WAIT_ABSTIME) && !(arg.flags & SHMK_WAIT_TIMEOUT))
+	if (!shmk_wait_flags_valid(arg.flags))
 		return -EINVAL;
 	if (arg.reserved || !arg.nr || arg.nr > SHMK_WAITV_MAX)
 		return -EINVAL;
