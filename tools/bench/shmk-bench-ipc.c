@@ -15,6 +15,9 @@
  *   latency  payloads from 64 B to 1 MiB: round-trip time against payload
  *            size for every transport; ratios against shm + shmk
  *            wait/wake; --plot draws it.
+ *
+ * sb_ipc_roundtrip() lends these transports to pubsub and reqres
+ * (shmk-bench-msg.c) as their baselines.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -47,6 +50,8 @@ static int efd[2], pfd[2][2], sfd[2];
 static mqd_t mq[2];
 static long mq_msgmax;
 static unsigned char *priv;		/* this side's private payload */
+static size_t priv_len;
+static int set_up;
 
 /* Per-side: the last sequence number seen on seq[side]. */
 static uint32_t seen;
@@ -239,6 +244,15 @@ static int setup(void)
 	FILE *f;
 	int d;
 
+	/* Once per run: what it makes lasts until the process exits. */
+	if (set_up)
+		return 0;
+	priv_len = MAX_PAYLOAD;
+	priv = calloc(1, priv_len);
+	if (!priv) {
+		perror("shmk-bench");
+		return -1;
+	}
 	reg = sb_region(REGION_BYTES);
 	for (d = 0; d < 2; d++) {
 		unsigned char *base = shmk_region_base(reg);
@@ -275,11 +289,13 @@ static int setup(void)
 		}
 		mq_unlink(name);
 	}
+	set_up = 1;
 	return 0;
 }
 
-/* Time sb.rounds round trips of @len bytes over @t; record them. */
-static int run(const char *group, const struct transport *t, uint64_t len)
+/* Time sb.rounds round trips of @len bytes over @t; record them as @label at @at. */
+static int run(const char *group, const char *label, const struct transport *t,
+	       uint64_t len, uint64_t at)
 {
 	unsigned int rounds = sb.rounds, i, total;
 	double *s;
@@ -322,7 +338,7 @@ static int run(const char *group, const struct transport *t, uint64_t len)
 			s[i - (total - rounds)] = (double)(sb_now_ns() - t0);
 	}
 	waitpid(pid, &status, 0);
-	sb_add(group, t->name, len, s, rounds);
+	sb_add(group, label, at, s, rounds);
 	free(s);
 	return WIFEXITED(status) && !WEXITSTATUS(status) ? 0 : -1;
 }
@@ -333,6 +349,8 @@ static int usable(const struct transport *t, uint64_t size)
 		return 0;	/* spinning against yourself on one CPU */
 	if (t->send == mq_send_ && mq_msgmax < 0)
 		return 0;
+	if (t->shm && size > MAX_PAYLOAD)
+		return 0;
 	return !t->usable || t->usable(size);
 }
 
@@ -342,22 +360,19 @@ int sb_wakeup(void)
 
 	if (setup())
 		return 1;
-	priv = calloc(1, MAX_PAYLOAD);
 	printf("== wakeup: cross-process round trips, no payload; backend %s; %u timed (+%u warm-up)\n",
 	       sb_backend_name(), sb.rounds, sb.warmup);
 	for (i = 0; i < NTRANSPORTS; i++) {
 		if (!usable(&transports[i], 0))
 			continue;
 		fprintf(stderr, "  wakeup: %s ...\n", transports[i].name);
-		if (run("wakeup", &transports[i], 0)) {
+		if (run("wakeup", transports[i].name, &transports[i], 0, 0)) {
 			fprintf(stderr, "shmk-bench: wakeup %s failed\n", transports[i].name);
 			return 1;
 		}
 	}
 	sb_ratios("wakeup", "shm+futex");
 	sb_print_table("wakeup", "round trip (ns); ratio: median / shm+futex median");
-	free(priv);
-	shmk_region_close(reg);
 	return 0;
 }
 
@@ -367,18 +382,19 @@ int sb_latency(void)
 
 	if (setup())
 		return 1;
-	priv = calloc(1, MAX_PAYLOAD);
 	printf("== latency: cross-process round trips with a payload each way; backend %s; up to %u timed per size\n",
 	       sb_backend_name(), sb.rounds);
 	for (k = 0; k < sb.nsizes; k++) {
-		uint64_t len = sb.sizes[k] > MAX_PAYLOAD ? MAX_PAYLOAD : sb.sizes[k];
+		uint64_t len = sb.sizes[k];
 
+		if (len > MAX_PAYLOAD)
+			continue;
 		for (i = 0; i < NTRANSPORTS; i++) {
 			if (!usable(&transports[i], len))
 				continue;
 			fprintf(stderr, "  latency: %s %llu B ...\n",
 				transports[i].name, (unsigned long long)len);
-			if (run("latency", &transports[i], len)) {
+			if (run("latency", transports[i].name, &transports[i], len, len)) {
 				fprintf(stderr, "shmk-bench: latency %s failed\n",
 					transports[i].name);
 				return 1;
@@ -387,7 +403,30 @@ int sb_latency(void)
 	}
 	sb_ratios("latency", "shm+shmk");
 	sb_print_table("latency", "round trip (ns); ratio: median / shm+shmk median at that size");
-	free(priv);
-	shmk_region_close(reg);
 	return 0;
+}
+
+int sb_ipc_roundtrip(const char *group, const char *label,
+		     const char *transport, uint64_t len, uint64_t at)
+{
+	const struct transport *t = NULL;
+	size_t i;
+
+	for (i = 0; i < NTRANSPORTS; i++)
+		if (!strcmp(transports[i].name, transport))
+			t = &transports[i];
+	if (!t || setup())
+		return -1;
+	if (!usable(t, len))
+		return 1;
+	if (len > priv_len) {
+		unsigned char *p = realloc(priv, len);
+
+		if (!p)
+			return -1;
+		memset(p, 0, len);	/* fault it in before the timing */
+		priv = p;
+		priv_len = len;
+	}
+	return run(group, label, t, len, at) ? -1 : 0;
 }

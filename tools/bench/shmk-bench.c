@@ -3,7 +3,7 @@
  * shmk-bench - shmk latency, throughput and wakeup benchmarks, each
  * against the usual alternatives measured in the same run.
  *
- *   shmk-bench [OPTIONS] [wakeup|latency|queues|shm|mutex|all]...
+ *   shmk-bench [OPTIONS] [wakeup|latency|queues|pubsub|reqres|shm|mutex|all]...
  *
  * Subcommands live in shmk-bench-<topic>.c; this file parses the options,
  * keeps the results, and writes them as a table, JSON (--json FILE) and a
@@ -80,12 +80,13 @@ struct sb_result *sb_add(const char *group, const char *name, uint64_t size,
 	return r;
 }
 
-void sb_ratios(const char *group, const char *ref)
+void sb_ratios_of(const char *group, const char *name, const char *ref)
 {
 	size_t i, j;
 
 	for (i = 0; i < nresults; i++) {
-		if (strcmp(results[i].group, group))
+		if (strcmp(results[i].group, group) ||
+		    (name && strcmp(results[i].name, name)))
 			continue;
 		for (j = 0; j < nresults; j++)
 			if (!strcmp(results[j].group, group) &&
@@ -97,6 +98,11 @@ void sb_ratios(const char *group, const char *ref)
 		results[i].ref = ref;
 		results[i].ratio = results[i].median / results[j].median;
 	}
+}
+
+void sb_ratios(const char *group, const char *ref)
+{
+	sb_ratios_of(group, NULL, ref);
 }
 
 struct sb_result *sb_results(size_t *n)
@@ -299,11 +305,12 @@ static int has_sized(const char *group)
 
 static int write_plot(const char *path)
 {
-	int panels = has_sized("latency") + has_sized("shm"), block = 0;
+	int panels = has_sized("latency") + has_sized("pubsub") + has_sized("shm");
+	int block = 0;
 	FILE *g;
 
 	if (!panels) {
-		fprintf(stderr, "shmk-bench: --plot: no sized results (run latency or shm)\n");
+		fprintf(stderr, "shmk-bench: --plot: no sized results (run latency, pubsub or shm)\n");
 		return -1;
 	}
 	g = popen("gnuplot", "w");
@@ -318,6 +325,7 @@ static int write_plot(const char *path)
 	if (panels > 1)
 		fprintf(g, "set multiplot layout %d,1\n", panels);
 	plot_group(g, "latency", "round trip, ns", &block);
+	plot_group(g, "pubsub", "round trip, ns", &block);
 	plot_group(g, "shm", "ns per operation", &block);
 	if (panels > 1)
 		fprintf(g, "unset multiplot\n");
@@ -343,8 +351,8 @@ static int parse_sizes(const char *arg)
 			v <<= 10, end++;
 		else if (*end == 'm' || *end == 'M')
 			v <<= 20, end++;
-		if (*end || !v || v > (1ULL << 20) || sb.nsizes == 32) {
-			fprintf(stderr, "shmk-bench: bad size '%s' (1 to 1M, at most 32)\n", tok);
+		if (*end || !v || v > (64ULL << 20) || sb.nsizes == 32) {
+			fprintf(stderr, "shmk-bench: bad size '%s' (1 to 64M, at most 32)\n", tok);
 			free(copy);
 			return -1;
 		}
@@ -364,6 +372,9 @@ static void usage(FILE *f)
 		"           futex, shmk wait/wake, eventfd, pipe, Unix socket, POSIX mq\n"
 		"  latency  the same transports with payloads 64 B .. 1 MiB each way\n"
 		"  queues   libshmk SPSC/MPMC latency and throughput vs cache-line ping-pong\n"
+		"  pubsub   libshmk publish-subscribe ping-pong, 8 B .. 16 MiB, busy-poll and\n"
+		"           blocking, vs cache-line and futex floors, Unix socket, pipe, POSIX mq\n"
+		"  reqres   libshmk request-response round trip vs the same baselines\n"
 		"  shm      raw reads and writes of region memory, 1 KiB .. 1 MiB, vs memcpy\n"
 		"  mutex    process-shared pthread mutex and futex lock in a region\n"
 		"  all      all of the above\n"
@@ -371,12 +382,13 @@ static void usage(FILE *f)
 		"options:\n"
 		"  -n, --rounds N    timed round trips (samples) per figure (default 20000)\n"
 		"  -w, --warmup N    untimed ones before them (default 2000)\n"
-		"  -s, --sizes LIST  payload sizes, e.g. 64,1K,64K,1M\n"
+		"  -s, --sizes LIST  payload sizes, e.g. 64,1K,64K,1M (latency and shm stop\n"
+		"                    at 1M; pubsub takes up to 64M)\n"
 		"  -c, --cpus A,B    the two CPUs (default 0,1)\n"
 		"  -m, --items N     queues: million items per throughput run (default 10)\n"
 		"  -q, --quick       a short smoke run (fewer rounds and items)\n"
 		"  -j, --json FILE   write every figure as JSON\n"
-		"  -p, --plot FILE   write a PNG of latency (and shm) against payload size\n"
+		"  -p, --plot FILE   write a PNG of latency, pubsub and shm against payload size\n"
 		"  -h, --help        this text\n"
 		"\n"
 		"The backend is libshmk's: /dev/shmk when it opens, else memfd;\n"
@@ -400,12 +412,17 @@ int main(int argc, char **argv)
 	static const uint64_t default_sizes[] = {
 		64, 1024, 4096, 16384, 65536, 262144, 1048576,
 	};
+	static const uint64_t msg_sizes[] = {
+		8, 64, 512, 4096, 32768, 262144, 2097152, 16777216,
+	};
+	static const uint64_t quick_msg_sizes[] = { 8, 4096, 262144, 16777216 };
 	static const struct {
 		const char *name;
 		int (*fn)(void);
 	} cmds[] = {
 		{ "wakeup", sb_wakeup }, { "latency", sb_latency },
 		{ "shm", sb_shm }, { "mutex", sb_mutex }, { "queues", sb_queues },
+		{ "pubsub", sb_pubsub }, { "reqres", sb_reqres },
 	};
 	const char *json = NULL, *plot = NULL;
 	int c, i, k, rc = 0, sizes_given = 0, ncpu;
@@ -463,9 +480,19 @@ int main(int argc, char **argv)
 	}
 	if (rounds_given > 0)
 		sb.rounds = (unsigned int)rounds_given;
-	if (!sizes_given) {
+	if (sizes_given) {
+		memcpy(sb.msg_sizes, sb.sizes, sizeof(sb.sizes));
+		sb.nmsg_sizes = sb.nsizes;
+	} else {
 		memcpy(sb.sizes, default_sizes, sizeof(default_sizes));
 		sb.nsizes = sizeof(default_sizes) / sizeof(default_sizes[0]);
+		if (sb.quick) {
+			memcpy(sb.msg_sizes, quick_msg_sizes, sizeof(quick_msg_sizes));
+			sb.nmsg_sizes = sizeof(quick_msg_sizes) / sizeof(quick_msg_sizes[0]);
+		} else {
+			memcpy(sb.msg_sizes, msg_sizes, sizeof(msg_sizes));
+			sb.nmsg_sizes = sizeof(msg_sizes) / sizeof(msg_sizes[0]);
+		}
 	}
 	ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
 	for (k = 0; k < 2; k++)

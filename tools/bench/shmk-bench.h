@@ -21,8 +21,10 @@ struct sb_opts {
 	unsigned int warmup;	/* untimed ones before them */
 	int cpu[2];		/* the two CPUs the two sides run on */
 	int quick;		/* fewer rounds and sizes: a smoke run */
-	uint64_t sizes[32];	/* payload sizes in bytes, ascending */
+	uint64_t sizes[32];	/* latency, shm: payload sizes in bytes, ascending */
 	unsigned int nsizes;
+	uint64_t msg_sizes[32];	/* pubsub: payload sizes (8 B .. 16 MiB) */
+	unsigned int nmsg_sizes;
 	uint64_t items;		/* queues: items per throughput run */
 };
 
@@ -55,6 +57,8 @@ struct sb_result *sb_add(const char *group, const char *name, uint64_t size,
 			 double *samples, size_t n);
 /* Fill in ratio against @ref (same group and size) for every result of @group. */
 void sb_ratios(const char *group, const char *ref);
+/* The same for the results of @group named @name only. */
+void sb_ratios_of(const char *group, const char *name, const char *ref);
 /* The results recorded so far. */
 struct sb_result *sb_results(size_t *n);
 
@@ -74,11 +78,26 @@ static inline void sb_relax(void)
 #endif
 }
 
+/*
+ * Time round trips of @len bytes each way over the wakeup/latency
+ * transport named @transport ("shm+spin", "shm+futex", "pipe", "unix",
+ * "mq", ...; shmk-bench-ipc.c) and record them in @group as @label, at
+ * size @at.
+ * With @len 0 the shm+ transports move no payload: shm+spin is then the
+ * cache-line ping-pong, shm+futex the futex ping-pong.
+ * Return: 0; 1 when the transport cannot run here (one CPU for shm+spin,
+ * a message larger than POSIX mq allows); -1 on failure.
+ */
+int sb_ipc_roundtrip(const char *group, const char *label,
+		     const char *transport, uint64_t len, uint64_t at);
+
 /* The subcommands; each returns 0, or 1 when it could not run. */
 int sb_wakeup(void);
 int sb_latency(void);
 int sb_queues(void);
 int sb_shm(void);
 int sb_mutex(void);
+int sb_pubsub(void);
+int sb_reqres(void);
 
 #endif /* SHMK_BENCH_H */
