@@ -19,6 +19,9 @@
  * the module cannot hold an IPC namespace; it pins the namespace's
  * mqueue mount instead, which is unique to it and cannot be reused for
  * another namespace while pinned: that mount is the namespace's key.
+ * When the namespace dies, the kernel clears that mount's s_fs_info
+ * (mq_clear_sbinfo()); the names of a dead namespace can never be used
+ * again, so they are dropped, persistent or not (shmk_reap()).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -49,11 +52,13 @@
  * @node:	link in shmk_namespaces
  * @key:	the namespace's mqueue mount, pinned
  * @nr_regions:	regions created in it that still exist
+ * @reaped:	the namespace died and its names were dropped
  */
 struct shmk_ns {
 	struct list_head node;
 	struct vfsmount *key;
 	unsigned int nr_regions;
+	bool reaped;
 };
 
 /* Protects the name hash, the namespaces and the accounting below. */
@@ -143,6 +148,50 @@ static struct shmk_region *shmk_lookup_get(struct shmk_ns *ns,
 		r = NULL;
 	}
 	return r;
+}
+
+static bool shmk_ns_dead(const struct shmk_ns *ns)
+{
+	return !READ_ONCE(ns->key->mnt_sb->s_fs_info);
+}
+
+/*
+ * Drop the names of regions whose IPC namespace has died, and with them
+ * the references that persistent names hold: like SysV shared memory,
+ * a persistent region does not outlive its namespace.  Called before
+ * each name operation; the common case is one short list walk.
+ */
+static void shmk_reap(void)
+{
+	struct shmk_region *r;
+	struct hlist_node *tmp;
+	struct shmk_ns *ns;
+	struct file *put;
+	int bkt;
+
+	do {
+		put = NULL;
+		mutex_lock(&shmk_lock);
+		list_for_each_entry(ns, &shmk_namespaces, node) {
+			if (ns->reaped || !shmk_ns_dead(ns))
+				continue;
+			hash_for_each_safe(shmk_names, bkt, tmp, r, hnode) {
+				if (r->ns != ns)
+					continue;
+				shmk_unname(r);
+				if (r->persist) {
+					r->persist = false;
+					put = r->shmem;
+					goto unlock;
+				}
+			}
+			ns->reaped = true;
+		}
+unlock:
+		mutex_unlock(&shmk_lock);
+		if (put)
+			fput(put);
+	} while (put);
 }
 
 /* File-like permission check; @mask holds MAY_READ and MAY_WRITE. */
@@ -493,6 +542,7 @@ long shmk_ioctl_create(const void __user *uarg)
 		return -EINVAL;
 	if (arg.bytes > max || ALIGN(arg.bytes, SHMK_PAGE_SIZE) > max)
 		return -E2BIG;
+	shmk_reap();
 	return shmk_region_create(&arg, ALIGN(arg.bytes, SHMK_PAGE_SIZE));
 }
 
@@ -514,6 +564,7 @@ long shmk_ioctl_open(const void __user *uarg)
 	mask = MAY_READ;
 	if (!(arg.flags & SHMK_OPEN_RDONLY))
 		mask |= MAY_WRITE;
+	shmk_reap();
 
 	mutex_lock(&shmk_lock);
 	r = shmk_lookup_get(shmk_ns_find(), arg.name);
@@ -556,6 +607,7 @@ long shmk_ioctl_unlink(const void __user *uarg)
 		return err;
 
 	err = 0;
+	shmk_reap();
 	mutex_lock(&shmk_lock);
 	r = shmk_lookup_get(shmk_ns_find(), arg.name);
 	if (!r) {
@@ -598,6 +650,7 @@ long shmk_ioctl_list(void __user *uarg)
 			  arg.entry_size > PAGE_SIZE))
 		return -EINVAL;
 
+	shmk_reap();
 	mutex_lock(&shmk_lock);
 	ns = shmk_ns_find();
 	if (ns)

@@ -657,6 +657,46 @@ TEST_F(region, ipc_namespaces_are_separate)
 	close(fd);
 }
 
+TEST_F(region, persistent_region_dies_with_its_namespace)
+{
+	long base = meminfo_kb("Shmem:"), after = -1;
+	int status, i;
+	pid_t pid;
+
+	pid = fork();
+	if (pid == 0) {
+		int dev, fd;
+		char *p;
+
+		if (unshare(CLONE_NEWIPC))
+			_exit(1);
+		dev = shmk_dev();
+		fd = shmk_create_flags(dev, "ghost", 8 * MiB, 0600,
+				       SHMK_CREATE_PERSIST);
+		if (fd < 0)
+			_exit(2);
+		p = mmap(NULL, 8 * MiB, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 fd, 0);
+		if (p == MAP_FAILED)
+			_exit(3);
+		memset(p, 1, 8 * MiB);
+		/* Exit with the region persistent: only its name holds it. */
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_EQ(0, status);
+	/* The next name operation drops the dead namespace's names. */
+	for (i = 0; i < 100; i++) {
+		EXPECT_EQ(0, shmk_count(self->dev));
+		after = meminfo_kb("Shmem:");
+		if (after <= base + 1024)
+			break;
+		usleep(10000);
+	}
+	TH_LOG("Shmem: %ld kB before, %ld kB after", base, after);
+	EXPECT_LE(after, base + 1024);
+}
+
 TEST_F(region, limits_are_enforced)
 {
 	char regions[32], total[32], maxsz[32];
