@@ -145,6 +145,26 @@ static uint64_t align_up(uint64_t x, uint64_t a)
 	return (x + a - 1) & ~(a - 1);
 }
 
+/* Chunk @c's holders word (@c checked against nchunks by the caller). */
+static _Atomic uint64_t *holders_of(const struct svc_view *v, uint32_t c)
+{
+	return &v->holders[c];
+}
+
+/* Ring @ri of channel @ch: its entries, sequence pos at [pos % cap]. */
+static _Atomic uint64_t *ring_of(const struct svc_view *v, uint32_t ch,
+				 uint32_t ri)
+{
+	return &v->ring[((uint64_t)ch * v->g.nslots + ri) * v->g.cap];
+}
+
+/* Consumer @j's cursor on producer @i's ring of channel @ch. */
+static _Atomic uint64_t *cursor_at(const struct svc_view *v, uint32_t ch,
+				   uint32_t j, uint32_t i)
+{
+	return &v->cursor[((uint64_t)ch * v->g.nslots + j) * v->g.nslots + i];
+}
+
 static void cfg_defaults(struct shmk_svc_config *c)
 {
 	if (!c->payload_max && c->kind != SHMK_SVC_EVENT)
@@ -535,7 +555,7 @@ SHMK_API uint32_t shmk_service_chunks_used(const struct shmk_service *s)
 
 	for (i = 0; i < s->v.g.nchunks; i++)
 		/* Relaxed: a snapshot for statistics and tests. */
-		if (atomic_load_explicit(&s->v.holders[i], memory_order_relaxed))
+		if (atomic_load_explicit(holders_of(&s->v, i), memory_order_relaxed))
 			n++;
 	return n;
 }
@@ -659,15 +679,15 @@ static void slot_sweep(const struct svc_view *v, uint32_t k)
 
 	for (i = 0; i < v->g.nchunks; i++)
 		/*
-		 * Seq_cst: after the slot's state left ALIVE (seq_cst CAS), so
-		 * a consumer that added its bit to a chunk of this producer
-		 * and then still saw ALIVE did so before we drop the
-		 * producer's reference (see cons_try_one()).  Release also
-		 * pairs with the allocating CAS's acquire.
+		 * Release, after the slot's state left ALIVE: a consumer
+		 * whose acquire fetch_or on this word comes later in its
+		 * modification order then sees the new state on its re-load
+		 * and gives the chunk back (see cons_try_one()).  Also pairs
+		 * with the allocating CAS's acquire.
 		 */
-		if (atomic_load_explicit(&v->holders[i], memory_order_relaxed) & bit)
-			atomic_fetch_and_explicit(&v->holders[i], ~bit,
-						  memory_order_seq_cst);
+		if (atomic_load_explicit(holders_of(v, i), memory_order_relaxed) & bit)
+			atomic_fetch_and_explicit(holders_of(v, i), ~bit,
+						  memory_order_release);
 	for (i = 0; i < v->g.ewords; i++)
 		/* Relaxed: nobody reads a non-ALIVE listener's bits. */
 		atomic_store_explicit(&v->events[(uint64_t)k * v->g.ewords + i],
@@ -681,8 +701,9 @@ static int slot_reclaim(const struct svc_view *v, uint32_t k, uint32_t expect)
 	uint32_t mine = ST_RECLAIM | ((uint32_t)getpid() & 0x0fffffffU);
 
 	/*
-	 * Seq_cst: the sweep below must follow this in the single total
-	 * order that consumers' seq_cst re-loads of the state see.
+	 * Seq_cst (acquire and release would do): the sweep's release
+	 * RMWs below come after this state change, which consumers that
+	 * acquire a later holders value see (cons_try_one()).
 	 */
 	if (!atomic_compare_exchange_strong_explicit(&s->state, &expect, mine,
 			memory_order_seq_cst, memory_order_relaxed))
@@ -727,7 +748,7 @@ static void cursors_init(const struct svc_view *v, uint32_t ch, uint32_t k,
 	uint32_t M = v->g.nslots, i;
 
 	for (i = 0; i < M; i++) {
-		_Atomic uint64_t *cur = &v->cursor[((uint64_t)ch * M + k) * M + i];
+		_Atomic uint64_t *cur = cursor_at(v, ch, k, i);
 		struct svc_prod *pr = &v->prod[ch * M + (client ? k : i)];
 		uint64_t cv = 0;
 		/* Acquire: pairs with the producer's store of ALIVE. */
@@ -938,7 +959,7 @@ static void chunk_put(const struct svc_view *v, uint32_t c, uint64_t bit)
 	 * Release: pairs with the acquire CAS in shmk_pub_loan(): our reads
 	 * and writes of the chunk happen before its next owner's.
 	 */
-	atomic_fetch_and_explicit(&v->holders[c], ~bit, memory_order_release);
+	atomic_fetch_and_explicit(holders_of(v, c), ~bit, memory_order_release);
 }
 
 SHMK_API void shmk_port_close(struct shmk_port *p)
@@ -1038,18 +1059,18 @@ SHMK_API int shmk_pub_loan(struct shmk_port *p, void **payload)
 	if (p->nloans >= v->cfg.max_loans)
 		return -ENOBUFS;
 	for (pass = 0; pass < 2; pass++) {
-		for (n = 0; n < v->g.nchunks; n++) {
+		c = p->hint % v->g.nchunks;
+		for (n = 0; n < v->g.nchunks; n++, c = c + 1 < v->g.nchunks ? c + 1 : 0) {
 			uint64_t zero = 0;
 
-			c = (p->hint + n) % v->g.nchunks;
 			/* Relaxed: a guess; the CAS decides. */
-			if (atomic_load_explicit(&v->holders[c], memory_order_relaxed))
+			if (atomic_load_explicit(holders_of(v, c), memory_order_relaxed))
 				continue;
 			/*
 			 * Acquire: pairs with the release fetch_and of the last
 			 * holder (chunk_put(), the sweep): its uses are done.
 			 */
-			if (!atomic_compare_exchange_strong_explicit(&v->holders[c],
+			if (!atomic_compare_exchange_strong_explicit(holders_of(v, c),
 					&zero, p->bit, memory_order_acquire,
 					memory_order_relaxed))
 				continue;
@@ -1064,19 +1085,18 @@ SHMK_API int shmk_pub_loan(struct shmk_port *p, void **payload)
 	return -ENOMEM;
 }
 
-/* Index in @arr of the chunk whose payload is at @payload, or -1. */
+/*
+ * Index in @arr (chunks this port holds, all below nchunks) of the chunk
+ * whose payload is at @payload, or -1.  Compares addresses: no division
+ * by the stride on the publish path.
+ */
 static int find_chunk(const struct svc_view *v, const uint32_t *arr,
 		      uint32_t n, const void *payload)
 {
-	uintptr_t a = (uintptr_t)payload, b = (uintptr_t)v->chunks;
-	uint64_t c;
 	uint32_t i;
 
-	if (a < b || (a - b) % v->g.stride)
-		return -1;
-	c = (a - b) / v->g.stride;
 	for (i = 0; i < n; i++)
-		if (arr[i] == c)
+		if (v->chunks + (uint64_t)arr[i] * v->g.stride == payload)
 			return (int)i;
 	return -1;
 }
@@ -1099,7 +1119,7 @@ SHMK_API int shmk_pub_discard(struct shmk_port *p, void *payload)
 static int bp_room(struct shmk_port *p, void *arg)
 {
 	const struct svc_view *v = &p->v;
-	uint32_t M = v->g.nslots, j, ch = (uint32_t)p->prod_ch;
+	uint32_t j, ch = (uint32_t)p->prod_ch;
 
 	(void)arg;
 	for (j = p->clo; j < p->chi; j++) {
@@ -1115,7 +1135,7 @@ static int bp_room(struct shmk_port *p, void *arg)
 		 * cursor after it took its reference: it is done with the
 		 * ring entry we are about to overwrite.
 		 */
-		cv = atomic_load_explicit(&v->cursor[((uint64_t)ch * M + j) * M + p->slot],
+		cv = atomic_load_explicit(cursor_at(v, ch, j, p->slot),
 					  memory_order_acquire);
 		/* Not read from us yet: it will start at our first sample. */
 		if ((uint32_t)(cv >> 32) != p->gen)
@@ -1149,9 +1169,15 @@ static int prod_publish(struct shmk_port *p, void *payload, size_t len,
 			return ret;
 	}
 	c = p->loans[i];
-	/* Relaxed: only this producer writes its rings' positions. */
-	pos = atomic_load_explicit(&pr->tail, memory_order_relaxed);
-	start = atomic_load_explicit(&pr->start, memory_order_relaxed);
+	if (ri == p->slot) {
+		/* Our own ring: the private copies (only we write it). */
+		pos = p->tail;
+		start = p->start;
+	} else {
+		/* Relaxed: only this producer (the server) writes them. */
+		pos = atomic_load_explicit(&pr->tail, memory_order_relaxed);
+		start = atomic_load_explicit(&pr->start, memory_order_relaxed);
+	}
 	h = &v->hdrs[c];
 	h->seq = pos;
 	h->corr = corr;
@@ -1160,17 +1186,15 @@ static int prod_publish(struct shmk_port *p, void *payload, size_t len,
 	h->origin_gen = p->gen;
 	h->target = target;
 	h->target_gen = tgen;
-	e = &v->ring[((uint64_t)ch * M + ri) * v->g.cap + pos % v->g.cap];
+	e = &ring_of(v, ch, ri)[pos % v->g.cap];
 	/* Relaxed: only this producer writes its ring. */
 	old = atomic_load_explicit(e, memory_order_relaxed);
 	/*
-	 * Seq_cst: a release for the chunk's header and payload (pairs with
-	 * the consumer's loads of the entry), and in the total order with
-	 * the consumer's fetch_or and re-load (see cons_try_one()): a
-	 * consumer that re-reads this entry unchanged took its reference
-	 * before we drop ours on the entry's old chunk.
+	 * Release: the chunk's header and payload are written before the
+	 * entry; pairs with the consumer's (seq_cst) load of the entry in
+	 * cons_try_one().
 	 */
-	atomic_store_explicit(e, (uint64_t)pos << 32 | c, memory_order_seq_cst);
+	atomic_store_explicit(e, (uint64_t)pos << 32 | c, memory_order_release);
 	/* Release: pairs with consumers' acquire loads of tail. */
 	atomic_store_explicit(&pr->tail, pos + 1, memory_order_release);
 	if (ri == p->slot)
@@ -1181,12 +1205,18 @@ static int prod_publish(struct shmk_port *p, void *payload, size_t len,
 	if (oc != NIL && oc < v->g.nchunks &&
 	    (int32_t)((uint32_t)(old >> 32) - start) >= 0) {
 		/*
-		 * Seq_cst: after the entry store above in the total order
-		 * (see there); also a release as chunk_put().
+		 * Release, after the entry store above: a consumer whose
+		 * acquire fetch_or on this word comes later in its
+		 * modification order reads from the release sequence this
+		 * RMW heads (every write to a holders word is an RMW), so the
+		 * overwrite of the entry happens before its re-load of it,
+		 * which then fails (see cons_try_one()).  Also a release as
+		 * chunk_put().
 		 */
-		atomic_fetch_and_explicit(&v->holders[oc], ~p->bit,
-					  memory_order_seq_cst);
+		atomic_fetch_and_explicit(holders_of(v, oc), ~p->bit,
+					  memory_order_release);
 	}
+	/* Its seq_cst fence orders the entry store before the sleepers peek. */
 	svc_kick(v);
 	return 0;
 }
@@ -1216,7 +1246,7 @@ static int drained(struct shmk_port *p, void *arg)
 						     memory_order_relaxed);
 		}
 		/* Acquire: as in bp_room(). */
-		cv = atomic_load_explicit(&v->cursor[((uint64_t)ch * M + j) * M + p->slot],
+		cv = atomic_load_explicit(cursor_at(v, ch, j, p->slot),
 					  memory_order_acquire);
 		if ((uint32_t)(cv >> 32) != p->gen)
 			cv = start;
@@ -1269,16 +1299,20 @@ static int cons_try_one(struct shmk_port *p, uint32_t i,
 			struct shmk_sample *smp)
 {
 	const struct svc_view *v = &p->v;
-	uint32_t M = v->g.nslots, ch = (uint32_t)p->cons_ch, cap = v->g.cap;
-	_Atomic uint64_t *cur = &v->cursor[((uint64_t)ch * M + p->slot) * M + i];
+	uint32_t ch = (uint32_t)p->cons_ch, cap = v->g.cap;
+	_Atomic uint64_t *cur = cursor_at(v, ch, p->slot, i);
 	/* Responses: the server writes client k's into ring k. */
 	uint32_t ri = p->role == ROLE_CLIENT ? p->slot : i;
-	struct svc_prod *pr = &v->prod[ch * M + ri];
+	struct svc_prod *pr = &v->prod[ch * v->g.nslots + ri];
+	_Atomic uint64_t *ring = ring_of(v, ch, ri);
 	uint32_t st, g, pos, tries;
 	uint64_t cv;
 
-	/* Seq_cst: see the re-load below. */
-	st = atomic_load_explicit(&v->slots[i].state, memory_order_seq_cst);
+	/*
+	 * Acquire: pairs with the producer's store of ALIVE (its start and
+	 * generation are visible).
+	 */
+	st = atomic_load_explicit(&v->slots[i].state, memory_order_acquire);
 	if (ST_TAG(st) != ST_ALIVE)
 		return -EAGAIN;
 	g = ST_VAL(st);
@@ -1298,15 +1332,18 @@ static int cons_try_one(struct shmk_port *p, uint32_t i,
 	}
 	pos = (uint32_t)cv;
 	for (tries = 0; tries < 8; tries++) {
-		_Atomic uint64_t *ep = &v->ring[((uint64_t)ch * M + ri) * cap + pos % cap];
+		_Atomic uint64_t *ep = &ring[pos % cap];
 		uint64_t e, old;
 		uint32_t seq, c;
 		int32_t d;
 		struct msg_hdr *h;
 
 		/*
-		 * Seq_cst: pairs with the producer's seq_cst store of the
-		 * entry (a release: the chunk is written).
+		 * Seq_cst: an acquire, pairing with the producer's release
+		 * store of the entry (the chunk is written); seq_cst so that
+		 * a sleeper's re-check, after its seq_cst increment of
+		 * sleepers, follows svc_kick()'s fence in the total order
+		 * (Dekker; a plain load on x86).
 		 */
 		e = atomic_load_explicit(ep, memory_order_seq_cst);
 		seq = (uint32_t)(e >> 32);
@@ -1330,29 +1367,37 @@ static int cons_try_one(struct shmk_port *p, uint32_t i,
 					      memory_order_release);
 			continue;
 		}
+		/* Never trust a shared index: the entry may be corrupt. */
 		if (c >= v->g.nchunks)
 			return -EBADMSG;
 		if (p->nheld >= v->cfg.max_borrow)
 			return -ENOBUFS;
+		h = &v->hdrs[c];
 		/*
-		 * Seq_cst: take a reference, then re-read the entry and the
-		 * producer's state.  If both are unchanged, this RMW precedes
-		 * in the total order both the producer's overwrite of the
-		 * entry (which precedes its fetch_and of its bit) and any
-		 * reclaim of its slot (which precedes the sweep): the chunk
-		 * was still referenced, so it is ours now.
+		 * Acquire: take a reference, then re-read the entry and the
+		 * producer's state.  Every write to a holders word is an RMW,
+		 * so if this one comes after the producer's drop of its bit
+		 * (prod_publish(), release, after its overwrite of the entry)
+		 * or after the sweep of its slot (slot_sweep(), release,
+		 * after the state left ALIVE) in the word's modification
+		 * order, it reads from their release sequence: the overwrite
+		 * or the state change happens before the re-loads below,
+		 * which then see it.  If both are unchanged and the producer's
+		 * bit was still set, this RMW came first: the chunk was still
+		 * referenced for this sample, so it is ours now.
 		 */
-		old = atomic_fetch_or_explicit(&v->holders[c], p->bit,
-					       memory_order_seq_cst);
-		if (atomic_load_explicit(ep, memory_order_seq_cst) != e ||
+		old = atomic_fetch_or_explicit(holders_of(v, c), p->bit,
+					       memory_order_acquire);
+		/* Relaxed: ordered after the acquire RMW above (see there). */
+		if (atomic_load_explicit(ep, memory_order_relaxed) != e ||
 		    atomic_load_explicit(&v->slots[i].state,
-					 memory_order_seq_cst) != st ||
+					 memory_order_relaxed) != st ||
 		    !(old & (1ULL << i))) {
 			if (!(old & p->bit))
 				chunk_put(v, c, p->bit);
 			continue;
 		}
-		h = &v->hdrs[c];
+		/* A corrupt header is as bad as a corrupt entry. */
 		if (h->len > v->cfg.payload_max || h->seq != pos) {
 			chunk_put(v, c, p->bit);
 			return -EBADMSG;
