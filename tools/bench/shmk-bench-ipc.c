@@ -81,7 +81,7 @@ static void spin_signal(int to)
 
 static void spin_wait(int me)
 {
-	/* Acquire: pairs with the release increment in shm_send(). */
+	/* Acquire: pairs with the release store in send_msg(). */
 	while (atomic_load_explicit(seq[me], memory_order_acquire) == seen)
 		sb_relax();
 }
@@ -220,8 +220,15 @@ static void send_msg(const struct transport *t, int to, size_t len)
 	}
 	if (len)
 		memcpy(shbuf[to], priv, len);
-	/* Release: publishes the payload; pairs with the acquire in wait. */
-	atomic_fetch_add_explicit(seq[to], 1, memory_order_release);
+	/*
+	 * seq[to] has one writer, us, so a plain store does (no locked
+	 * read-modify-write: the floor is the cheapest signal there is).
+	 * Relaxed load: our own last store.  Release store: publishes the
+	 * payload; pairs with the acquire load in the wait functions.
+	 */
+	atomic_store_explicit(seq[to],
+			      atomic_load_explicit(seq[to], memory_order_relaxed) + 1,
+			      memory_order_release);
 	t->signal(to);
 }
 
