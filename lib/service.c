@@ -890,6 +890,7 @@ static int port_new(struct shmk_service *s, int role, unsigned int kind,
 			if (p->cons_ch >= 0)
 				cursors_init(&p->v, (uint32_t)p->cons_ch, k,
 					     p->plo, p->phi, role == ROLE_CLIENT);
+			/* Relaxed: published by the state store below. */
 			for (i = 0; i < p->v.g.ewords; i++)
 				atomic_store_explicit(&p->v.events[(uint64_t)k * p->v.g.ewords + i],
 						      0, memory_order_relaxed);

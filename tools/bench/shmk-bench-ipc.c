@@ -95,6 +95,7 @@ static void futex_wait(int me)
 {
 	uint32_t cur;
 
+	/* Acquire: pairs with the release store in send_msg(). */
 	while ((cur = atomic_load_explicit(seq[me], memory_order_acquire)) == seen)
 		syscall(SYS_futex, seq[me], FUTEX_WAIT, cur, NULL, NULL, 0);
 }
@@ -108,6 +109,7 @@ static void shmk_wait_seq(int me)
 {
 	uint32_t cur;
 
+	/* Acquire: pairs with the release store in send_msg(). */
 	while ((cur = atomic_load_explicit(seq[me], memory_order_acquire)) == seen)
 		shmk_wait(reg, (const void *)seq[me], cur, SHMK_FOREVER);
 }
@@ -318,6 +320,7 @@ static int run(const char *group, const char *label, const struct transport *t,
 	s = calloc(rounds, sizeof(*s));
 	if (!s)
 		return -1;
+	/* Seq_cst, before fork(): both sides start from zero. */
 	atomic_store(seq[0], 0);
 	atomic_store(seq[1], 0);
 	seen = 0;

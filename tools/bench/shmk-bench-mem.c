@@ -231,6 +231,7 @@ static int roundtrip(const char *name, enum style st, const struct lockkind *k,
 	int status;
 	pid_t pid;
 
+	/* Seq_cst, before fork(): the child starts from turn 0. */
 	atomic_store(&z->turn, 0);
 	fflush(NULL);
 	pid = fork();

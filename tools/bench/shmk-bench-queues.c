@@ -69,12 +69,14 @@ static struct {
 static void cl_init(struct pingpong *pp)
 {
 	(void)pp;
+	/* Seq_cst, before the threads start: nothing pairs with it. */
 	atomic_store(&line.word, 0);
 }
 
 static void cl_ping(struct pingpong *pp, uint64_t v)
 {
 	(void)pp;
+	/* Release/acquire: the ping and the echo pair with each other. */
 	atomic_store_explicit(&line.word, 2 * v + 1, memory_order_release);
 	while (atomic_load_explicit(&line.word, memory_order_acquire) != 2 * v + 2)
 		relax();
@@ -83,6 +85,7 @@ static void cl_ping(struct pingpong *pp, uint64_t v)
 static void cl_echo(struct pingpong *pp, uint64_t v)
 {
 	(void)pp;
+	/* Acquire: pairs with the release store in cl_ping(); and back. */
 	while (atomic_load_explicit(&line.word, memory_order_acquire) != 2 * v + 1)
 		relax();
 	atomic_store_explicit(&line.word, 2 * v + 2, memory_order_release);
