@@ -572,6 +572,29 @@ SHMK_API uint32_t shmk_service_participants(const struct shmk_service *s)
 	return n;
 }
 
+SHMK_API void shmk_service_roles(const struct shmk_service *s,
+				 uint32_t *producers, uint32_t *consumers)
+{
+	struct shmk_svc_config c = { .size = sizeof(c) };
+	uint32_t i, a = 0, b = 0;
+
+	shmk_service_config(s, &c);
+	/* Slots [0, max_publishers) hold the A-roles, the rest the B-roles. */
+	for (i = 0; i < s->v.g.nslots; i++)
+		/* Relaxed: a snapshot. */
+		if (atomic_load_explicit(&s->v.slots[i].state,
+					 memory_order_relaxed) != ST_FREE) {
+			if (i < c.max_publishers)
+				a++;
+			else
+				b++;
+		}
+	if (producers)
+		*producers = a;
+	if (consumers)
+		*consumers = b;
+}
+
 /* Death notices and liveness */
 
 SHMK_API int shmk_region_on_release(const struct shmk_region *r,

@@ -216,6 +216,17 @@ SHMK_API uint32_t shmk_service_chunks(const struct shmk_service *s);
  */
 SHMK_API uint32_t shmk_service_participants(const struct shmk_service *s);
 
+/**
+ * shmk_service_roles() - live participants by side
+ * @s:		handle
+ * @producers:	set to the live publishers, clients or notifiers (may be NULL)
+ * @consumers:	set to the live subscribers, servers or listeners (may be NULL)
+ *
+ * A snapshot, as shmk_service_participants(), split by role.
+ */
+SHMK_API void shmk_service_roles(const struct shmk_service *s,
+				 uint32_t *producers, uint32_t *consumers);
+
 /*
  * Publish-subscribe.  A publisher loans a chunk, writes the payload in
  * place and publishes it: only its index moves.  Subscribers receive a
