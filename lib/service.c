@@ -595,6 +595,51 @@ SHMK_API void shmk_service_roles(const struct shmk_service *s,
 		*consumers = b;
 }
 
+SHMK_API uint32_t shmk_service_backlog(const struct shmk_service *s)
+{
+	const struct svc_view *v = &s->v;
+	struct shmk_svc_config c = { .size = sizeof(c) };
+	uint32_t M = v->g.nslots, na, i, j, worst = 0;
+
+	shmk_service_config(s, &c);
+	if (c.kind == SHMK_SVC_EVENT)
+		return 0;
+	na = c.max_publishers;
+	/* Channel 0: A-role producers [0, na), B-role consumers [na, M). */
+	for (j = na; j < M; j++) {
+		uint32_t sum = 0;
+
+		/* Relaxed, here and below: a snapshot for statistics. */
+		if (ST_TAG(atomic_load_explicit(&v->slots[j].state,
+						memory_order_relaxed)) != ST_ALIVE)
+			continue;
+		for (i = 0; i < na; i++) {
+			uint32_t st = atomic_load_explicit(&v->slots[i].state,
+							   memory_order_relaxed);
+			const struct svc_prod *pr = &v->prod[i];
+			uint32_t tail, pos, d;
+			uint64_t cv;
+
+			if (ST_TAG(st) != ST_ALIVE)
+				continue;
+			tail = atomic_load_explicit(&pr->tail,
+						    memory_order_relaxed);
+			cv = atomic_load_explicit(cursor_at(v, 0, j, i),
+						  memory_order_relaxed);
+			/* A cursor of another generation: not read from it yet. */
+			pos = (uint32_t)(cv >> 32) == ST_VAL(st) ? (uint32_t)cv :
+			      atomic_load_explicit(&pr->start,
+						   memory_order_relaxed);
+			d = tail - pos;
+			if ((int32_t)d > 0)
+				sum += d < v->g.cap ? d : v->g.cap;
+		}
+		if (sum > worst)
+			worst = sum;
+	}
+	return worst;
+}
+
 /* Death notices and liveness */
 
 SHMK_API int shmk_region_on_release(const struct shmk_region *r,

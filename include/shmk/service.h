@@ -227,6 +227,18 @@ SHMK_API uint32_t shmk_service_participants(const struct shmk_service *s);
 SHMK_API void shmk_service_roles(const struct shmk_service *s,
 				 uint32_t *producers, uint32_t *consumers);
 
+/**
+ * shmk_service_backlog() - the deepest consumer queue
+ * @s:		handle
+ *
+ * Samples (publish-subscribe) or requests (request-response) published
+ * and not yet received, for the live subscriber or server that has the
+ * most waiting.  A snapshot for monitoring.
+ *
+ * Return: the count; 0 for an event service.
+ */
+SHMK_API uint32_t shmk_service_backlog(const struct shmk_service *s);
+
 /*
  * Publish-subscribe.  A publisher loans a chunk, writes the payload in
  * place and publishes it: only its index moves.  Subscribers receive a

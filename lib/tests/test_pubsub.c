@@ -23,11 +23,14 @@ static void test_basic(void **state)
 	assert_int_equal(shmk_pub_open(s, &pub), 0);
 	assert_int_equal(shmk_sub_open(s, &sub), 0);
 	assert_int_equal(shmk_sub_receive(sub, &smp, 0), -EAGAIN);
+	assert_int_equal(shmk_service_backlog(s), 0);
 	assert_int_equal(shmk_pub_loan(pub, &pl), 0);
 	strcpy(pl, "hello");
 	assert_int_equal(shmk_service_chunks_used(s), 1);
 	assert_int_equal(shmk_pub_publish(pub, pl, 6, 0), 0);
+	assert_int_equal(shmk_service_backlog(s), 1);
 	assert_int_equal(shmk_sub_receive(sub, &smp, 0), 0);
+	assert_int_equal(shmk_service_backlog(s), 0);
 	assert_int_equal(smp.len, 6);
 	assert_string_equal(smp.data, "hello");
 	assert_int_equal(smp.seq, 0);

@@ -69,6 +69,8 @@ int main(int argc, char **argv)
 			} else {
 				k = shmk_listener_wait(p, ids, 64, SHMK_FOREVER);
 			}
+			if (k == -EINTR)	/* a signal, even stop and continue */
+				continue;
 			if (k < 0) {
 				ret = k;
 				break;

@@ -58,7 +58,10 @@ int main(int argc, char **argv)
 		for (i = 0; !ret && i < n; i++) {
 			struct shmk_sample smp;
 
-			ret = shmk_sub_receive(p, &smp, SHMK_FOREVER);
+			/* A signal (even stop and continue) ends the wait: retry. */
+			do
+				ret = shmk_sub_receive(p, &smp, SHMK_FOREVER);
+			while (ret == -EINTR);
 			if (ret)
 				break;
 			printf("received (publisher slot %u, seq %llu): %.*s\n",

@@ -42,7 +42,10 @@ int main(int argc, char **argv)
 		for (i = 0; !ret && i < n; i++) {
 			size_t k;
 
-			ret = shmk_server_receive(p, &smp, SHMK_FOREVER);
+			/* A signal (even stop and continue) ends the wait: retry. */
+			do
+				ret = shmk_server_receive(p, &smp, SHMK_FOREVER);
+			while (ret == -EINTR);
 			if (ret)
 				break;
 			ret = shmk_pub_loan(p, (void **)&pl);

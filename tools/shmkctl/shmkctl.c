@@ -739,13 +739,13 @@ static int cmd_services(void)
 	if (opt_json)
 		printf("{\"backend\":\"%s\",\"services\":[", backend_name());
 	else
-		printf("%-24s %-6s %8s %6s %6s %6s %7s %7s %11s %s\n", "SERVICE", "KIND",
-		       "PAYLOAD", "MAXPUB", "MAXSUB", "BUFFER", "PRODS", "CONS",
-		       "CHUNKS", "OVERFLOW");
+		printf("%-24s %-6s %8s %6s %6s %6s %7s %7s %6s %11s %s\n", "SERVICE",
+		       "KIND", "PAYLOAD", "MAXPUB", "MAXSUB", "BUFFER", "PRODS",
+		       "CONS", "QUEUED", "CHUNKS", "OVERFLOW");
 	for (i = 0; i < n; i++) {
 		struct shmk_svc_config c = { .size = sizeof(c) };
 		struct shmk_service *svc;
-		uint32_t used, total, parts, prods, cons;
+		uint32_t used, total, parts, prods, cons, queued;
 		int ret = shmk_service_open(names[i], NULL, 0, &svc);
 
 		if (ret) {
@@ -765,6 +765,7 @@ static int cmd_services(void)
 		total = shmk_service_chunks(svc);
 		parts = shmk_service_participants(svc);
 		shmk_service_roles(svc, &prods, &cons);
+		queued = shmk_service_backlog(svc);
 		shmk_service_close(svc);
 		if (opt_json) {
 			printf("%s{\"name\":", shown++ ? "," : "");
@@ -772,20 +773,21 @@ static int cmd_services(void)
 			printf(",\"kind\":\"%s\",\"payload_max\":%llu,\"max_publishers\":%u,"
 			       "\"max_subscribers\":%u,\"buffer\":%u,\"history\":%u,"
 			       "\"overflow\":\"%s\",\"max_events\":%u,\"participants\":%u,"
-			       "\"producers\":%u,\"consumers\":%u,"
+			       "\"producers\":%u,\"consumers\":%u,\"backlog\":%u,"
 			       "\"chunks\":%u,\"chunks_used\":%u}",
 			       kind_name(c.kind), (unsigned long long)c.payload_max,
 			       c.max_publishers, c.max_subscribers, c.buffer, c.history,
 			       c.overflow == SHMK_OVERFLOW_BLOCK ? "block" : "safe",
-			       c.max_events, parts, prods, cons, total, used);
+			       c.max_events, parts, prods, cons, queued, total, used);
 		} else {
 			char pb[16], cb[24];
 
 			snprintf(cb, sizeof(cb), "%u/%u", used, total);
-			printf("%-24s %-6s %8s %6u %6u %6u %7u %7u %11s %s\n", names[i],
+			printf("%-24s %-6s %8s %6u %6u %6u %7u %7u %6u %11s %s\n", names[i],
 			       kind_name(c.kind),
 			       c.kind == SHMK_SVC_EVENT ? "-" : human(c.payload_max, pb, sizeof(pb)),
-			       c.max_publishers, c.max_subscribers, c.buffer, prods, cons, cb,
+			       c.max_publishers, c.max_subscribers, c.buffer, prods, cons,
+			       queued, cb,
 			       c.overflow == SHMK_OVERFLOW_BLOCK ? "block" : "safe");
 		}
 	}
