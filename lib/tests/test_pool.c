@@ -8,21 +8,7 @@
 #include <stdatomic.h>
 #include "testutil.h"
 
-static struct shmk_region *R;
-
-static int setup(void **state)
-{
-	(void)state;
-	R = new_region(8 << 20, NULL, 0, 0);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	shmk_region_close(R);
-	return 0;
-}
+REGION_GROUP_FIXTURE(8 << 20)
 
 static void test_params(void **state)
 {

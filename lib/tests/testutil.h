@@ -58,6 +58,28 @@ static inline struct shmk_region *new_region(uint64_t bytes, char *name,
 	return r;
 }
 
+/*
+ * A cmocka group fixture for a test file whose tests share one region:
+ * defines R (a fresh unlinked region of @bytes) and setup()/teardown()
+ * for cmocka_run_group_tests_name().
+ */
+#define REGION_GROUP_FIXTURE(bytes)					\
+	static struct shmk_region *R;					\
+									\
+	static int setup(void **state)					\
+	{								\
+		(void)state;						\
+		R = new_region((bytes), NULL, 0, 0);			\
+		return 0;						\
+	}								\
+									\
+	static int teardown(void **state)				\
+	{								\
+		(void)state;						\
+		shmk_region_close(R);					\
+		return 0;						\
+	}
+
 /* Wait for a child; return 0 when it exited with status 0. */
 static inline int reap(pid_t pid)
 {
