@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-# shmk: make [all] | check | demo | kcheck | vm-shell | bench | install | clean
+# shmk: make [all] | check | demo | kcheck | vm-shell | vm-run | bench | install | clean
 #
 #   all      shmk.ko (against the installed Debian headers), libshmk, the
 #            selftests and the demo, all under build/ (shmk.ko at the top)
@@ -9,11 +9,18 @@
 #   demo     boot the guest with the module and run the region demo
 #   kcheck   checkpatch --strict, W=1 and sparse (C=1) on the kernel code
 #   vm-shell an interactive shell in the guest with the module loaded
+#   vm-run   CMD='...' in the guest with the module loaded
+#   rig-check tests of the QEMU rig itself (tools/vm/test-rig)
 #   tools    shmkctl, shmk-bench and the drones demo (build/tools/)
 #   bench    shmk-bench on this machine (BENCH_ARGS, e.g. "--quick wakeup");
 #            bench-wakeup: its wakeup benchmark in the guest
 #   install  module, libshmk, headers, pkg-config, tools, man pages and the
 #            udev rule under DESTDIR/PREFIX; install-check: tools/install-test
+#
+# Guest targets (demo, vm-shell, vm-run, guest-check, bench-wakeup) take
+# EXTRA="DIR..." (your own programs, dynamically linked ones too, copied to
+# /extra in the guest) and TIMEOUT=SECONDS; SHMK_VM_ACCEL=kvm|tcg forces the
+# accelerator. See Documentation/vm.rst.
 #
 # KVER (default: tools/kver) picks the kernel; nothing here looks at the
 # running kernel.  Third-party files (kselftest headers, checkpatch.pl)
@@ -42,8 +49,14 @@ GUEST_BINS += $(BUILD)/guest/drones
 
 MAKEFLAGS += --no-print-directory
 
+EXTRA     ?=
+TIMEOUT   ?=
+VM_ARGS   := $(foreach d,$(EXTRA),--extra $(d)) $(if $(TIMEOUT),--timeout $(TIMEOUT))
+# The demo takes about 45 s under TCG on a busy 2-core machine.
+DEMO_TIMEOUT := 300
+
 .PHONY: FORCE all module lib selftests guest check host-check guest-check kcheck \
-	demo vm-shell bench bench-wakeup install clean deps tools install-lib \
+	demo vm-shell vm-run rig-check bench bench-wakeup install clean deps tools install-lib \
 	install-module install-tools install-udev install-dkms install-check
 
 all: module lib selftests guest tools
@@ -148,16 +161,25 @@ host-check: lib
 	$(MAKE) -C lib O=$(CURDIR)/$(BUILD)/lib check
 
 guest-check: module selftests
-	tools/vm/run --module shmk.ko --tests $(BUILD)/selftests
+	tools/vm/run --module shmk.ko --tests $(BUILD)/selftests $(VM_ARGS)
+
+rig-check:
+	tools/vm/test-rig
 
 check: all $(CHECKPATCH)
 	tools/check
 
 demo: module guest
-	tools/vm/run --module shmk.ko --extra $(BUILD)/guest -- /extra/demo.sh
+	tools/vm/run --module shmk.ko --timeout $(DEMO_TIMEOUT) --extra $(BUILD)/guest \
+		$(VM_ARGS) -- /extra/demo.sh
 
 vm-shell: module selftests guest
-	tools/vm/run --module shmk.ko --extra $(BUILD)/guest --shell
+	tools/vm/run --module shmk.ko --extra $(BUILD)/guest $(VM_ARGS) --shell
+
+# make vm-run CMD='prog args' [EXTRA=dir]: the command's status is make's.
+vm-run: module selftests guest
+	$(if $(CMD),,$(error vm-run: give the guest command as CMD='...'))
+	tools/vm/run --module shmk.ko --extra $(BUILD)/guest $(VM_ARGS) -- "$$CMD"
 
 bench: $(BUILD)/tools/shmk-bench
 	$(BUILD)/tools/shmk-bench $(BENCH_ARGS)
@@ -165,7 +187,8 @@ bench: $(BUILD)/tools/shmk-bench
 # Wakeup latency needs the module, so it runs in the guest (TCG timings:
 # compare the ratios, not the nanoseconds).
 bench-wakeup: module guest
-	tools/vm/run --module shmk.ko --extra $(BUILD)/guest -- /extra/shmk-bench wakeup $(BENCH_ARGS)
+	tools/vm/run --module shmk.ko --extra $(BUILD)/guest $(VM_ARGS) -- \
+		/extra/shmk-bench wakeup $(BENCH_ARGS)
 
 # make install [DESTDIR=...] [PREFIX=/usr/local]: everything, see
 # Documentation/tools.rst.  The module goes to /lib/modules/KVER/MODDIR,
