@@ -262,7 +262,7 @@ static int fail_page_alloc(int on)
 	ret |= put_str(FPA "ignore-gfp-highmem", on ? "N" : "Y");
 	ret |= put_str(FPA "min-order", on ? "0" : "1");
 	ret |= put_str(FPA "interval", "1");
-	ret |= put_str(FPA "times", "-1");
+	ret |= put_str(FPA "times", on ? "-1" : "1");
 	ret |= put_str(FPA "verbose", "0");
 	ret |= put_str(FPA "probability", on ? "100" : "0");
 	return ret;
