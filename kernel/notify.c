@@ -3,15 +3,22 @@
  * shmk notifications: futex-like wait and wake on 32-bit words of a
  * region, a vectored wait, and poll() on a watched word.
  *
- * Waiters are queued in a hash of buckets keyed by (region, offset); a
- * bucket's spinlock is the only lock WAIT and WAKE take, and neither
- * allocates.  No wakeup is lost for the reason futex loses none: the
- * waiter queues itself and reads the word under the bucket lock, and a
- * waker, which changed the word before calling WAKE, takes the same
- * lock before looking for waiters.  Either the waker's lock comes after
- * the waiter's unlock, and it finds the waiter queued, or it comes
- * before the waiter's lock, and the lock's ordering makes the new value
- * visible to the waiter's read, which then returns -EAGAIN.
+ * Waiting tasks are queued in a hash of buckets keyed by (region,
+ * offset); a bucket's spinlock is the only lock WAIT and WAKE take for
+ * them, and neither allocates.  No wakeup is lost for the reason futex
+ * loses none: the waiter queues itself and reads the word under the
+ * bucket lock, and a waker, which changed the word before calling WAKE,
+ * takes the same lock before looking for waiters.  Either the waker's
+ * lock comes after the waiter's unlock, and it finds the waiter queued,
+ * or it comes before the waiter's lock, and the lock's ordering makes
+ * the new value visible to the waiter's read, which then returns
+ * -EAGAIN.  The read is of the page the page cache holds for the word at
+ * that moment: it is checked again under the bucket lock, so a hole
+ * punched meanwhile cannot leave the waiter reading a stale copy.
+ *
+ * Watches are not in that hash: they live in their region's tree
+ * (struct shmk_region_watches), are observers that WAKE signals besides
+ * the tasks it wakes, and never count toward WAKE's count.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -21,6 +28,8 @@
 #include <linux/hrtimer.h>
 #include <linux/ktime.h>
 #include <linux/log2.h>
+#include <linux/pagemap.h>
+#include <linux/rbtree.h>
 #include <linux/sched/signal.h>
 #include <linux/shmem_fs.h>
 #include <linux/slab.h>
@@ -65,13 +74,36 @@ static int shmk_check_offset(const struct shmk_region *r, u64 offset)
 	return 0;
 }
 
-/* The page holding a word, with a reference; read it with shmk_word(). */
+/*
+ * The page holding a word, with a reference; read it with shmk_word().
+ * A resident page is found without the folio lock and without
+ * allocating; only a word not in memory (never touched, punched out or
+ * swapped out) takes shmem's path, which may allocate or read swap.
+ */
 static struct page *shmk_word_page(const struct shmk_region *r, u64 offset)
 {
 	struct address_space *mapping = r->shmem->f_mapping;
+	pgoff_t index = offset >> PAGE_SHIFT;
+	struct folio *folio;
+	struct page *page;
 
-	return shmem_read_mapping_page_gfp(mapping, offset >> PAGE_SHIFT,
+	folio = filemap_get_folio(mapping, index);
+	if (folio) {
+		page = folio_file_page(folio, index);
+		if (folio_test_uptodate(folio) && !PageHWPoison(page))
+			return page;
+		folio_put(folio);
+	}
+	return shmem_read_mapping_page_gfp(mapping, index,
 					   mapping_gfp_mask(mapping));
+}
+
+/* Whether @page is still the page cache's page for the word at @offset. */
+static bool shmk_page_current(const struct shmk_region *r, struct page *page,
+			      u64 offset)
+{
+	return xa_load(&r->shmem->f_mapping->i_pages, offset >> PAGE_SHIFT) ==
+	       page_folio(page);
 }
 
 static u32 shmk_word(struct page *page, u64 offset)
@@ -83,30 +115,68 @@ static u32 shmk_word(struct page *page, u64 offset)
 	return val;
 }
 
-/* Wake up to @count waiters on (@r, @offset) whose bitset meets @bitset. */
+static int shmk_watch_cmp(const void *key, const struct rb_node *n)
+{
+	u64 offset = *(const u64 *)key;
+	u64 other = rb_entry(n, struct shmk_watch_state, node)->offset;
+
+	return offset < other ? -1 : offset > other;
+}
+
+static bool shmk_watch_less(struct rb_node *a, const struct rb_node *b)
+{
+	return rb_entry(a, struct shmk_watch_state, node)->offset <
+	       rb_entry(b, struct shmk_watch_state, node)->offset;
+}
+
+/* Signal every armed watch on (@r, @offset) whose bitset meets @bitset. */
+static void shmk_wake_watches(struct shmk_region *r, u64 offset, u32 bitset)
+{
+	struct shmk_region_watches *rw = &r->watches;
+	struct shmk_watch_state *ws;
+	struct rb_node *n;
+
+	/*
+	 * Pairs with the barrier after arming in shmk_ioctl_watch(): the
+	 * caller changed the word before WAKE, the watcher reads it after
+	 * WATCH, so either this sees the watch or the watcher sees the word.
+	 */
+	smp_mb();
+	if (!READ_ONCE(rw->nr))
+		return;
+	spin_lock(&rw->lock);
+	for (n = rb_find_first(&offset, &rw->root, shmk_watch_cmp); n;
+	     n = rb_next(n)) {
+		ws = rb_entry(n, struct shmk_watch_state, node);
+		if (ws->offset != offset)
+			break;
+		if (!(ws->bitset & bitset))
+			continue;
+		/* Paired with the poll side by the waitqueue lock. */
+		WRITE_ONCE(ws->pending, 1);
+		wake_up_interruptible_poll(&ws->wq, EPOLLIN | EPOLLRDNORM);
+	}
+	spin_unlock(&rw->lock);
+}
+
+/*
+ * Wake up to @count tasks waiting on (@r, @offset) whose bitset meets
+ * @bitset, oldest first, and return how many woke.  Unless @count is 0,
+ * every matching watch is signalled too; watches are not counted.
+ */
 static int shmk_wake(struct shmk_region *r, u64 offset, u32 count, u32 bitset)
 {
 	struct shmk_bucket *b = shmk_bucket_of(r, offset);
 	struct shmk_waiter *w, *tmp;
-	struct shmk_watch_state *watch;
 	u32 woke = 0;
 
+	if (!count)
+		return 0;
 	spin_lock(&b->lock);
 	list_for_each_entry_safe(w, tmp, &b->waiters, node) {
-		if (woke >= count)
-			break;
 		if (w->region != r || w->offset != offset ||
 		    !(w->bitset & bitset))
 			continue;
-		if (!w->task) {
-			watch = container_of(w, struct shmk_watch_state, waiter);
-			/* Paired with the poll side by the waitqueue lock. */
-			WRITE_ONCE(watch->pending, 1);
-			wake_up_interruptible_poll(&watch->wq,
-						   EPOLLIN | EPOLLRDNORM);
-			woke++;
-			continue;
-		}
 		/*
 		 * A vectored waiter already woken through another word is
 		 * left for the next one.  The cmpxchg is a full barrier: the
@@ -120,9 +190,11 @@ static int shmk_wake(struct shmk_region *r, u64 offset, u32 count, u32 bitset)
 		 * lock to dequeue its words.
 		 */
 		wake_up_process(w->task->task);
-		woke++;
+		if (++woke >= count)
+			break;
 	}
 	spin_unlock(&b->lock);
+	shmk_wake_watches(r, offset, bitset);
 	return min_t(u32, woke, INT_MAX);
 }
 
@@ -137,10 +209,23 @@ static int shmk_queue(struct shmk_waiter *w, u32 expected)
 	struct page *page;
 	int ret = 0;
 
-	page = shmk_word_page(w->region, w->offset);
-	if (IS_ERR(page))
-		return PTR_ERR(page);
-	spin_lock(&b->lock);
+	for (;;) {
+		page = shmk_word_page(w->region, w->offset);
+		if (IS_ERR(page))
+			return PTR_ERR(page);
+		spin_lock(&b->lock);
+		/*
+		 * A hole punched since the lookup moved the word to a new
+		 * page, which a waker may already have written and woken:
+		 * look again.  The removal and the waker's store are ordered
+		 * before the waker's unlock of this lock, hence before here.
+		 */
+		if (shmk_page_current(w->region, page, w->offset))
+			break;
+		spin_unlock(&b->lock);
+		put_page(page);
+		cond_resched();
+	}
 	if (shmk_word(page, w->offset) == expected)
 		list_add_tail(&w->node, &b->waiters);
 	else
@@ -161,29 +246,23 @@ static void shmk_unqueue(struct shmk_waiter *w)
 }
 
 /*
- * Wait until one of @ws (already validated) is woken.  Returns the index
- * of the woken word, -EAGAIN, -ETIMEDOUT, -EBADF, -EINTR or
- * -ERESTARTSYS.
+ * Wait until one of @ws (already validated) is woken, at the latest at
+ * @expires (KTIME_MAX: never).  Returns the index of the woken word,
+ * -EAGAIN, -ETIMEDOUT, -EBADF, or on a signal -ERESTARTNOHAND for a
+ * relative timeout (@relative) and -ERESTARTSYS otherwise.
  */
 static int shmk_wait_words(struct shmk_handle *h, struct shmk_waiter *ws,
-			   const u32 *expected, u32 nr, u32 flags,
-			   u64 timeout_ns)
+			   const u32 *expected, u32 nr, ktime_t expires,
+			   bool relative)
 {
 	struct shmk_wait_task wt = {
 		.task = current,
 		.owner = current->files,
 		.woken = ATOMIC_INIT(-1),
 	};
-	ktime_t expires = KTIME_MAX;
-	bool timeout = flags & SHMK_WAIT_TIMEOUT;
+	bool timeout = expires != KTIME_MAX;
 	u32 queued, i;
 	int ret = 0, woken;
-
-	if (timeout) {
-		expires = ns_to_ktime(min_t(u64, timeout_ns, KTIME_MAX));
-		if (!(flags & SHMK_WAIT_ABSTIME))
-			expires = ktime_add_safe(ktime_get(), expires);
-	}
 
 	spin_lock(&h->lock);
 	list_add(&wt.node, &h->tasks);
@@ -206,8 +285,7 @@ static int shmk_wait_words(struct shmk_handle *h, struct shmk_waiter *ws,
 		if (READ_ONCE(wt.closed))
 			ret = -EBADF;
 		else if (signal_pending(current))
-			ret = (timeout && !(flags & SHMK_WAIT_ABSTIME)) ?
-			      -EINTR : -ERESTARTSYS;
+			ret = relative ? -ERESTARTNOHAND : -ERESTARTSYS;
 		else if (timeout && ktime_compare(ktime_get(), expires) >= 0)
 			ret = -ETIMEDOUT;
 		else if (timeout)
@@ -240,10 +318,45 @@ static bool shmk_wait_flags_valid(u32 flags)
 	return !(flags & SHMK_WAIT_ABSTIME) || (flags & SHMK_WAIT_TIMEOUT);
 }
 
-static long shmk_ioctl_wait(struct shmk_handle *h, const void __user *uarg)
+/* The deadline of a wait: KTIME_MAX for none. */
+static ktime_t shmk_wait_deadline(u32 flags, u64 timeout_ns)
 {
+	ktime_t t;
+
+	if (!(flags & SHMK_WAIT_TIMEOUT))
+		return KTIME_MAX;
+	t = ns_to_ktime(min_t(u64, timeout_ns, KTIME_MAX));
+	if (!(flags & SHMK_WAIT_ABSTIME))
+		t = ktime_add_safe(ktime_get(), t);
+	return t;
+}
+
+/*
+ * A signal interrupted a wait with a relative timeout.  Leave the time
+ * that remained in the caller's @utimeout, as select() does with its
+ * timeout, and return -ERESTARTNOHAND: a signal that runs no handler (a
+ * stop and continue, ptrace, the freezer) restarts the ioctl, which reads
+ * the remaining time and so does not sleep a fresh full timeout; one
+ * that runs a handler turns it into -EINTR.  No restart_block: its
+ * function would point into module text, which a task can keep pending
+ * (and call through restart_syscall()) after the module is unloaded.
+ */
+static int shmk_wait_interrupted(u64 __user *utimeout, ktime_t expires)
+{
+	s64 left = ktime_to_ns(ktime_sub(expires, ktime_get()));
+
+	if (put_user((u64)max_t(s64, left, 0), utimeout))
+		return -EINTR;
+	return -ERESTARTNOHAND;
+}
+
+static long shmk_ioctl_wait(struct shmk_handle *h, void __user *uarg)
+{
+	struct shmk_wait __user *u = uarg;
 	struct shmk_waiter w = { .region = h->region };
 	struct shmk_wait arg;
+	ktime_t expires;
+	bool relative;
 	int ret;
 
 	ret = shmk_copy_arg(&arg, sizeof(arg), sizeof(arg), uarg);
@@ -255,16 +368,23 @@ static long shmk_ioctl_wait(struct shmk_handle *h, const void __user *uarg)
 		return -EINVAL;
 	w.offset = arg.offset;
 	w.bitset = arg.bitset;
-	ret = shmk_wait_words(h, &w, &arg.expected, 1, arg.flags,
-			      arg.timeout_ns);
+	expires = shmk_wait_deadline(arg.flags, arg.timeout_ns);
+	relative = (arg.flags & (SHMK_WAIT_TIMEOUT | SHMK_WAIT_ABSTIME)) ==
+		   SHMK_WAIT_TIMEOUT;
+	ret = shmk_wait_words(h, &w, &arg.expected, 1, expires, relative);
+	if (ret == -ERESTARTNOHAND)
+		return shmk_wait_interrupted(&u->timeout_ns, expires);
 	return ret > 0 ? 0 : ret;
 }
 
-static long shmk_ioctl_waitv(struct shmk_handle *h, const void __user *uarg)
+static long shmk_ioctl_waitv(struct shmk_handle *h, void __user *uarg)
 {
+	struct shmk_waitv __user *u = uarg;
 	struct shmk_waitv_entry *entries;
 	struct shmk_waiter *ws;
 	struct shmk_waitv arg;
+	ktime_t expires;
+	bool relative;
 	u32 *expected;
 	long ret;
 	u32 i;
@@ -298,8 +418,12 @@ static long shmk_ioctl_waitv(struct shmk_handle *h, const void __user *uarg)
 		ws[i].bitset = entries[i].bitset;
 		expected[i] = entries[i].expected;
 	}
-	ret = shmk_wait_words(h, ws, expected, arg.nr, arg.flags,
-			      arg.timeout_ns);
+	expires = shmk_wait_deadline(arg.flags, arg.timeout_ns);
+	relative = (arg.flags & (SHMK_WAIT_TIMEOUT | SHMK_WAIT_ABSTIME)) ==
+		   SHMK_WAIT_TIMEOUT;
+	ret = shmk_wait_words(h, ws, expected, arg.nr, expires, relative);
+	if (ret == -ERESTARTNOHAND)
+		ret = shmk_wait_interrupted(&u->timeout_ns, expires);
 out:
 	kfree(ws);
 	kfree(entries);
@@ -321,17 +445,22 @@ static long shmk_ioctl_wake(struct shmk_handle *h, const void __user *uarg)
 
 static void shmk_watch_disarm(struct shmk_handle *h)
 {
+	struct shmk_region_watches *rw = &h->region->watches;
+
 	lockdep_assert_held(&h->lock);
-	if (h->watch.armed) {
-		shmk_unqueue(&h->watch.waiter);
-		h->watch.armed = false;
-	}
+	if (!h->watch.armed)
+		return;
+	spin_lock(&rw->lock);
+	rb_erase(&h->watch.node, &rw->root);
+	WRITE_ONCE(rw->nr, rw->nr - 1);
+	spin_unlock(&rw->lock);
+	h->watch.armed = false;
 }
 
 static long shmk_ioctl_watch(struct shmk_handle *h, const void __user *uarg)
 {
-	struct shmk_waiter *w = &h->watch.waiter;
-	struct shmk_bucket *b;
+	struct shmk_region_watches *rw = &h->region->watches;
+	struct shmk_watch_state *ws = &h->watch;
 	struct shmk_watch arg;
 	int ret;
 
@@ -344,23 +473,34 @@ static long shmk_ioctl_watch(struct shmk_handle *h, const void __user *uarg)
 
 	spin_lock(&h->lock);
 	shmk_watch_disarm(h);
-	w->offset = arg.offset;
-	w->bitset = arg.bitset;
-	WRITE_ONCE(h->watch.pending, 0);
-	b = shmk_bucket_of(w->region, w->offset);
-	spin_lock(&b->lock);
-	list_add_tail(&w->node, &b->waiters);
-	spin_unlock(&b->lock);
-	h->watch.armed = true;
+	ws->offset = arg.offset;
+	ws->bitset = arg.bitset;
+	WRITE_ONCE(ws->pending, 0);
+	spin_lock(&rw->lock);
+	rb_add(&ws->node, &rw->root, shmk_watch_less);
+	WRITE_ONCE(rw->nr, rw->nr + 1);
+	spin_unlock(&rw->lock);
+	ws->armed = true;
 	spin_unlock(&h->lock);
+	/* Pairs with the barrier in shmk_wake_watches(). */
+	smp_mb();
 	return 0;
+}
+
+static void shmk_release_action_put(struct shmk_release_action *act)
+{
+	if (!act->armed)
+		return;
+	put_page(act->slot_page);
+	put_page(act->counter_page);
 }
 
 static long shmk_ioctl_on_release(struct file *file, struct shmk_handle *h,
 				  const void __user *uarg)
 {
-	struct shmk_release_action act = { .armed = true };
+	struct shmk_release_action act = { .armed = true }, old;
 	struct shmk_on_release arg;
+	struct page *page;
 	int ret;
 
 	ret = shmk_copy_arg(&arg, sizeof(arg), sizeof(arg), uarg);
@@ -369,6 +509,9 @@ static long shmk_ioctl_on_release(struct file *file, struct shmk_handle *h,
 	if ((arg.flags & ~SHMK_ON_RELEASE_CLEAR) || arg.reserved)
 		return -EINVAL;
 	if (arg.flags & SHMK_ON_RELEASE_CLEAR) {
+		/* Zero, so that they can be given a meaning later. */
+		if (arg.slot_offset || arg.slot_value || arg.counter_offset)
+			return -EINVAL;
 		act.armed = false;
 	} else {
 		if (shmk_check_offset(h->region, arg.slot_offset) ||
@@ -380,46 +523,99 @@ static long shmk_ioctl_on_release(struct file *file, struct shmk_handle *h,
 		act.slot_offset = arg.slot_offset;
 		act.slot_value = arg.slot_value;
 		act.counter_offset = arg.counter_offset;
+		/*
+		 * Hold both pages now, charged to the caller, so that the
+		 * release need not allocate, read swap, or fail.
+		 */
+		page = shmk_word_page(h->region, arg.slot_offset);
+		if (IS_ERR(page))
+			return PTR_ERR(page);
+		act.slot_page = page;
+		page = shmk_word_page(h->region, arg.counter_offset);
+		if (IS_ERR(page)) {
+			put_page(act.slot_page);
+			return PTR_ERR(page);
+		}
+		act.counter_page = page;
 	}
 	spin_lock(&h->lock);
+	old = h->on_release;
 	h->on_release = act;
 	spin_unlock(&h->lock);
+	shmk_release_action_put(&old);
 	return 0;
 }
 
 /*
- * The region file is being released: carry out its death notice, if any.
- * The slot is written before the counter moves (the cmpxchg is a full
- * barrier), so whoever sees the new count also sees the slot.
+ * Store @value into the word at @offset of @r, or with @add increment
+ * it, starting from @page, held since registration.  The folio lock,
+ * under which a hole punch removes folios, keeps the page in the page
+ * cache between the check and the store; a page punched out since the
+ * registration is replaced by a fresh lookup.
+ */
+static int shmk_release_store(struct shmk_region *r, struct page *page,
+			      u64 offset, u32 value, bool add)
+{
+	struct folio *folio;
+	u32 *word, old;
+
+	get_page(page);
+	for (;;) {
+		folio = page_folio(page);
+		folio_lock(folio);
+		if (shmk_page_current(r, page, offset))
+			break;
+		folio_unlock(folio);
+		put_page(page);
+		page = shmk_word_page(r, offset);
+		if (IS_ERR(page))
+			return PTR_ERR(page);
+	}
+	word = kmap_local_page(page) + offset_in_page(offset);
+	if (add) {
+		old = READ_ONCE(*word);
+		while (!try_cmpxchg(word, &old, old + 1))
+			;
+	} else {
+		WRITE_ONCE(*word, value);
+	}
+	kunmap_local(word);
+	set_page_dirty(page);
+	folio_unlock(folio);
+	put_page(page);
+	return 0;
+}
+
+/*
+ * The region file is being released: carry out its death notice, if
+ * any.  The slot is written before the counter moves (the cmpxchg is a
+ * full barrier), so whoever sees the new count also sees the slot.  Both
+ * pages are held since registration, so this fails only if a writer
+ * punched a hole over a word and its new page cannot be had; then the
+ * failure is logged, and the counter still moves and its waiters still
+ * wake, so that the death is not lost.
  */
 static void shmk_run_release_action(struct shmk_handle *h)
 {
 	struct shmk_release_action *act = &h->on_release;
-	struct page *page;
-	u32 *word, old;
+	struct shmk_region *r = h->region;
+	int err;
 
 	if (!act->armed)
 		return;
-	page = shmk_word_page(h->region, act->slot_offset);
-	if (!IS_ERR(page)) {
-		word = kmap_local_page(page) + offset_in_page(act->slot_offset);
-		WRITE_ONCE(*word, act->slot_value);
-		kunmap_local(word);
-		set_page_dirty(page);
-		put_page(page);
-	}
-	page = shmk_word_page(h->region, act->counter_offset);
-	if (!IS_ERR(page)) {
-		word = kmap_local_page(page) +
-		       offset_in_page(act->counter_offset);
-		old = READ_ONCE(*word);
-		while (!try_cmpxchg(word, &old, old + 1))
-			;
-		kunmap_local(word);
-		set_page_dirty(page);
-		put_page(page);
-	}
-	shmk_wake(h->region, act->counter_offset, INT_MAX, SHMK_BITSET_ANY);
+	err = shmk_release_store(r, act->slot_page, act->slot_offset,
+				 act->slot_value, false);
+	if (err)
+		pr_warn_ratelimited("region %llu: death notice slot %llu not written: %d\n",
+				    r->id, act->slot_offset, err);
+	err = shmk_release_store(r, act->counter_page, act->counter_offset,
+				 0, true);
+	if (err)
+		pr_warn_ratelimited("region %llu: death notice counter %llu not incremented: %d\n",
+				    r->id, act->counter_offset, err);
+	shmk_release_action_put(act);
+	act->armed = false;
+	shmk_wake(r, act->counter_offset, INT_MAX, SHMK_BITSET_ANY);
 }
 
 long shmk_notify_ioctl(struct file *file, struct shmk_handle *h,
@@ -434,8 +630,8 @@ long shmk_notify_ioctl(struct file *file, struct shmk_handle *h,
 		return shmk_ioctl_waitv(h, uarg);
 	case SHMK_IOC_BASE(SHMK_IOC_WATCH):
 		return shmk_ioctl_watch(h, uarg);
-	case SHMK_IOC_ACK:
-		/* Returns whether a wake was pending. */
+	case SHMK_IOC_BASE(SHMK_IOC_ACK):
+		/* Whether a wake was pending; the argument is ignored. */
 		return xchg(&h->watch.pending, 0);
 	case SHMK_IOC_BASE(SHMK_IOC_ON_RELEASE):
 		return shmk_ioctl_on_release(file, h, uarg);
@@ -462,17 +658,26 @@ static int shmk_same_file(const void *file, struct file *f, unsigned int fd)
  * the table keeps no other descriptor of it, the waits that the table's
  * tasks started through it end with -EBADF.  (A wait that starts while
  * the close runs is not seen, as with any blocking call on a descriptor
- * another thread closes.)
+ * another thread closes.)  The descriptor scan runs only when a task of
+ * @owner waits through @file at that moment.
  */
 void shmk_notify_flush(struct file *file, fl_owner_t owner)
 {
 	struct shmk_handle *h = file->private_data;
 	struct shmk_wait_task *wt;
+	bool waiting = false;
 
-	/* Most closes find nobody waiting: skip the descriptor scan. */
-	if (list_empty_careful(&h->tasks))
+	/* Most closes find nobody waiting; a racing wait is not seen anyway. */
+	if (data_race(list_empty_careful(&h->tasks)))
 		return;
-	if (iterate_fd(owner, 0, shmk_same_file, file))
+	spin_lock(&h->lock);
+	list_for_each_entry(wt, &h->tasks, node)
+		if (wt->owner == owner) {
+			waiting = true;
+			break;
+		}
+	spin_unlock(&h->lock);
+	if (!waiting || iterate_fd(owner, 0, shmk_same_file, file))
 		return;
 	spin_lock(&h->lock);
 	list_for_each_entry(wt, &h->tasks, node) {
@@ -485,12 +690,18 @@ void shmk_notify_flush(struct file *file, fl_owner_t owner)
 	spin_unlock(&h->lock);
 }
 
+void shmk_region_notify_init(struct shmk_region *r)
+{
+	spin_lock_init(&r->watches.lock);
+	r->watches.root = RB_ROOT;
+	r->watches.nr = 0;
+}
+
 void shmk_handle_notify_init(struct shmk_handle *h)
 {
 	spin_lock_init(&h->lock);
 	INIT_LIST_HEAD(&h->tasks);
-	INIT_LIST_HEAD(&h->watch.waiter.node);
-	h->watch.waiter.region = h->region;
+	RB_CLEAR_NODE(&h->watch.node);
 	init_waitqueue_head(&h->watch.wq);
 }
 

@@ -469,6 +469,7 @@ static long shmk_region_create(const struct shmk_create *arg, u64 bytes)
 	r->mode = arg->mode;
 	r->persist = arg->flags & SHMK_CREATE_PERSIST;
 	atomic_set(&r->handles, 0);
+	shmk_region_notify_init(r);
 
 	shmem = shmem_file_setup_with_mnt(shmk_mnt, r->name, bytes,
 					  VM_NORESERVE);

@@ -8,6 +8,7 @@
 #include <linux/fs.h>
 #include <linux/list.h>
 #include <linux/poll.h>
+#include <linux/rbtree.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/uidgid.h>
@@ -16,6 +17,21 @@
 
 struct shmk_ns;
 struct shmk_wait_task;
+
+/**
+ * struct shmk_region_watches - the armed watches on a region's words
+ * @lock:	protects @root and @nr
+ * @root:	struct shmk_watch_state by offset (equal offsets in arming order)
+ * @nr:		armed watches; WAKE reads it without @lock to skip the tree
+ *
+ * Kept per region, out of the global wait hash, so that watches (which
+ * cost an fd, not a task) lengthen no one else's bucket walks.
+ */
+struct shmk_region_watches {
+	spinlock_t lock;		/* protects root, nr */
+	struct rb_root root;
+	unsigned int nr;
+};
 
 /**
  * struct shmk_region - one shared memory region
@@ -30,6 +46,7 @@ struct shmk_wait_task;
  * @named:	reachable by name (protected by shmk_lock)
  * @persist:	the name holds a reference on @shmem
  * @handles:	open region files
+ * @watches:	armed watches (notify.c)
  * @name:	the name, NUL-terminated
  *
  * Lifetime: every region file and every mapping holds a reference on
@@ -48,6 +65,7 @@ struct shmk_region {
 	bool named;
 	bool persist;
 	atomic_t handles;
+	struct shmk_region_watches watches;
 	char name[SHMK_NAME_MAX];
 };
 
@@ -57,7 +75,7 @@ struct shmk_region {
  * @region:	the region of the word
  * @offset:	the word's offset
  * @bitset:	wakes that match
- * @task:	the sleeping task's state; NULL for a poll() watch
+ * @task:	the sleeping task's state
  * @index:	this word's index in a vectored wait
  */
 struct shmk_waiter {
@@ -71,13 +89,17 @@ struct shmk_waiter {
 
 /**
  * struct shmk_watch_state - what poll() on a region file watches
- * @waiter:	queued in a bucket while @armed; its @task is NULL
+ * @node:	in the region's watches while @armed
+ * @offset:	the word watched
+ * @bitset:	wakes that match
  * @armed:	a watch is set (protected by the handle's lock)
  * @pending:	a wake arrived and was not acknowledged yet
  * @wq:		poll waiters
  */
 struct shmk_watch_state {
-	struct shmk_waiter waiter;
+	struct rb_node node;
+	u64 offset;
+	u32 bitset;
 	bool armed;
 	int pending;
 	wait_queue_head_t wq;
@@ -89,12 +111,16 @@ struct shmk_watch_state {
  * @slot_offset: word set to @slot_value on release
  * @slot_value:	the value
  * @counter_offset: word incremented, then woken, on release
+ * @slot_page:	the page of @slot_offset, held from registration on
+ * @counter_page: the page of @counter_offset, likewise
  */
 struct shmk_release_action {
 	bool armed;
 	u64 slot_offset;
 	u32 slot_value;
 	u64 counter_offset;
+	struct page *slot_page;
+	struct page *counter_page;
 };
 
 /**
@@ -131,6 +157,7 @@ long shmk_ioctl_list(void __user *uarg);
 /* notify.c */
 int __init shmk_notify_init(void);
 void shmk_notify_exit(void);
+void shmk_region_notify_init(struct shmk_region *r);
 void shmk_handle_notify_init(struct shmk_handle *h);
 void shmk_handle_notify_release(struct shmk_handle *h);
 void shmk_notify_flush(struct file *file, fl_owner_t owner);

@@ -582,8 +582,11 @@ TEST_F(notify, watch_poll_and_ack)
 	EXPECT_EQ(0, poll(&p, 1, 0));
 	EXPECT_EQ(0, shmk_wake(self->fd, 68, 1));
 	EXPECT_EQ(0, poll(&p, 1, 0));
-	/* A watch counts as one woken waiter. */
-	EXPECT_EQ(1, shmk_wake(self->fd, 64, INT_MAX));
+	/* A wake of count 0 signals nothing, watches included. */
+	EXPECT_EQ(0, shmk_wake(self->fd, 64, 0));
+	EXPECT_EQ(0, poll(&p, 1, 0));
+	/* A watch is signalled but not counted: no task woke. */
+	EXPECT_EQ(0, shmk_wake(self->fd, 64, 1));
 	ASSERT_EQ(1, poll(&p, 1, 0));
 	EXPECT_EQ(POLLIN, p.revents);
 	/* It stays readable until acknowledged. */
@@ -595,7 +598,8 @@ TEST_F(notify, watch_poll_and_ack)
 	w.offset = 128;
 	ASSERT_EQ(0, shmk_ioctl(self->fd, SHMK_IOC_WATCH, &w));
 	EXPECT_EQ(0, shmk_wake(self->fd, 64, INT_MAX));
-	EXPECT_EQ(1, shmk_wake(self->fd, 128, INT_MAX));
+	EXPECT_EQ(0, poll(&p, 1, 0));
+	EXPECT_EQ(0, shmk_wake(self->fd, 128, INT_MAX));
 	EXPECT_EQ(1, poll(&p, 1, 0));
 }
 
@@ -604,7 +608,7 @@ TEST_F(notify, epoll_sees_a_wake_from_another_process)
 	struct shmk_watch w = { .size = sizeof(w), .offset = 0,
 				.bitset = SHMK_BITSET_ANY };
 	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = 7 };
-	int ep = epoll_create1(EPOLL_CLOEXEC);
+	int ep = epoll_create1(EPOLL_CLOEXEC), status;
 	pid_t pid;
 
 	ASSERT_GE(ep, 0);
@@ -615,13 +619,15 @@ TEST_F(notify, epoll_sees_a_wake_from_another_process)
 	if (pid == 0) {
 		usleep(50000);
 		self->mem[0] = 1;
-		_exit(shmk_wake(self->fd, 0, 1) == 1 ? 0 : 1);
+		/* The watch is signalled; it is not a task, so 0 woke. */
+		_exit(shmk_wake(self->fd, 0, 1) == 0 ? 0 : 1);
 	}
 	ASSERT_EQ(1, epoll_wait(ep, &ev, 1, 30000));
 	EXPECT_EQ(7, ev.data.u32);
 	EXPECT_EQ(EPOLLIN, ev.events);
 	EXPECT_EQ(1, self->mem[0]);
-	ASSERT_EQ(pid, waitpid(pid, NULL, 0));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, status);
 	close(ep);
 }
 
@@ -649,7 +655,7 @@ TEST_F(notify, io_uring_waits_on_a_watch_and_a_socket)
 	pid = fork();
 	if (pid == 0) {
 		usleep(20000);
-		if (shmk_wake(self->fd, 0, 1) != 1)
+		if (shmk_wake(self->fd, 0, 1) != 0)
 			_exit(1);
 		usleep(20000);
 		_exit(write(sv[1], "x", 1) == 1 ? 0 : 2);
@@ -663,6 +669,414 @@ TEST_F(notify, io_uring_waits_on_a_watch_and_a_socket)
 	EXPECT_EQ(6, seen);
 	ASSERT_EQ(pid, waitpid(pid, NULL, 0));
 	io_uring_queue_exit(&ring);
+}
+
+/* A file of its own on the fixture's region (which has no name). */
+static int second_file(int dev, int *fd, const char *name)
+{
+	int a = shmk_create(dev, name, REGION);
+
+	if (a < 0)
+		return a;
+	*fd = shmk_open_flags(dev, name, 0);
+	shmk_unlink(dev, name);
+	return a;
+}
+
+/*
+ * Audit H1: a watch armed before a task waits must not take the task's
+ * WAKE(1).  Watch through file A, wait through file B, WAKE(1): the task
+ * wakes, WAKE says one task woke, and the watch is signalled as well.
+ */
+TEST_F(notify, watch_does_not_swallow_a_wake_of_one)
+{
+	struct shmk_watch w = { .size = sizeof(w), .offset = 0,
+				.bitset = SHMK_BITSET_ANY };
+	struct closer c = { 0 };
+	int a, b;
+	struct pollfd p;
+	pthread_t t;
+
+	a = second_file(self->dev, &b, "h1");
+	ASSERT_GE(a, 0);
+	ASSERT_GE(b, 0);
+	ASSERT_EQ(0, shmk_ioctl(a, SHMK_IOC_WATCH, &w));
+	c.fd = b;
+	ASSERT_EQ(0, start_waiter(&t, &c));
+	/* The watch is queued ahead of the task. */
+	EXPECT_EQ(1, shmk_wake(a, 0, 1));
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	EXPECT_EQ(0, c.ret);
+	p = (struct pollfd){ .fd = a, .events = POLLIN };
+	EXPECT_EQ(1, poll(&p, 1, 0));
+	/* And again with the watch still pending: the next task wakes. */
+	c = (struct closer){ .fd = b };
+	ASSERT_EQ(0, start_waiter(&t, &c));
+	EXPECT_EQ(1, shmk_wake(a, 0, 1));
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	EXPECT_EQ(0, c.ret);
+	close(a);
+	close(b);
+}
+
+#define NWATCH 64
+
+struct timed {
+	int fd;
+	int ret;
+	struct shmk_wait *w;
+	_Atomic pid_t tid;
+};
+
+static void *timed_wait_thread(void *arg)
+{
+	struct timed *c = arg;
+
+	atomic_store(&c->tid, gettid());
+	c->ret = shmk_ioctl(c->fd, SHMK_IOC_WAIT, c->w);
+	return NULL;
+}
+
+/* Start c->w in a thread and return once it sleeps. */
+static int start_timed(pthread_t *t, struct timed *c)
+{
+	pid_t tid;
+
+	if (pthread_create(t, NULL, timed_wait_thread, c))
+		return -1;
+	while (!(tid = atomic_load(&c->tid)))
+		usleep(1000);
+	return all_sleeping(&tid, 1);
+}
+
+/*
+ * Audit M3 and H1: many watches on one word (one more with a bitset
+ * that does not match, one on the next word) all see one WAKE(1), which
+ * still wakes the one task queued after them, and reports that task.
+ */
+TEST_F(notify, one_wake_signals_every_watch_and_one_task)
+{
+	struct shmk_watch w = { .size = sizeof(w) };
+	struct shmk_wake k = { .size = sizeof(k), .offset = 8, .count = 1,
+			       .bitset = 0x1 };
+	struct shmk_wait wt = { .size = sizeof(wt), .offset = 8,
+				.bitset = 0x1, .flags = SHMK_WAIT_TIMEOUT,
+				.timeout_ns = 60 * NSEC };
+	struct pollfd p[NWATCH + 2];
+	struct timed c = { .w = &wt };
+	pthread_t t;
+	int i, fd;
+
+	fd = shmk_create(self->dev, "many", REGION);
+	ASSERT_GE(fd, 0);
+	for (i = 0; i < NWATCH + 2; i++) {
+		p[i].fd = shmk_open_flags(self->dev, "many", SHMK_OPEN_RDONLY);
+		ASSERT_GE(p[i].fd, 0);
+		p[i].events = POLLIN;
+		w.offset = i == NWATCH ? 12 : 8;
+		w.bitset = i == NWATCH + 1 ? 0x2 : 0x1;
+		ASSERT_EQ(0, shmk_ioctl(p[i].fd, SHMK_IOC_WATCH, &w));
+	}
+	ASSERT_EQ(0, shmk_unlink(self->dev, "many"));
+	c.fd = fd;
+	ASSERT_EQ(0, start_timed(&t, &c));
+	EXPECT_EQ(1, shmk_ioctl(fd, SHMK_IOC_WAKE, &k));
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	EXPECT_EQ(0, c.ret);
+	EXPECT_EQ(NWATCH, poll(p, NWATCH + 2, 0));
+	for (i = 0; i < NWATCH + 2; i++)
+		EXPECT_EQ(i < NWATCH ? POLLIN : 0, p[i].revents);
+	/* No task left: the next wake signals the watches, counts none. */
+	EXPECT_EQ(0, shmk_ioctl(fd, SHMK_IOC_WAKE, &k));
+	k.offset = 12;
+	EXPECT_EQ(0, shmk_ioctl(fd, SHMK_IOC_WAKE, &k));
+	EXPECT_EQ(NWATCH + 1, poll(p, NWATCH + 2, 0));
+	EXPECT_EQ(0, p[NWATCH + 1].revents);
+	for (i = 0; i < NWATCH + 2; i++)
+		close(p[i].fd);
+	close(fd);
+}
+
+/*
+ * Watches on many words of a region, armed in a scrambled order, some
+ * words watched twice: a wake of each word signals exactly its watches,
+ * and closing or re-arming a watch takes it out.
+ */
+TEST_F(notify, watches_on_many_words_are_exact)
+{
+	enum { N = 96 };
+	struct shmk_watch w = { .size = sizeof(w), .bitset = SHMK_BITSET_ANY };
+	struct pollfd p[N];
+	uint64_t off[N];
+	int i, j, fd;
+
+	fd = shmk_create(self->dev, "words", REGION);
+	ASSERT_GE(fd, 0);
+	for (i = 0; i < N; i++) {
+		/* 37 is prime to N/2: a scrambled order of 48 words, twice. */
+		off[i] = 4096 * ((i * 37) % (N / 2)) + 4 * (i % 3 == 0);
+		p[i].fd = shmk_open_flags(self->dev, "words", 0);
+		ASSERT_GE(p[i].fd, 0);
+		p[i].events = POLLIN;
+		w.offset = off[i];
+		ASSERT_EQ(0, shmk_ioctl(p[i].fd, SHMK_IOC_WATCH, &w));
+	}
+	ASSERT_EQ(0, shmk_unlink(self->dev, "words"));
+	for (i = 0; i < N; i++) {
+		int want = 0;
+
+		for (j = 0; j < N; j++) {
+			if (off[j] == off[i])
+				want++;
+			ASSERT_EQ(0, shmk_ioctl(p[j].fd, SHMK_IOC_ACK, NULL) < 0);
+		}
+		EXPECT_EQ(0, shmk_wake(fd, off[i], INT_MAX));
+		EXPECT_EQ(want, poll(p, N, 0)) TH_LOG("word %llu",
+						      (unsigned long long)off[i]);
+		for (j = 0; j < N; j++)
+			EXPECT_EQ(off[j] == off[i] ? POLLIN : 0, p[j].revents);
+	}
+	/* Re-armed elsewhere, and closed: neither is signalled any more. */
+	for (j = 0; j < N; j++)
+		shmk_ioctl(p[j].fd, SHMK_IOC_ACK, NULL);
+	w.offset = REGION - 4;
+	ASSERT_EQ(0, shmk_ioctl(p[0].fd, SHMK_IOC_WATCH, &w));
+	close(p[1].fd);
+	p[1].fd = -1;
+	EXPECT_EQ(0, shmk_wake(fd, off[0], INT_MAX));
+	EXPECT_EQ(0, shmk_wake(fd, off[1], INT_MAX));
+	/* Only the other watch of each of the two words. */
+	EXPECT_EQ(2, poll(p, N, 0));
+	EXPECT_EQ(POLLIN, p[N / 2].revents);
+	EXPECT_EQ(POLLIN, p[N / 2 + 1].revents);
+	EXPECT_EQ(0, shmk_wake(fd, REGION - 4, 1));
+	EXPECT_EQ(3, poll(p, N, 0));
+	EXPECT_EQ(POLLIN, p[0].revents);
+	for (i = 0; i < N; i++)
+		if (p[i].fd >= 0)
+			close(p[i].fd);
+	close(fd);
+}
+
+/* Run c->w in a thread until it sleeps, send it @sig, collect it. */
+static int interrupt_wait(struct timed *c, int sig)
+{
+	pthread_t t;
+
+	if (start_timed(&t, c) || pthread_kill(t, sig))
+		return -1;
+	return pthread_join(t, NULL);
+}
+
+/*
+ * Audit L2: a relative wait across SIGSTOP and SIGCONT (no handler
+ * runs) is restarted, not failed with EINTR, and each restart sleeps
+ * only for the time that remained: it times out after about 3 s, not
+ * after 3 s more per stop.
+ */
+TEST_F_TIMEOUT(notify, relative_wait_survives_stop_and_continue, 120)
+{
+	struct { int ret; uint64_t ns; } res = { 1, 0 };
+	int pfd[2], status, i;
+	pid_t pid;
+
+	ASSERT_EQ(0, pipe(pfd));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		uint64_t t0 = now_ns();
+
+		res.ret = shmk_wait(self->fd, 0, 0, SHMK_WAIT_TIMEOUT,
+				    3 * NSEC);
+		res.ns = now_ns() - t0;
+		_exit(write(pfd[1], &res, sizeof(res)) == sizeof(res) ? 0 : 1);
+	}
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, all_sleeping(&pid, 1));
+		usleep(800 * 1000);
+		ASSERT_EQ(0, kill(pid, SIGSTOP));
+		ASSERT_EQ(pid, waitpid(pid, &status, WUNTRACED));
+		ASSERT_TRUE(WIFSTOPPED(status));
+		usleep(100 * 1000);
+		ASSERT_EQ(0, kill(pid, SIGCONT));
+		ASSERT_EQ(pid, waitpid(pid, &status, WCONTINUED));
+		ASSERT_TRUE(WIFCONTINUED(status));
+	}
+	ASSERT_EQ(sizeof(res), read(pfd[0], &res, sizeof(res)));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, status);
+	EXPECT_EQ(-ETIMEDOUT, res.ret);
+	EXPECT_GE(res.ns, 3 * NSEC);
+	/* A fresh 3 s per restart would end after 5 s at the earliest. */
+	EXPECT_LT(res.ns, 4 * NSEC + NSEC / 2);
+	TH_LOG("timed out after %.2f s", res.ns / 1e9);
+	close(pfd[0]);
+	close(pfd[1]);
+}
+
+/*
+ * A signal whose handler runs still ends a relative wait with EINTR,
+ * and leaves the time that remained in timeout_ns (as select() does).
+ */
+TEST_F(notify, handler_signal_leaves_the_remaining_time)
+{
+	struct sigaction sa = { .sa_handler = signal_handler,
+				.sa_flags = SA_RESTART };
+	struct shmk_wait w = { .size = sizeof(w), .flags = SHMK_WAIT_TIMEOUT,
+			       .bitset = SHMK_BITSET_ANY,
+			       .timeout_ns = 60 * NSEC };
+	struct timed c = { .fd = self->fd, .w = &w };
+
+	/* Even SA_RESTART does not restart a relative wait. */
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
+	ASSERT_EQ(0, interrupt_wait(&c, SIGUSR1));
+	EXPECT_EQ(-EINTR, c.ret);
+	EXPECT_EQ(SHMK_WAIT_TIMEOUT, w.flags);
+	EXPECT_GT(w.timeout_ns, 0);
+	EXPECT_LT(w.timeout_ns, 60 * NSEC);
+	TH_LOG("%.3f s of 60 s left", w.timeout_ns / 1e9);
+}
+
+/* An absolute or unbounded wait's struct is never written. */
+TEST_F(notify, handler_signal_leaves_an_absolute_wait_alone)
+{
+	struct sigaction sa = { .sa_handler = signal_handler };
+	uint64_t deadline = now_ns() + 60 * NSEC;
+	struct shmk_wait w = { .size = sizeof(w),
+			       .flags = SHMK_WAIT_TIMEOUT | SHMK_WAIT_ABSTIME,
+			       .bitset = SHMK_BITSET_ANY,
+			       .timeout_ns = deadline };
+	struct timed c = { .fd = self->fd, .w = &w };
+
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
+	ASSERT_EQ(0, interrupt_wait(&c, SIGUSR1));
+	EXPECT_EQ(-EINTR, c.ret);
+	EXPECT_EQ(deadline, w.timeout_ns);
+	EXPECT_EQ(SHMK_WAIT_TIMEOUT | SHMK_WAIT_ABSTIME, w.flags);
+}
+
+/* A relative wait whose struct cannot be written falls back to EINTR. */
+TEST_F(notify, read_only_struct_gives_eintr)
+{
+	struct sigaction sa = { .sa_handler = signal_handler };
+	struct shmk_wait *w;
+	struct timed c = { .fd = self->fd };
+
+	w = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, w);
+	*w = (struct shmk_wait){ .size = sizeof(*w), .flags = SHMK_WAIT_TIMEOUT,
+				 .bitset = SHMK_BITSET_ANY,
+				 .timeout_ns = 60 * NSEC };
+	ASSERT_EQ(0, mprotect(w, 4096, PROT_READ));
+	c.w = w;
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
+	ASSERT_EQ(0, interrupt_wait(&c, SIGUSR1));
+	EXPECT_EQ(-EINTR, c.ret);
+	EXPECT_EQ(60 * NSEC, w->timeout_ns);
+	munmap(w, 4096);
+}
+
+static void *timed_waitv_thread(void *arg)
+{
+	struct timed *c = arg;
+
+	atomic_store(&c->tid, gettid());
+	c->ret = shmk_ioctl(c->fd, SHMK_IOC_WAITV, c->w);
+	return NULL;
+}
+
+/* WAITV leaves the remaining time too. */
+TEST_F(notify, waitv_handler_signal_leaves_the_remaining_time)
+{
+	struct sigaction sa = { .sa_handler = signal_handler };
+	struct shmk_waitv_entry e[2] = {
+		{ .offset = 0, .bitset = SHMK_BITSET_ANY },
+		{ .offset = 4, .bitset = SHMK_BITSET_ANY },
+	};
+	struct shmk_waitv v = { .size = sizeof(v), .flags = SHMK_WAIT_TIMEOUT,
+				.entries = (uintptr_t)e, .nr = 2,
+				.timeout_ns = 60 * NSEC };
+	struct timed c = { .fd = self->fd, .w = (struct shmk_wait *)&v };
+	pthread_t t;
+	pid_t tid;
+
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
+	ASSERT_EQ(0, pthread_create(&t, NULL, timed_waitv_thread, &c));
+	while (!(tid = atomic_load(&c.tid)))
+		usleep(1000);
+	ASSERT_EQ(0, all_sleeping(&tid, 1));
+	ASSERT_EQ(0, pthread_kill(t, SIGUSR1));
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	EXPECT_EQ(-EINTR, c.ret);
+	EXPECT_GT(v.timeout_ns, 0);
+	EXPECT_LT(v.timeout_ns, 60 * NSEC);
+}
+
+/*
+ * Audit L1: the waker punches the word's page out (MADV_REMOVE) before
+ * each store, so a waiter that read the word in the old page would
+ * sleep through the wake.  A lost wakeup shows as a 10 s timeout.  The
+ * window is a few instructions wide, so this is a bounded stress test.
+ */
+TEST_F_TIMEOUT(notify, hole_punch_races_wait_and_wake, 300)
+{
+	const uint64_t region = 2 * REGION, word = REGION + 64;
+	_Atomic uint32_t *mem, *turn;
+	uint64_t end = now_ns() + 3 * NSEC;
+	uint32_t rounds = 0;
+	int fd, status;
+	pid_t pid;
+
+	fd = shmk_create(self->dev, "punch", region);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, shmk_unlink(self->dev, "punch"));
+	mem = mmap(NULL, region, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	turn = mem + word / 4;
+	*turn = 2;
+	mem[0] = 0;
+	mem[1] = 0;
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	/* The child plays 1s, the parent 2s; each punches, then passes. */
+	for (;;) {
+		uint32_t me = pid ? 2 : 1, v;
+		int r;
+
+		while ((v = atomic_load(turn)) != me && !mem[0]) {
+			r = shmk_wait(fd, word, v, SHMK_WAIT_TIMEOUT,
+				      10 * NSEC);
+			if (r && r != -EAGAIN) {
+				mem[1] = -r;
+				mem[0] = 2;
+				if (!pid)
+					_exit(1);
+			}
+		}
+		if (mem[0])
+			break;
+		if (pid && now_ns() > end) {
+			mem[0] = 1;
+			shmk_wake(fd, word, INT_MAX);
+			break;
+		}
+		rounds++;
+		if (madvise((char *)mem + REGION, REGION, MADV_REMOVE))
+			mem[0] = 3;
+		atomic_store(turn, 3 - me);
+		shmk_wake(fd, word, 1);
+	}
+	if (!pid)
+		_exit(mem[0] == 1 ? 0 : 1);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, status);
+	EXPECT_EQ(1, mem[0]);
+	/* A lost wakeup is a WAIT that timed out: ETIMEDOUT. */
+	EXPECT_EQ(0, mem[1]);
+	TH_LOG("%u hand-overs, each after a hole punch", rounds);
+	munmap((void *)mem, region);
+	close(fd);
 }
 
 TEST_HARNESS_MAIN

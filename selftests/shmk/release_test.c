@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include "kselftest_harness.h"
 #include "shmk_util.h"
@@ -166,6 +167,230 @@ TEST_F(release, bad_arguments)
 	close(ro);
 	EXPECT_EQ(0, self->mem[SLOT / 4]);
 	EXPECT_EQ(0, self->mem[COUNTER / 4]);
+}
+
+TEST_F(release, clear_needs_zero_offsets_and_value)
+{
+	int peer = shmk_open_flags(self->dev, self->name, 0);
+
+	ASSERT_GE(peer, 0);
+	ASSERT_EQ(0, on_release(peer, SLOT, 9, COUNTER, 0));
+	EXPECT_EQ(-EINVAL, on_release(peer, SLOT, 0, 0, SHMK_ON_RELEASE_CLEAR));
+	EXPECT_EQ(-EINVAL, on_release(peer, 0, 1, 0, SHMK_ON_RELEASE_CLEAR));
+	EXPECT_EQ(-EINVAL, on_release(peer, 0, 0, COUNTER,
+				      SHMK_ON_RELEASE_CLEAR));
+	/* Refused, so the action stands. */
+	ASSERT_EQ(0, close(peer));
+	EXPECT_EQ(9, self->mem[SLOT / 4]);
+	EXPECT_EQ(1, self->mem[COUNTER / 4]);
+}
+
+/* A region of two 2 MiB pages; nothing of the second is resident. */
+static int two_pages(int dev, const char *name)
+{
+	int fd = shmk_create(dev, name, 2 * REGION);
+
+	if (fd >= 0)
+		shmk_unlink(dev, name);
+	return fd;
+}
+
+/*
+ * Audit M2: the words' pages are looked up, allocated if need be, and
+ * held when the action is registered, not when the file is released.
+ */
+TEST_F(release, registration_brings_the_words_in)
+{
+	struct shmk_region_info info;
+	int fd = two_pages(self->dev, "brings-in");
+
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, shmk_info(fd, &info));
+	EXPECT_EQ(0, info.resident_bytes);
+	ASSERT_EQ(0, on_release(fd, REGION + SLOT, 1, REGION + COUNTER, 0));
+	ASSERT_EQ(0, shmk_info(fd, &info));
+	EXPECT_EQ(REGION, info.resident_bytes);
+	close(fd);
+}
+
+/*
+ * Audit L1 for death notices: a writer punches the words' page out
+ * after registration; the notice must land in the page the region has
+ * now, not in the one held since registration.
+ */
+TEST_F(release, notice_lands_after_a_hole_punch)
+{
+	_Atomic uint32_t *mem;
+	int fd = two_pages(self->dev, "punched"), peer;
+
+	ASSERT_GE(fd, 0);
+	peer = dup(fd);
+	mem = mmap(NULL, 2 * REGION, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	mem[(REGION + COUNTER) / 4] = 5;
+	ASSERT_EQ(0, on_release(fd, REGION + SLOT, 7, REGION + COUNTER, 0));
+	ASSERT_EQ(0, madvise((char *)mem + REGION, REGION, MADV_REMOVE));
+	EXPECT_EQ(0, mem[(REGION + COUNTER) / 4]);
+	ASSERT_EQ(0, close(fd));
+	ASSERT_EQ(0, close(peer));
+	EXPECT_EQ(7, mem[(REGION + SLOT) / 4]);
+	EXPECT_EQ(1, mem[(REGION + COUNTER) / 4]);
+	munmap((void *)mem, 2 * REGION);
+}
+
+#define FPA "/sys/kernel/debug/fail_page_alloc/"
+
+static int put_str(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* Fail every page allocation of tasks with make-it-fail, or none. */
+static int fail_page_alloc(int on)
+{
+	int ret = 0;
+
+	ret |= put_str(FPA "task-filter", "Y");
+	ret |= put_str(FPA "ignore-gfp-wait", on ? "N" : "Y");
+	ret |= put_str(FPA "ignore-gfp-highmem", on ? "N" : "Y");
+	ret |= put_str(FPA "min-order", on ? "0" : "1");
+	ret |= put_str(FPA "interval", "1");
+	ret |= put_str(FPA "times", on ? "-1" : "1");
+	ret |= put_str(FPA "verbose", "0");
+	ret |= put_str(FPA "probability", on ? "100" : "0");
+	return ret;
+}
+
+static int have_fail_page_alloc(void)
+{
+	if (access(FPA "probability", W_OK))
+		mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
+	return !access(FPA "probability", W_OK) &&
+	       !access("/proc/self/make-it-fail", W_OK);
+}
+
+static int make_it_fail(pid_t pid, int on)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/make-it-fail", pid);
+	return put_str(path, on ? "1" : "0");
+}
+
+/*
+ * Audit M2: a participant whose page allocations all fail
+ * (fail_page_alloc, make-it-fail) is killed; its death notice, on a
+ * page no one had touched before it registered, must still be written.
+ * Before the fix the release looked the page up then, failed to
+ * allocate it, and dropped the notice silently.
+ */
+TEST_F_TIMEOUT(release, notice_survives_page_allocation_failure, 120)
+{
+	_Atomic uint32_t *mem;
+	int ready[2], fd, status, ret;
+	char c;
+	pid_t pid;
+
+	if (!have_fail_page_alloc())
+		SKIP(return, "no fail_page_alloc in debugfs (CONFIG_FAIL_PAGE_ALLOC)");
+	fd = shmk_create(self->dev, "fpa", 2 * REGION);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, pipe(ready));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		int dev = shmk_dev();
+		int mine = shmk_open_flags(dev, "fpa", 0);
+
+		close(fd);
+		if (mine < 0 || on_release(mine, REGION + SLOT, 0xdead,
+					   REGION + COUNTER, 0))
+			_exit(1);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(2);
+		pause();
+		_exit(0);
+	}
+	ASSERT_EQ(1, read(ready[0], &c, 1));
+	ASSERT_EQ(0, shmk_unlink(self->dev, "fpa"));
+	ret = make_it_fail(pid, 1);
+	if (!ret)
+		ret = fail_page_alloc(1);
+	if (!ret)
+		ret = kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	/* Off again before anything else can fail. */
+	ASSERT_EQ(0, fail_page_alloc(0));
+	ASSERT_EQ(0, ret);
+	EXPECT_TRUE(WIFSIGNALED(status));
+	mem = mmap(NULL, 2 * REGION, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	EXPECT_EQ(1, mem[(REGION + COUNTER) / 4]);
+	EXPECT_EQ(0xdead, mem[(REGION + SLOT) / 4]);
+	munmap((void *)mem, 2 * REGION);
+	close(fd);
+	close(ready[0]);
+	close(ready[1]);
+}
+
+/*
+ * A registration whose page cannot be had fails with ENOMEM and leaves
+ * the action registered before it in place.
+ */
+TEST_F_TIMEOUT(release, failed_registration_changes_nothing, 120)
+{
+	_Atomic uint32_t *mem;
+	int go[2], fd, status, ret;
+	char c;
+	pid_t pid;
+
+	if (!have_fail_page_alloc())
+		SKIP(return, "no fail_page_alloc in debugfs (CONFIG_FAIL_PAGE_ALLOC)");
+	fd = two_pages(self->dev, "fpa-reg");
+	ASSERT_GE(fd, 0);
+	mem = mmap(NULL, 2 * REGION, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	ASSERT_EQ(0, pipe(go));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		int r;
+
+		/* The inherited fd is the parent's file: act on it. */
+		if (on_release(fd, SLOT, 3, COUNTER, 0))
+			_exit(100);
+		if (read(go[0], &c, 1) != 1)
+			_exit(101);
+		/* Nothing touched page 2: it must be allocated, and cannot. */
+		r = on_release(fd, REGION + SLOT, 4, REGION + COUNTER, 0);
+		_exit(-r);
+	}
+	ret = make_it_fail(pid, 1);
+	if (!ret)
+		ret = fail_page_alloc(1);
+	if (write(go[1], "g", 1) != 1)
+		ret = -EIO;
+	waitpid(pid, &status, 0);
+	ASSERT_EQ(0, fail_page_alloc(0));
+	ASSERT_EQ(0, ret);
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(ENOMEM, WEXITSTATUS(status));
+	/* The last descriptor goes: the first action runs, not the second. */
+	ASSERT_EQ(0, close(fd));
+	EXPECT_EQ(3, mem[SLOT / 4]);
+	EXPECT_EQ(1, mem[COUNTER / 4]);
+	EXPECT_EQ(0, mem[(REGION + SLOT) / 4]);
+	EXPECT_EQ(0, mem[(REGION + COUNTER) / 4]);
+	munmap((void *)mem, 2 * REGION);
+	close(go[0]);
+	close(go[1]);
 }
 
 TEST_HARNESS_MAIN

@@ -172,9 +172,16 @@ struct shmk_list {
  *		absolute CLOCK_MONOTONIC time with SHMK_WAIT_ABSTIME
  *
  * Returns 0 when woken, -EAGAIN when the word differs, -ETIMEDOUT,
- * -EINTR on a signal (restarted by SA_RESTART handlers unless the
- * timeout is relative), -EBADF when the last descriptor through which
- * the caller's process reached this region fd is closed meanwhile.
+ * -EINTR on a signal whose handler runs (restarted by SA_RESTART
+ * handlers unless the timeout is relative), -EBADF when, during a wait
+ * already in progress, the caller's process closes its last descriptor
+ * of this region fd.  A signal that runs no handler (a stop and
+ * continue, ptrace, the freezer) restarts the wait.  When a signal
+ * interrupts a relative wait, @timeout_ns is first overwritten with the
+ * time that remained, as select() does with its timeout, so a restart
+ * sleeps only for the rest (-EINTR if the struct cannot be written):
+ * set @timeout_ns afresh for each call.  The word's page is brought into
+ * memory if it is not (charged to the caller), as a read fault would.
  */
 struct shmk_wait {
 	__u32 size;
@@ -190,11 +197,15 @@ struct shmk_wait {
  * @size:	sizeof(struct shmk_wake)
  * @flags:	zero
  * @offset:	offset of a 32-bit word in the region, 4-byte aligned
- * @count:	wake at most this many (0 wakes none; INT_MAX-like values
- *		wake all)
+ * @count:	wake at most this many waiting tasks (0 wakes none and
+ *		signals no watch; INT_MAX-like values wake all)
  * @bitset:	non-zero; only waiters whose bitset intersects wake
  *
- * Returns how many waiters woke.
+ * Returns how many waiting tasks woke, oldest first.  Unless @count is
+ * 0, every watch (SHMK_IOC_WATCH) on the word whose bitset intersects is
+ * signalled as well; watches are observers, counted neither against
+ * @count nor in the result.  Any region fd may wake, a read-only one
+ * too, as futex needs no write access.
  */
 struct shmk_wake {
 	__u32 size;
@@ -249,8 +260,11 @@ struct shmk_waitv {
  * @reserved:	zero
  *
  * After a wake on the word (whose bitset intersects), poll() reports
- * EPOLLIN until SHMK_IOC_ACK.  A wake counts a watching fd as one woken
- * waiter.  One watch per open file; a new watch replaces the old.
+ * EPOLLIN until SHMK_IOC_ACK (which takes no argument, and ignores one).
+ * Watches are observers: every wake of the word signals every matching
+ * watch, and none counts toward the wake's count or result, so a watch
+ * never takes a wake from a waiting task.  One watch per open file; a
+ * new watch replaces the old.
  */
 struct shmk_watch {
 	__u32 size;
@@ -267,7 +281,8 @@ struct shmk_watch {
  * struct shmk_on_release - SHMK_IOC_ON_RELEASE: what the module writes
  * into the region when this region file is released
  * @size:	sizeof(struct shmk_on_release)
- * @flags:	0, or SHMK_ON_RELEASE_CLEAR (then the offsets are ignored)
+ * @flags:	0, or SHMK_ON_RELEASE_CLEAR (then the offsets and
+ *		@slot_value must be 0, else -EINVAL)
  * @slot_offset: a 32-bit word set to @slot_value
  * @slot_value:	the value
  * @reserved:	zero
@@ -280,7 +295,10 @@ struct shmk_watch {
  * one; dup() and fork() share one), register its slot here, and the
  * survivors learn of its death by waiting on the counter.  Offsets are
  * 4-byte aligned words inside the region, else -EINVAL.  One action per
- * region file; a new call replaces the previous one.
+ * region file; a new call replaces the previous one.  The pages of both
+ * words are brought in (charged to the caller) and held until the action
+ * is cleared, replaced or carried out, so the release needs no memory:
+ * a shortage is -ENOMEM (or -EIO) here, and the previous action stays.
  */
 struct shmk_on_release {
 	__u32 size;
