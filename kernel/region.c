@@ -453,6 +453,8 @@ static long shmk_region_create(const struct shmk_create *arg, u64 bytes)
 	struct shmk_region *r;
 	struct shmk_ns *spare;
 	struct file *shmem, *file;
+	/* Decided once: the name owns the creation reference. */
+	bool persist = arg->flags & SHMK_CREATE_PERSIST;
 	bool used = false;
 	int fd, err;
 
@@ -467,7 +469,7 @@ static long shmk_region_create(const struct shmk_create *arg, u64 bytes)
 	r->uid = current_fsuid();
 	r->gid = current_fsgid();
 	r->mode = arg->mode;
-	r->persist = arg->flags & SHMK_CREATE_PERSIST;
+	r->persist = persist;
 	atomic_set(&r->handles, 0);
 
 	shmem = shmem_file_setup_with_mnt(shmk_mnt, r->name, bytes,
@@ -502,8 +504,12 @@ static long shmk_region_create(const struct shmk_create *arg, u64 bytes)
 		goto err_file;
 	if (!used)
 		kfree(spare);
-	/* A persistent region's name keeps the creation reference. */
-	if (!r->persist)
+	/*
+	 * A persistent region's name keeps the creation reference.  The
+	 * name is public now: an UNLINK may already have dropped it and
+	 * cleared r->persist, so decide from our own copy, never from r.
+	 */
+	if (!persist)
 		fput(shmem);
 	fd_install(fd, file);
 	return fd;
