@@ -14,13 +14,38 @@
 #include <linux/uaccess.h>
 #include "shmk.h"
 
+/*
+ * Byte parameters are at most SHMK_MAX_BYTES, a multiple of the page
+ * size that no rounding or sum of two of them can overflow and that a
+ * shmem file can have; larger values are refused with EINVAL.
+ */
+static int shmk_param_set_bytes(const char *val, const struct kernel_param *kp)
+{
+	unsigned long v;
+	int err = kstrtoul(val, 0, &v);
+
+	if (err)
+		return err;
+	if (v > SHMK_MAX_BYTES)
+		return -EINVAL;
+	WRITE_ONCE(*(unsigned long *)kp->arg, v);
+	return 0;
+}
+
+static const struct kernel_param_ops shmk_param_bytes_ops = {
+	.set	= shmk_param_set_bytes,
+	.get	= param_get_ulong,
+};
+
 unsigned long shmk_max_region_bytes = SZ_1G;
-module_param_named(max_region_bytes, shmk_max_region_bytes, ulong, 0644);
+module_param_cb(max_region_bytes, &shmk_param_bytes_ops,
+		&shmk_max_region_bytes, 0644);
 MODULE_PARM_DESC(max_region_bytes,
 		 "Largest region, in bytes (default 1 GiB); larger creates fail with E2BIG");
 
 unsigned long shmk_max_total_bytes;
-module_param_named(max_total_bytes, shmk_max_total_bytes, ulong, 0644);
+module_param_cb(max_total_bytes, &shmk_param_bytes_ops,
+		&shmk_max_total_bytes, 0644);
 MODULE_PARM_DESC(max_total_bytes,
 		 "Bytes all regions may take together (default 0: half of RAM at load); beyond, ENOSPC");
 

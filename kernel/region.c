@@ -294,7 +294,15 @@ static int shmk_region_mmap(struct file *file, struct vm_area_struct *vma)
 		return -EINVAL;
 	if (off >= r->bytes || len > r->bytes - off)
 		return -EINVAL;
+	/*
+	 * Data, never code: a writer must not be able to supply code that
+	 * another process runs.  EPERM as for a noexec mount; without
+	 * VM_MAYEXEC, mprotect(PROT_EXEC) fails with EACCES.
+	 */
+	if (vma->vm_flags & VM_EXEC)
+		return -EPERM;
 
+	vma->vm_flags &= ~VM_MAYEXEC;
 	vma->vm_flags |= VM_DONTEXPAND;
 	vma_set_file(vma, r->shmem);
 	return call_mmap(r->shmem, vma);
@@ -531,7 +539,8 @@ err_free:
 long shmk_ioctl_create(const void __user *uarg)
 {
 	struct shmk_create arg;
-	u64 max = READ_ONCE(shmk_max_region_bytes);
+	u64 max = min_t(u64, READ_ONCE(shmk_max_region_bytes), SHMK_MAX_BYTES);
+	u64 bytes;
 	int err;
 
 	err = shmk_copy_arg(&arg, sizeof(arg), sizeof(arg), uarg);
@@ -546,10 +555,14 @@ long shmk_ioctl_create(const void __user *uarg)
 		return err;
 	if (!arg.bytes)
 		return -EINVAL;
-	if (arg.bytes > max || ALIGN(arg.bytes, SHMK_PAGE_SIZE) > max)
+	/* Round up without wrapping: max is at most SHMK_MAX_BYTES. */
+	if (arg.bytes > max)
+		return -E2BIG;
+	bytes = round_up(arg.bytes, SHMK_PAGE_SIZE);
+	if (!bytes || bytes > max)
 		return -E2BIG;
 	shmk_reap();
-	return shmk_region_create(&arg, ALIGN(arg.bytes, SHMK_PAGE_SIZE));
+	return shmk_region_create(&arg, bytes);
 }
 
 long shmk_ioctl_open(const void __user *uarg)

@@ -113,6 +113,9 @@ struct shmk_handle {
 	struct shmk_release_action on_release;
 };
 
+/* The largest byte count a limit may name: a multiple of SHMK_PAGE_SIZE. */
+#define SHMK_MAX_BYTES	(MAX_LFS_FILESIZE & ~(SHMK_PAGE_SIZE - 1))
+
 /* main.c */
 int shmk_copy_arg(void *karg, size_t ksize, size_t minsize,
 		  const void __user *uarg);

@@ -357,6 +357,39 @@ TEST_F(region, mmap_limits)
 	close(fd);
 }
 
+/* Regions are data: no PROT_EXEC mapping, no mprotect to executable. */
+TEST_F(region, no_exec_mappings)
+{
+	int fd = shmk_create(self->dev, "noexec", 2 * MiB);
+	int ro = shmk_open_flags(self->dev, "noexec", SHMK_OPEN_RDONLY);
+	void *p;
+
+	ASSERT_GE(fd, 0);
+	ASSERT_GE(ro, 0);
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, 2 * MiB, PROT_READ | PROT_EXEC,
+				   MAP_SHARED, fd, 0));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, 2 * MiB,
+				   PROT_READ | PROT_WRITE | PROT_EXEC,
+				   MAP_SHARED, fd, 0));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, 2 * MiB, PROT_READ | PROT_EXEC,
+				   MAP_SHARED, ro, 0));
+	EXPECT_EQ(EPERM, errno);
+	p = mmap(NULL, 2 * MiB, PROT_READ, MAP_SHARED, ro, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(-1, mprotect(p, 2 * MiB, PROT_READ | PROT_EXEC));
+	EXPECT_EQ(EACCES, errno);
+	munmap(p, 2 * MiB);
+	p = mmap(NULL, 2 * MiB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(-1, mprotect(p, 2 * MiB, PROT_READ | PROT_EXEC));
+	EXPECT_EQ(EACCES, errno);
+	munmap(p, 2 * MiB);
+	close(ro);
+	close(fd);
+}
+
 /* Sum a field of the smaps entry that covers @addr, in kB. */
 static long smaps_kb(void *addr, const char *field)
 {
@@ -733,6 +766,35 @@ TEST_F(region, limits_are_enforced)
 	EXPECT_GE(a, 0);
 	ASSERT_EQ(0, shmk_param_set("max_region_bytes", maxsz));
 	close(a);
+	EXPECT_EQ(0, shmk_count(self->dev));
+}
+
+/*
+ * Byte parameters are refused above the largest size a shmem file can
+ * have, so that rounding a size up to 2 MiB can never wrap to 0.
+ */
+TEST_F(region, byte_params_are_bounded)
+{
+	char maxsz[32], total[32], now[32];
+	int fd;
+
+	ASSERT_EQ(0, shmk_param_get("max_region_bytes", maxsz, sizeof(maxsz)));
+	ASSERT_EQ(0, shmk_param_get("max_total_bytes", total, sizeof(total)));
+	EXPECT_EQ(-EINVAL, shmk_param_set("max_region_bytes",
+					  "18446744073709551615"));
+	/* Had the write gone through: a size that rounds up to 2^64. */
+	fd = shmk_create(self->dev, "wrap", ~0ULL - 1);
+	EXPECT_EQ(-E2BIG, fd);
+	if (fd >= 0)
+		close(fd);
+	EXPECT_EQ(-EINVAL, shmk_param_set("max_total_bytes",
+					  "18446744073709551615"));
+	EXPECT_EQ(-EINVAL, shmk_param_set("max_region_bytes",
+					  "9223372036854775807"));
+	ASSERT_EQ(0, shmk_param_get("max_region_bytes", now, sizeof(now)));
+	EXPECT_STREQ(maxsz, now);
+	shmk_param_set("max_region_bytes", maxsz);
+	shmk_param_set("max_total_bytes", total);
 	EXPECT_EQ(0, shmk_count(self->dev));
 }
 
