@@ -79,11 +79,44 @@ int shmk_copy_arg(void *karg, size_t ksize, size_t minsize,
 	return copy_struct_from_user(karg, ksize, uarg, usize);
 }
 
+/**
+ * shmk_ioc_size_ok() - whether the size bits of an ioctl number fit
+ * @cmd:	the ioctl number
+ *
+ * The size field of the argument is the authority, so the size bits may
+ * be anything a caller's struct could have: 0 (callers that build the
+ * number without a size) or at least the command's first published
+ * size.  A smaller nonzero size is another driver's ioctl that happens
+ * to share our magic and number, never ours.
+ *
+ * Return: true if @cmd may be one of ours.
+ */
+bool shmk_ioc_size_ok(unsigned int cmd)
+{
+	static const unsigned int known[] = {
+		SHMK_IOC_CREATE, SHMK_IOC_OPEN, SHMK_IOC_UNLINK, SHMK_IOC_LIST,
+		SHMK_IOC_INFO,
+		SHMK_IOC_WAIT, SHMK_IOC_WAKE, SHMK_IOC_WAITV, SHMK_IOC_WATCH,
+		SHMK_IOC_ACK, SHMK_IOC_ON_RELEASE,
+	};
+	unsigned int size = _IOC_SIZE(cmd);
+	size_t i;
+
+	if (!size)
+		return true;
+	for (i = 0; i < ARRAY_SIZE(known); i++)
+		if (SHMK_IOC_BASE(cmd) == SHMK_IOC_BASE(known[i]))
+			return size >= _IOC_SIZE(known[i]);
+	return true;
+}
+
 static long shmk_dev_ioctl(struct file *file, unsigned int cmd,
 			   unsigned long arg)
 {
 	void __user *uarg = (void __user *)arg;
 
+	if (!shmk_ioc_size_ok(cmd))
+		return -ENOTTY;
 	switch (SHMK_IOC_BASE(cmd)) {
 	case SHMK_IOC_BASE(SHMK_IOC_CREATE):
 		return shmk_ioctl_create(uarg);

@@ -399,6 +399,8 @@ static long shmk_region_ioctl(struct file *file, unsigned int cmd,
 	struct shmk_handle *h = file->private_data;
 	void __user *uarg = (void __user *)arg;
 
+	if (!shmk_ioc_size_ok(cmd))
+		return -ENOTTY;
 	switch (SHMK_IOC_BASE(cmd)) {
 	case SHMK_IOC_BASE(SHMK_IOC_INFO):
 		return shmk_ioctl_info(h, uarg);

@@ -119,6 +119,7 @@ struct shmk_handle {
 /* main.c */
 int shmk_copy_arg(void *karg, size_t ksize, size_t minsize,
 		  const void __user *uarg);
+bool shmk_ioc_size_ok(unsigned int cmd);
 extern unsigned long shmk_max_region_bytes;
 extern unsigned long shmk_max_total_bytes;
 extern unsigned int shmk_max_regions;

@@ -229,6 +229,66 @@ TEST_F(region, unknown_ioctls)
 	close(fd);
 }
 
+/* rpmsg's uapi (magic 0xB5, the magic shmk once used), defined here. */
+struct rpmsg_endpoint_info {
+	char name[32];
+	__u32 src;
+	__u32 dst;
+};
+#define RPMSG_CREATE_EPT_IOCTL	_IOW(0xb5, 0x1, struct rpmsg_endpoint_info)
+#define RPMSG_CREATE_DEV_IOCTL	_IOW(0xb5, 0x3, struct rpmsg_endpoint_info)
+
+/* Another driver's ioctl sent to /dev/shmk is ENOTTY and creates nothing. */
+TEST_F(region, rpmsg_ioctls_are_enotty)
+{
+	struct rpmsg_endpoint_info ept = { .name = "rpmsg", .src = 1, .dst = 2 };
+	struct shmk_create c = { .size = sizeof(c), .bytes = 1, .mode = 0600 };
+
+	ASSERT_EQ(40, sizeof(ept));
+	shmk_set_name(c.name, "rpmsg");
+	EXPECT_EQ(-ENOTTY, shmk_ioctl(self->dev, RPMSG_CREATE_EPT_IOCTL, &ept));
+	EXPECT_EQ(-ENOTTY, shmk_ioctl(self->dev, RPMSG_CREATE_DEV_IOCTL, &ept));
+	/* Even with a struct that would be a valid CREATE. */
+	EXPECT_EQ(-ENOTTY, shmk_ioctl(self->dev, RPMSG_CREATE_EPT_IOCTL, &c));
+	EXPECT_EQ(0, shmk_count(self->dev));
+	EXPECT_EQ(-ENOENT, shmk_unlink(self->dev, "rpmsg"));
+}
+
+/*
+ * The size bits of the number may be 0 or any size from the published
+ * one up; a smaller nonzero size is ENOTTY.
+ */
+TEST_F(region, ioctl_size_bits)
+{
+	struct shmk_create c = { .size = sizeof(c), .bytes = 1, .mode = 0600 };
+	struct shmk_region_info info;
+	int fd;
+
+	shmk_set_name(c.name, "sizebits");
+	EXPECT_EQ(-ENOTTY, shmk_ioctl(self->dev,
+				      _IOC(_IOC_WRITE, SHMK_IOC_MAGIC, 0x01, 40), &c));
+	EXPECT_EQ(-ENOTTY, shmk_ioctl(self->dev,
+				      _IOC(_IOC_WRITE, SHMK_IOC_MAGIC, 0x01,
+					   sizeof(c) - 1), &c));
+	EXPECT_EQ(0, shmk_count(self->dev));
+	fd = shmk_ioctl(self->dev, _IOC(_IOC_WRITE, SHMK_IOC_MAGIC, 0x01, 0), &c);
+	ASSERT_GE(fd, 0);
+	close(fd);
+	fd = shmk_ioctl(self->dev, _IOC(_IOC_WRITE, SHMK_IOC_MAGIC, 0x01, 200), &c);
+	ASSERT_GE(fd, 0);
+	/* On a region fd too. */
+	memset(&info, 0, sizeof(info));
+	info.size = sizeof(info);
+	EXPECT_EQ(-ENOTTY, shmk_ioctl(fd, _IOC(_IOC_READ | _IOC_WRITE,
+					       SHMK_IOC_MAGIC, 0x10, 8), &info));
+	EXPECT_EQ(-ENOTTY, shmk_ioctl(fd, _IOC(_IOC_WRITE, SHMK_IOC_MAGIC,
+					       0x21, 8), &info));
+	EXPECT_EQ(0, shmk_ioctl(fd, _IOC(_IOC_READ | _IOC_WRITE,
+					 SHMK_IOC_MAGIC, 0x10, 0), &info));
+	EXPECT_EQ(2 * MiB, info.bytes);
+	close(fd);
+}
+
 TEST_F(region, open_shares_memory_across_processes)
 {
 	int fd = shmk_create(self->dev, "share", 2 * MiB);

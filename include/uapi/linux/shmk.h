@@ -12,8 +12,10 @@
  *    published size is -EINVAL; a larger size is accepted when the
  *    bytes the kernel does not know are zero (-E2BIG otherwise), so
  *    that the structs can grow, as with openat2() and clone3().
- *  - The size bits of the ioctl number are ignored: the size field is
- *    the authority.
+ *  - The size bits of the ioctl number must be 0 or at least the first
+ *    published size of the command's struct (-ENOTTY otherwise, so that
+ *    another driver's ioctl is never taken for ours); beyond that, the
+ *    size field is the authority.
  *  - Unknown flags, and reserved fields that are not zero, are -EINVAL.
  */
 #ifndef _UAPI_LINUX_SHMK_H
@@ -291,7 +293,11 @@ struct shmk_on_release {
 	__u64 counter_offset;
 };
 
-#define SHMK_IOC_MAGIC		0xB5
+/*
+ * 0xBD: no driver uses it (Documentation/userspace-api/ioctl/
+ * ioctl-number.rst); shmk 0.x used 0xB5, which belongs to rpmsg.
+ */
+#define SHMK_IOC_MAGIC		0xBD
 
 /* On /dev/shmk */
 #define SHMK_IOC_CREATE		_IOW(SHMK_IOC_MAGIC, 0x01, struct shmk_create)
