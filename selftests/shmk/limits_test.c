@@ -399,6 +399,13 @@ static int bad_set_input(int dev)
 	BAD(shmk_ioctl(dev, SHMK_IOC_GET_LIMITS, &l), -EINVAL);
 	l = (struct shmk_limits){ .size = 8 };
 	BAD(shmk_ioctl(dev, SHMK_IOC_GET_LIMITS, &l), -EINVAL);
+	memset(page, 0, sizeof(page));
+	((struct shmk_limits *)page)->size = sizeof(page);
+	BAD(shmk_ioctl(dev, SHMK_IOC_GET_LIMITS, page), -E2BIG);
+	memset(&big, 0, sizeof(big));
+	big.l.size = sizeof(big);
+	big.tail[0] = 1;
+	BAD(shmk_ioctl(dev, SHMK_IOC_GET_LIMITS, &big), -E2BIG);
 	/* Nothing changed. */
 	if (get_limits(dev, &after) || memcmp(&before, &after, sizeof(after)))
 		return 98;
