@@ -38,13 +38,14 @@ struct shmk_region_watches {
  * @hnode:	link in the name hash while @named
  * @ns:		the IPC namespace it was created in; NULL until inserted
  * @shmem:	the backing shmem file; the region is freed by its release
- * @id:		unique id
+ * @id:		unique in its namespace
  * @bytes:	size, a multiple of SHMK_PAGE_SIZE
  * @uid:	owner
  * @gid:	group
  * @mode:	permission bits
- * @named:	reachable by name (protected by shmk_lock)
- * @persist:	the name holds a reference on @shmem
+ * @named:	reachable by name (written under shmk_lock)
+ * @persist:	the name holds a reference on @shmem (written under
+ *		shmk_lock)
  * @handles:	open region files
  * @watches:	armed watches (notify.c)
  * @name:	the name, NUL-terminated
@@ -139,12 +140,19 @@ struct shmk_handle {
 	struct shmk_release_action on_release;
 };
 
+/* The largest byte count a limit may name: a multiple of SHMK_PAGE_SIZE. */
+#define SHMK_MAX_BYTES	(MAX_LFS_FILESIZE & ~(SHMK_PAGE_SIZE - 1))
+
 /* main.c */
 int shmk_copy_arg(void *karg, size_t ksize, size_t minsize,
 		  const void __user *uarg);
+bool shmk_ioc_size_ok(unsigned int cmd);
+int shmk_user_ptr(u64 v, void __user **p);
 extern unsigned long shmk_max_region_bytes;
 extern unsigned long shmk_max_total_bytes;
 extern unsigned int shmk_max_regions;
+extern unsigned long shmk_max_user_bytes;
+extern unsigned int shmk_max_user_regions;
 
 /* region.c */
 int __init shmk_region_init(void);
@@ -153,6 +161,8 @@ long shmk_ioctl_create(const void __user *uarg);
 long shmk_ioctl_open(const void __user *uarg);
 long shmk_ioctl_unlink(const void __user *uarg);
 long shmk_ioctl_list(void __user *uarg);
+long shmk_ioctl_get_limits(void __user *uarg);
+long shmk_ioctl_set_limits(const void __user *uarg);
 
 /* notify.c */
 int __init shmk_notify_init(void);

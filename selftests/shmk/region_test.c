@@ -5,9 +5,12 @@
  * root inside the guest with shmk.ko loaded.
  */
 #define _GNU_SOURCE
+#include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
+#include <linux/userfaultfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -229,6 +232,66 @@ TEST_F(region, unknown_ioctls)
 	close(fd);
 }
 
+/* rpmsg's uapi (magic 0xB5, the magic shmk once used), defined here. */
+struct rpmsg_endpoint_info {
+	char name[32];
+	__u32 src;
+	__u32 dst;
+};
+#define RPMSG_CREATE_EPT_IOCTL	_IOW(0xb5, 0x1, struct rpmsg_endpoint_info)
+#define RPMSG_CREATE_DEV_IOCTL	_IOW(0xb5, 0x3, struct rpmsg_endpoint_info)
+
+/* Another driver's ioctl sent to /dev/shmk is ENOTTY and creates nothing. */
+TEST_F(region, rpmsg_ioctls_are_enotty)
+{
+	struct rpmsg_endpoint_info ept = { .name = "rpmsg", .src = 1, .dst = 2 };
+	struct shmk_create c = { .size = sizeof(c), .bytes = 1, .mode = 0600 };
+
+	ASSERT_EQ(40, sizeof(ept));
+	shmk_set_name(c.name, "rpmsg");
+	EXPECT_EQ(-ENOTTY, shmk_ioctl(self->dev, RPMSG_CREATE_EPT_IOCTL, &ept));
+	EXPECT_EQ(-ENOTTY, shmk_ioctl(self->dev, RPMSG_CREATE_DEV_IOCTL, &ept));
+	/* Even with a struct that would be a valid CREATE. */
+	EXPECT_EQ(-ENOTTY, shmk_ioctl(self->dev, RPMSG_CREATE_EPT_IOCTL, &c));
+	EXPECT_EQ(0, shmk_count(self->dev));
+	EXPECT_EQ(-ENOENT, shmk_unlink(self->dev, "rpmsg"));
+}
+
+/*
+ * The size bits of the number may be 0 or any size from the published
+ * one up; a smaller nonzero size is ENOTTY.
+ */
+TEST_F(region, ioctl_size_bits)
+{
+	struct shmk_create c = { .size = sizeof(c), .bytes = 1, .mode = 0600 };
+	struct shmk_region_info info;
+	int fd;
+
+	shmk_set_name(c.name, "sizebits");
+	EXPECT_EQ(-ENOTTY, shmk_ioctl(self->dev,
+				      _IOC(_IOC_WRITE, SHMK_IOC_MAGIC, 0x01, 40), &c));
+	EXPECT_EQ(-ENOTTY, shmk_ioctl(self->dev,
+				      _IOC(_IOC_WRITE, SHMK_IOC_MAGIC, 0x01,
+					   sizeof(c) - 1), &c));
+	EXPECT_EQ(0, shmk_count(self->dev));
+	fd = shmk_ioctl(self->dev, _IOC(_IOC_WRITE, SHMK_IOC_MAGIC, 0x01, 0), &c);
+	ASSERT_GE(fd, 0);
+	close(fd);
+	fd = shmk_ioctl(self->dev, _IOC(_IOC_WRITE, SHMK_IOC_MAGIC, 0x01, 200), &c);
+	ASSERT_GE(fd, 0);
+	/* On a region fd too. */
+	memset(&info, 0, sizeof(info));
+	info.size = sizeof(info);
+	EXPECT_EQ(-ENOTTY, shmk_ioctl(fd, _IOC(_IOC_READ | _IOC_WRITE,
+					       SHMK_IOC_MAGIC, 0x10, 8), &info));
+	EXPECT_EQ(-ENOTTY, shmk_ioctl(fd, _IOC(_IOC_WRITE, SHMK_IOC_MAGIC,
+					       0x21, 8), &info));
+	EXPECT_EQ(0, shmk_ioctl(fd, _IOC(_IOC_READ | _IOC_WRITE,
+					 SHMK_IOC_MAGIC, 0x10, 0), &info));
+	EXPECT_EQ(2 * MiB, info.bytes);
+	close(fd);
+}
+
 TEST_F(region, open_shares_memory_across_processes)
 {
 	int fd = shmk_create(self->dev, "share", 2 * MiB);
@@ -354,6 +417,39 @@ TEST_F(region, mmap_limits)
 	EXPECT_EQ(0, (uintptr_t)p % (2 * MiB));
 	/* The mapping cannot grow past the region. */
 	EXPECT_EQ(MAP_FAILED, mremap(p, 2 * MiB, 4 * MiB, MREMAP_MAYMOVE));
+	close(fd);
+}
+
+/* Regions are data: no PROT_EXEC mapping, no mprotect to executable. */
+TEST_F(region, no_exec_mappings)
+{
+	int fd = shmk_create(self->dev, "noexec", 2 * MiB);
+	int ro = shmk_open_flags(self->dev, "noexec", SHMK_OPEN_RDONLY);
+	void *p;
+
+	ASSERT_GE(fd, 0);
+	ASSERT_GE(ro, 0);
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, 2 * MiB, PROT_READ | PROT_EXEC,
+				   MAP_SHARED, fd, 0));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, 2 * MiB,
+				   PROT_READ | PROT_WRITE | PROT_EXEC,
+				   MAP_SHARED, fd, 0));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, 2 * MiB, PROT_READ | PROT_EXEC,
+				   MAP_SHARED, ro, 0));
+	EXPECT_EQ(EPERM, errno);
+	p = mmap(NULL, 2 * MiB, PROT_READ, MAP_SHARED, ro, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(-1, mprotect(p, 2 * MiB, PROT_READ | PROT_EXEC));
+	EXPECT_EQ(EACCES, errno);
+	munmap(p, 2 * MiB);
+	p = mmap(NULL, 2 * MiB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(-1, mprotect(p, 2 * MiB, PROT_READ | PROT_EXEC));
+	EXPECT_EQ(EACCES, errno);
+	munmap(p, 2 * MiB);
+	close(ro);
 	close(fd);
 }
 
@@ -697,6 +793,242 @@ TEST_F(region, persistent_region_dies_with_its_namespace)
 	EXPECT_LE(after, base + 1024);
 }
 
+/*
+ * Without any name operation, the reaper notices the dead namespace
+ * within about a second and drops its persistent region.
+ */
+TEST_F(region, persistent_region_reaped_without_name_op)
+{
+	long base = meminfo_kb("Shmem:"), during, after = -1;
+	int pipefd[2], status, i;
+	pid_t pid;
+	char c;
+
+	ASSERT_EQ(0, pipe(pipefd));
+	pid = fork();
+	if (pid == 0) {
+		int dev, fd;
+		char *p;
+
+		if (unshare(CLONE_NEWIPC))
+			_exit(1);
+		dev = shmk_dev();
+		fd = shmk_create_flags(dev, "ghost2", 8 * MiB, 0600,
+				       SHMK_CREATE_PERSIST);
+		if (fd < 0)
+			_exit(2);
+		p = mmap(NULL, 8 * MiB, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 fd, 0);
+		if (p == MAP_FAILED)
+			_exit(3);
+		memset(p, 1, 8 * MiB);
+		if (write(pipefd[1], "x", 1) != 1)
+			_exit(4);
+		_exit(0);
+	}
+	ASSERT_EQ(1, read(pipefd[0], &c, 1));
+	during = meminfo_kb("Shmem:");
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_EQ(0, status);
+	/* No shmk call at all here: only /proc/meminfo. */
+	for (i = 0; i < 50; i++) {
+		after = meminfo_kb("Shmem:");
+		if (after <= base + 1024)
+			break;
+		usleep(100000);
+	}
+	TH_LOG("Shmem: %ld kB before, %ld kB with the region, %ld kB %d ms after exit",
+	       base, during, after, i * 100);
+	EXPECT_GE(during, base + 8 * 1024 - 1024);
+	EXPECT_LE(after, base + 1024);
+}
+
+static int nobody_lists(void *arg)
+{
+	struct shmk_region_info info[4];
+	struct shmk_list l = { .size = sizeof(l), .count = 4,
+			       .entry_size = sizeof(info[0]),
+			       .entries = (uintptr_t)info };
+	int dev = shmk_dev(), i, seen = 0;
+
+	if (shmk_ioctl(dev, SHMK_IOC_LIST, &l) || l.count != 2)
+		return 1;
+	for (i = 0; i < 2; i++) {
+		struct shmk_region_info *e = &info[i];
+
+		if (e->uid != 0 || e->bytes != 2 * MiB)
+			return 2;
+		if (!strcmp(e->name, "secret")) {
+			/* Name, owner, mode and size, as ls shows: no use. */
+			if (e->flags != SHMK_INFO_RESTRICTED || e->mode != 0600 ||
+			    e->handles || e->resident_bytes || e->huge_bytes)
+				return 3;
+			seen |= 1;
+		} else if (!strcmp(e->name, "public")) {
+			if (e->flags || e->mode != 0644 || e->handles != 1 ||
+			    e->resident_bytes != 2 * MiB)
+				return 4;
+			seen |= 2;
+		}
+	}
+	return seen == 3 ? 0 : 5;
+}
+
+/* LIST shows no use of a region the caller may not open. */
+TEST_F(region, list_hides_use_of_what_caller_cannot_open)
+{
+	int secret = shmk_create_flags(self->dev, "secret", 2 * MiB, 0600, 0);
+	int public = shmk_create_flags(self->dev, "public", 2 * MiB, 0644, 0);
+	char *p, *q;
+
+	ASSERT_GE(secret, 0);
+	ASSERT_GE(public, 0);
+	p = mmap(NULL, 2 * MiB, PROT_READ | PROT_WRITE, MAP_SHARED, secret, 0);
+	q = mmap(NULL, 2 * MiB, PROT_READ | PROT_WRITE, MAP_SHARED, public, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_NE(MAP_FAILED, q);
+	p[0] = 1;
+	q[0] = 1;
+	EXPECT_EQ(0, as_nobody(nobody_lists, NULL));
+	munmap(p, 2 * MiB);
+	munmap(q, 2 * MiB);
+	close(secret);
+	close(public);
+}
+
+/* Ids count per IPC namespace: a new namespace starts at 1. */
+TEST_F(region, ids_are_per_namespace)
+{
+	int fd = shmk_create(self->dev, "idhost", 1), status;
+	pid_t pid;
+
+	ASSERT_GE(fd, 0);
+	pid = fork();
+	if (pid == 0) {
+		struct shmk_region_info a, b;
+		int dev, x, y;
+
+		if (unshare(CLONE_NEWIPC))
+			_exit(1);
+		dev = shmk_dev();
+		x = shmk_create(dev, "id1", 1);
+		y = shmk_create(dev, "id2", 1);
+		if (x < 0 || y < 0 || shmk_info(x, &a) || shmk_info(y, &b))
+			_exit(2);
+		_exit(a.id == 1 && b.id == 2 ? 0 : 3);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	close(fd);
+}
+
+struct list_call {
+	int dev;
+	void *buf;
+	int ret;
+};
+
+static void *list_into(void *arg)
+{
+	struct list_call *lc = arg;
+	struct shmk_list l = { .size = sizeof(l), .count = 1,
+			       .entry_size = sizeof(struct shmk_region_info),
+			       .entries = (uintptr_t)lc->buf };
+
+	lc->ret = shmk_ioctl(lc->dev, SHMK_IOC_LIST, &l);
+	return NULL;
+}
+
+/*
+ * LIST holds no reference while it copies out: with its copy stalled on
+ * a userfaultfd page, the listed region is still freed by its last
+ * close at once.
+ */
+TEST_F(region, list_holds_no_reference_while_copying)
+{
+	long page = sysconf(_SC_PAGESIZE), base, after = -1;
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+	struct uffdio_zeropage zero = { 0 };
+	struct list_call lc = { .dev = self->dev };
+	struct pollfd pfd;
+	pthread_t t;
+	int uffd, fd, i;
+	char *p;
+
+	uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (uffd < 0)
+		SKIP(return, "no userfaultfd: %s", strerror(errno));
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_API, &api));
+	lc.buf = mmap(NULL, page, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, lc.buf);
+	reg.range.start = (uintptr_t)lc.buf;
+	reg.range.len = page;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_REGISTER, &reg));
+
+	base = meminfo_kb("Shmem:");
+	fd = shmk_create(self->dev, "copied", 8 * MiB);
+	ASSERT_GE(fd, 0);
+	p = mmap(NULL, 8 * MiB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	memset(p, 1, 8 * MiB);
+	munmap(p, 8 * MiB);
+
+	ASSERT_EQ(0, pthread_create(&t, NULL, list_into, &lc));
+	pfd.fd = uffd;
+	pfd.events = POLLIN;
+	ASSERT_EQ(1, poll(&pfd, 1, 10000)) TH_LOG("LIST never reached its copy");
+	/* LIST is stalled in copy_to_user: the last close frees the region. */
+	close(fd);
+	for (i = 0; i < 50; i++) {
+		after = meminfo_kb("Shmem:");
+		if (after <= base + 1024)
+			break;
+		usleep(20000);
+	}
+	TH_LOG("Shmem %ld kB before, %ld kB after the close, LIST stalled",
+	       base, after);
+	EXPECT_LE(after, base + 1024);
+	zero.range.start = (uintptr_t)lc.buf;
+	zero.range.len = page;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_ZEROPAGE, &zero));
+	pthread_join(t, NULL);
+	EXPECT_EQ(0, lc.ret);
+	close(uffd);
+	munmap(lc.buf, page);
+}
+
+/* /proc/self/fdinfo names the region of a region fd. */
+TEST_F(region, fdinfo_names_the_region)
+{
+	int fd = shmk_create_flags(self->dev, "fdinfo", 3 * MiB, 0600,
+				   SHMK_CREATE_PERSIST);
+	struct shmk_region_info info;
+	char path[64], buf[1024], want[64];
+	ssize_t n;
+	int f;
+
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, shmk_info(fd, &info));
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = open(path, O_RDONLY);
+	ASSERT_GE(f, 0);
+	n = read(f, buf, sizeof(buf) - 1);
+	ASSERT_GT(n, 0);
+	buf[n] = 0;
+	close(f);
+	snprintf(want, sizeof(want), "shmk-id:\t%llu\n",
+		 (unsigned long long)info.id);
+	EXPECT_NE(NULL, strstr(buf, want)) TH_LOG("%s", buf);
+	EXPECT_NE(NULL, strstr(buf, "shmk-name:\tfdinfo\n"));
+	EXPECT_NE(NULL, strstr(buf, "shmk-bytes:\t4194304\n"));
+	EXPECT_NE(NULL, strstr(buf, "shmk-persist:\t1\n"));
+	EXPECT_NE(NULL, strstr(buf, "shmk-unlinked:\t0\n"));
+	EXPECT_EQ(0, shmk_unlink(self->dev, "fdinfo"));
+	close(fd);
+}
+
 TEST_F(region, limits_are_enforced)
 {
 	char regions[32], total[32], maxsz[32];
@@ -733,6 +1065,35 @@ TEST_F(region, limits_are_enforced)
 	EXPECT_GE(a, 0);
 	ASSERT_EQ(0, shmk_param_set("max_region_bytes", maxsz));
 	close(a);
+	EXPECT_EQ(0, shmk_count(self->dev));
+}
+
+/*
+ * Byte parameters are refused above the largest size a shmem file can
+ * have, so that rounding a size up to 2 MiB can never wrap to 0.
+ */
+TEST_F(region, byte_params_are_bounded)
+{
+	char maxsz[32], total[32], now[32];
+	int fd;
+
+	ASSERT_EQ(0, shmk_param_get("max_region_bytes", maxsz, sizeof(maxsz)));
+	ASSERT_EQ(0, shmk_param_get("max_total_bytes", total, sizeof(total)));
+	EXPECT_EQ(-EINVAL, shmk_param_set("max_region_bytes",
+					  "18446744073709551615"));
+	/* Had the write gone through: a size that rounds up to 2^64. */
+	fd = shmk_create(self->dev, "wrap", ~0ULL - 1);
+	EXPECT_EQ(-E2BIG, fd);
+	if (fd >= 0)
+		close(fd);
+	EXPECT_EQ(-EINVAL, shmk_param_set("max_total_bytes",
+					  "18446744073709551615"));
+	EXPECT_EQ(-EINVAL, shmk_param_set("max_region_bytes",
+					  "9223372036854775807"));
+	ASSERT_EQ(0, shmk_param_get("max_region_bytes", now, sizeof(now)));
+	EXPECT_STREQ(maxsz, now);
+	shmk_param_set("max_region_bytes", maxsz);
+	shmk_param_set("max_total_bytes", total);
 	EXPECT_EQ(0, shmk_count(self->dev));
 }
 

@@ -12,8 +12,10 @@
  *    published size is -EINVAL; a larger size is accepted when the
  *    bytes the kernel does not know are zero (-E2BIG otherwise), so
  *    that the structs can grow, as with openat2() and clone3().
- *  - The size bits of the ioctl number are ignored: the size field is
- *    the authority.
+ *  - The size bits of the ioctl number must be 0 or at least the first
+ *    published size of the command's struct (-ENOTTY otherwise, so that
+ *    another driver's ioctl is never taken for ours); beyond that, the
+ *    size field is the authority.
  *  - Unknown flags, and reserved fields that are not zero, are -EINVAL.
  */
 #ifndef _UAPI_LINUX_SHMK_H
@@ -47,6 +49,8 @@
 /* struct shmk_region_info.flags */
 #define SHMK_INFO_PERSIST	(1U << 0)	/* created with SHMK_CREATE_PERSIST */
 #define SHMK_INFO_UNLINKED	(1U << 1)	/* name removed, users remain */
+/* LIST: the caller may not open it; resident, huge bytes, handles are 0 */
+#define SHMK_INFO_RESTRICTED	(1U << 2)
 
 /**
  * struct shmk_create - SHMK_IOC_CREATE: create a region, return its fd
@@ -110,7 +114,8 @@ struct shmk_unlink {
  * @bytes:	region size in bytes
  * @resident_bytes: bytes of the region in memory
  * @huge_bytes:	bytes of the region in memory as 2 MiB pages
- * @id:		unique region id (never reused while the module is loaded)
+ * @id:		region id, unique in its IPC namespace (never reused
+ *		while the namespace lives and the module is loaded)
  * @uid:	owner, in the caller's user namespace
  * @gid:	group, in the caller's user namespace
  * @mode:	permission bits
@@ -131,13 +136,50 @@ struct shmk_region_info {
 	char name[SHMK_NAME_MAX];
 };
 
+/* struct shmk_limits.flags (SHMK_IOC_SET_LIMITS) */
+#define SHMK_LIMITS_DEFAULT	(1U << 0)	/* back to the module's limits */
+
+/**
+ * struct shmk_limits - SHMK_IOC_GET_LIMITS and SHMK_IOC_SET_LIMITS: the
+ * limits of the caller's IPC namespace
+ * @size:	sizeof(struct shmk_limits)
+ * @flags:	GET: zero.  SET: 0, or SHMK_LIMITS_DEFAULT (the four limits
+ *		must then be zero) to follow the module parameters again
+ * @region_bytes: largest region, after rounding up (-E2BIG beyond)
+ * @user_bytes:	bytes of regions one user (the owner's uid, in every
+ *		namespace together) may own (-EDQUOT beyond)
+ * @user_regions: regions one user may own, in every namespace together
+ *		(-EDQUOT beyond)
+ * @regions:	regions in this namespace (-ENOSPC beyond)
+ * @used_bytes:	GET: bytes the caller's fsuid owns; SET: zero
+ * @used_regions: GET: regions the caller's fsuid owns; SET: zero
+ * @ns_regions:	GET: regions of this namespace that exist; SET: zero
+ *
+ * GET returns the limits in force: the namespace's own, never above the
+ * module parameters.  SET needs CAP_SYS_RESOURCE in the user namespace
+ * that owns the IPC namespace (-EPERM); a limit above the module
+ * parameter is -EINVAL.  Lowering a limit removes nothing.
+ */
+struct shmk_limits {
+	__u32 size;
+	__u32 flags;
+	__u64 region_bytes;
+	__u64 user_bytes;
+	__u32 user_regions;
+	__u32 regions;
+	__u64 used_bytes;
+	__u32 used_regions;
+	__u32 ns_regions;
+};
+
 /**
  * struct shmk_list - SHMK_IOC_LIST: describe the regions of the caller's
  * IPC namespace that still have a name
  * @size:	sizeof(struct shmk_list)
  * @flags:	zero
  * @count:	in: room in @entries; out: how many regions there are.
- *		Only min(in, out) entries are written.
+ *		Only min(in, out) entries are written.  A region the caller
+ *		may not open is listed with SHMK_INFO_RESTRICTED.
  * @entry_size:	sizeof(struct shmk_region_info) as the caller knows it
  * @entries:	user pointer to @count entries of @entry_size bytes
  */
@@ -309,13 +351,19 @@ struct shmk_on_release {
 	__u64 counter_offset;
 };
 
-#define SHMK_IOC_MAGIC		0xB5
+/*
+ * 0xBD: no driver uses it (Documentation/userspace-api/ioctl/
+ * ioctl-number.rst); shmk 0.x used 0xB5, which belongs to rpmsg.
+ */
+#define SHMK_IOC_MAGIC		0xBD
 
 /* On /dev/shmk */
 #define SHMK_IOC_CREATE		_IOW(SHMK_IOC_MAGIC, 0x01, struct shmk_create)
 #define SHMK_IOC_OPEN		_IOW(SHMK_IOC_MAGIC, 0x02, struct shmk_open)
 #define SHMK_IOC_UNLINK		_IOW(SHMK_IOC_MAGIC, 0x03, struct shmk_unlink)
 #define SHMK_IOC_LIST		_IOWR(SHMK_IOC_MAGIC, 0x04, struct shmk_list)
+#define SHMK_IOC_GET_LIMITS	_IOWR(SHMK_IOC_MAGIC, 0x05, struct shmk_limits)
+#define SHMK_IOC_SET_LIMITS	_IOW(SHMK_IOC_MAGIC, 0x06, struct shmk_limits)
 
 /* On a region fd */
 #define SHMK_IOC_INFO		_IOWR(SHMK_IOC_MAGIC, 0x10, struct shmk_region_info)
