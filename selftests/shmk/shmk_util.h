@@ -219,11 +219,11 @@ static inline unsigned long long shmk_rand_below(unsigned long long *state,
 }
 
 /*
- * Unlink every name LIST shows in the caller's IPC namespace.  Returns
- * how many names were unlinked, or -errno.  Up to 256 names per pass;
- * it repeats while LIST reports more.
+ * Unlink every name LIST shows in the caller's IPC namespace but @keep
+ * (NULL: none).  Returns how many names were unlinked, or -errno.  Up
+ * to 256 names per pass; it repeats while LIST reports more.
  */
-static inline int shmk_unlink_all(int dev)
+static inline int shmk_unlink_all_but(int dev, const char *keep)
 {
 	struct shmk_region_info *e;
 	struct shmk_list l;
@@ -245,12 +245,21 @@ static inline int shmk_unlink_all(int dev)
 		n = l.count < 256 ? l.count : 256;
 		for (i = 0; i < n; i++) {
 			e[i].name[SHMK_NAME_MAX - 1] = 0;
+			if (keep && !strcmp(e[i].name, keep))
+				continue;
 			if (!shmk_unlink(dev, e[i].name))
 				done++;
 		}
+		if (keep && l.count == 1)
+			break;
 	}
 	free(e);
 	return ret < 0 ? ret : done;
+}
+
+static inline int shmk_unlink_all(int dev)
+{
+	return shmk_unlink_all_but(dev, NULL);
 }
 
 /*
