@@ -84,7 +84,14 @@ struct fz_shared {
 	_Atomic unsigned long kills;
 	_Atomic unsigned long forks;
 	_Atomic unsigned long created;
+	_Atomic unsigned long races;		/* fz_race() runs */
+	_Atomic unsigned long race_unlinks;	/* not counted as ioctls */
 	_Atomic unsigned long results[16];	/* see fz_errnos */
+	/*
+	 * Set by a burst's main thread when it is done: a thread an oops
+	 * killed leaves the others running, and the process may still exit 0.
+	 */
+	_Atomic int finished;
 };
 
 /* What the ioctls returned, for the summary: >= 0, then these errnos. */
@@ -959,6 +966,84 @@ static void fz_thread(struct fz *z)
 		fz_bad(z, "WAIT from a thread", SHMK_IOC_WAIT, w.ret);
 }
 
+/*
+ * Two threads race on one name: one creates it persistent, checks INFO,
+ * maps, writes, unmaps and closes; the other unlinks it, over and over.
+ * A region freed under its fd shows as a garbled INFO record (or as a
+ * KASAN or slub_debug report).
+ */
+struct fz_race {
+	struct fz_shared *sh;
+	int dev;
+	int rounds;
+	const char *name;
+	_Atomic int stop;
+};
+
+static void *fz_race_unlink(void *p)
+{
+	struct fz_race *r = p;
+	int n = 0;
+
+	/* As many as it takes: these do not count against the budget. */
+	while (!atomic_load(&r->stop) && n++ < 20 * r->rounds)
+		shmk_unlink(r->dev, r->name);
+	atomic_fetch_add(&r->sh->race_unlinks, n);
+	return NULL;
+}
+
+static void fz_race(struct fz *z)
+{
+	struct fz_fd *d = fz_dev_fd(z);
+	struct shmk_region_info info;
+	struct fz_race r;
+	sigset_t set, old;
+	pthread_t t;
+	int i, fd;
+	void *m;
+
+	if (!d)
+		return;
+	r.sh = z->sh;
+	r.dev = d->fd;
+	r.rounds = 10 + R(40);
+	r.name = fz_names[R(5)];
+	atomic_store(&r.stop, 0);
+	/* The alarms are for this thread's waits: the racer blocks them. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGALRM);
+	pthread_sigmask(SIG_BLOCK, &set, &old);
+	i = pthread_create(&t, NULL, fz_race_unlink, &r);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (i)
+		return;
+	atomic_fetch_add(&z->sh->races, 1);
+	for (i = 0; i < r.rounds; i++) {
+		fd = shmk_create_flags(d->fd, r.name, SHMK_PAGE_SIZE, 0600,
+				       SHMK_CREATE_PERSIST);
+		atomic_fetch_add(&z->sh->ioctls, 2);
+		if (fd < 0)
+			continue;
+		if (shmk_info(fd, &info) || info.bytes != SHMK_PAGE_SIZE ||
+		    info.mode != 0600 || info.handles < 1 ||
+		    strncmp(info.name, r.name, SHMK_NAME_MAX) ||
+		    (info.flags & ~(SHMK_INFO_PERSIST | SHMK_INFO_UNLINKED)))
+			fz_bad(z, "INFO of a region raced by UNLINK",
+			       SHMK_IOC_INFO, (long)info.bytes);
+		/* A first touch zeroes 2 MiB: slow under TCG, so not always. */
+		m = mmap(NULL, SHMK_PAGE_SIZE, PROT_READ | PROT_WRITE,
+			 MAP_SHARED, fd, 0);
+		if (m != MAP_FAILED) {
+			if (!(i & 7))
+				*(volatile uint32_t *)m = i;
+			munmap(m, SHMK_PAGE_SIZE);
+		}
+		close(fd);
+	}
+	atomic_store(&r.stop, 1);
+	pthread_join(t, NULL);
+}
+
 static void fz_step(struct fz *z);
 
 /* Reap the children; kill those past @deadline (a hang: reported). */
@@ -1069,7 +1154,12 @@ static void fz_step(struct fz *z)
 	case 11: fz_close(z); break;
 	case 12: fz_dup(z); break;
 	case 13: fz_poll(z); break;
-	case 14: fz_thread(z); break;
+	case 14:
+		if (COIN(8))
+			fz_race(z);
+		else
+			fz_thread(z);
+		break;
 	case 15: fz_fork(z); break;
 	case 16:
 		if (z->nfds < MAX_FDS) {
@@ -1145,6 +1235,7 @@ static int fz_burst(unsigned long long seed, unsigned long calls,
 		munmap(z->maps[z->nmaps - 1].addr, z->maps[z->nmaps - 1].len);
 	for (; z->nfds; z->nfds--)
 		close(z->fds[z->nfds - 1].fd);
+	atomic_store(&sh->finished, 1);
 	if (own_ns && COIN(2))
 		return atomic_load(&sh->bad) ? 1 : 0;
 	dev = shmk_dev();
@@ -1301,6 +1392,7 @@ TEST_F_TIMEOUT(fuzz, random_ioctls, 7200)
 		unsigned long long bs = seed + b * 0x9e3779b97f4a7c15ULL;
 		unsigned long n = calls - done < burst ? calls - done : burst;
 
+		atomic_store(&sh->finished, 0);
 		pid = fork();
 		ASSERT_LE(0, pid);
 		if (pid == 0)
@@ -1310,6 +1402,9 @@ TEST_F_TIMEOUT(fuzz, random_ioctls, 7200)
 		ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
 			TH_LOG("seed %llu: burst %lu ended with status %#x, %lu impossible results",
 			       seed, b, status, atomic_load(&sh->bad));
+		ASSERT_TRUE(atomic_load(&sh->finished))
+			TH_LOG("seed %llu: burst %lu lost its main thread (an oops? see the kernel log)",
+			       seed, b);
 		/* Grandchildren orphaned by the burst come to us: reap them. */
 		while (waitpid(-1, &status, WNOHANG) > 0)
 			;
@@ -1327,10 +1422,11 @@ TEST_F_TIMEOUT(fuzz, random_ioctls, 7200)
 	}
 	while (waitpid(-1, &status, WNOHANG) > 0)
 		;
-	TH_LOG("seed %llu: %lu ioctls, %lu other calls, %lu bursts, %lu forks, %lu kills, %lu fds from ioctls, %.1f s",
+	TH_LOG("seed %llu: %lu ioctls, %lu other calls, %lu bursts, %lu forks, %lu kills, %lu fds from ioctls, %lu CREATE/UNLINK races (%lu more UNLINKs), %.1f s",
 	       seed, atomic_load(&sh->ioctls), atomic_load(&sh->ops), b,
 	       atomic_load(&sh->forks), atomic_load(&sh->kills),
-	       atomic_load(&sh->created), (fz_now_ns() - t0) / 1e9);
+	       atomic_load(&sh->created), atomic_load(&sh->races),
+	       atomic_load(&sh->race_unlinks), (fz_now_ns() - t0) / 1e9);
 
 	{
 		char line[512];
