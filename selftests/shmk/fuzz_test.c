@@ -1419,6 +1419,11 @@ TEST_F_TIMEOUT(fuzz, random_ioctls, 7200)
 		ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
 			TH_LOG("seed %llu: sanity check failed at step %d after burst %lu",
 			       seed, WIFEXITED(status) ? WEXITSTATUS(status) : -1, b);
+		/* Long runs (the debug lane) show that they move. */
+		if (b % 20 == 19)
+			TH_LOG("seed %llu: %lu bursts, %lu ioctls, %.1f s", seed,
+			       b + 1, atomic_load(&sh->ioctls),
+			       (fz_now_ns() - t0) / 1e9);
 	}
 	while (waitpid(-1, &status, WNOHANG) > 0)
 		;

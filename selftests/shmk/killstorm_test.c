@@ -559,6 +559,10 @@ TEST_F_TIMEOUT(killstorm, random_kills, 7200)
 		ASSERT_EQ(1, shmk_count(self->dev))
 			TH_LOG("seed %llu round %lu", seed, round);
 		tc += ks_now_ns() - t;
+		/* Long runs (the debug lane) show that they move. */
+		if (round % 250 == 249)
+			TH_LOG("seed %llu: %lu rounds, %.1f s", seed, round + 1,
+			       (ks_now_ns() - t0) / 1e9);
 	}
 	TH_LOG("time: %.1f s forking, %.1f s until the kills, %.1f s reaping, %.1f s checking; children killed at stage 0..%d: %lu %lu %lu %lu %lu %lu %lu",
 	       tf / 1e9, tk / 1e9, tr / 1e9, tc / 1e9, STAGES, at_stage[0],
