@@ -31,7 +31,9 @@
  * this test) can succeed.
  *
  * Environment: SHMK_KILLSTORM_SEED (default: from the clock, printed),
- * SHMK_KILLSTORM_ROUNDS (default 1000).
+ * SHMK_KILLSTORM_ROUNDS (default 1000), SHMK_KILLSTORM_WAIT_MS (how long
+ * to wait for a participant to reach the stage it is to be killed at,
+ * default 15; a slower kernel needs more for its kills to land late).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -465,6 +467,7 @@ TEST_F_TIMEOUT(killstorm, random_kills, 7200)
 {
 	unsigned long long seed = shmk_env_ull("SHMK_KILLSTORM_SEED", 0);
 	unsigned long rounds = shmk_env_ull("SHMK_KILLSTORM_ROUNDS", 1000);
+	uint64_t wait_ns = shmk_env_ull("SHMK_KILLSTORM_WAIT_MS", 15) * 1000000;
 	unsigned long long rng;
 	unsigned long round, kills = 0, moved = 0;
 	uint64_t t0 = ks_now_ns(), t, tf = 0, tk = 0, tr = 0, tc = 0;
@@ -478,8 +481,8 @@ TEST_F_TIMEOUT(killstorm, random_kills, 7200)
 	if (!seed)
 		seed = (ks_now_ns() ^ getpid()) | 1;
 	rng = seed;
-	TH_LOG("seed %llu, %lu rounds (SHMK_KILLSTORM_SEED, SHMK_KILLSTORM_ROUNDS)",
-	       seed, rounds);
+	TH_LOG("seed %llu, %lu rounds, stages waited for up to %llu ms (SHMK_KILLSTORM_SEED, SHMK_KILLSTORM_ROUNDS, SHMK_KILLSTORM_WAIT_MS)",
+	       seed, rounds, (unsigned long long)(wait_ns / 1000000));
 
 	for (round = 0; round < rounds; round++) {
 		memset(used, 0, sizeof(used));
@@ -511,12 +514,13 @@ TEST_F_TIMEOUT(killstorm, random_kills, 7200)
 		/*
 		 * Random moments: a child is killed after a random delay in
 		 * microseconds, or once it reached a random stage of its life
-		 * (waiting 15 ms at most) plus such a delay; its group (the
+		 * (waiting SHMK_KILLSTORM_WAIT_MS at most) plus such a delay;
+		 * its group (the
 		 * grandchildren) a little later.
 		 */
 		for (i = 0; i < n; i++) {
 			uint32_t target = COIN(2) ? 0 : 1 + R(STAGES);
-			uint64_t until = ks_now_ns() + 15000000;
+			uint64_t until = ks_now_ns() + wait_ns;
 
 			while (atomic_load(&self->sh->stage[i]) < target &&
 			       ks_now_ns() < until)
