@@ -165,4 +165,125 @@ static inline int shmk_param_get(const char *param, char *buf, size_t len)
 	return 0;
 }
 
+/*
+ * Helpers of the hostile-caller tests (fuzz_test.c, killstorm_test.c).
+ */
+
+/* An unsigned number from the environment, or @def when unset or bad. */
+static inline unsigned long long shmk_env_ull(const char *name,
+					      unsigned long long def)
+{
+	const char *s = getenv(name);
+	char *end;
+	unsigned long long v;
+
+	if (!s || !*s)
+		return def;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	return (errno || *end) ? def : v;
+}
+
+/* The module's reference count (/sys/module/shmk/refcnt), or -errno. */
+static inline long shmk_refcnt(void)
+{
+	char buf[32];
+	ssize_t n;
+	int fd = open("/sys/module/shmk/refcnt", O_RDONLY);
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EIO;
+	buf[n] = 0;
+	return strtol(buf, NULL, 10);
+}
+
+/* splitmix64: a seeded generator whose sequence only the seed decides. */
+static inline unsigned long long shmk_rand(unsigned long long *state)
+{
+	unsigned long long z = (*state += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* Uniform in [0, n) (n > 0). */
+static inline unsigned long long shmk_rand_below(unsigned long long *state,
+						 unsigned long long n)
+{
+	return shmk_rand(state) % n;
+}
+
+/*
+ * Unlink every name LIST shows in the caller's IPC namespace but @keep
+ * (NULL: none).  Returns how many names were unlinked, or -errno.  Up
+ * to 256 names per pass; it repeats while LIST reports more.
+ */
+static inline int shmk_unlink_all_but(int dev, const char *keep)
+{
+	struct shmk_region_info *e;
+	struct shmk_list l;
+	int done = 0, pass, ret = 0;
+	unsigned int i, n;
+
+	e = calloc(256, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	for (pass = 0; pass < 64; pass++) {
+		memset(&l, 0, sizeof(l));
+		l.size = sizeof(l);
+		l.count = 256;
+		l.entry_size = sizeof(*e);
+		l.entries = (unsigned long)e;
+		ret = shmk_ioctl(dev, SHMK_IOC_LIST, &l);
+		if (ret < 0 || !l.count)
+			break;
+		n = l.count < 256 ? l.count : 256;
+		for (i = 0; i < n; i++) {
+			e[i].name[SHMK_NAME_MAX - 1] = 0;
+			if (keep && !strcmp(e[i].name, keep))
+				continue;
+			if (!shmk_unlink(dev, e[i].name))
+				done++;
+		}
+		if (keep && l.count == 1)
+			break;
+	}
+	free(e);
+	return ret < 0 ? ret : done;
+}
+
+static inline int shmk_unlink_all(int dev)
+{
+	return shmk_unlink_all_but(dev, NULL);
+}
+
+/*
+ * Wait until Shmem in /proc/meminfo is at most @base_kb + @slack_kb and
+ * the module's refcnt is @refcnt (when @refcnt >= 0), for up to @ms
+ * milliseconds: the last fput() of a region is deferred to task work or
+ * a workqueue.  Returns 0, or -1 with the last values in @shmem_kb and
+ * @refcnt_now.
+ */
+static inline int shmk_settle(long base_kb, long slack_kb, long refcnt,
+			      int ms, long *shmem_kb, long *refcnt_now)
+{
+	int waited;
+
+	for (waited = 0;; waited += 10) {
+		*shmem_kb = meminfo_kb("Shmem:");
+		*refcnt_now = shmk_refcnt();
+		if (*shmem_kb >= 0 && *shmem_kb <= base_kb + slack_kb &&
+		    (refcnt < 0 || *refcnt_now == refcnt))
+			return 0;
+		if (waited >= ms)
+			return -1;
+		usleep(10000);
+	}
+}
+
 #endif /* SHMK_SELFTEST_UTIL_H */
