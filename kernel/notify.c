@@ -381,6 +381,7 @@ static long shmk_ioctl_waitv(struct shmk_handle *h, void __user *uarg)
 {
 	struct shmk_waitv __user *u = uarg;
 	struct shmk_waitv_entry *entries;
+	void __user *uentries;
 	struct shmk_waiter *ws;
 	struct shmk_waitv arg;
 	ktime_t expires;
@@ -397,8 +398,10 @@ static long shmk_ioctl_waitv(struct shmk_handle *h, void __user *uarg)
 	if (arg.reserved || !arg.nr || arg.nr > SHMK_WAITV_MAX)
 		return -EINVAL;
 
-	entries = memdup_user(u64_to_user_ptr(arg.entries),
-			      arg.nr * sizeof(*entries));
+	ret = shmk_user_ptr(arg.entries, &uentries);
+	if (ret)
+		return ret;
+	entries = memdup_user(uentries, arg.nr * sizeof(*entries));
 	if (IS_ERR(entries))
 		return PTR_ERR(entries);
 	ws = kcalloc(arg.nr, sizeof(*ws) + sizeof(*expected), GFP_KERNEL);

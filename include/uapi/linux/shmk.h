@@ -367,9 +367,9 @@ struct shmk_on_release {
 
 /* On a region fd */
 #define SHMK_IOC_INFO		_IOWR(SHMK_IOC_MAGIC, 0x10, struct shmk_region_info)
-#define SHMK_IOC_WAIT		_IOW(SHMK_IOC_MAGIC, 0x20, struct shmk_wait)
+#define SHMK_IOC_WAIT		_IOWR(SHMK_IOC_MAGIC, 0x20, struct shmk_wait)
 #define SHMK_IOC_WAKE		_IOW(SHMK_IOC_MAGIC, 0x21, struct shmk_wake)
-#define SHMK_IOC_WAITV		_IOW(SHMK_IOC_MAGIC, 0x22, struct shmk_waitv)
+#define SHMK_IOC_WAITV		_IOWR(SHMK_IOC_MAGIC, 0x22, struct shmk_waitv)
 #define SHMK_IOC_WATCH		_IOW(SHMK_IOC_MAGIC, 0x23, struct shmk_watch)
 #define SHMK_IOC_ACK		_IO(SHMK_IOC_MAGIC, 0x24)
 #define SHMK_IOC_ON_RELEASE	_IOW(SHMK_IOC_MAGIC, 0x30, struct shmk_on_release)
