@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-# shmk: make [all] | check | demo | kcheck | vm-shell | bench | install | clean
+# shmk: make [all] | check | demo | kcheck | vm-shell | bench | install |
+#       debug-check | clean
 #
 #   all      shmk.ko (against the installed Debian headers), libshmk, the
 #            selftests and the demo, all under build/ (shmk.ko at the top)
@@ -14,6 +15,10 @@
 #            bench-wakeup: its wakeup benchmark in the guest
 #   install  module, libshmk, headers, pkg-config, tools, man pages and the
 #            udev rule under DESTDIR/PREFIX; install-check: tools/install-test
+#   debug-check  the debug-kernel lane: every selftest on a KASAN, lockdep
+#            and fault-injection guest kernel; debug-kernel builds that
+#            kernel (cached in build/debug-kernel/), debug-module shmk.ko
+#            against it (build/debug-module/)
 #
 # KVER (default: tools/kver) picks the kernel; nothing here looks at the
 # running kernel.  Third-party files (kselftest headers, checkpatch.pl)
@@ -44,7 +49,8 @@ MAKEFLAGS += --no-print-directory
 
 .PHONY: FORCE all module lib selftests guest check host-check guest-check kcheck \
 	demo vm-shell bench bench-wakeup install clean deps tools install-lib \
-	install-module install-tools install-udev install-dkms install-check
+	install-module install-tools install-udev install-dkms install-check \
+	debug-kernel debug-module debug-check
 
 all: module lib selftests guest tools
 
@@ -166,6 +172,19 @@ bench: $(BUILD)/tools/shmk-bench
 # compare the ratios, not the nanoseconds).
 bench-wakeup: module guest
 	tools/vm/run --module shmk.ko --extra $(BUILD)/guest -- /extra/shmk-bench wakeup $(BENCH_ARGS)
+
+# The debug-kernel lane (Documentation/vm.rst, "Debug-kernel lane"): a
+# guest kernel with KASAN, lockdep and fault injection built from
+# linux-source-6.1 and cached (minutes the first time, nothing afterwards),
+# shmk.ko built against it, and every selftest run on it.
+debug-kernel:
+	tools/vm/debug-kernel kernel
+
+debug-module:
+	tools/vm/debug-kernel module
+
+debug-check: selftests
+	tools/vm/debug-kernel check
 
 # make install [DESTDIR=...] [PREFIX=/usr/local]: everything, see
 # Documentation/tools.rst.  The module goes to /lib/modules/KVER/MODDIR,
