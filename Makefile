@@ -6,7 +6,8 @@
 #   all      shmk.ko (against the installed Debian headers), libshmk, the
 #            selftests and the demo, all under build/ (shmk.ko at the top)
 #   check    every test: kcheck, host unit tests, install-check, guest
-#            selftests in QEMU; the last line is "N passed, N failed"
+#            selftests in QEMU, the debug-kernel lane; the last line is
+#            "N passed, N failed"
 #   demo     boot the guest with the module and run the region demo
 #   kcheck   checkpatch --strict, W=1 and sparse (C=1) on the kernel code
 #   vm-shell an interactive shell in the guest with the module loaded
