@@ -1,11 +1,13 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-# shmk: make [all] | check | demo | kcheck | vm-shell | vm-run | bench | install | clean
+# shmk: make [all] | check | demo | kcheck | vm-shell | vm-run | bench | install |
+#       debug-check | clean
 #
 #   all      shmk.ko (against the installed Debian headers), libshmk, the
 #            selftests and the demo, all under build/ (shmk.ko at the top)
 #   check    every test: kcheck, host unit tests, install-check, guest
-#            selftests in QEMU; the last line is "N passed, N failed"
+#            selftests in QEMU, the debug-kernel lane; the last line is
+#            "N passed, N failed"
 #   demo     boot the guest with the module and run the region demo
 #   kcheck   checkpatch --strict, W=1 and sparse (C=1) on the kernel code
 #   vm-shell an interactive shell in the guest with the module loaded
@@ -16,6 +18,10 @@
 #            bench-wakeup: its wakeup benchmark in the guest
 #   install  module, libshmk, headers, pkg-config, tools, man pages and the
 #            udev rule under DESTDIR/PREFIX; install-check: tools/install-test
+#   debug-check  the debug-kernel lane: every selftest on a KASAN, lockdep
+#            and fault-injection guest kernel; debug-kernel builds that
+#            kernel (cached in build/debug-kernel/), debug-module shmk.ko
+#            against it (build/debug-module/)
 #
 # Guest targets (demo, vm-shell, vm-run, guest-check, bench-wakeup) take
 # EXTRA="DIR..." (your own programs, dynamically linked ones too, copied to
@@ -57,7 +63,8 @@ DEMO_TIMEOUT := 300
 
 .PHONY: FORCE all module lib selftests guest check host-check guest-check kcheck \
 	demo vm-shell vm-run rig-check bench bench-wakeup install clean deps tools install-lib \
-	install-module install-tools install-udev install-dkms install-check
+	install-module install-tools install-udev install-dkms install-check \
+	debug-kernel debug-module debug-check
 
 all: module lib selftests guest tools
 
@@ -189,6 +196,19 @@ bench: $(BUILD)/tools/shmk-bench
 bench-wakeup: module guest
 	tools/vm/run --module shmk.ko --extra $(BUILD)/guest $(VM_ARGS) -- \
 		/extra/shmk-bench wakeup $(BENCH_ARGS)
+
+# The debug-kernel lane (Documentation/vm.rst, "Debug-kernel lane"): a
+# guest kernel with KASAN, lockdep and fault injection built from
+# linux-source-6.1 and cached (minutes the first time, nothing afterwards),
+# shmk.ko built against it, and every selftest run on it.
+debug-kernel:
+	tools/vm/debug-kernel kernel
+
+debug-module:
+	tools/vm/debug-kernel module
+
+debug-check: selftests
+	tools/vm/debug-kernel check
 
 # make install [DESTDIR=...] [PREFIX=/usr/local]: everything, see
 # Documentation/tools.rst.  The module goes to /lib/modules/KVER/MODDIR,
