@@ -41,11 +41,36 @@ struct shmk_region {
 	int writable;
 };
 
+/*
+ * A private copy of the geometry fields of a struct shmk_obj_hdr, read
+ * once from shared memory by shmk_obj_check().  Attach validates this
+ * copy and fills its handle only from it: a peer that rewrites the shared
+ * header meanwhile cannot make attach use a value it never checked.
+ */
+struct shmk_obj_geom {
+	uint32_t flags;
+	uint32_t elem_size;
+	uint32_t capacity;
+	uint32_t stride;
+	uint64_t total_size;
+	uint64_t data_offset;
+};
+
+/*
+ * Read a plain field of a shared header exactly once: a relaxed atomic
+ * load, so the compiler can neither tear it nor load it again later.
+ * Relaxed suffices: the header is ordered after its initialisation by the
+ * acquire load of the magic in shmk_obj_check(), and a value a peer
+ * changes afterwards is only ever validated, never trusted.
+ */
+#define SHMK_READ_ONCE(x)	__atomic_load_n(&(x), __ATOMIC_RELAXED)
+
 /* Validate an object header at @offset in @r (obj.c). */
 int shmk_obj_place(const struct shmk_region *r, uint64_t offset,
 		   uint64_t size, void **out);
 int shmk_obj_check(const struct shmk_region *r, uint64_t offset,
-		   uint32_t magic, uint64_t shared_size, void **out);
+		   uint32_t magic, uint64_t shared_size, void **out,
+		   struct shmk_obj_geom *geom);
 void shmk_obj_publish(struct shmk_obj_hdr *h, uint32_t magic);
 
 /* Monotonic deadline helpers (notify.c). */

@@ -31,17 +31,19 @@ SHMK_API uint64_t shmk_mpmc_size(uint32_t elem_size, uint32_t capacity)
 	       (uint64_t)mpmc_stride(elem_size) * capacity;
 }
 
+/* Fill @q from the validated private copy @g, never from sh->hdr again. */
 static void mpmc_fill(struct shmk_mpmc *q, const struct shmk_region *r,
-		      struct shmk_mpmc_shared *sh)
+		      struct shmk_mpmc_shared *sh,
+		      const struct shmk_obj_geom *g)
 {
 	memset(q, 0, sizeof(*q));
 	q->sh = sh;
-	q->cells = (unsigned char *)sh + sh->hdr.data_offset;
+	q->cells = (unsigned char *)sh + g->data_offset;
 	q->region = r;
-	q->mask = sh->hdr.capacity - 1;
-	q->elem_size = sh->hdr.elem_size;
-	q->stride = sh->hdr.stride;
-	q->flags = sh->hdr.flags;
+	q->mask = g->capacity - 1;
+	q->elem_size = g->elem_size;
+	q->stride = g->stride;
+	q->flags = g->flags;
 }
 
 SHMK_API int shmk_mpmc_init(struct shmk_mpmc *q, const struct shmk_region *r,
@@ -76,7 +78,10 @@ SHMK_API int shmk_mpmc_init(struct shmk_mpmc *q, const struct shmk_region *r,
 		atomic_store_explicit((_Atomic uint32_t *)(cells + (size_t)i * stride),
 				      i, memory_order_relaxed);
 	shmk_obj_publish(&sh->hdr, SHMK_MAGIC_MPMC);
-	mpmc_fill(q, r, sh);
+	mpmc_fill(q, r, sh, &(struct shmk_obj_geom){
+			  .flags = flags, .elem_size = elem_size,
+			  .capacity = capacity, .stride = stride,
+			  .total_size = size, .data_offset = sizeof(*sh) });
 	return 0;
 }
 
@@ -84,22 +89,22 @@ SHMK_API int shmk_mpmc_attach(struct shmk_mpmc *q, const struct shmk_region *r,
 			      uint64_t offset)
 {
 	struct shmk_mpmc_shared *sh;
+	struct shmk_obj_geom g;
 	void *mem;
 	int ret;
 
 	if (!q)
 		return -EINVAL;
-	ret = shmk_obj_check(r, offset, SHMK_MAGIC_MPMC, sizeof(*sh), &mem);
+	ret = shmk_obj_check(r, offset, SHMK_MAGIC_MPMC, sizeof(*sh), &mem, &g);
 	if (ret)
 		return ret;
 	sh = mem;
-	if (!mpmc_params_ok(sh->hdr.elem_size, sh->hdr.capacity) ||
-	    sh->hdr.stride != mpmc_stride(sh->hdr.elem_size) ||
-	    sh->hdr.data_offset != sizeof(*sh) ||
-	    sh->hdr.total_size != shmk_mpmc_size(sh->hdr.elem_size,
-						 sh->hdr.capacity))
+	if (!mpmc_params_ok(g.elem_size, g.capacity) ||
+	    g.stride != mpmc_stride(g.elem_size) ||
+	    g.data_offset != sizeof(*sh) ||
+	    g.total_size != shmk_mpmc_size(g.elem_size, g.capacity))
 		return -EBADMSG;
-	mpmc_fill(q, r, sh);
+	mpmc_fill(q, r, sh, &g);
 	return 0;
 }
 

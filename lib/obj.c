@@ -25,8 +25,14 @@ int shmk_obj_place(const struct shmk_region *r, uint64_t offset,
 	return 0;
 }
 
+/*
+ * Every field is read once (SHMK_READ_ONCE) and the checks and @geom use
+ * only those copies; the caller validates the rest of @geom and fills its
+ * handle from @geom, never from the shared header again.
+ */
 int shmk_obj_check(const struct shmk_region *r, uint64_t offset,
-		   uint32_t magic, uint64_t shared_size, void **out)
+		   uint32_t magic, uint64_t shared_size, void **out,
+		   struct shmk_obj_geom *geom)
 {
 	struct shmk_obj_hdr *h;
 	unsigned int i;
@@ -44,14 +50,22 @@ int shmk_obj_check(const struct shmk_region *r, uint64_t offset,
 	 */
 	if (atomic_load_explicit(&h->magic, memory_order_acquire) != magic)
 		return -EBADMSG;
-	if (h->version != SHMK_LAYOUT_VERSION)
+	if (SHMK_READ_ONCE(h->version) != SHMK_LAYOUT_VERSION)
 		return -EPROTO;
-	if (h->hdr_size != shared_size || h->flags & ~SHMK_OBJ_FLAGS_KNOWN)
+	geom->flags = SHMK_READ_ONCE(h->flags);
+	if (SHMK_READ_ONCE(h->hdr_size) != shared_size ||
+	    geom->flags & ~SHMK_OBJ_FLAGS_KNOWN)
 		return -EBADMSG;
 	for (i = 0; i < sizeof(h->reserved) / sizeof(h->reserved[0]); i++)
-		if (h->reserved[i])
+		if (SHMK_READ_ONCE(h->reserved[i]))
 			return -EBADMSG;
-	if (h->total_size > r->size - offset || h->data_offset > h->total_size)
+	geom->elem_size = SHMK_READ_ONCE(h->elem_size);
+	geom->capacity = SHMK_READ_ONCE(h->capacity);
+	geom->stride = SHMK_READ_ONCE(h->stride);
+	geom->total_size = SHMK_READ_ONCE(h->total_size);
+	geom->data_offset = SHMK_READ_ONCE(h->data_offset);
+	if (geom->total_size > r->size - offset ||
+	    geom->data_offset > geom->total_size)
 		return -EBADMSG;
 	*out = h;
 	return 0;

@@ -38,15 +38,18 @@ SHMK_API uint64_t shmk_pool_size(uint32_t chunk_size, uint32_t capacity)
 	return pool_geom(chunk_size, capacity, &g) ? g.total : 0;
 }
 
-static void pool_fill(struct shmk_pool *p, struct shmk_pool_shared *sh)
+/* Fill @p from validated private values, never from sh->hdr again. */
+static void pool_fill(struct shmk_pool *p, struct shmk_pool_shared *sh,
+		      uint32_t chunk_size, uint32_t capacity,
+		      const struct pool_geom *g)
 {
 	memset(p, 0, sizeof(*p));
 	p->sh = sh;
 	p->next = (_Atomic uint32_t *)((unsigned char *)sh + sizeof(*sh));
-	p->chunks = (unsigned char *)sh + sh->hdr.data_offset;
-	p->capacity = sh->hdr.capacity;
-	p->chunk_size = sh->hdr.elem_size;
-	p->stride = sh->hdr.stride;
+	p->chunks = (unsigned char *)sh + g->data_offset;
+	p->capacity = capacity;
+	p->chunk_size = chunk_size;
+	p->stride = g->stride;
 }
 
 SHMK_API int shmk_pool_init(struct shmk_pool *p, const struct shmk_region *r,
@@ -81,7 +84,7 @@ SHMK_API int shmk_pool_init(struct shmk_pool *p, const struct shmk_region *r,
 				      SHMK_POOL_NIL, memory_order_relaxed);
 	atomic_store_explicit(&sh->free_head, 0, memory_order_relaxed);
 	shmk_obj_publish(&sh->hdr, SHMK_MAGIC_POOL);
-	pool_fill(p, sh);
+	pool_fill(p, sh, chunk_size, capacity, &g);
 	return 0;
 }
 
@@ -89,21 +92,21 @@ SHMK_API int shmk_pool_attach(struct shmk_pool *p, const struct shmk_region *r,
 			      uint64_t offset)
 {
 	struct shmk_pool_shared *sh;
+	struct shmk_obj_geom h;
 	struct pool_geom g;
 	void *mem;
 	int ret;
 
 	if (!p)
 		return -EINVAL;
-	ret = shmk_obj_check(r, offset, SHMK_MAGIC_POOL, sizeof(*sh), &mem);
+	ret = shmk_obj_check(r, offset, SHMK_MAGIC_POOL, sizeof(*sh), &mem, &h);
 	if (ret)
 		return ret;
 	sh = mem;
-	if (sh->hdr.flags ||
-	    !pool_geom(sh->hdr.elem_size, sh->hdr.capacity, &g) ||
-	    sh->hdr.stride != g.stride || sh->hdr.data_offset != g.data_offset ||
-	    sh->hdr.total_size != g.total)
+	if (h.flags || !pool_geom(h.elem_size, h.capacity, &g) ||
+	    h.stride != g.stride || h.data_offset != g.data_offset ||
+	    h.total_size != g.total)
 		return -EBADMSG;
-	pool_fill(p, sh);
+	pool_fill(p, sh, h.elem_size, h.capacity, &g);
 	return 0;
 }

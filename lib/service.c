@@ -279,11 +279,13 @@ static void view_fill(struct svc_view *v, struct shmk_region *r)
 static int view_attach(struct svc_view *v, struct shmk_region *r)
 {
 	struct svc_shared *sh;
+	struct shmk_obj_geom h;
 	struct svc_geo g;
 	void *p;
 	int ret;
 
-	ret = shmk_obj_check(r, 0, SHMK_MAGIC_SVC, sizeof(struct svc_shared), &p);
+	ret = shmk_obj_check(r, 0, SHMK_MAGIC_SVC, sizeof(struct svc_shared), &p,
+			     &h);
 	if (ret)
 		return ret;
 	sh = p;
@@ -297,8 +299,8 @@ static int view_attach(struct svc_view *v, struct shmk_region *r)
 	    sh->cursor_off != g.cursor_off || sh->holders_off != g.holders_off ||
 	    sh->events_off != g.events_off || sh->hdrs_off != g.hdrs_off ||
 	    sh->chunks_off != g.chunks_off ||
-	    sh->hdr.total_size != g.total || sh->hdr.capacity != g.nchunks ||
-	    sh->hdr.data_offset != g.chunks_off ||
+	    h.total_size != g.total || h.capacity != g.nchunks ||
+	    h.data_offset != g.chunks_off ||
 	    g.total > shmk_region_size(r))
 		return -EBADMSG;
 	v->g = g;

@@ -27,22 +27,24 @@ SHMK_API uint64_t shmk_spsc_size(uint32_t elem_size, uint32_t capacity)
 	return sizeof(struct shmk_spsc_shared) + (uint64_t)elem_size * capacity;
 }
 
+/*
+ * Fill @q from the validated private copy @g (never from sh->hdr again)
+ * and the indices @tail and @head, each already read once.
+ */
 static void spsc_fill(struct shmk_spsc *q, const struct shmk_region *r,
-		      struct shmk_spsc_shared *sh)
+		      struct shmk_spsc_shared *sh,
+		      const struct shmk_obj_geom *g, uint32_t tail,
+		      uint32_t head)
 {
 	memset(q, 0, sizeof(*q));
 	q->sh = sh;
-	q->slots = (unsigned char *)sh + sh->hdr.data_offset;
+	q->slots = (unsigned char *)sh + g->data_offset;
 	q->region = r;
-	q->mask = sh->hdr.capacity - 1;
-	q->elem_size = sh->hdr.elem_size;
-	q->flags = sh->hdr.flags;
-	/*
-	 * Acquire: pairs with the release stores of tail and head by the
-	 * previous users, so slots they filled or freed are seen as such.
-	 */
-	q->p.tail = atomic_load_explicit(&sh->tail, memory_order_acquire);
-	q->c.head = atomic_load_explicit(&sh->head, memory_order_acquire);
+	q->mask = g->capacity - 1;
+	q->elem_size = g->elem_size;
+	q->flags = g->flags;
+	q->p.tail = tail;
+	q->c.head = head;
 	q->p.head_cache = q->c.head;
 	q->c.tail_cache = q->p.tail;
 }
@@ -72,7 +74,11 @@ SHMK_API int shmk_spsc_init(struct shmk_spsc *q, const struct shmk_region *r,
 	sh->hdr.total_size = size;
 	sh->hdr.data_offset = sizeof(*sh);
 	shmk_obj_publish(&sh->hdr, SHMK_MAGIC_SPSC);
-	spsc_fill(q, r, sh);
+	spsc_fill(q, r, sh, &(struct shmk_obj_geom){
+			  .flags = flags, .elem_size = elem_size,
+			  .capacity = capacity, .stride = elem_size,
+			  .total_size = size, .data_offset = sizeof(*sh) },
+		  0, 0);
 	return 0;
 }
 
@@ -80,27 +86,31 @@ SHMK_API int shmk_spsc_attach(struct shmk_spsc *q, const struct shmk_region *r,
 			      uint64_t offset)
 {
 	struct shmk_spsc_shared *sh;
+	struct shmk_obj_geom g;
+	uint32_t tail, head;
 	void *mem;
 	int ret;
 
 	if (!q)
 		return -EINVAL;
-	ret = shmk_obj_check(r, offset, SHMK_MAGIC_SPSC, sizeof(*sh), &mem);
+	ret = shmk_obj_check(r, offset, SHMK_MAGIC_SPSC, sizeof(*sh), &mem, &g);
 	if (ret)
 		return ret;
 	sh = mem;
-	if (!spsc_params_ok(sh->hdr.elem_size, sh->hdr.capacity) ||
-	    sh->hdr.stride != sh->hdr.elem_size ||
-	    sh->hdr.data_offset != sizeof(*sh) ||
-	    sh->hdr.total_size != shmk_spsc_size(sh->hdr.elem_size,
-						 sh->hdr.capacity))
+	if (!spsc_params_ok(g.elem_size, g.capacity) ||
+	    g.stride != g.elem_size || g.data_offset != sizeof(*sh) ||
+	    g.total_size != shmk_spsc_size(g.elem_size, g.capacity))
 		return -EBADMSG;
-	/* Relaxed: a sanity check only; spsc_fill() reloads with acquire. */
-	if (atomic_load_explicit(&sh->tail, memory_order_relaxed) -
-	    atomic_load_explicit(&sh->head, memory_order_relaxed) >
-	    sh->hdr.capacity)
+	/*
+	 * Acquire: pairs with the release stores of tail and head by the
+	 * previous users, so slots they filled or freed are seen as such.
+	 * Read once, checked, and the same values go into the handle.
+	 */
+	tail = atomic_load_explicit(&sh->tail, memory_order_acquire);
+	head = atomic_load_explicit(&sh->head, memory_order_acquire);
+	if (tail - head > g.capacity)
 		return -EBADMSG;
-	spsc_fill(q, r, sh);
+	spsc_fill(q, r, sh, &g, tail, head);
 	return 0;
 }
 

@@ -4,6 +4,8 @@
  * indices met on the hot path, give an error, never a crash.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <time.h>
 #include "testutil.h"
 
 REGION_GROUP_FIXTURE(2 << 20)
@@ -196,6 +198,154 @@ static void test_runtime_corruption(void **state)
 	assert_int_equal(shmk_pool_alloc(&p), -EBADMSG);
 }
 
+/*
+ * A peer that flips a header field while we attach (audit finding 7):
+ * attach reads the header once, so a handle it fills is the geometry it
+ * validated or it fails; never a mix.  The flipper stores with relaxed
+ * __atomic builtins, the same width as the library's single loads, so
+ * the ThreadSanitizer phase sees no race on the header.
+ */
+struct flipper {
+	struct shmk_obj_hdr *h;
+	struct shmk_obj_hdr good;
+	_Atomic int stop;
+};
+
+static void *flip_thread(void *arg)
+{
+	struct flipper *f = arg;
+
+	/* Relaxed: the main thread's stop store needs no ordering. */
+	while (!atomic_load_explicit(&f->stop, memory_order_relaxed)) {
+		__atomic_store_n(&f->h->capacity, 1U << 28, __ATOMIC_RELAXED);
+		__atomic_store_n(&f->h->capacity, f->good.capacity,
+				 __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * Attach @k at 1 MiB in a loop for at most 1 s while a thread flips
+ * capacity between its value and 1 << 28.
+ */
+static void attach_race(enum kind k)
+{
+	const uint64_t off = 1 << 20;
+	unsigned long n = scaled(1000000), i, ok = 0, bad = 0, other = 0;
+	unsigned char *lo = (unsigned char *)shmk_region_base(R) + off;
+	unsigned char *hi = (unsigned char *)shmk_region_base(R) +
+			    shmk_region_size(R);
+	struct flipper f = { .h = hdr_at(off) };
+	struct shmk_spsc s;
+	struct shmk_mpmc m;
+	struct shmk_pool p;
+	double end = now_s() + 1.0;
+	pthread_t t;
+
+	init_kind(k, off);
+	memcpy(&f.good, f.h, sizeof(f.good));
+	assert_int_equal(pthread_create(&t, NULL, flip_thread, &f), 0);
+	for (i = 0; i < n && (i % 1024 || now_s() < end); i++) {
+		int ret;
+
+		switch (k) {
+		case SPSC:
+			ret = shmk_spsc_attach(&s, R, off);
+			if (!ret && (s.mask != 63 || s.elem_size != 8 ||
+				     s.slots < lo || s.slots + 64 * 8 > hi))
+				bad++;
+			break;
+		case MPMC:
+			ret = shmk_mpmc_attach(&m, R, off);
+			if (!ret && (m.mask != 63 || m.elem_size != 8 ||
+				     m.cells < lo ||
+				     m.cells + (uint64_t)64 * m.stride > hi))
+				bad++;
+			break;
+		default:
+			ret = shmk_pool_attach(&p, R, off);
+			if (!ret && (p.capacity != 64 || p.chunk_size != 64 ||
+				     p.chunks < lo ||
+				     p.chunks + (uint64_t)64 * p.stride > hi))
+				bad++;
+			break;
+		}
+		if (!ret)
+			ok++;
+		else if (ret != -EBADMSG)
+			other++;
+	}
+	/* Relaxed: pthread_join() orders everything after. */
+	atomic_store_explicit(&f.stop, 1, memory_order_relaxed);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	if (bad)
+		print_message("%lu of %lu successful attaches (%lu tries) had an unvalidated geometry\n",
+			      bad, ok, i);
+	assert_int_equal(bad, 0);
+	assert_int_equal(other, 0);
+	/* The header is whole again: a plain attach works. */
+	assert_int_equal(attach_kind(k, R, off), 0);
+}
+
+static void test_spsc_attach_race(void **state) { (void)state; attach_race(SPSC); }
+static void test_mpmc_attach_race(void **state) { (void)state; attach_race(MPMC); }
+static void test_pool_attach_race(void **state) { (void)state; attach_race(POOL); }
+
+/*
+ * The deterministic form of the same race: the handle attach fills lies
+ * over the header it validates (legal, if odd: the handle is the
+ * caller's memory), so filling the handle rewrites the shared header
+ * after validation.  Attach must fill the handle from what it validated,
+ * not from a second read of the shared header.
+ */
+static void handle_over_header(enum kind k)
+{
+	const uint64_t off = 1536 << 10;
+	struct shmk_obj_hdr *h = hdr_at(off);
+	struct shmk_spsc *s = (struct shmk_spsc *)h, ss;
+	struct shmk_mpmc *m = (struct shmk_mpmc *)h, ms;
+	struct shmk_pool *p = (struct shmk_pool *)h, ps;
+
+	init_kind(k, off);
+	switch (k) {
+	case SPSC:
+		assert_int_equal(shmk_spsc_attach(&ss, R, off), 0);
+		assert_int_equal(shmk_spsc_attach(s, R, off), 0);
+		assert_int_equal(s->mask, 63);
+		assert_int_equal(s->elem_size, 8);
+		assert_ptr_equal(s->slots, ss.slots);
+		break;
+	case MPMC:
+		assert_int_equal(shmk_mpmc_attach(&ms, R, off), 0);
+		assert_int_equal(shmk_mpmc_attach(m, R, off), 0);
+		assert_int_equal(m->mask, 63);
+		assert_int_equal(m->elem_size, 8);
+		assert_int_equal(m->stride, ms.stride);
+		assert_ptr_equal(m->cells, ms.cells);
+		break;
+	default:
+		assert_int_equal(shmk_pool_attach(&ps, R, off), 0);
+		assert_int_equal(shmk_pool_attach(p, R, off), 0);
+		assert_int_equal(p->capacity, 64);
+		assert_int_equal(p->chunk_size, 64);
+		assert_int_equal(p->stride, ps.stride);
+		assert_ptr_equal(p->chunks, ps.chunks);
+		break;
+	}
+}
+
+static void test_spsc_handle_over_header(void **state) { (void)state; handle_over_header(SPSC); }
+static void test_mpmc_handle_over_header(void **state) { (void)state; handle_over_header(MPMC); }
+static void test_pool_handle_over_header(void **state) { (void)state; handle_over_header(POOL); }
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -204,6 +354,12 @@ int main(void)
 		cmocka_unit_test(test_pool_headers),
 		cmocka_unit_test(test_foreign_and_offsets),
 		cmocka_unit_test(test_runtime_corruption),
+		cmocka_unit_test(test_spsc_handle_over_header),
+		cmocka_unit_test(test_mpmc_handle_over_header),
+		cmocka_unit_test(test_pool_handle_over_header),
+		cmocka_unit_test(test_spsc_attach_race),
+		cmocka_unit_test(test_mpmc_attach_race),
+		cmocka_unit_test(test_pool_attach_race),
 	};
 
 	use_memfd_backend();
