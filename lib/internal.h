@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 #include <shmk/shmk.h>
+#include "crashpoint.h"
 
 /**
  * struct shmk_backend_ops - what differs between the device and memfd
