@@ -1,0 +1,438 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * libshmk channels: the machinery publish-subscribe and request-response
+ * share.  A producer loans chunks from the service's pool, publishes them
+ * into its broadcast ring, and consumers follow each producer's ring with
+ * a cursor of their own.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "svc.h"
+
+/* Ports */
+
+/*
+ * A new consumer @k on channel @ch: for each live producer, start at its
+ * history; cursor generation 0 (never a live generation) for the rest.
+ */
+void cursors_init(const struct svc_view *v, uint32_t ch, uint32_t k,
+			 uint32_t plo, uint32_t phi, int client)
+{
+	uint32_t M = v->g.nslots, i;
+
+	for (i = 0; i < M; i++) {
+		_Atomic uint64_t *cur = cursor_at(v, ch, k, i);
+		struct svc_prod *pr = &v->prod[ch * M + (client ? k : i)];
+		uint64_t cv = 0;
+		/* Acquire: pairs with the producer's store of ALIVE. */
+		uint32_t st = atomic_load_explicit(&v->slots[i].state,
+						   memory_order_acquire);
+
+		if (i >= plo && i < phi && ST_TAG(st) == ST_ALIVE) {
+			/* Acquire: pairs with the producer's release of tail. */
+			uint32_t tail = atomic_load_explicit(&pr->tail,
+							     memory_order_acquire);
+			/* Relaxed: published by the ALIVE store. */
+			uint32_t start = atomic_load_explicit(&pr->start,
+							      memory_order_relaxed);
+			uint32_t pos = tail - v->cfg.history;
+
+			if ((int32_t)(pos - start) < 0)
+				pos = start;
+			cv = (uint64_t)ST_VAL(st) << 32 | pos;
+		}
+		SHMK_CP();
+		/* Release: pairs with bp_room()'s acquire. */
+		atomic_store_explicit(cur, cv, memory_order_release);
+	}
+}
+
+/* Publish-subscribe: producers */
+
+SHMK_API int shmk_pub_loan(struct shmk_port *p, void **payload)
+{
+	const struct svc_view *v;
+	uint32_t n, c, pass;
+
+	if (!p || !payload || p->prod_ch < 0)
+		return -EINVAL;
+	v = &p->v;
+	if (p->nloans >= v->cfg.max_loans)
+		return -ENOBUFS;
+	for (pass = 0; pass < 2; pass++) {
+		c = p->hint % v->g.nchunks;
+		for (n = 0; n < v->g.nchunks; n++, c = c + 1 < v->g.nchunks ? c + 1 : 0) {
+			uint64_t zero = 0;
+
+			/* Relaxed: a guess; the CAS decides. */
+			if (atomic_load_explicit(holders_of(v, c), memory_order_relaxed))
+				continue;
+			SHMK_CP();
+			/*
+			 * Acquire: pairs with the release fetch_and of the last
+			 * holder (chunk_put(), the sweep): its uses are done.
+			 */
+			if (!atomic_compare_exchange_strong_explicit(holders_of(v, c),
+					&zero, p->bit, memory_order_acquire,
+					memory_order_relaxed))
+				continue;
+			p->hint = c + 1;
+			p->loans[p->nloans++] = c;
+			*payload = v->chunks + (uint64_t)c * v->g.stride;
+			return 0;
+		}
+		if (view_recover(&p->svc->v) <= 0)
+			break;
+	}
+	return -ENOMEM;
+}
+
+/*
+ * Index in @arr (chunks this port holds, all below nchunks) of the chunk
+ * whose payload is at @payload, or -1.  Compares addresses: no division
+ * by the stride on the publish path.
+ */
+int find_chunk(const struct svc_view *v, const uint32_t *arr,
+		      uint32_t n, const void *payload)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		if (v->chunks + (uint64_t)arr[i] * v->g.stride == payload)
+			return (int)i;
+	return -1;
+}
+
+SHMK_API int shmk_pub_discard(struct shmk_port *p, void *payload)
+{
+	int i;
+
+	if (!p)
+		return -EINVAL;
+	i = find_chunk(&p->v, p->loans, p->nloans, payload);
+	if (i < 0)
+		return -EINVAL;
+	chunk_put(&p->v, p->loans[i], p->bit);
+	p->loans[i] = p->loans[--p->nloans];
+	return 0;
+}
+
+/* Back-pressure: 0 when every live consumer has room, else -EAGAIN. */
+static int bp_room(struct shmk_port *p, void *arg)
+{
+	const struct svc_view *v = &p->v;
+	uint32_t j, ch = (uint32_t)p->prod_ch;
+
+	(void)arg;
+	for (j = p->clo; j < p->chi; j++) {
+		/* Acquire: pairs with the claimer's seq_cst store of ALIVE. */
+		uint32_t st = atomic_load_explicit(&v->slots[j].state,
+						   memory_order_acquire);
+		uint64_t cv;
+
+		if (ST_TAG(st) != ST_ALIVE)
+			continue;
+		/*
+		 * Acquire: pairs with the consumer's release store of its
+		 * cursor after it took its reference: it is done with the
+		 * ring entry we are about to overwrite.
+		 */
+		cv = atomic_load_explicit(cursor_at(v, ch, j, p->slot),
+					  memory_order_acquire);
+		/* Not read from us yet: it will start at our first sample. */
+		if ((uint32_t)(cv >> 32) != p->gen)
+			cv = p->start;
+		if (p->tail - (uint32_t)cv >= v->cfg.buffer)
+			return -EAGAIN;
+	}
+	return 0;
+}
+
+int prod_publish(struct shmk_port *p, void *payload, size_t len,
+			uint64_t corr, uint32_t target, uint32_t tgen,
+			int policy, int64_t timeout_ns)
+{
+	const struct svc_view *v = &p->v;
+	uint32_t M = v->g.nslots, ch = (uint32_t)p->prod_ch, c, pos, oc, start;
+	/* A server writes a response into its client's ring. */
+	uint32_t ri = p->role == ROLE_SERVER ? target : p->slot;
+	struct svc_prod *pr = &v->prod[ch * M + ri];
+	_Atomic uint64_t *e;
+	struct msg_hdr *h;
+	uint64_t old;
+	int i, ret;
+
+	i = find_chunk(v, p->loans, p->nloans, payload);
+	if (i < 0 || len > v->cfg.payload_max)
+		return -EINVAL;
+	if (policy == SHMK_OVERFLOW_BLOCK) {
+		ret = svc_block(p, bp_room, NULL, timeout_ns);
+		if (ret)
+			return ret;
+	}
+	c = p->loans[i];
+	if (ri == p->slot) {
+		/* Our own ring: the private copies (only we write it). */
+		pos = p->tail;
+		start = p->start;
+	} else {
+		/* Relaxed: only this producer (the server) writes them. */
+		pos = atomic_load_explicit(&pr->tail, memory_order_relaxed);
+		start = atomic_load_explicit(&pr->start, memory_order_relaxed);
+	}
+	h = &v->hdrs[c];
+	SHMK_CP();
+	h->seq = pos;
+	h->corr = corr;
+	h->len = len;
+	h->origin = p->slot;
+	h->origin_gen = p->gen;
+	h->target = target;
+	h->target_gen = tgen;
+	e = &ring_of(v, ch, ri)[pos % v->g.cap];
+	/* Relaxed: only this producer writes its ring. */
+	old = atomic_load_explicit(e, memory_order_relaxed);
+	SHMK_CP();
+	/*
+	 * Release: the chunk's header and payload are written before the
+	 * entry; pairs with the consumer's (seq_cst) load of the entry in
+	 * cons_try_one().
+	 */
+	atomic_store_explicit(e, (uint64_t)pos << 32 | c, memory_order_release);
+	SHMK_CP();
+	/* Release: pairs with consumers' acquire loads of tail. */
+	atomic_store_explicit(&pr->tail, pos + 1, memory_order_release);
+	if (ri == p->slot)
+		p->tail = pos + 1;
+	p->loans[i] = p->loans[--p->nloans];
+	oc = (uint32_t)old;
+	/* Drop the ring's reference on the overwritten (oldest) sample. */
+	if (oc != NIL && oc < v->g.nchunks &&
+	    (int32_t)((uint32_t)(old >> 32) - start) >= 0) {
+		SHMK_CP();
+		/*
+		 * Release, after the entry store above: a consumer whose
+		 * acquire fetch_or on this word comes later in its
+		 * modification order reads from the release sequence this
+		 * RMW heads (every write to a holders word is an RMW), so the
+		 * overwrite of the entry happens before its re-load of it,
+		 * which then fails (see cons_try_one()).  Also a release as
+		 * chunk_put().
+		 */
+		atomic_fetch_and_explicit(holders_of(v, oc), ~p->bit,
+					  memory_order_release);
+	}
+	/* Its seq_cst fence orders the entry store before the sleepers peek. */
+	svc_kick(v);
+	return 0;
+}
+
+/* 0 when every live consumer has read all we published, else -EAGAIN. */
+int drained(struct shmk_port *p, void *arg)
+{
+	const struct svc_view *v = &p->v;
+	uint32_t M = v->g.nslots, j, ch = (uint32_t)p->prod_ch;
+
+	(void)arg;
+	for (j = p->clo; j < p->chi; j++) {
+		/* Acquire: as in bp_room(). */
+		uint32_t st = atomic_load_explicit(&v->slots[j].state,
+						   memory_order_acquire);
+		uint64_t cv;
+
+		if (ST_TAG(st) != ST_ALIVE)
+			continue;
+		uint32_t tail = p->tail, start = p->start;
+
+		if (p->role == ROLE_SERVER) {
+			/* Client j's own response ring; relaxed: ours. */
+			tail = atomic_load_explicit(&v->prod[ch * M + j].tail,
+						    memory_order_relaxed);
+			start = atomic_load_explicit(&v->prod[ch * M + j].start,
+						     memory_order_relaxed);
+		}
+		/* Acquire: as in bp_room(). */
+		cv = atomic_load_explicit(cursor_at(v, ch, j, p->slot),
+					  memory_order_acquire);
+		if ((uint32_t)(cv >> 32) != p->gen)
+			cv = start;
+		if ((int32_t)(tail - (uint32_t)cv) > 0)
+			return -EAGAIN;
+	}
+	return 0;
+}
+
+/* Consumers */
+
+/* Try to take the next sample of producer @i; -EAGAIN when none. */
+static int cons_try_one(struct shmk_port *p, uint32_t i,
+			struct shmk_sample *smp)
+{
+	const struct svc_view *v = &p->v;
+	uint32_t ch = (uint32_t)p->cons_ch, cap = v->g.cap;
+	_Atomic uint64_t *cur = cursor_at(v, ch, p->slot, i);
+	/* Responses: the server writes client k's into ring k. */
+	uint32_t ri = p->role == ROLE_CLIENT ? p->slot : i;
+	struct svc_prod *pr = &v->prod[ch * v->g.nslots + ri];
+	_Atomic uint64_t *ring = ring_of(v, ch, ri);
+	uint32_t st, g, pos, tries;
+	uint64_t cv;
+
+	/*
+	 * Acquire: pairs with the producer's store of ALIVE (its start and
+	 * generation are visible).
+	 */
+	st = atomic_load_explicit(&v->slots[i].state, memory_order_acquire);
+	if (ST_TAG(st) != ST_ALIVE)
+		return -EAGAIN;
+	g = ST_VAL(st);
+	/* Relaxed: only this consumer writes its cursor. */
+	cv = atomic_load_explicit(cur, memory_order_relaxed);
+	if ((uint32_t)(cv >> 32) != g) {
+		/*
+		 * A producer generation that came after we subscribed (those
+		 * before were set up by cursors_init()): start at its first
+		 * sample.  Relaxed: start was published by the ALIVE store
+		 * we loaded above.
+		 */
+		pos = atomic_load_explicit(&pr->start, memory_order_relaxed);
+		cv = (uint64_t)g << 32 | pos;
+		SHMK_CP();
+		/* Release: pairs with bp_room()'s acquire. */
+		atomic_store_explicit(cur, cv, memory_order_release);
+	}
+	pos = (uint32_t)cv;
+	for (tries = 0; tries < 8; tries++) {
+		_Atomic uint64_t *ep = &ring[pos % cap];
+		uint64_t e, old;
+		uint32_t seq, c;
+		int32_t d;
+		struct msg_hdr *h;
+
+		/*
+		 * Seq_cst: an acquire, pairing with the producer's release
+		 * store of the entry (the chunk is written); seq_cst so that
+		 * a sleeper's re-check, after its seq_cst increment of
+		 * sleepers, follows svc_kick()'s fence in the total order
+		 * (Dekker; a plain load on x86).
+		 */
+		e = atomic_load_explicit(ep, memory_order_seq_cst);
+		seq = (uint32_t)(e >> 32);
+		c = (uint32_t)e;
+		d = (int32_t)(seq - pos);
+		if (d < 0 || c == NIL)
+			return -EAGAIN;
+		if (d > 0) {
+			/* Overwritten: we lagged more than the ring (safe overflow). */
+			/* Acquire: as above. */
+			uint32_t tail = atomic_load_explicit(&pr->tail,
+							     memory_order_acquire);
+			uint32_t np = tail - cap;
+
+			if ((int32_t)(np - pos) <= 0)
+				np = pos + 1;
+			p->dropped += np - pos;
+			pos = np;
+			SHMK_CP();
+			/* Release: pairs with bp_room()'s acquire. */
+			atomic_store_explicit(cur, (uint64_t)g << 32 | pos,
+					      memory_order_release);
+			continue;
+		}
+		/* Never trust a shared index: the entry may be corrupt. */
+		if (c >= v->g.nchunks)
+			return -EBADMSG;
+		if (p->nheld >= v->cfg.max_borrow)
+			return -ENOBUFS;
+		h = &v->hdrs[c];
+		SHMK_CP();
+		/*
+		 * Acquire: take a reference, then re-read the entry and the
+		 * producer's state.  Every write to a holders word is an RMW,
+		 * so if this one comes after the producer's drop of its bit
+		 * (prod_publish(), release, after its overwrite of the entry)
+		 * or after the sweep of its slot (slot_sweep(), release,
+		 * after the state left ALIVE) in the word's modification
+		 * order, it reads from their release sequence: the overwrite
+		 * or the state change happens before the re-loads below,
+		 * which then see it.  If both are unchanged and the producer's
+		 * bit was still set, this RMW came first: the chunk was still
+		 * referenced for this sample, so it is ours now.
+		 */
+		old = atomic_fetch_or_explicit(holders_of(v, c), p->bit,
+					       memory_order_acquire);
+		/* Relaxed: ordered after the acquire RMW above (see there). */
+		if (atomic_load_explicit(ep, memory_order_relaxed) != e ||
+		    atomic_load_explicit(&v->slots[i].state,
+					 memory_order_relaxed) != st ||
+		    !(old & (1ULL << i))) {
+			if (!(old & p->bit))
+				chunk_put(v, c, p->bit);
+			continue;
+		}
+		/* A corrupt header is as bad as a corrupt entry. */
+		if (h->len > v->cfg.payload_max || h->seq != pos) {
+			chunk_put(v, c, p->bit);
+			return -EBADMSG;
+		}
+		p->held[p->nheld++] = c;
+		SHMK_CP();
+		/* Release: pairs with bp_room()'s acquire. */
+		atomic_store_explicit(cur, (uint64_t)g << 32 | (pos + 1),
+				      memory_order_release);
+		smp->data = v->chunks + (uint64_t)c * v->g.stride;
+		smp->len = (size_t)h->len;
+		smp->seq = h->seq;
+		smp->corr = h->corr;
+		smp->origin = i;
+		smp->chunk = c;
+		smp->origin_gen = h->origin_gen;
+		smp->reserved = h->target == NIL ? NIL :
+			(h->target == p->slot && h->target_gen == p->gen);
+		/*
+		 * Producers may wait for room (back-pressure) or in
+		 * shmk_pub_drain(); the relaxed peek keeps the fence off the
+		 * safe-overflow fast path, where a missed wake only delays a
+		 * drain by a sleep slice.
+		 */
+		if (v->cfg.overflow == SHMK_OVERFLOW_BLOCK ||
+		    atomic_load_explicit(&v->sh->sleepers, memory_order_relaxed))
+			svc_kick(v);
+		return 0;
+	}
+	return -EAGAIN;
+}
+
+int cons_try(struct shmk_port *p, void *arg)
+{
+	struct shmk_sample *smp = arg;
+	uint32_t n = p->phi - p->plo, t, i;
+	int ret;
+
+	for (t = 0; t < n; t++) {
+		i = p->plo + (p->rr + t) % n;
+		ret = cons_try_one(p, i, smp);
+		if (ret == -EAGAIN)
+			continue;
+		if (ret == 0)
+			p->rr = (i - p->plo + 1) % n;
+		return ret;
+	}
+	return -EAGAIN;
+}
+
+/* Give back a sample taken by cons_try(). */
+int chan_release(struct shmk_port *p, struct shmk_sample *smp)
+{
+	uint32_t i;
+
+	for (i = 0; i < p->nheld; i++)
+		if (p->held[i] == smp->chunk) {
+			chunk_put(&p->v, smp->chunk, p->bit);
+			p->held[i] = p->held[--p->nheld];
+			smp->data = NULL;
+			return 0;
+		}
+	return -EINVAL;
+}

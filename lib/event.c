@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * libshmk events: notifiers set bits in each live listener's event
+ * words and wake it.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "svc.h"
+
+/* Events */
+
+SHMK_API int shmk_notifier_notify(struct shmk_port *p, uint32_t id)
+{
+	const struct svc_view *v;
+	uint32_t j;
+	int n = 0;
+
+	if (!p || p->role != ROLE_NOTIFIER)
+		return -EINVAL;
+	v = &p->v;
+	if (id >= v->cfg.max_events)
+		return -EINVAL;
+	for (j = p->clo; j < p->chi; j++) {
+		/* Acquire: pairs with the claimer's store of ALIVE. */
+		uint32_t st = atomic_load_explicit(&v->slots[j].state,
+						   memory_order_acquire);
+
+		if (ST_TAG(st) != ST_ALIVE)
+			continue;
+		SHMK_CP();
+		/*
+		 * Release: pairs with the listener's acquire exchange: what
+		 * we wrote before notifying is visible to it.
+		 */
+		atomic_fetch_or_explicit(&v->events[(uint64_t)j * v->g.ewords + id / 32],
+					 1U << (id % 32), memory_order_release);
+		n++;
+	}
+	svc_kick(v);
+	return n;
+}
+
+struct ev_arg {
+	uint32_t *ids;
+	unsigned int max;
+};
+
+static int listener_try(struct shmk_port *p, void *arg)
+{
+	struct ev_arg *a = arg;
+	const struct svc_view *v = &p->v;
+	_Atomic uint32_t *w = &v->events[(uint64_t)p->slot * v->g.ewords];
+	unsigned int n = 0;
+	uint32_t i, x, b;
+
+	if (p->watching)
+		ioctl(shmk_region_fd(v->r), SHMK_IOC_ACK);
+	for (i = 0; i < v->g.ewords && n < a->max; i++) {
+		/* Relaxed: a guess; the exchange decides. */
+		if (!atomic_load_explicit(&w[i], memory_order_relaxed))
+			continue;
+		SHMK_CP();
+		/* Acquire: pairs with the notifier's release fetch_or. */
+		x = atomic_exchange_explicit(&w[i], 0, memory_order_acquire);
+		for (b = 0; b < 32 && x; b++) {
+			if (!(x & (1U << b)))
+				continue;
+			if (n == a->max)
+				break;
+			a->ids[n++] = i * 32 + b;
+			x &= ~(1U << b);
+		}
+		if (x) {
+			SHMK_CP();
+			/* Relaxed: our own bits back, for the next call. */
+			atomic_fetch_or_explicit(&w[i], x, memory_order_relaxed);
+		}
+	}
+	return n ? (int)n : -EAGAIN;
+}
+
+SHMK_API int shmk_listener_wait(struct shmk_port *p, uint32_t *ids,
+				unsigned int max, int64_t timeout_ns)
+{
+	struct ev_arg a = { ids, max };
+
+	if (!p || !ids || !max || p->role != ROLE_LISTENER)
+		return -EINVAL;
+	return svc_block(p, listener_try, &a, timeout_ns);
+}
+
+SHMK_API int shmk_listener_fd(struct shmk_port *p)
+{
+	struct shmk_watch w;
+	int fd;
+
+	if (!p || p->role != ROLE_LISTENER)
+		return -EINVAL;
+	if (shmk_region_backend(p->v.r) != SHMK_BACKEND_DEVICE)
+		return -EOPNOTSUPP;
+	fd = shmk_region_fd(p->v.r);
+	if (p->watching)
+		return fd;
+	memset(&w, 0, sizeof(w));
+	w.size = sizeof(w);
+	w.offset = (uint64_t)((unsigned char *)&p->v.sh->epoch -
+			      (unsigned char *)p->v.sh);
+	w.bitset = SHMK_BITSET_ANY;
+	if (ioctl(fd, SHMK_IOC_WATCH, &w) < 0)
+		return -errno;
+	/* Seq_cst: as svc_block()'s increment; a watcher counts as asleep. */
+	atomic_fetch_add_explicit(&p->v.sh->sleepers, 1, memory_order_seq_cst);
+	p->watching = 1;
+	return fd;
+}

@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libshmk services layer, private: the shared layout of a service, the
+ * per-process handles, and what the files of the messaging layer share.
+ *
+ *   svc_core.c   configuration, layout, create and open, discovery, statistics
+ *   svc_live.c   participant slots: liveness, death notices, recovery
+ *   svc_wait.c   sleeping and waking
+ *   svc_port.c   ports: claiming a slot, closing it
+ *   chan.c       channels: loans, broadcast rings, cursors (the machinery
+ *                publish-subscribe and request-response share)
+ *   pubsub.c, reqres.c, event.c: one file per messaging pattern
+ *
+ * Ownership of a chunk is one 64-bit word per chunk, a bit per
+ * participant slot ("holders"): a producer allocates by CAS 0 -> its bit,
+ * a consumer adds its bit, everyone removes only its own.  The word is 0
+ * exactly when the chunk is free, so no chunk is freed twice, and the
+ * chunks of a dead participant come back when its bit is cleared
+ * everywhere (the "sweep").  Documentation/messaging.rst is the guide.
+ */
+#ifndef SHMK_LIB_SVC_H
+#define SHMK_LIB_SVC_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "internal.h"
+#include <shmk/service.h>
+
+/* Slot states: a 4-bit tag and a 28-bit generation or pid. */
+#define ST_FREE		0x00000000U
+#define ST_CLAIM	0x10000000U	/* | pid: being claimed */
+#define ST_ALIVE	0x20000000U	/* | gen */
+#define ST_DEAD		0x30000000U	/* | gen: written by the module */
+#define ST_RECLAIM	0x40000000U	/* | pid: being reclaimed */
+#define ST_TAG(s)	((s) & 0xf0000000U)
+#define ST_VAL(s)	((s) & 0x0fffffffU)
+
+#define SLOT_PIDCHECK	1U	/* no death notice: check the pid */
+
+#define NIL		0xffffffffU
+#define MSG_HDR		64	/* bytes of struct msg_hdr, one per chunk */
+#define SLEEP_SLICE_NS	100000000LL	/* re-check for dead peers this often */
+
+enum { ROLE_PUB, ROLE_SUB, ROLE_CLIENT, ROLE_SERVER, ROLE_NOTIFIER,
+       ROLE_LISTENER };
+
+/* One participant slot (64 bytes). */
+struct svc_slot {
+	_Atomic uint32_t state;
+	_Atomic uint32_t gen;
+	_Atomic uint32_t pid;
+	_Atomic uint32_t flags;
+	char _pad[48];
+};
+
+/* A producer's position on one channel, written by that producer only. */
+struct svc_prod {
+	_Atomic uint32_t tail;	/* next sequence number */
+	_Atomic uint32_t start;	/* first sequence number of this generation */
+	char _pad[SHMK_CACHELINE_PAD - 8];
+};
+
+/* One per chunk, in a dense array apart from the payloads. */
+struct msg_hdr {
+	uint64_t seq;
+	uint64_t corr;
+	uint64_t len;
+	uint32_t origin;
+	uint32_t origin_gen;
+	uint32_t target;
+	uint32_t target_gen;
+	char _pad[MSG_HDR - 40];
+};
+
+/* The service header, at offset 0 of the region. */
+struct svc_shared {
+	union {
+		struct shmk_obj_hdr hdr;
+		char _pad_hdr[SHMK_CACHELINE_PAD];
+	};
+	union {
+		struct {
+			struct shmk_svc_config cfg;
+			uint32_t nslots, nchan, cap, nchunks, ewords, _r0;
+			uint64_t stride, slots_off, prod_off, ring_off,
+				 cursor_off, holders_off, events_off, hdrs_off,
+				 chunks_off;
+		};
+		char _pad_geo[2 * SHMK_CACHELINE_PAD];
+	};
+	union {
+		struct {
+			_Atomic uint32_t epoch;		/* every sleeper waits here */
+			_Atomic uint32_t sleepers;	/* who may be asleep on it */
+		};
+		char _pad_wait[SHMK_CACHELINE_PAD];
+	};
+};
+
+/* Geometry, computed from a configuration. */
+struct svc_geo {
+	uint32_t nslots, nchan, cap, nchunks, ewords;
+	uint64_t stride, slots_off, prod_off, ring_off, cursor_off,
+		 holders_off, events_off, hdrs_off, chunks_off, total;
+};
+
+/* One process's view of one mapping of a service. */
+struct svc_view {
+	struct shmk_region *r;
+	struct svc_shared *sh;
+	struct svc_slot *slots;
+	struct svc_prod *prod;		/* [ch * M + i] */
+	_Atomic uint64_t *ring;		/* [(ch * M + i) * cap + k] */
+	_Atomic uint64_t *cursor;	/* [(ch * M + j) * M + i]: gen << 32 | pos */
+	_Atomic uint64_t *holders;	/* [chunk] */
+	_Atomic uint32_t *events;	/* [j * ewords + w] */
+	struct msg_hdr *hdrs;		/* [chunk] */
+	unsigned char *chunks;
+	struct shmk_svc_config cfg;	/* private copies, validated */
+	struct svc_geo g;
+};
+
+struct shmk_service {
+	struct svc_view v;
+	char rname[SHMK_NAME_MAX];
+};
+
+struct shmk_port {
+	struct shmk_service *svc;
+	struct svc_view v;		/* the port's own region file */
+	int role;
+	uint32_t slot, gen;
+	uint64_t bit;
+	int prod_ch, cons_ch;		/* -1: none */
+	uint32_t plo, phi;		/* slots that produce to us */
+	uint32_t clo, chi;		/* slots that consume from us */
+	uint32_t tail, start;		/* producer */
+	uint32_t nloans, nheld, rr, hint;
+	uint32_t *loans, *held;
+	uint64_t dropped, corr_next;
+	int watching;
+};
+
+static inline uint64_t align_up(uint64_t x, uint64_t a)
+{
+	return (x + a - 1) & ~(a - 1);
+}
+
+/* Chunk @c's holders word (@c checked against nchunks by the caller). */
+static inline _Atomic uint64_t *holders_of(const struct svc_view *v, uint32_t c)
+{
+	return &v->holders[c];
+}
+
+/* Ring @ri of channel @ch: its entries, sequence pos at [pos % cap]. */
+static inline _Atomic uint64_t *ring_of(const struct svc_view *v, uint32_t ch,
+				 uint32_t ri)
+{
+	return &v->ring[((uint64_t)ch * v->g.nslots + ri) * v->g.cap];
+}
+
+/* Consumer @j's cursor on producer @i's ring of channel @ch. */
+static inline _Atomic uint64_t *cursor_at(const struct svc_view *v, uint32_t ch,
+				   uint32_t j, uint32_t i)
+{
+	return &v->cursor[((uint64_t)ch * v->g.nslots + j) * v->g.nslots + i];
+}
+
+static inline void chunk_put(const struct svc_view *v, uint32_t c, uint64_t bit)
+{
+	/*
+	 * Release: pairs with the acquire CAS in shmk_pub_loan(): our reads
+	 * and writes of the chunk happen before its next owner's.
+	 */
+	SHMK_CP();
+	atomic_fetch_and_explicit(holders_of(v, c), ~bit, memory_order_release);
+}
+
+/*
+ * Functions shared between the files of the messaging layer.  Their link
+ * names carry the library's private prefix, so that a program linked
+ * with libshmk.a may use the short names itself.
+ */
+#define view_attach    shmk__view_attach
+#define ofd_lock       shmk__ofd_lock
+#define slot_off       shmk__slot_off
+#define slot_sweep     shmk__slot_sweep
+#define view_recover   shmk__view_recover
+#define svc_kick       shmk__svc_kick
+#define svc_block      shmk__svc_block
+#define port_new       shmk__port_new
+#define cursors_init   shmk__cursors_init
+#define find_chunk     shmk__find_chunk
+#define prod_publish   shmk__prod_publish
+#define drained        shmk__drained
+#define cons_try       shmk__cons_try
+#define chan_release   shmk__chan_release
+
+/* svc_core.c */
+int view_attach(struct svc_view *v, struct shmk_region *r);
+
+/* svc_live.c */
+int ofd_lock(int fd, uint64_t off, short type, int cmd);
+uint64_t slot_off(const struct svc_view *v, uint32_t k);
+void slot_sweep(const struct svc_view *v, uint32_t k);
+int view_recover(const struct svc_view *v);
+
+/* svc_wait.c */
+typedef int (*try_fn)(struct shmk_port *p, void *arg);
+void svc_kick(const struct svc_view *v);
+int svc_block(struct shmk_port *p, try_fn fn, void *arg, int64_t timeout_ns);
+
+/* svc_port.c */
+int port_new(struct shmk_service *s, int role, unsigned int kind,
+	     struct shmk_port **out);
+
+/* chan.c */
+void cursors_init(const struct svc_view *v, uint32_t ch, uint32_t k,
+		  uint32_t plo, uint32_t phi, int client);
+int find_chunk(const struct svc_view *v, const uint32_t *arr, uint32_t n,
+	       const void *payload);
+int prod_publish(struct shmk_port *p, void *payload, size_t len,
+		 uint64_t corr, uint32_t target, uint32_t tgen, int policy,
+		 int64_t timeout_ns);
+int drained(struct shmk_port *p, void *arg);
+int cons_try(struct shmk_port *p, void *arg);
+int chan_release(struct shmk_port *p, struct shmk_sample *smp);
+
+#endif /* SHMK_LIB_SVC_H */

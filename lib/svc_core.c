@@ -1,0 +1,497 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * libshmk services: configuration, the layout of a service in its region,
+ * creating and opening one by name, discovery and statistics.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "svc.h"
+
+static void cfg_defaults(struct shmk_svc_config *c)
+{
+	if (!c->payload_max && c->kind != SHMK_SVC_EVENT)
+		c->payload_max = 4096;
+	if (!c->max_publishers)
+		c->max_publishers = 4;
+	if (!c->max_subscribers)
+		c->max_subscribers = c->kind == SHMK_SVC_REQRES ? 1 : 4;
+	if (!c->buffer)
+		c->buffer = 8;
+	if (!c->overflow)
+		c->overflow = SHMK_OVERFLOW_SAFE;
+	if (!c->max_loans)
+		c->max_loans = 2;
+	if (!c->max_borrow)
+		c->max_borrow = 4;
+	if (!c->max_events)
+		c->max_events = 64;
+	if (!c->mode)
+		c->mode = 0600;
+}
+
+/* Check a complete configuration and compute its layout. */
+static int cfg_geometry(const struct shmk_svc_config *c, struct svc_geo *g)
+{
+	uint64_t M, off, per;
+
+	if (c->kind < SHMK_SVC_PUBSUB || c->kind > SHMK_SVC_EVENT)
+		return -EINVAL;
+	if (c->kind != SHMK_SVC_EVENT &&
+	    (c->payload_max < 1 || c->payload_max > SHMK_SVC_PAYLOAD_MAX))
+		return -EINVAL;
+	if (!c->max_publishers || !c->max_subscribers ||
+	    (uint64_t)c->max_publishers + c->max_subscribers > SHMK_SVC_SLOTS_MAX)
+		return -EINVAL;
+	if (c->kind == SHMK_SVC_REQRES && c->max_subscribers != 1)
+		return -EINVAL;
+	if (!c->buffer || c->buffer > SHMK_SVC_RING_MAX ||
+	    c->history > SHMK_SVC_RING_MAX)
+		return -EINVAL;
+	if (c->overflow != SHMK_OVERFLOW_SAFE && c->overflow != SHMK_OVERFLOW_BLOCK)
+		return -EINVAL;
+	if (!c->max_loans || c->max_loans > SHMK_SVC_RING_MAX ||
+	    !c->max_borrow || c->max_borrow > SHMK_SVC_RING_MAX)
+		return -EINVAL;
+	if (!c->max_events || c->max_events > SHMK_SVC_EVENTS_MAX)
+		return -EINVAL;
+	if (c->mode & ~0777U || c->reserved)
+		return -EINVAL;
+
+	memset(g, 0, sizeof(*g));
+	M = c->max_publishers + c->max_subscribers;
+	g->nslots = (uint32_t)M;
+	g->cap = c->buffer > c->history ? c->buffer : c->history;
+	switch (c->kind) {
+	case SHMK_SVC_PUBSUB:
+		g->nchan = 1;
+		per = (uint64_t)c->max_publishers * (g->cap + c->max_loans) +
+		      (uint64_t)c->max_subscribers * c->max_borrow;
+		break;
+	case SHMK_SVC_REQRES:
+		g->nchan = 2;
+		per = M * (g->cap + c->max_loans + c->max_borrow);
+		break;
+	default:
+		g->nchan = 0;
+		per = 0;
+		g->ewords = (c->max_events + 31) / 32;
+		break;
+	}
+	g->nchunks = per ? (uint32_t)(per + M) : 0;
+	g->stride = per ? align_up(c->payload_max, SHMK_CACHELINE) : 0;
+	off = sizeof(struct svc_shared);
+	g->slots_off = off;
+	off += M * sizeof(struct svc_slot);
+	g->prod_off = align_up(off, SHMK_CACHELINE_PAD);
+	off = g->prod_off + g->nchan * M * sizeof(struct svc_prod);
+	g->ring_off = off;
+	off += (uint64_t)g->nchan * M * g->cap * 8;
+	g->cursor_off = off;
+	off += (uint64_t)g->nchan * M * M * 8;
+	g->holders_off = align_up(off, SHMK_CACHELINE_PAD);
+	off = g->holders_off + (uint64_t)g->nchunks * 8;
+	g->events_off = align_up(off, SHMK_CACHELINE_PAD);
+	off = g->events_off + M * g->ewords * 4;
+	g->hdrs_off = align_up(off, SHMK_CACHELINE_PAD);
+	off = g->hdrs_off + (uint64_t)g->nchunks * MSG_HDR;
+	g->chunks_off = align_up(off, 4096);
+	g->total = g->chunks_off + (uint64_t)g->nchunks * g->stride;
+	if (g->nchunks > (1U << 24) || g->total > (1ULL << 46))
+		return -EINVAL;
+	return 0;
+}
+
+static void view_fill(struct svc_view *v, struct shmk_region *r)
+{
+	unsigned char *b = shmk_region_base(r);
+
+	v->r = r;
+	v->sh = (struct svc_shared *)b;
+	v->slots = (struct svc_slot *)(b + v->g.slots_off);
+	v->prod = (struct svc_prod *)(b + v->g.prod_off);
+	v->ring = (_Atomic uint64_t *)(b + v->g.ring_off);
+	v->cursor = (_Atomic uint64_t *)(b + v->g.cursor_off);
+	v->holders = (_Atomic uint64_t *)(b + v->g.holders_off);
+	v->events = (_Atomic uint32_t *)(b + v->g.events_off);
+	v->hdrs = (struct msg_hdr *)(b + v->g.hdrs_off);
+	v->chunks = b + v->g.chunks_off;
+}
+
+/* Validate the header of a mapped service and fill @v (private copies). */
+int view_attach(struct svc_view *v, struct shmk_region *r)
+{
+	struct svc_shared *sh;
+	struct shmk_obj_geom h;
+	struct svc_geo g;
+	void *p;
+	int ret;
+
+	ret = shmk_obj_check(r, 0, SHMK_MAGIC_SVC, sizeof(struct svc_shared), &p,
+			     &h);
+	if (ret)
+		return ret;
+	sh = p;
+	v->cfg = sh->cfg;
+	if (v->cfg.size != sizeof(v->cfg) || cfg_geometry(&v->cfg, &g))
+		return -EBADMSG;
+	if (sh->nslots != g.nslots || sh->nchan != g.nchan || sh->cap != g.cap ||
+	    sh->nchunks != g.nchunks || sh->ewords != g.ewords ||
+	    sh->stride != g.stride || sh->slots_off != g.slots_off ||
+	    sh->prod_off != g.prod_off || sh->ring_off != g.ring_off ||
+	    sh->cursor_off != g.cursor_off || sh->holders_off != g.holders_off ||
+	    sh->events_off != g.events_off || sh->hdrs_off != g.hdrs_off ||
+	    sh->chunks_off != g.chunks_off ||
+	    h.total_size != g.total || h.capacity != g.nchunks ||
+	    h.data_offset != g.chunks_off ||
+	    g.total > shmk_region_size(r))
+		return -EBADMSG;
+	v->g = g;
+	view_fill(v, r);
+	return 0;
+}
+
+/* Lay out a fresh (zero-filled) service and publish its magic. */
+static void svc_init(struct shmk_region *r, const struct shmk_svc_config *c,
+		     const struct svc_geo *g)
+{
+	struct svc_view v;
+	uint64_t i, n;
+
+	memset(&v, 0, sizeof(v));
+	v.cfg = *c;
+	v.g = *g;
+	view_fill(&v, r);
+	SHMK_CP();
+	v.sh->cfg = *c;
+	v.sh->nslots = g->nslots;
+	v.sh->nchan = g->nchan;
+	v.sh->cap = g->cap;
+	v.sh->nchunks = g->nchunks;
+	v.sh->ewords = g->ewords;
+	v.sh->stride = g->stride;
+	v.sh->slots_off = g->slots_off;
+	v.sh->prod_off = g->prod_off;
+	v.sh->ring_off = g->ring_off;
+	v.sh->cursor_off = g->cursor_off;
+	v.sh->holders_off = g->holders_off;
+	v.sh->events_off = g->events_off;
+	v.sh->hdrs_off = g->hdrs_off;
+	v.sh->chunks_off = g->chunks_off;
+	/* Empty ring entries: chunk NIL (sequence 0). */
+	n = (uint64_t)g->nchan * g->nslots * g->cap;
+	for (i = 0; i < n; i++) {
+		SHMK_CP();
+		atomic_store_explicit(&v.ring[i], NIL, memory_order_relaxed);
+	}
+	v.sh->hdr.version = SHMK_LAYOUT_VERSION;
+	v.sh->hdr.hdr_size = sizeof(struct svc_shared);
+	v.sh->hdr.elem_size = (uint32_t)g->stride;
+	v.sh->hdr.capacity = g->nchunks;
+	v.sh->hdr.stride = (uint32_t)g->stride;
+	v.sh->hdr.total_size = g->total;
+	v.sh->hdr.data_offset = g->chunks_off;
+	SHMK_CP();
+	/* Release: everything above is visible to whoever sees the magic. */
+	shmk_obj_publish(&v.sh->hdr, SHMK_MAGIC_SVC);
+}
+
+static int svc_rname(char *buf, const char *name)
+{
+	int ret = shmk_name_check(name);
+
+	if (ret)
+		return ret;
+	if (strlen(name) >= SHMK_SVC_NAME_MAX)
+		return -ENAMETOOLONG;
+	snprintf(buf, SHMK_NAME_MAX, SHMK_SVC_PREFIX "%s", name);
+	return 0;
+}
+
+/* Requested fields (non-zero) must equal the service's. */
+static int cfg_match(const struct shmk_svc_config *want,
+		     const struct shmk_svc_config *have)
+{
+#define M_(f) (want->f && want->f != have->f)
+	if (M_(kind) || M_(payload_max) || M_(max_publishers) ||
+	    M_(max_subscribers) || M_(buffer) || M_(history) || M_(overflow) ||
+	    M_(max_loans) || M_(max_borrow) || M_(max_events))
+		return -EPROTOTYPE;
+#undef M_
+	return 0;
+}
+
+SHMK_API int shmk_service_open(const char *name,
+			       const struct shmk_svc_config *cfg,
+			       unsigned int flags, struct shmk_service **out)
+{
+	struct shmk_svc_config full;
+	struct shmk_service *s;
+	struct shmk_region *r = NULL;
+	struct svc_geo g;
+	int64_t deadline;
+	int ret;
+
+	if (!out || (flags & ~(SHMK_SVC_CREATE | SHMK_SVC_EXCL)))
+		return -EINVAL;
+	if ((flags & SHMK_SVC_EXCL) && !(flags & SHMK_SVC_CREATE))
+		return -EINVAL;
+	if (cfg && (cfg->size != sizeof(*cfg) || cfg->reserved))
+		return -EINVAL;
+	if (!cfg && (flags & SHMK_SVC_CREATE))
+		return -EINVAL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	ret = svc_rname(s->rname, name);
+	if (ret)
+		goto err;
+	if (flags & SHMK_SVC_CREATE) {
+		full = *cfg;
+		cfg_defaults(&full);
+		ret = cfg_geometry(&full, &g);
+		if (ret)
+			goto err;
+		ret = shmk_region_create(s->rname, g.total, full.mode, 0, &r);
+		if (ret == 0) {
+			svc_init(r, &full, &g);
+		} else if (ret != -EEXIST || (flags & SHMK_SVC_EXCL)) {
+			goto err;
+		}
+	}
+	if (!r) {
+		ret = shmk_region_open(s->rname, 0, &r);
+		if (ret)
+			goto err;
+		/* The creator may still be initialising: wait for the magic. */
+		deadline = shmk_deadline(1000000000LL);
+		for (;;) {
+			struct shmk_obj_hdr *h = shmk_region_base(r);
+
+			/* Acquire: pairs with shmk_obj_publish()'s release. */
+			if (atomic_load_explicit(&h->magic, memory_order_acquire))
+				break;
+			if (!shmk_remaining(deadline)) {
+				ret = -EAGAIN;
+				goto err_r;
+			}
+			nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+		}
+	}
+	ret = view_attach(&s->v, r);
+	if (ret)
+		goto err_r;
+	if (cfg) {
+		ret = cfg_match(cfg, &s->v.cfg);
+		if (ret)
+			goto err_r;
+	}
+	*out = s;
+	return 0;
+err_r:
+	shmk_region_close(r);
+err:
+	free(s);
+	return ret;
+}
+
+SHMK_API void shmk_service_close(struct shmk_service *s)
+{
+	if (!s)
+		return;
+	shmk_region_close(s->v.r);
+	free(s);
+}
+
+SHMK_API int shmk_service_remove(const char *name)
+{
+	char rname[SHMK_NAME_MAX];
+	int ret = svc_rname(rname, name);
+
+	return ret ? ret : shmk_region_unlink(rname);
+}
+
+static int list_add(char (*names)[SHMK_SVC_NAME_MAX], size_t max, int n,
+		    const char *rname)
+{
+	size_t plen = strlen(SHMK_SVC_PREFIX);
+
+	if (strncmp(rname, SHMK_SVC_PREFIX, plen) || !rname[plen])
+		return n;
+	if ((size_t)n < max) {
+		strncpy(names[n], rname + plen, SHMK_SVC_NAME_MAX - 1);
+		names[n][SHMK_SVC_NAME_MAX - 1] = 0;
+	}
+	return n + 1;
+}
+
+SHMK_API int shmk_service_list(char (*names)[SHMK_SVC_NAME_MAX], size_t max)
+{
+	int backend = shmk_backend_select(), n = 0;
+
+	if (backend < 0)
+		return backend;
+	if (max && !names)
+		return -EINVAL;
+	if (backend == SHMK_BACKEND_MEMFD) {
+		DIR *d = opendir("/dev/shm");
+		struct dirent *e;
+
+		if (!d)
+			return -errno;
+		while ((e = readdir(d)))
+			if (!strncmp(e->d_name, "shmk.", 5))
+				n = list_add(names, max, n, e->d_name + 5);
+		closedir(d);
+		return n;
+	} else {
+		struct shmk_region_info *info = NULL;
+		struct shmk_list l;
+		uint32_t room = 64, i;
+		int fd, ret;
+
+		fd = open(SHMK_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		for (;;) {
+			free(info);
+			info = calloc(room, sizeof(*info));
+			if (!info) {
+				close(fd);
+				return -ENOMEM;
+			}
+			memset(&l, 0, sizeof(l));
+			l.size = sizeof(l);
+			l.count = room;
+			l.entry_size = sizeof(*info);
+			l.entries = (uintptr_t)info;
+			for (i = 0; i < room; i++)
+				info[i].size = sizeof(*info);
+			ret = ioctl(fd, SHMK_IOC_LIST, &l);
+			if (ret < 0 || l.count <= room)
+				break;
+			room = l.count + 16;
+		}
+		close(fd);
+		if (ret < 0) {
+			ret = -errno;
+			free(info);
+			return ret;
+		}
+		for (i = 0; i < l.count; i++) {
+			info[i].name[SHMK_NAME_MAX - 1] = 0;
+			n = list_add(names, max, n, info[i].name);
+		}
+		free(info);
+		return n;
+	}
+}
+
+SHMK_API void shmk_service_config(const struct shmk_service *s,
+				  struct shmk_svc_config *cfg)
+{
+	*cfg = s->v.cfg;
+}
+
+SHMK_API uint32_t shmk_service_chunks(const struct shmk_service *s)
+{
+	return s->v.g.nchunks;
+}
+
+SHMK_API uint32_t shmk_service_chunks_used(const struct shmk_service *s)
+{
+	uint32_t i, n = 0;
+
+	for (i = 0; i < s->v.g.nchunks; i++)
+		/* Relaxed: a snapshot for statistics and tests. */
+		if (atomic_load_explicit(holders_of(&s->v, i), memory_order_relaxed))
+			n++;
+	return n;
+}
+
+SHMK_API uint32_t shmk_service_participants(const struct shmk_service *s)
+{
+	uint32_t i, n = 0;
+
+	for (i = 0; i < s->v.g.nslots; i++)
+		/* Relaxed: a snapshot. */
+		if (atomic_load_explicit(&s->v.slots[i].state,
+					 memory_order_relaxed) != ST_FREE)
+			n++;
+	return n;
+}
+
+SHMK_API void shmk_service_roles(const struct shmk_service *s,
+				 uint32_t *producers, uint32_t *consumers)
+{
+	struct shmk_svc_config c = { .size = sizeof(c) };
+	uint32_t i, a = 0, b = 0;
+
+	shmk_service_config(s, &c);
+	/* Slots [0, max_publishers) hold the A-roles, the rest the B-roles. */
+	for (i = 0; i < s->v.g.nslots; i++)
+		/* Relaxed: a snapshot. */
+		if (atomic_load_explicit(&s->v.slots[i].state,
+					 memory_order_relaxed) != ST_FREE) {
+			if (i < c.max_publishers)
+				a++;
+			else
+				b++;
+		}
+	if (producers)
+		*producers = a;
+	if (consumers)
+		*consumers = b;
+}
+
+SHMK_API uint32_t shmk_service_backlog(const struct shmk_service *s)
+{
+	const struct svc_view *v = &s->v;
+	struct shmk_svc_config c = { .size = sizeof(c) };
+	uint32_t M = v->g.nslots, na, i, j, worst = 0;
+
+	shmk_service_config(s, &c);
+	if (c.kind == SHMK_SVC_EVENT)
+		return 0;
+	na = c.max_publishers;
+	/* Channel 0: A-role producers [0, na), B-role consumers [na, M). */
+	for (j = na; j < M; j++) {
+		uint32_t sum = 0;
+
+		/* Relaxed, here and below: a snapshot for statistics. */
+		if (ST_TAG(atomic_load_explicit(&v->slots[j].state,
+						memory_order_relaxed)) != ST_ALIVE)
+			continue;
+		for (i = 0; i < na; i++) {
+			uint32_t st = atomic_load_explicit(&v->slots[i].state,
+							   memory_order_relaxed);
+			const struct svc_prod *pr = &v->prod[i];
+			uint32_t tail, pos, d;
+			uint64_t cv;
+
+			if (ST_TAG(st) != ST_ALIVE)
+				continue;
+			tail = atomic_load_explicit(&pr->tail,
+						    memory_order_relaxed);
+			cv = atomic_load_explicit(cursor_at(v, 0, j, i),
+						  memory_order_relaxed);
+			/* A cursor of another generation: not read from it yet. */
+			pos = (uint32_t)(cv >> 32) == ST_VAL(st) ? (uint32_t)cv :
+			      atomic_load_explicit(&pr->start,
+						   memory_order_relaxed);
+			d = tail - pos;
+			if ((int32_t)d > 0)
+				sum += d < v->g.cap ? d : v->g.cap;
+		}
+		if (sum > worst)
+			worst = sum;
+	}
+	return worst;
+}
