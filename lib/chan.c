@@ -16,7 +16,7 @@
  * A new consumer @k on channel @ch: for each live producer, start at its
  * history; cursor generation 0 (never a live generation) for the rest.
  */
-void cursors_init(const struct svc_view *v, uint32_t ch, uint32_t k,
+static void cursors_init(const struct svc_view *v, uint32_t ch, uint32_t k,
 			 uint32_t plo, uint32_t phi, int client)
 {
 	uint32_t M = v->g.nslots, i;
@@ -46,6 +46,38 @@ void cursors_init(const struct svc_view *v, uint32_t ch, uint32_t k,
 		/* Release: pairs with bp_room()'s acquire. */
 		atomic_store_explicit(cur, cv, memory_order_release);
 	}
+}
+
+/*
+ * Port @p is claiming slot @k (state CLAIM, not yet ALIVE): set up its
+ * producer position(s) and consumer cursors.  Everything written here is
+ * published by the claimer's store of ALIVE.
+ */
+void chan_claim(struct shmk_port *p, uint32_t k)
+{
+	uint32_t M = p->v.g.nslots, na = p->v.cfg.max_publishers, i;
+
+	if (p->prod_ch >= 0) {
+		struct svc_prod *pr = &p->v.prod[p->prod_ch * M + k];
+
+		/* Relaxed: only this slot's producer writes them. */
+		p->tail = atomic_load_explicit(&pr->tail, memory_order_relaxed);
+		p->start = p->tail;
+		SHMK_CP();
+		atomic_store_explicit(&pr->start, p->start, memory_order_relaxed);
+		for (i = 0; p->role == ROLE_SERVER && i < na; i++) {
+			pr = &p->v.prod[M + i];
+			SHMK_CP();
+			/* Relaxed: as above (one server). */
+			atomic_store_explicit(&pr->start,
+				atomic_load_explicit(&pr->tail,
+						     memory_order_relaxed),
+				memory_order_relaxed);
+		}
+	}
+	if (p->cons_ch >= 0)
+		cursors_init(&p->v, (uint32_t)p->cons_ch, k, p->plo, p->phi,
+			     p->role == ROLE_CLIENT);
 }
 
 /* Publish-subscribe: producers */

@@ -191,7 +191,7 @@ static inline void chunk_put(const struct svc_view *v, uint32_t c, uint64_t bit)
 #define svc_kick       shmk__svc_kick
 #define svc_block      shmk__svc_block
 #define port_new       shmk__port_new
-#define cursors_init   shmk__cursors_init
+#define chan_claim     shmk__chan_claim
 #define find_chunk     shmk__find_chunk
 #define prod_publish   shmk__prod_publish
 #define drained        shmk__drained
@@ -217,8 +217,7 @@ int port_new(struct shmk_service *s, int role, unsigned int kind,
 	     struct shmk_port **out);
 
 /* chan.c */
-void cursors_init(const struct svc_view *v, uint32_t ch, uint32_t k,
-		  uint32_t plo, uint32_t phi, int client);
+void chan_claim(struct shmk_port *p, uint32_t k);
 int find_chunk(const struct svc_view *v, const uint32_t *arr, uint32_t n,
 	       const void *payload);
 int prod_publish(struct shmk_port *p, void *payload, size_t len,

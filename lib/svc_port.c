@@ -115,29 +115,7 @@ int port_new(struct shmk_service *s, int role, unsigned int kind,
 						      memory_order_release);
 				continue;
 			}
-			if (p->prod_ch >= 0) {
-				struct svc_prod *pr = &p->v.prod[p->prod_ch * M + k];
-
-				/* Relaxed: only this slot's producer writes them. */
-				p->tail = atomic_load_explicit(&pr->tail,
-							       memory_order_relaxed);
-				p->start = p->tail;
-				SHMK_CP();
-				atomic_store_explicit(&pr->start, p->start,
-						      memory_order_relaxed);
-				for (i = 0; role == ROLE_SERVER && i < na; i++) {
-					pr = &p->v.prod[M + i];
-					SHMK_CP();
-					/* Relaxed: as above (one server). */
-					atomic_store_explicit(&pr->start,
-						atomic_load_explicit(&pr->tail,
-							memory_order_relaxed),
-						memory_order_relaxed);
-				}
-			}
-			if (p->cons_ch >= 0)
-				cursors_init(&p->v, (uint32_t)p->cons_ch, k,
-					     p->plo, p->phi, role == ROLE_CLIENT);
+			chan_claim(p, k);
 			/* Relaxed: published by the state store below. */
 			for (i = 0; i < p->v.g.ewords; i++) {
 				SHMK_CP();
