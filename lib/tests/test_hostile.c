@@ -28,12 +28,19 @@
  *   SHMK_HOSTILE_KEEPGOING=1  on a problem: report it, rebuild, go on
  *                           (to collect several; crashes still stop)
  *   SHMK_HOSTILE_VERBOSE=1  print every step
+ *   SHMK_HOSTILE_RACE=1     also run a racing peer: a thread that keeps
+ *                           rewriting the chunk headers' len and seq while
+ *                           the victim is inside its calls, to catch values
+ *                           checked and then read again (not reproducible
+ *                           by seed; not part of the default run)
  *
  * The layout of the shared state (lib/svc.h) is used only to choose
  * which words to corrupt, in layout_read() and the field tables below.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -331,6 +338,13 @@ static void watchdog_disarm(void)
 	alarm(0);
 }
 
+static unsigned long env_ul(const char *name, unsigned long def)
+{
+	const char *s = getenv(name);
+
+	return s && *s ? strtoul(s, NULL, 0) : def;
+}
+
 /* Is @rc 0 or one of the codes in @ok (terminated by END)? */
 static int ok_rc(int rc, const int *ok)
 {
@@ -413,6 +427,68 @@ static int in_mapping(const struct world *w, const void *p, uint64_t len)
 	return 0;
 }
 
+/*
+ * The racing peer (SHMK_HOSTILE_RACE=1): flips the len and seq of every
+ * chunk header between a plausible and an impossible value, all the time.
+ * race_lock keeps it off a mapping that is being rebuilt.
+ */
+static pthread_mutex_t race_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_t race_thread;
+static _Atomic int race_stop;
+static _Atomic int race_on;
+
+static void *racer(void *arg)
+{
+	struct world *w = arg;
+	uint64_t x = 0x9E3779B97F4A7C15ULL, n;
+
+	while (!atomic_load(&race_stop)) {
+		pthread_mutex_lock(&race_lock);
+		if (w->raw && w->L.nchunks) {
+			/* One chunk at a time, many flips: a short window. */
+			uint32_t c = (uint32_t)(x % w->L.nchunks);
+			unsigned char *h = w->base + w->L.hdrs_off +
+					   (uint64_t)c * w->L.mhdr_sz;
+			uint64_t *len = (uint64_t *)(h +
+				offsetof(struct msg_hdr, len));
+			uint64_t good = __atomic_load_n(len, __ATOMIC_RELAXED);
+			uint64_t bad = (x & 1) ? UINT64_MAX - (x >> 48) :
+						 w->size * 4 + (x >> 52);
+
+			if (good > w->cfg.payload_max)
+				good = 1;
+			for (n = 0; n < 4096; n++)
+				__atomic_store_n(len, n & 1 ? bad : good,
+						 __ATOMIC_RELAXED);
+			__atomic_store_n(len, good, __ATOMIC_RELAXED);
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+		}
+		pthread_mutex_unlock(&race_lock);
+		sched_yield();	/* let a rebuild take the lock */
+	}
+	return NULL;
+}
+
+static void race_start(struct world *w)
+{
+	if (!env_ul("SHMK_HOSTILE_RACE", 0))
+		return;
+	atomic_store(&race_stop, 0);
+	assert_int_equal(pthread_create(&race_thread, NULL, racer, w), 0);
+	atomic_store(&race_on, 1);
+}
+
+static void race_end(void)
+{
+	if (!atomic_load(&race_on))
+		return;
+	atomic_store(&race_stop, 1);
+	pthread_join(race_thread, NULL);
+	atomic_store(&race_on, 0);
+}
+
 /* Service setup */
 
 static struct shmk_svc_config pattern_cfg(enum pattern pat)
@@ -472,6 +548,7 @@ static void world_create(struct world *w)
 	unsigned int i;
 	int ret;
 
+	pthread_mutex_lock(&race_lock);
 	snprintf(w->name, sizeof(w->name), "%s.%u", w->base_name,
 		 w->gen++ % 100000);
 	ret = shmk_service_open(w->name, &c, SHMK_SVC_CREATE | SHMK_SVC_EXCL,
@@ -495,6 +572,7 @@ static void world_create(struct world *w)
 	maps_refresh(w);
 	w->nundo = 0;
 	w->refused = 0;
+	pthread_mutex_unlock(&race_lock);
 	H.nhist = 0;
 	hist_add("service %s created (%u chunks, %u slots, region %" PRIu64
 		 " bytes)", w->name, w->L.nchunks, w->L.nslots, w->size);
@@ -504,6 +582,7 @@ static void world_destroy(struct world *w)
 {
 	unsigned int i;
 
+	pthread_mutex_lock(&race_lock);
 	for (i = 0; i < NSIDE; i++) {
 		watchdog_arm("shmk_port_close");
 		shmk_port_close(w->prod[i].p);
@@ -516,6 +595,7 @@ static void world_destroy(struct world *w)
 	shmk_region_close(w->raw);
 	w->raw = NULL;
 	shmk_service_remove(w->name);
+	pthread_mutex_unlock(&race_lock);
 }
 
 /* The hostile peer */
@@ -1203,13 +1283,6 @@ static void victim_op(struct world *w)
 	{ op_release(w, v); return; }
 }
 
-static unsigned long env_ul(const char *name, unsigned long def)
-{
-	const char *s = getenv(name);
-
-	return s && *s ? strtoul(s, NULL, 0) : def;
-}
-
 static void run_pattern(enum pattern pat)
 {
 	static struct world w;
@@ -1240,12 +1313,14 @@ static void run_pattern(enum pattern pat)
 	       "(SHMK_HOSTILE_SEED, SHMK_HOSTILE_ITERS)\n", pat_name[pat],
 	       H.seed, H.iters);
 	world_create(&w);
+	race_start(&w);
 	for (it = 0; it < H.iters; it++) {
 		H.iter = it;
 		H.op = NULL;
 		if (setjmp(H.jb)) {
 			/* problem() came back here. */
 			if (!H.keepgoing) {
+				race_end();
 				world_destroy(&w);
 				fail_msg("hostile %s: problem at seed %" PRIu64
 					 " iteration %lu (see above)",
@@ -1267,6 +1342,7 @@ static void run_pattern(enum pattern pat)
 			victim_op(&w);
 	}
 	H.op = NULL;
+	race_end();
 	world_destroy(&w);
 	printf("hostile %s: %lu corruptions, %lu operations (%lu loans, %lu "
 	       "published, %lu received, %lu event ids), %lu problems, %lu "
