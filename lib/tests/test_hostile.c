@@ -24,7 +24,8 @@
  *   SHMK_HOSTILE_SEED=N     the seed (default 1)
  *   SHMK_HOSTILE_ITERS=N    iterations per pattern (default 2000, divided
  *                           by SHMK_TEST_SCALE)
- *   SHMK_HOSTILE_PATTERN=P  only pattern P: safe, block, reqres, event
+ *   SHMK_HOSTILE_PATTERN=P  only pattern P: safe, block, reqres, event,
+ *                           truncate (a peer shrinks the file: memfd)
  *   SHMK_HOSTILE_KEEPGOING=1  on a problem: report it, rebuild, go on
  *                           (to collect several; crashes still stop)
  *   SHMK_HOSTILE_VERBOSE=1  print every step
@@ -65,8 +66,9 @@
 #define MAXL		8		/* loans / held samples the test tracks */
 #define REBUILD_ONE_IN	120		/* rebuild the service this often */
 
-enum pattern { P_SAFE, P_BLOCK, P_REQRES, P_EVENT, NPAT };
-static const char *const pat_name[NPAT] = { "safe", "block", "reqres", "event" };
+enum pattern { P_SAFE, P_BLOCK, P_REQRES, P_EVENT, P_TRUNC, NPAT };
+static const char *const pat_name[NPAT] = { "safe", "block", "reqres", "event",
+					    "truncate" };
 
 /* Value returned by a check that is not an errno (see ok_rc()). */
 #define END	1
@@ -1380,6 +1382,99 @@ static void hostile_event(void **state)
 	run_pattern(P_EVENT);
 }
 
+/*
+ * A peer shrinks the service's file (memfd backend; issue 10: services
+ * are sealed against shrinking).  Either the peer's ftruncate() fails,
+ * or the victim goes on without a SIGBUS.  The victim runs in a child,
+ * so that its death is reported here.
+ */
+static void victim_after_truncate(const char *name, off_t to)
+{
+	struct shmk_svc_config c = pattern_cfg(P_SAFE);
+	struct shmk_service *s = NULL;
+	struct shmk_port *pub = NULL, *sub = NULL;
+	struct shmk_region *raw = NULL;
+	struct shmk_sample smp;
+	char rname[SHMK_NAME_MAX];
+	void *pl;
+	int rc, t;
+
+	fatal_install();
+	H.pat = P_TRUNC;
+	CHILD_CHECK(shmk_service_open(name, &c, SHMK_SVC_CREATE | SHMK_SVC_EXCL,
+				      &s) == 0);
+	CHILD_CHECK(shmk_pub_open(s, &pub) == 0);
+	CHILD_CHECK(shmk_sub_open(s, &sub) == 0);
+	CHILD_CHECK(shmk_pub_send_copy(pub, "x", 1, 0) == 0);
+	snprintf(rname, sizeof(rname), SHMK_SVC_PREFIX "%s", name);
+	CHILD_CHECK(shmk_region_open(rname, 0, &raw) == 0);
+	t = ftruncate(shmk_region_fd(raw), to);
+	fprintf(stderr, "hostile truncate: peer's ftruncate(%lld) = %d%s%s\n",
+		(long long)to, t, t ? ": " : "", t ? strerror(errno) : "");
+	hist_add("peer ftruncate(%lld) = %d", (long long)to, t);
+	/* Every operation once; any result but a signal will do. */
+	watchdog_arm("shmk_sub_receive after truncate");
+	rc = shmk_sub_receive(sub, &smp, 0);
+	hist_add("  %s = %d", H.op, rc);
+	if (rc == 0)
+		shmk_sub_release(sub, &smp);
+	watchdog_arm("shmk_pub_loan after truncate");
+	rc = shmk_pub_loan(pub, &pl);
+	hist_add("  %s = %d", H.op, rc);
+	if (rc == 0) {
+		watchdog_arm("shmk_pub_publish after truncate");
+		rc = shmk_pub_publish(pub, pl, 1, 0);
+		hist_add("  %s = %d", H.op, rc);
+	}
+	watchdog_arm("shmk_service_recover after truncate");
+	rc = shmk_service_recover(s);
+	hist_add("  %s = %d", H.op, rc);
+	watchdog_arm("shmk_port_close after truncate");
+	shmk_port_close(pub);
+	shmk_port_close(sub);
+	watchdog_disarm();
+	shmk_service_close(s);
+	shmk_region_close(raw);
+	shmk_service_remove(name);
+	_exit(0);
+}
+
+static void hostile_truncate(void **state)
+{
+	const char *only = getenv("SHMK_HOSTILE_PATTERN");
+	static const off_t sizes[] = { 0, 4096 };
+	char name[SHMK_SVC_NAME_MAX];
+	unsigned int i;
+	pid_t pid;
+	int st;
+
+	(void)state;
+	if (only && *only && strcmp(only, "truncate")) {
+		skip();
+		return;
+	}
+	use_memfd_backend();
+	if (shmk_backend_select() != SHMK_BACKEND_MEMFD) {
+		skip();
+		return;
+	}
+	for (i = 0; i < NF(sizes); i++) {
+		uniq_name(name, sizeof(name), "trunc");
+		fflush(NULL);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0)
+			victim_after_truncate(name, sizes[i]);
+		st = reap(pid);
+		shmk_service_remove(name);
+		if (st)
+			fail_msg("hostile truncate: a peer's ftruncate(%lld) of "
+				 "the service file %s the victim (status %d)",
+				 (long long)sizes[i], st > 128 ? "killed" :
+				 "made a sanitizer report in", st);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1387,6 +1482,7 @@ int main(void)
 		cmocka_unit_test(hostile_pubsub_block),
 		cmocka_unit_test(hostile_reqres),
 		cmocka_unit_test(hostile_event),
+		cmocka_unit_test(hostile_truncate),
 	};
 	struct sigaction sa;
 
