@@ -77,7 +77,7 @@ static const char *const pat_name[NPAT] = { "safe", "block", "reqres", "event",
 struct lay {
 	uint64_t hdr_sz, slots_off, slot_sz, prod_off, prod_sz, ring_off,
 		 cursor_off, holders_off, events_off, hdrs_off, mhdr_sz,
-		 chunks_off, stride, total;
+		 chunks_off, stride, total, wait_off, wait_sz;
 	uint32_t nslots, nchan, cap, nchunks, ewords;
 };
 
@@ -99,7 +99,7 @@ static const struct field hdr_fields[] = {
 	SF(cfg.reserved), SF(nslots), SF(nchan), SF(cap), SF(nchunks),
 	SF(ewords), SF(stride), SF(slots_off), SF(prod_off), SF(ring_off),
 	SF(cursor_off), SF(holders_off), SF(events_off), SF(hdrs_off),
-	SF(chunks_off), SF(epoch), SF(sleepers),
+	SF(chunks_off),
 };
 #define SLF(f) { "slot." #f, offsetof(struct svc_slot, f), \
 		 sizeof(((struct svc_slot *)0)->f) }
@@ -127,6 +127,8 @@ static void layout_read(struct lay *L, const void *base)
 	L->slot_sz = sizeof(struct svc_slot);
 	L->prod_sz = sizeof(struct svc_prod);
 	L->mhdr_sz = MSG_HDR;
+	L->wait_off = offsetof(struct svc_shared, _pad_wait);
+	L->wait_sz = sizeof(sh->_pad_wait);
 	L->nslots = sh->nslots;
 	L->nchan = sh->nchan;
 	L->cap = sh->cap;
@@ -662,7 +664,7 @@ static uint32_t val32(const struct world *w, uint32_t old, const char *what)
 
 static uint64_t val64(const struct world *w, uint64_t old, const char *what)
 {
-	switch (rndn(8)) {
+	switch (rndn(9)) {
 	case 0:
 		return 0;
 	case 1:
@@ -675,6 +677,18 @@ static uint64_t val64(const struct world *w, uint64_t old, const char *what)
 		return old ^ (1ULL << rndn(64));
 	case 5:
 		return w->size + rndn(3) - 1;
+	case 6:
+		/* Position and chunk, 40/24 bits; a position a ring away. */
+		switch (rndn(4)) {
+		case 0:
+			return old + w->L.cap;
+		case 1:
+			return old - w->L.cap;
+		default:
+			return ((old >> 24) + rndn(3) - 1) << 24 |
+			       (val32(w, (uint32_t)old & 0xffffffU, what) &
+				0xffffffU);
+		}
 	default:
 		/* The two halves: sequence/generation and index/position. */
 		return (uint64_t)val32(w, (uint32_t)(old >> 32), what) << 32 |
@@ -694,8 +708,9 @@ static uint32_t some_chunk(const struct world *w)
 	if (n && rndn(2)) {
 		i = rnd() % n;
 		/* Relaxed: the hostile peer reads whatever is there. */
+		/* The low 24 bits are the chunk in every entry layout so far. */
 		uint32_t c = (uint32_t)atomic_load_explicit(&ring[i],
-							     memory_order_relaxed);
+				memory_order_relaxed) & 0xffffffU;
 		if (c < L->nchunks)
 			return c;
 	}
@@ -712,7 +727,7 @@ static void corrupt(struct world *w)
 	uint32_t size = 8, i, k;
 
 	for (;;) {
-		switch (rndn(10)) {
+		switch (rndn(11)) {
 		case 0:
 			f = &hdr_fields[rndn(NF(hdr_fields))];
 			off = f->off;
@@ -720,11 +735,27 @@ static void corrupt(struct world *w)
 			snprintf(desc, sizeof(desc), "header %s", f->name);
 			break;
 		case 2:
-			f = &slot_fields[rndn(NF(slot_fields))];
 			k = rndn(L->nslots);
-			off = L->slots_off + k * L->slot_sz + f->off;
-			size = f->size;
-			snprintf(desc, sizeof(desc), "slot[%u] %s", k, f->name);
+			if (rndn(4)) {
+				f = &slot_fields[rndn(NF(slot_fields))];
+				off = L->slots_off + k * L->slot_sz + f->off;
+				size = f->size;
+				snprintf(desc, sizeof(desc), "slot[%u] %s", k,
+					 f->name);
+				break;
+			}
+			/* Any word of the slot (its wake word, if any). */
+			size = 4;
+			i = rndn((uint32_t)(L->slot_sz / 4)) * 4;
+			off = L->slots_off + k * L->slot_sz + i;
+			snprintf(desc, sizeof(desc), "slot[%u] word +%u", k, i);
+			break;
+		case 10:
+			/* The header's wait words (epoch, sleeper masks...). */
+			size = rndn(2) ? 8 : 4;
+			i = rndn((uint32_t)(L->wait_sz / size)) * size;
+			off = L->wait_off + i;
+			snprintf(desc, sizeof(desc), "header wait word +%u", i);
 			break;
 		case 3:
 			if (!L->nchan)
@@ -946,7 +977,8 @@ static void op_publish(struct world *w, struct vport *v)
 		rc = shmk_client_send(v->p, v->loans[i], len, &corr);
 		watchdog_disarm();
 		hist_add("  %s(len %zu) = %d", H.op, len, rc);
-		CHECK_RC(rc, END);
+		/* -ENOTCONN: no live server (the request is not sent). */
+		CHECK_RC(rc, -ENOTCONN, END);
 	} else {
 		watchdog_arm("shmk_pub_publish");
 		rc = shmk_pub_publish(v->p, v->loans[i], len, t);
@@ -1153,9 +1185,9 @@ static void op_close_open(struct world *w, int cons)
 	watchdog_disarm();
 	hist_add("  %s = %d (slot %d)", H.op, rc,
 		 rc ? -1 : shmk_port_slot(v->p));
-	CHECK_RC(rc, -EBUSY, -ENOMEM, -EBADMSG, -EPROTO, END);
+	CHECK_RC(rc, -EBUSY, -ENOMEM, -EBADMSG, -EPROTO, -ESTALE, END);
 	if (rc) {
-		if (rc == -EBADMSG || rc == -EPROTO)
+		if (rc == -EBADMSG || rc == -EPROTO || rc == -ESTALE)
 			w->refused++;
 		v->p = NULL;
 		return;
@@ -1229,7 +1261,7 @@ static void op_fresh(struct world *w)
 		rc = port_open(w, s, cons, &p);
 		watchdog_disarm();
 		hist_add("  %s = %d", H.op, rc);
-		CHECK_RC(rc, -EBUSY, -ENOMEM, -EBADMSG, -EPROTO, END);
+		CHECK_RC(rc, -EBUSY, -ENOMEM, -EBADMSG, -EPROTO, -ESTALE, END);
 		watchdog_arm("shmk_port_close");
 		shmk_port_close(p);
 		watchdog_disarm();
