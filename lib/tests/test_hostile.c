@@ -227,9 +227,12 @@ static void hist_dump(void)
 		H.nhist, HIST);
 	for (; i < H.nhist; i++)
 		fprintf(stderr, "    %s\n", H.hist[i % HIST]);
-	fprintf(stderr, "  reproduce: SHMK_HOSTILE_SEED=%" PRIu64
-		" SHMK_HOSTILE_PATTERN=%s SHMK_HOSTILE_ITERS=%lu\n",
-		H.seed, pat_name[H.pat], H.iter + 1);
+	if (H.pat == P_TRUNC)
+		fprintf(stderr, "  reproduce: SHMK_HOSTILE_PATTERN=truncate\n");
+	else
+		fprintf(stderr, "  reproduce: SHMK_HOSTILE_SEED=%" PRIu64
+			" SHMK_HOSTILE_PATTERN=%s SHMK_HOSTILE_ITERS=%lu\n",
+			H.seed, pat_name[H.pat], H.iter + 1);
 }
 
 static void report_header(const char *what)
@@ -1433,6 +1436,8 @@ static void victim_after_truncate(const char *name, off_t to)
 
 	fatal_install();
 	H.pat = P_TRUNC;
+	H.iter = 0;
+	H.nhist = 0;
 	CHILD_CHECK(shmk_service_open(name, &c, SHMK_SVC_CREATE | SHMK_SVC_EXCL,
 				      &s) == 0);
 	CHILD_CHECK(shmk_pub_open(s, &pub) == 0);
