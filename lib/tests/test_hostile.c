@@ -172,6 +172,7 @@ struct world {
 	struct undo { uint64_t off, old; uint32_t size; } undo[16];
 	unsigned int nundo;
 	unsigned int refused;	/* opens refused for a bad header */
+	unsigned int rebuild_one_in;	/* this service's lifetime, roughly */
 };
 
 /* Everything a report needs; global for the signal handlers. */
@@ -579,6 +580,8 @@ static void world_create(struct world *w)
 	maps_refresh(w);
 	w->nundo = 0;
 	w->refused = 0;
+	/* Mostly short lives; now and then a long one, to go deep. */
+	w->rebuild_one_in = rndn(8) ? REBUILD_ONE_IN : 1000;
 	pthread_mutex_unlock(&race_lock);
 	H.nhist = 0;
 	hist_add("service %s created (%u chunks, %u slots, region %" PRIu64
@@ -667,7 +670,13 @@ static uint32_t val32(const struct world *w, uint32_t old, const char *what)
 
 static uint64_t val64(const struct world *w, uint64_t old, const char *what)
 {
-	switch (rndn(9)) {
+	static const uint64_t edges[] = { 1ULL << 31, 1ULL << 32, 1ULL << 40,
+					  1ULL << 63, 1ULL << 24 };
+
+	switch (rndn(10)) {
+	case 9:
+		/* Next to a wrap point of 32-, 40- or 64-bit positions. */
+		return edges[rndn(NF(edges))] + rndn(5) - 2;
 	case 0:
 		return 0;
 	case 1:
@@ -1369,11 +1378,12 @@ static void run_pattern(enum pattern pat)
 		}
 		if (w.nundo && (rndn(10) == 0 || w.refused > 3))
 			heal_header(&w);
-		if (it && rndn(REBUILD_ONE_IN) == 0) {
+		if (it && rndn(w.rebuild_one_in) == 0) {
 			world_destroy(&w);
 			world_create(&w);
 		}
-		if (rndn(2))
+		/* A long life with fewer corruptions, a short one with more. */
+		if (rndn(w.rebuild_one_in > REBUILD_ONE_IN ? 8 : 2) == 0)
 			corrupt(&w);
 		for (unsigned int n = 1 + rndn(3); n; n--)
 			victim_op(&w);
