@@ -50,6 +50,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "msgutil.h"
@@ -495,6 +496,76 @@ static void race_end(void)
 	atomic_store(&race_stop, 1);
 	pthread_join(race_thread, NULL);
 	atomic_store(&race_on, 0);
+}
+
+/*
+ * Guard zones (linked with -Wl,--wrap=mmap,--wrap=munmap, see lib/Makefile):
+ * every shared file mapping the library makes gets GUARD bytes of
+ * PROT_NONE on each side, so that an access just outside a mapping faults
+ * (and the sanitizer reports where) instead of landing in a neighbour.
+ */
+#define GUARD	(1UL << 20)
+
+void *__real_mmap(void *addr, size_t len, int prot, int flags, int fd,
+		  off_t off);
+int __real_munmap(void *addr, size_t len);
+void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd,
+		  off_t off);
+int __wrap_munmap(void *addr, size_t len);
+
+/* The guarded mappings, to take their guards away on munmap. */
+static struct { unsigned char *p; size_t len; } guarded[1024];
+static pthread_mutex_t guard_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd,
+		  off_t off)
+{
+	unsigned char *res, *p;
+	unsigned int i;
+
+	if (addr || fd < 0 || !(flags & MAP_SHARED) || len > (1UL << 40))
+		return __real_mmap(addr, len, prot, flags, fd, off);
+	pthread_mutex_lock(&guard_lock);
+	for (i = 0; i < NF(guarded) && guarded[i].p; i++)
+		;
+	if (i == NF(guarded)) {
+		pthread_mutex_unlock(&guard_lock);
+		return __real_mmap(addr, len, prot, flags, fd, off);
+	}
+	res = __real_mmap(NULL, len + 2 * GUARD, PROT_NONE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	p = res == MAP_FAILED ? MAP_FAILED :
+	    __real_mmap(res + GUARD, len, prot, flags | MAP_FIXED, fd, off);
+	if (p == MAP_FAILED) {
+		if (res != MAP_FAILED)
+			__real_munmap(res, len + 2 * GUARD);
+		pthread_mutex_unlock(&guard_lock);
+		return __real_mmap(addr, len, prot, flags, fd, off);
+	}
+	guarded[i].p = p;
+	guarded[i].len = len;
+	pthread_mutex_unlock(&guard_lock);
+	return p;
+}
+
+/* The library unmaps what it mapped: the guards go with it. */
+int __wrap_munmap(void *addr, size_t len)
+{
+	unsigned int i;
+	int ret;
+
+	pthread_mutex_lock(&guard_lock);
+	for (i = 0; i < NF(guarded); i++)
+		if (guarded[i].p == addr && guarded[i].len == len)
+			break;
+	if (i == NF(guarded)) {
+		pthread_mutex_unlock(&guard_lock);
+		return __real_munmap(addr, len);
+	}
+	ret = __real_munmap(guarded[i].p - GUARD, len + 2 * GUARD);
+	guarded[i].p = NULL;
+	pthread_mutex_unlock(&guard_lock);
+	return ret;
 }
 
 /* Service setup */
