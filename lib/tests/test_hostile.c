@@ -30,10 +30,12 @@
  *                           (to collect several; crashes still stop)
  *   SHMK_HOSTILE_VERBOSE=1  print every step
  *   SHMK_HOSTILE_RACE=1     also run a racing peer: a thread that keeps
- *                           rewriting the chunk headers' len and seq while
- *                           the victim is inside its calls, to catch values
+ *                           rewriting the chunk headers' len while the
+ *                           victim is inside its calls, to catch values
  *                           checked and then read again (not reproducible
  *                           by seed; not part of the default run)
+ *   SHMK_HOSTILE_RACE=2     the racing peer writes random words, as between
+ *                           operations, every 20 us, during the calls too
  *
  * The layout of the shared state (lib/svc.h) is used only to choose
  * which words to corrupt, in layout_read() and the field tables below.
@@ -50,6 +52,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -178,7 +181,7 @@ struct world {
 
 /* Everything a report needs; global for the signal handlers. */
 static struct {
-	uint64_t seed, rng;
+	uint64_t seed;
 	unsigned long iters, iter;
 	enum pattern pat;
 	const char *op;
@@ -192,13 +195,19 @@ static struct {
 	struct world *w;
 } H;
 
-/* xorshift64*: deterministic from the seed. */
+/*
+ * xorshift64*: deterministic from the seed.  Per thread: the racing
+ * peer (SHMK_HOSTILE_RACE=2) draws from a stream of its own.
+ */
+static _Thread_local uint64_t rng;
+static _Thread_local int in_racer;
+
 static uint64_t rnd(void)
 {
-	H.rng ^= H.rng >> 12;
-	H.rng ^= H.rng << 25;
-	H.rng ^= H.rng >> 27;
-	return H.rng * 0x2545F4914F6CDD1DULL;
+	rng ^= rng >> 12;
+	rng ^= rng << 25;
+	rng ^= rng >> 27;
+	return rng * 0x2545F4914F6CDD1DULL;
 }
 
 static uint32_t rndn(uint32_t n)
@@ -354,6 +363,14 @@ static unsigned long env_ul(const char *name, unsigned long def)
 	return s && *s ? strtoul(s, NULL, 0) : def;
 }
 
+static int64_t shmk_now_ns_test(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 /* Is @rc 0 or one of the codes in @ok (terminated by END)? */
 static int ok_rc(int rc, const int *ok)
 {
@@ -446,11 +463,31 @@ static pthread_t race_thread;
 static _Atomic int race_stop;
 static _Atomic int race_on;
 
+static void corrupt(struct world *w);
+
+/* SHMK_HOSTILE_RACE=2: random corruptions (as between operations), every 20 us. */
+static void race_random(struct world *w)
+{
+	in_racer = 1;
+	rng = 0x9E3779B97F4A7C15ULL ^ (uint64_t)shmk_now_ns_test();
+	while (!atomic_load(&race_stop)) {
+		pthread_mutex_lock(&race_lock);
+		if (w->raw)
+			corrupt(w);
+		pthread_mutex_unlock(&race_lock);
+		nanosleep(&(struct timespec){ .tv_nsec = 20000 }, NULL);
+	}
+}
+
 static void *racer(void *arg)
 {
 	struct world *w = arg;
 	uint64_t x = 0x9E3779B97F4A7C15ULL, n;
 
+	if (env_ul("SHMK_HOSTILE_RACE", 0) == 2) {
+		race_random(w);
+		return NULL;
+	}
 	while (!atomic_load(&race_stop)) {
 		pthread_mutex_lock(&race_lock);
 		if (w->raw && w->L.nchunks) {
@@ -929,6 +966,8 @@ static void corrupt(struct world *w)
 				 __ATOMIC_RELAXED);
 		break;
 	}
+	if (in_racer)
+		return;		/* no history, no undo: not reproducible anyway */
 	if (off < L->hdr_sz && w->nundo < NF(w->undo)) {
 		w->undo[w->nundo].off = off;
 		w->undo[w->nundo].old = old;
@@ -1422,9 +1461,9 @@ static void run_pattern(enum pattern pat)
 	H.keepgoing = env_ul("SHMK_HOSTILE_KEEPGOING", 0) != 0;
 	H.verbose = env_ul("SHMK_HOSTILE_VERBOSE", 0) != 0;
 	/* One stream per pattern: a pattern alone repeats its run. */
-	H.rng = (H.seed + 1) * 0x9E3779B97F4A7C15ULL ^ (uint64_t)(pat + 1) << 56;
-	if (!H.rng)
-		H.rng = 1;
+	rng = (H.seed + 1) * 0x9E3779B97F4A7C15ULL ^ (uint64_t)(pat + 1) << 56;
+	if (!rng)
+		rng = 1;
 	uniq_name(w.base_name, sizeof(w.base_name), "hostile");
 	printf("hostile %s: seed %" PRIu64 ", %lu iterations "
 	       "(SHMK_HOSTILE_SEED, SHMK_HOSTILE_ITERS)\n", pat_name[pat],
