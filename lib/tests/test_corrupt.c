@@ -206,8 +206,15 @@ static void test_runtime_corruption(void **state)
 	assert_int_equal(shmk_pool_alloc(&p), -EBADMSG);
 	assert_int_equal(shmk_pool_init(&p, R, 0, 64, 4), 0);
 	atomic_store(&p.next[0], 1000);
-	assert_int_equal(shmk_pool_alloc(&p), 0);
+	/* The link is checked before it can become the head. */
 	assert_int_equal(shmk_pool_alloc(&p), -EBADMSG);
+	assert_int_equal(atomic_load(&p.sh->free_head), 0);
+	/* Index bits beyond the 28-bit field are generation, not index. */
+	assert_int_equal(shmk_pool_init(&p, R, 0, 64, 4), 0);
+	atomic_store(&p.sh->free_head, (5ULL << 28) | 2);
+	assert_int_equal(shmk_pool_alloc(&p), 2);
+	atomic_store(&p.sh->free_head, 0xfffffffULL);
+	assert_int_equal(shmk_pool_alloc(&p), -ENOMEM);
 }
 
 /*
