@@ -20,25 +20,13 @@
 #ifndef SHMK_LIB_CRASHPOINT_H
 #define SHMK_LIB_CRASHPOINT_H
 
-#ifdef SHMK_CRASHPOINTS
-struct shmk_cp_site {
-	const char *file;
-	unsigned int line;
-	unsigned long hits;	/* executions in this process */
-};
+#include <shmk/common.h>
 
-void shmk__cp(struct shmk_cp_site *site);
-
-#define SHMK_CP()							\
-	do {								\
-		static struct shmk_cp_site shmk_cp_site_		\
-		__attribute__((section("shmk_cp_sites"), used,		\
-			       aligned(sizeof(void *)))) =		\
-			{ __FILE__, __LINE__, 0 };			\
-		shmk__cp(&shmk_cp_site_);				\
-	} while (0)
-#else
-#define SHMK_CP() do { } while (0)
-#endif
+/*
+ * One definition for the library and the inline hot paths of the public
+ * headers: struct shmk_cp_site, shmk__cp() and SHMK__CP() are in
+ * <shmk/common.h>, empty unless SHMK_CRASHPOINTS is defined.
+ */
+#define SHMK_CP()	SHMK__CP()
 
 #endif /* SHMK_LIB_CRASHPOINT_H */

@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
-# Run the libshmk cmocka tests in three phases: plain, ThreadSanitizer,
+# Run the libshmk cmocka tests in three phases: plain (and the
+# AddressSanitizer builds, asan_*, where they exist), ThreadSanitizer,
 # valgrind.  Usage: run.sh TESTDIR TEST...
 # Prints each binary's cmocka output; the last line is
 #   host: N passed, N failed
@@ -43,6 +44,15 @@ export SHMK_BACKEND=memfd
 echo "=== $(date +%T) phase 1: plain"
 for t in "$@"; do
 	SHMK_TEST_SCALE=1 run plain "$dir/$t"
+done
+
+# The tests that also have an AddressSanitizer build (lib/Makefile's
+# ASAN_TESTS) run it here, in the plain phase.
+for t in "$@"; do
+	if [ -x "$dir/asan_$t" ]; then
+		SHMK_TEST_SCALE=1 ASAN_OPTIONS="abort_on_error=0 detect_leaks=1" \
+			run asan "$dir/asan_$t"
+	fi
 done
 
 echo "=== $(date +%T) phase 2: ThreadSanitizer"
