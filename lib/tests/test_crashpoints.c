@@ -218,6 +218,7 @@ struct world {
 	int has_held;
 	uint32_t nseq[W_MAX];		/* the parent's writers' next seq */
 	uint8_t seen[R_MAX][W_MAX][SEQS];
+	uint8_t evseen[64];		/* ids the survivor listener got */
 };
 
 #define VCHECK(cond)							\
@@ -599,7 +600,7 @@ static void world_setup(struct world *w, const struct op *op)
 		assert_int_equal(shmk_notifier_open(w->s, &w->a), 0);
 		assert_int_equal(par_notify(w->a, 1), 1);
 		assert_int_equal(shmk_listener_wait(w->b, ids, 8, 0), 1);
-		LOG->ev[1] = 0;
+		w->evseen[ids[0]] = 1;
 		break;
 	}
 	}
@@ -834,9 +835,9 @@ static void check_event(struct world *w)
 	unsigned int id, miss = 0, first = 0;
 	int ret;
 
-	listener_drain(w->b, seen, "survivor listener");
+	listener_drain(w->b, w->evseen, "survivor listener");
 	for (id = 0; id < 64; id++)
-		if (LOG->ev[id] && !seen[id] && !miss++)
+		if (LOG->ev[id] && !w->evseen[id] && !miss++)
 			first = id;
 	if (miss)
 		viol(V_LOST, "survivor listener: %u event id(s) notified never reported (first: %u)",
@@ -894,6 +895,28 @@ static void check_create(struct world *w)
 	}
 	shmk_port_close(p);
 	shmk_port_close(q);
+}
+
+/*
+ * Phase 2, before the recoverer: the survivors take what is waiting
+ * while the dead are not yet reclaimed (their samples still readable,
+ * an interrupted publish perhaps half visible).
+ */
+static void world_consume(struct world *w)
+{
+	switch (w->op->kind) {
+	case K_PUBSUB:
+		sub_drain(w, w->b, R_SS);
+		break;
+	case K_REQRES:
+		if (w->b)
+			server_serve(w, w->b, W_SV);
+		client_drain(w, w->a, R_SC);
+		break;
+	case K_EVENT:
+		listener_drain(w->b, w->evseen, "survivor listener");
+		break;
+	}
 }
 
 static void world_check(struct world *w)
@@ -1421,8 +1444,10 @@ static int one_run(const struct op *op, int phase, unsigned long k,
 	res = run_victim(&w, k);
 	if (res == R_DONE)
 		*kpoints = LOG->points;
-	if (phase == 2)
+	if (phase == 2) {
+		world_consume(&w);
 		*jres = run_recoverer(&w, j);
+	}
 	world_check(&w);
 	if (verbose)
 		printf("  run %s: victim %s%s\n", where,
