@@ -550,7 +550,6 @@ static void world_setup(struct world *w, const struct op *op)
 {
 	struct shmk_sample smp;
 	struct pl x;
-	void *pl;
 	int ret;
 
 	memset(w, 0, sizeof(*w));
@@ -608,7 +607,6 @@ static void world_setup(struct world *w, const struct op *op)
 		dead_peer(w);
 	if (op->flags & F_HOG)
 		cp_hog_chunks(w->s, LOG->dead_slot);
-	(void)pl;
 }
 
 /* ------------------------------------------------------------------ */
@@ -621,7 +619,7 @@ static void world_setup(struct world *w, const struct op *op)
  * never hand out what is only loaned.
  */
 static void loan_sweep(struct world *w, struct shmk_port *prod, uint32_t wr,
-		       struct shmk_port *cons, int r)
+		       struct shmk_port *cons, int r, uint32_t swr)
 {
 	uint32_t i, n = shmk_service_chunks(w->s);
 	void *pl;
@@ -635,7 +633,7 @@ static void loan_sweep(struct world *w, struct shmk_port *prod, uint32_t wr,
 		else if (r == R_SC)
 			client_drain(w, cons, r);
 		else
-			server_serve(w, cons, W_SV);
+			server_serve(w, cons, swr);
 		shmk_pub_discard(prod, pl);
 	}
 }
@@ -643,8 +641,7 @@ static void loan_sweep(struct world *w, struct shmk_port *prod, uint32_t wr,
 static void check_pubsub(struct world *w)
 {
 	struct shmk_port *np = NULL, *ns = NULL;
-	struct shmk_sample smp;
-	void *u = NULL, *x = NULL, *y = NULL, *pl;
+	void *u = NULL, *x = NULL, *y = NULL;
 	char msg[160];
 	struct pl px;
 	int ret;
@@ -664,7 +661,7 @@ static void check_pubsub(struct world *w)
 		viol(V_STUCK, "the new publisher cannot loan");
 	/* ... whose loans nobody may receive ... */
 	sub_drain(w, w->b, R_SS);
-	loan_sweep(w, np, W_NP, w->b, R_SS);
+	loan_sweep(w, np, W_NP, w->b, R_SS, 0);
 	if (par_publish(w, np, W_NP))
 		viol(V_STUCK, "the new publisher cannot publish");
 	/* ... and whose publish takes nothing from anybody. */
@@ -715,8 +712,6 @@ static void check_pubsub(struct world *w)
 	if (w->has_held && pl_get(w->held.data, w->held.len, &px) != 0)
 		viol(V_OWNED2, "a received sample held by the survivor changed");
 out:
-	(void)smp;
-	(void)pl;
 	shmk_port_close(ns);
 	shmk_port_close(np);
 }
@@ -756,7 +751,7 @@ static void check_reqres(struct world *w)
 	}
 	client_drain(w, w->a, R_SC);
 	if (srv != w->b)
-		loan_sweep(w, srv, W_NSV, w->a, R_SC);
+		loan_sweep(w, srv, W_NSV, w->a, R_SC, 0);
 	server_serve(w, srv, swr);
 	client_drain(w, w->a, R_SC);
 	if (w->b)
@@ -770,7 +765,7 @@ static void check_reqres(struct world *w)
 	} else {
 		if (shmk_pub_loan(nc, &cu) == 0)
 			pl_put(cu, "UNPUB", W_NC, 61, 0);
-		loan_sweep(w, nc, W_NC, srv, R_SRV);
+		loan_sweep(w, nc, W_NC, srv, R_SRV, swr);
 		if (par_request(w, nc, W_NC))
 			viol(V_STUCK, "the new client cannot send");
 	}
@@ -1460,7 +1455,7 @@ static int one_run(const struct op *op, int phase, unsigned long k,
 static void run_op(void **state)
 {
 	const struct op *op = *state;
-	unsigned long k, j, points = 0, p1 = 0, p2 = 0, r0 = tot_runs, dummy;
+	unsigned long k, j, points = 0, p1 = 0, p2 = 0, r0 = tot_runs;
 	unsigned int i, strict = 0;
 	int res = R_DONE, jres = R_DONE;
 
@@ -1474,11 +1469,13 @@ static void run_op(void **state)
 			if (res != R_KILLED || sel_k)
 				break;
 		}
+		if (k == MAXK)
+			viol(V_STUCK, "%s never finishes", op->name);
 	}
 	if ((!sel_phase || sel_phase == 2) && op->kind != K_CREATE) {
 		for (k = sel_k ? sel_k : 1; k < MAXK; k++) {
 			for (j = sel_j ? sel_j : 1; j < MAXK; j++) {
-				res = one_run(op, 2, k, j, &jres, &dummy);
+				res = one_run(op, 2, k, j, &jres, &points);
 				if (jres == R_KILLED)
 					p2++;
 				if (jres != R_KILLED || sel_j)
