@@ -3,6 +3,7 @@
  * White-box checks for the crash-point harness (see cp_audit.h).  This
  * file follows lib/svc.h: adapt it, and only it, when the layout changes.
  */
+#include <fcntl.h>
 #include <stdio.h>
 
 #include "svc.h"
@@ -85,4 +86,18 @@ int cp_hog_chunks(const struct shmk_service *s, int slot)
 				memory_order_relaxed);
 	}
 	return n;
+}
+
+struct shmk_region *cp_lock_slot(const struct shmk_service *s, int slot)
+{
+	struct shmk_region *r;
+
+	if (shmk_region_open(s->rname, 0, &r))
+		return NULL;
+	if (ofd_lock(shmk_region_fd(r), slot_off(&s->v, (uint32_t)slot),
+		     F_WRLCK, F_OFD_SETLK)) {
+		shmk_region_close(r);
+		return NULL;
+	}
+	return r;
 }

@@ -27,4 +27,12 @@ int cp_audit_port(const struct shmk_port *p, char *msg, size_t len);
 /* Give every free chunk to slot @slot (a dead participant): 0 left free. */
 int cp_hog_chunks(const struct shmk_service *s, int slot);
 
+/*
+ * Hold the memfd OFD lock of free slot @slot from a new open file of the
+ * service, as a participant that is still alive would: a claimer must
+ * skip the slot.  Returns the region holding the lock (close it to
+ * release), or NULL.
+ */
+struct shmk_region *cp_lock_slot(const struct shmk_service *s, int slot);
+
 #endif /* SHMK_CP_AUDIT_H */

@@ -185,6 +185,7 @@ enum { K_CREATE, K_PUBSUB, K_REQRES, K_EVENT };
 #define F_CLOSES	(1U << 5)	/* the victim closes a producer: its
 					 * samples may be dropped by contract */
 #define F_SMALL		(1U << 6)	/* 2 publishers, 2 subscribers */
+#define F_LOCKED	(1U << 7)	/* a free slot's lock is held (memfd) */
 
 struct world;
 
@@ -214,6 +215,7 @@ struct world {
 	struct shmk_service *s;
 	struct shmk_port *a, *b;	/* SP/SS, SC/SV, SN/SL */
 	void *a_loan;			/* a survivor's loan, "UNPUB" */
+	struct shmk_region *lock;	/* F_LOCKED: holds slot 1's lock */
 	struct shmk_sample held;	/* a sample a survivor keeps */
 	int has_held;
 	uint32_t nseq[W_MAX];		/* the parent's writers' next seq */
@@ -607,6 +609,10 @@ static void world_setup(struct world *w, const struct op *op)
 		dead_peer(w);
 	if (op->flags & F_HOG)
 		cp_hog_chunks(w->s, LOG->dead_slot);
+	if (op->flags & F_LOCKED) {
+		w->lock = cp_lock_slot(w->s, 1);
+		assert_non_null(w->lock);
+	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -934,6 +940,8 @@ static void world_check(struct world *w)
 	if (!w->s)
 		return;
 	/* Teardown: everyone leaves; nothing may remain. */
+	shmk_region_close(w->lock);
+	w->lock = NULL;
 	if (w->has_held && shmk_sub_release(w->op->kind == K_PUBSUB ? w->b : w->a,
 					    &w->held))
 		viol(V_STUCK, "a survivor cannot release its sample");
@@ -1357,6 +1365,7 @@ static const struct op ops[] = {
 	{ "service_open", K_PUBSUB, 0, NULL, NULL, NULL, act_service_open },
 	{ "pub_open", K_PUBSUB, 0, NULL, NULL, NULL, v_pub },
 	{ "sub_open", K_PUBSUB, 0, NULL, NULL, NULL, v_sub },
+	{ "pub_open_locked", K_PUBSUB, F_LOCKED, NULL, NULL, NULL, v_pub },
 	{ "pub_open_recover", K_PUBSUB, F_DEAD | F_SMALL, NULL, NULL, NULL, v_pub },
 	{ "sub_open_recover", K_PUBSUB, F_DEAD | F_SMALL, NULL, NULL, NULL, v_sub },
 	{ "loan", K_PUBSUB, 0, v_pub, NULL, NULL, act_loan },
@@ -1517,8 +1526,6 @@ static const struct {
 } allow[] = {
 	{ "svc_port.c", "SLOT_PIDCHECK",
 	  "allowed, device backend only: the module cannot register a death notice" },
-	{ "svc_port.c", "Release: as the reclaimer's FREE",
-	  "allowed, memfd: only when another open file description holds the slot's lock" },
 	{ "svc_port.c", "only a hint for wakers",
 	  "allowed, device backend only: a listener watched by shmk_listener_fd()" },
 };
