@@ -46,7 +46,7 @@ unsigned long shmk_cp_count(void)
 	return __atomic_load_n(&cp_count, __ATOMIC_RELAXED);
 }
 
-struct shmk_cp_site *shmk_cp_sites(unsigned long *n)
+struct shmk_cp_site *shmk_cp_site_table(unsigned long *n)
 {
 	struct shmk_cp_site *a = __start_shmk_cp_sites;
 

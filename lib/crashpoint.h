@@ -38,13 +38,14 @@ void shmk__cp(struct shmk_cp_site *site);
  *	raises SIGKILL just before the k-th point from now (the store
  *	after it never happens); k == 0 disarms.
  * shmk_cp_count(): points executed since the last shmk_cp_arm().
- * shmk_cp_sites(&n): every site linked into the program (the linker's
+ * shmk_cp_site_table(&n): every site linked into the program (the linker's
  *	__start_/__stop_shmk_cp_sites), n of them; their hits may be reset
  *	or added to by the caller.
  */
 void shmk_cp_arm(unsigned long k);
 unsigned long shmk_cp_count(void);
-struct shmk_cp_site *shmk_cp_sites(unsigned long *n);
+/* (Not named after the section: as(1) would take the name for it.) */
+struct shmk_cp_site *shmk_cp_site_table(unsigned long *n);
 
 #define SHMK_CP()							\
 	do {								\
