@@ -1672,7 +1672,8 @@ int main(int argc, char **argv)
 	const char *e;
 	unsigned int i, n = 0;
 
-	use_memfd_backend();
+	/* Always memfd: the allowlist and cp_lock_slot() assume it. */
+	setenv("SHMK_BACKEND", "memfd", 1);
 	sel_op = argc > 1 ? argv[1] : getenv("SHMK_CP_OP");
 	e = argc > 2 ? argv[2] : getenv("SHMK_CP_K");
 	sel_k = e ? strtoul(e, NULL, 10) : 0;
