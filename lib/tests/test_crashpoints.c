@@ -1146,6 +1146,15 @@ static void act_loan(struct vic *v)
 	v_loan_unpub(v);
 }
 
+static void act_discard(struct vic *v)
+{
+	void *pl;
+
+	VCHECK(shmk_pub_loan(v->p, &pl) == 0);
+	pl_put(pl, "UNPUB", W_VIC, 58, 0);
+	VCHECK(shmk_pub_discard(v->p, pl) == 0);
+}
+
 static void prep_publish(struct vic *v)
 {
 	v_pub(v);
@@ -1369,6 +1378,7 @@ static const struct op ops[] = {
 	{ "pub_open_recover", K_PUBSUB, F_DEAD | F_SMALL, NULL, NULL, NULL, v_pub },
 	{ "sub_open_recover", K_PUBSUB, F_DEAD | F_SMALL, NULL, NULL, NULL, v_sub },
 	{ "loan", K_PUBSUB, 0, v_pub, NULL, NULL, act_loan },
+	{ "discard", K_PUBSUB, 0, v_pub, NULL, NULL, act_discard },
 	{ "loan_recover", K_PUBSUB, F_DEAD | F_HOG, v_pub, NULL, NULL, act_loan },
 	{ "publish_first", K_PUBSUB, 0, v_pub, NULL, NULL, act_publish_first },
 	{ "publish_safe", K_PUBSUB, 0, prep_publish, NULL, NULL, act_publish_safe },
