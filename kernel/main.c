@@ -91,6 +91,17 @@ int shmk_copy_arg(void *karg, size_t ksize, size_t minsize,
 	return copy_struct_from_user(karg, ksize, uarg, usize);
 }
 
+/*
+ * The first published size of the struct of @cmd, one of ours: the size
+ * bits of its number, unless the struct has grown since.
+ */
+static unsigned int shmk_ioc_first_size(unsigned int cmd)
+{
+	if (SHMK_IOC_BASE(cmd) == SHMK_IOC_BASE(SHMK_IOC_ON_RELEASE))
+		return SHMK_ON_RELEASE_SIZE_VER0;
+	return _IOC_SIZE(cmd);
+}
+
 /**
  * shmk_ioc_size_ok() - whether the size bits of an ioctl number fit
  * @cmd:	the ioctl number
@@ -118,7 +129,7 @@ bool shmk_ioc_size_ok(unsigned int cmd)
 		return true;
 	for (i = 0; i < ARRAY_SIZE(known); i++)
 		if (SHMK_IOC_BASE(cmd) == SHMK_IOC_BASE(known[i]))
-			return size >= _IOC_SIZE(known[i]);
+			return size >= shmk_ioc_first_size(known[i]);
 	return true;
 }
 

@@ -498,6 +498,31 @@ static void shmk_release_action_put(struct shmk_release_action *act)
 	put_page(act->counter_page);
 }
 
+/*
+ * The checks of an ON_RELEASE argument that need no region: flags, and
+ * the fields each flag allows.  Every field the caller does not use must
+ * be 0, so that it can be given a meaning later.
+ */
+static bool shmk_on_release_valid(const struct shmk_on_release *arg)
+{
+	const u32 known = SHMK_ON_RELEASE_CLEAR | SHMK_ON_RELEASE_CMPXCHG;
+
+	if ((arg->flags & ~known) || arg->reserved)
+		return false;
+	if (arg->flags & SHMK_ON_RELEASE_CLEAR)
+		return arg->flags == SHMK_ON_RELEASE_CLEAR && !arg->slot_offset &&
+		       !arg->slot_value && !arg->counter_offset &&
+		       !arg->expected && !arg->mask;
+	if (!(arg->flags & SHMK_ON_RELEASE_CMPXCHG))
+		return !arg->expected && !arg->mask;
+	/*
+	 * A mask that compares nothing would be an unconditional action in
+	 * disguise, and an expected bit outside the mask one that can never
+	 * be compared: both are caller mistakes.
+	 */
+	return arg->mask && !(arg->expected & ~arg->mask);
+}
+
 static long shmk_ioctl_on_release(struct file *file, struct shmk_handle *h,
 				  const void __user *uarg)
 {
@@ -506,15 +531,16 @@ static long shmk_ioctl_on_release(struct file *file, struct shmk_handle *h,
 	struct page *page;
 	int ret;
 
-	ret = shmk_copy_arg(&arg, sizeof(arg), sizeof(arg), uarg);
+	/*
+	 * A SHMK_ON_RELEASE_SIZE_VER0 caller's struct ends before @mask,
+	 * which copy_struct_from_user() leaves zero, as it must be then.
+	 */
+	ret = shmk_copy_arg(&arg, sizeof(arg), SHMK_ON_RELEASE_SIZE_VER0, uarg);
 	if (ret)
 		return ret;
-	if ((arg.flags & ~SHMK_ON_RELEASE_CLEAR) || arg.reserved)
+	if (!shmk_on_release_valid(&arg))
 		return -EINVAL;
 	if (arg.flags & SHMK_ON_RELEASE_CLEAR) {
-		/* Zero, so that they can be given a meaning later. */
-		if (arg.slot_offset || arg.slot_value || arg.counter_offset)
-			return -EINVAL;
 		act.armed = false;
 	} else {
 		if (shmk_check_offset(h->region, arg.slot_offset) ||
@@ -525,6 +551,9 @@ static long shmk_ioctl_on_release(struct file *file, struct shmk_handle *h,
 			return -EACCES;
 		act.slot_offset = arg.slot_offset;
 		act.slot_value = arg.slot_value;
+		/* Both 0 without SHMK_ON_RELEASE_CMPXCHG: always matches. */
+		act.expected = arg.expected;
+		act.mask = arg.mask;
 		act.counter_offset = arg.counter_offset;
 		/*
 		 * Hold both pages now, charged to the caller, so that the
@@ -541,6 +570,7 @@ static long shmk_ioctl_on_release(struct file *file, struct shmk_handle *h,
 		}
 		act.counter_page = page;
 	}
+	/* The whole action changes at once: a release sees old or new. */
 	spin_lock(&h->lock);
 	old = h->on_release;
 	h->on_release = act;
@@ -550,53 +580,110 @@ static long shmk_ioctl_on_release(struct file *file, struct shmk_handle *h,
 }
 
 /*
- * Store @value into the word at @offset of @r, or with @add increment
- * it, starting from @page, held since registration.  The folio lock,
- * under which a hole punch removes folios, keeps the page in the page
- * cache between the check and the store; a page punched out since the
- * registration is replaced by a fresh lookup.
+ * Lock the page that holds the word at @offset of @r, starting from
+ * @page, held since registration, and return it with a reference of
+ * its own (or an ERR_PTR).  The folio lock, under which a hole punch
+ * removes folios, keeps the page in the page cache between the check and
+ * the caller's store; a page punched out since the registration is
+ * replaced by a fresh lookup.
  */
-static int shmk_release_store(struct shmk_region *r, struct page *page,
-			      u64 offset, u32 value, bool add)
+static struct page *shmk_release_lock(struct shmk_region *r,
+				      struct page *page, u64 offset)
 {
 	struct folio *folio;
-	u32 *word, old;
 
 	get_page(page);
 	for (;;) {
 		folio = page_folio(page);
 		folio_lock(folio);
 		if (shmk_page_current(r, page, offset))
-			break;
+			return page;
 		folio_unlock(folio);
 		put_page(page);
 		page = shmk_word_page(r, offset);
 		if (IS_ERR(page))
-			return PTR_ERR(page);
+			return page;
 	}
-	word = kmap_local_page(page) + offset_in_page(offset);
-	if (add) {
-		old = READ_ONCE(*word);
-		while (!try_cmpxchg(word, &old, old + 1))
-			;
-	} else {
-		WRITE_ONCE(*word, value);
-	}
-	kunmap_local(word);
-	set_page_dirty(page);
-	folio_unlock(folio);
+}
+
+static void shmk_release_unlock(struct page *page, bool written)
+{
+	if (written)
+		set_page_dirty(page);
+	folio_unlock(page_folio(page));
 	put_page(page);
+}
+
+/*
+ * Set the slot of @act to its value if (word & mask) == expected (always
+ * for an unconditional action, whose mask is 0).  Returns 1 when written,
+ * 0 when the word did not match, or an errno.
+ */
+static int shmk_release_slot(struct shmk_region *r,
+			     const struct shmk_release_action *act)
+{
+	struct page *page;
+	u32 *word, old;
+	bool match;
+
+	page = shmk_release_lock(r, act->slot_page, act->slot_offset);
+	if (IS_ERR(page))
+		return PTR_ERR(page);
+	word = kmap_local_page(page) + offset_in_page(act->slot_offset);
+	/*
+	 * Compare and store in one step against the participants' atomics
+	 * on the same word.  A failed try_cmpxchg() reloads @old, which is
+	 * compared again: the loop ends at the first value that does not
+	 * match, or with the store.  It goes round only when another
+	 * writer's store landed in between, as the counter's loop does.
+	 * A successful try_cmpxchg() is a full barrier, which orders the
+	 * slot before the counter (see shmk_run_release_action()).
+	 */
+	old = READ_ONCE(*word);
+	do {
+		match = !((old ^ act->expected) & act->mask);
+	} while (match && !try_cmpxchg(word, &old, act->slot_value));
+	kunmap_local(word);
+	shmk_release_unlock(page, match);
+	return match;
+}
+
+/* Increment the counter of @act, wrapping. */
+static int shmk_release_count(struct shmk_region *r,
+			      const struct shmk_release_action *act)
+{
+	struct page *page;
+	u32 *word, old;
+
+	page = shmk_release_lock(r, act->counter_page, act->counter_offset);
+	if (IS_ERR(page))
+		return PTR_ERR(page);
+	word = kmap_local_page(page) + offset_in_page(act->counter_offset);
+	/*
+	 * An atomic increment against participants' atomics on the word;
+	 * the successful try_cmpxchg() is a full barrier: the slot written
+	 * before it is visible to whoever sees the new count.
+	 */
+	old = READ_ONCE(*word);
+	while (!try_cmpxchg(word, &old, old + 1))
+		;
+	kunmap_local(word);
+	shmk_release_unlock(page, true);
 	return 0;
 }
 
 /*
  * The region file is being released: carry out its death notice, if
- * any.  The slot is written before the counter moves (the cmpxchg is a
- * full barrier), so whoever sees the new count also sees the slot.  Both
- * pages are held since registration, so this fails only if a writer
- * punched a hole over a word and its new page cannot be had; then the
- * failure is logged, and the counter still moves and its waiters still
- * wake, so that the death is not lost.
+ * any.  The slot is written (when it matches) before the counter moves,
+ * so whoever sees the new count also sees the slot.  The counter moves
+ * and its waiters wake whether or not the slot matched: a slot that no
+ * longer matches belongs to a newer occupant, and a wake that finds
+ * nothing to reclaim costs a survivor one look, while one withheld could
+ * strand a waiter counting releases.  Both pages are held since
+ * registration, so this fails only if a writer punched a hole over a
+ * word and its new page cannot be had; then the failure is logged, and
+ * the counter still moves and its waiters still wake, so that the death
+ * is not lost.
  */
 static void shmk_run_release_action(struct shmk_handle *h)
 {
@@ -606,13 +693,11 @@ static void shmk_run_release_action(struct shmk_handle *h)
 
 	if (!act->armed)
 		return;
-	err = shmk_release_store(r, act->slot_page, act->slot_offset,
-				 act->slot_value, false);
-	if (err)
+	err = shmk_release_slot(r, act);
+	if (err < 0)
 		pr_warn_ratelimited("region %llu: death notice slot %llu not written: %d\n",
 				    r->id, act->slot_offset, err);
-	err = shmk_release_store(r, act->counter_page, act->counter_offset,
-				 0, true);
+	err = shmk_release_count(r, act);
 	if (err)
 		pr_warn_ratelimited("region %llu: death notice counter %llu not incremented: %d\n",
 				    r->id, act->counter_offset, err);

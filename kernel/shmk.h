@@ -109,8 +109,11 @@ struct shmk_watch_state {
 /**
  * struct shmk_release_action - what SHMK_IOC_ON_RELEASE asked for
  * @armed:	there is an action
- * @slot_offset: word set to @slot_value on release
+ * @slot_offset: word set to @slot_value on release ...
  * @slot_value:	the value
+ * @expected:	... if (word & @mask) == @expected
+ * @mask:	the bits compared; 0 for an unconditional action, which
+ *		therefore always matches
  * @counter_offset: word incremented, then woken, on release
  * @slot_page:	the page of @slot_offset, held from registration on
  * @counter_page: the page of @counter_offset, likewise
@@ -119,6 +122,8 @@ struct shmk_release_action {
 	bool armed;
 	u64 slot_offset;
 	u32 slot_value;
+	u32 expected;
+	u32 mask;
 	u64 counter_offset;
 	struct page *slot_page;
 	struct page *counter_page;

@@ -111,6 +111,67 @@ static int dev_wake(const struct shmk_region *r, uint64_t off, uint32_t count)
 	return ret < 0 ? -errno : ret;
 }
 
+/*
+ * The offset of the 32-bit word @p inside @r, or -1 when it is not one:
+ * outside the mapping, or not 4-byte aligned.
+ */
+static int64_t dev_word_offset(const struct shmk_region *r, const void *p)
+{
+	uintptr_t b = (uintptr_t)r->base, a = (uintptr_t)p;
+
+	if (a < b || a - b > r->size - 4 || ((a - b) & 3))
+		return -1;
+	return (int64_t)(a - b);
+}
+
+/*
+ * A conditional death notice (SHMK_ON_RELEASE_CMPXCHG, see
+ * Documentation/abi.rst): when @r's region file is released, the module
+ * sets *@slot to @value if (*@slot & @mask) == @expected, then
+ * increments *@counter and wakes its waiters whether or not it did.  It
+ * replaces the file's previous notice atomically; shmk_region_on_release()
+ * with a NULL slot clears it.  Returns 0; -EOPNOTSUPP on the memfd
+ * backend and with a module older than the flag (which refuses the
+ * mask it does not know with E2BIG; one without death notices at all
+ * says ENOTTY); -EINVAL for a word outside the region or unaligned, a
+ * zero @mask, or an @expected bit outside @mask; else the ioctl's errno
+ * (-EACCES on a read-only region, -ENOMEM).  No shared memory is
+ * written here: the module writes, at the release.
+ */
+int shmk__on_release_cmpxchg(const struct shmk_region *r, const void *slot,
+			     uint32_t expected, uint32_t mask, uint32_t value,
+			     const void *counter)
+{
+	struct shmk_on_release a;
+	int64_t so, co;
+
+	if (!r || !slot || !counter)
+		return -EINVAL;
+	if (r->backend != SHMK_BACKEND_DEVICE)
+		return -EOPNOTSUPP;
+	so = dev_word_offset(r, slot);
+	co = dev_word_offset(r, counter);
+	if (so < 0 || co < 0 || !mask || (expected & ~mask))
+		return -EINVAL;
+	memset(&a, 0, sizeof(a));
+	a.size = sizeof(a);
+	a.flags = SHMK_ON_RELEASE_CMPXCHG;
+	a.slot_offset = (uint64_t)so;
+	a.slot_value = value;
+	a.expected = expected;
+	a.counter_offset = (uint64_t)co;
+	a.mask = mask;
+	if (ioctl(r->fd, SHMK_IOC_ON_RELEASE, &a) == 0)
+		return 0;
+	/*
+	 * The arguments were checked above as the module checks them, so
+	 * these two can only mean a module that predates the flag.
+	 */
+	if (errno == E2BIG || errno == ENOTTY)
+		return -EOPNOTSUPP;
+	return -errno;
+}
+
 const struct shmk_backend_ops shmk_device_ops = {
 	.create	= dev_create,
 	.open	= dev_open_region,

@@ -20,25 +20,33 @@
 #ifndef SHMK_LIB_CRASHPOINT_H
 #define SHMK_LIB_CRASHPOINT_H
 
+#include <shmk/common.h>
+
+/*
+ * One definition for the library and the inline hot paths of the public
+ * headers: struct shmk_cp_site, shmk__cp() and SHMK__CP() are in
+ * <shmk/common.h>, empty unless SHMK_CRASHPOINTS is defined.
+ */
+#define SHMK_CP()	SHMK__CP()
+
 #ifdef SHMK_CRASHPOINTS
-struct shmk_cp_site {
-	const char *file;
-	unsigned int line;
-	unsigned long hits;	/* executions in this process */
-};
-
-void shmk__cp(struct shmk_cp_site *site);
-
-#define SHMK_CP()							\
-	do {								\
-		static struct shmk_cp_site shmk_cp_site_		\
-		__attribute__((section("shmk_cp_sites"), used,		\
-			       aligned(sizeof(void *)))) =		\
-			{ __FILE__, __LINE__, 0 };			\
-		shmk__cp(&shmk_cp_site_);				\
-	} while (0)
-#else
-#define SHMK_CP() do { } while (0)
+/*
+ * The test API of the crash-point build (lib/crashpoint.c), for the
+ * harness only; not exported from the shared library.  Counts are per
+ * process: a forked child starts with its parent's and goes on alone.
+ *
+ * shmk_cp_arm(k): count points from zero again; with k > 0 the process
+ *	raises SIGKILL just before the k-th point from now (the store
+ *	after it never happens); k == 0 disarms.
+ * shmk_cp_count(): points executed since the last shmk_cp_arm().
+ * shmk_cp_site_table(&n): every site linked into the program (the linker's
+ *	__start_/__stop_shmk_cp_sites), n of them; their hits may be reset
+ *	or added to by the caller.
+ */
+void shmk_cp_arm(unsigned long k);
+unsigned long shmk_cp_count(void);
+/* (Not named after the section: as(1) would take the name for it.) */
+struct shmk_cp_site *shmk_cp_site_table(unsigned long *n);
 #endif
 
 #endif /* SHMK_LIB_CRASHPOINT_H */

@@ -66,6 +66,15 @@ struct shmk_obj_geom {
  */
 #define SHMK_READ_ONCE(x)	__atomic_load_n(&(x), __ATOMIC_RELAXED)
 
+/*
+ * Register a conditional death notice on @r's region file (device
+ * backend; backend_device.c): 0, -EOPNOTSUPP (memfd, or an older
+ * module) or -errno.
+ */
+int shmk__on_release_cmpxchg(const struct shmk_region *r, const void *slot,
+			     uint32_t expected, uint32_t mask, uint32_t value,
+			     const void *counter);
+
 /* Validate an object header at @offset in @r (obj.c). */
 int shmk_obj_place(const struct shmk_region *r, uint64_t offset,
 		   uint64_t size, void **out);

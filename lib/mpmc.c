@@ -63,6 +63,11 @@ SHMK_API int shmk_mpmc_init(struct shmk_mpmc *q, const struct shmk_region *r,
 	if (ret)
 		return ret;
 	sh = mem;
+	/*
+	 * One point for the header and the cells: nobody reads them before
+	 * the release store of the magic (shmk_obj_publish(), its own point).
+	 */
+	SHMK_CP();
 	memset(sh, 0, sizeof(*sh));
 	sh->hdr.version = SHMK_LAYOUT_VERSION;
 	sh->hdr.hdr_size = sizeof(*sh);
@@ -77,6 +82,7 @@ SHMK_API int shmk_mpmc_init(struct shmk_mpmc *q, const struct shmk_region *r,
 		/* Relaxed: published by the release store of the magic. */
 		atomic_store_explicit((_Atomic uint32_t *)(cells + (size_t)i * stride),
 				      i, memory_order_relaxed);
+	SHMK_CP();
 	shmk_obj_publish(&sh->hdr, SHMK_MAGIC_MPMC);
 	mpmc_fill(q, r, sh, &(struct shmk_obj_geom){
 			  .flags = flags, .elem_size = elem_size,
@@ -108,34 +114,30 @@ SHMK_API int shmk_mpmc_attach(struct shmk_mpmc *q, const struct shmk_region *r,
 	return 0;
 }
 
-SHMK_API void shmk__mpmc_wake(struct shmk_mpmc *q, _Atomic uint32_t *epoch)
-{
-	/*
-	 * Release: the bump is what a sleeper's futex compares; anything we
-	 * published before is visible to the sleeper that sees it (it also
-	 * retries the queue with acquire loads of the cells).
-	 */
-	atomic_fetch_add_explicit(epoch, 1, memory_order_release);
-	shmk_wake(q->region, epoch, 1);
-}
-
 /*
  * The eventcount protocol for many sleepers (Documentation/library.rst):
  *
  *   sleeper: e = load epoch; waiters++ (seq_cst); fence(seq_cst);
- *            try the operation; if it fails: wait(epoch, e);
- *            waiters--; retry.
+ *            try the operation; if it fails: wait(epoch, e); retry.
  *   other side: publish (release on the cell's seq); fence(seq_cst);
- *            if load waiters (acquire): epoch++; wake(epoch, 1).
+ *            w = load waiters (acquire);
+ *            if w != seen: epoch++; if wake(epoch, 1) woke nobody:
+ *            seen = w.
  *
  * Either the sleeper's try sees the published cell, or the other side
- * sees waiters != 0; it then bumps the epoch after the sleeper read it
- * (the acquire load of waiters reads the sleeper's seq_cst increment,
- * which follows its epoch read), so wait() returns at once or is woken.
- * One wake per published element suffices: a woken sleeper that finds
- * nothing means someone else took the element.  A sleeper leaving on
- * timeout or signal retries once after dropping out of waiters, so a
- * wake spent on it cannot strand an element.
+ * sees its increment in w (so w != seen: seen only ever holds a value
+ * that some waker read and then bumped the epoch past, making every
+ * sleeper counted in it return from wait() at once).  It then bumps the
+ * epoch after the sleeper read it (the acquire load of waiters reads the
+ * sleeper's increment or a later one in its release sequence, and the
+ * increment follows the epoch read), so wait() returns at once or is
+ * woken.  One wake per published element suffices: a woken sleeper that
+ * finds nothing means someone else took the element.  A sleeper leaving
+ * on timeout or signal retries once, so a wake spent on it cannot strand
+ * an element.  Sleepers never decrement waiters: a sleeper killed in its
+ * sleep would leave a count high for ever (lib-audit #6 for services);
+ * instead the first wake that finds nobody records seen = w, and wakers
+ * go quiet again.
  */
 typedef int (*mpmc_op)(struct shmk_mpmc *q, void *item);
 
@@ -170,8 +172,9 @@ static int mpmc_wait(struct shmk_mpmc *q, mpmc_op op, void *item,
 				return ret;
 			shmk_cpu_relax();
 		}
-		/* Acquire: pairs with the release bump in shmk__mpmc_wake(). */
+		/* Acquire: pairs with the release bump in shmk__mpmc_notify(). */
 		e = atomic_load_explicit(epoch, memory_order_acquire);
+		SHMK_CP();
 		/* Seq_cst: read by the other side's acquire load of waiters. */
 		atomic_fetch_add_explicit(waiters, 1, memory_order_seq_cst);
 		/* Seq_cst fence: pairs with the fence in shmk__mpmc_notify(). */
@@ -184,8 +187,6 @@ static int mpmc_wait(struct shmk_mpmc *q, mpmc_op op, void *item,
 			if (ret == 0 || ret == -EAGAIN)
 				ret = -EAGAIN;	/* retry */
 		}
-		/* Release: our queue accesses precede leaving the count. */
-		atomic_fetch_sub_explicit(waiters, 1, memory_order_release);
 		if (ret == -ETIMEDOUT || ret == -EINTR) {
 			int last = op(q, item);
 

@@ -4,6 +4,7 @@
  * monotonic-clock helpers the blocking queue operations use.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "internal.h"
@@ -52,12 +53,22 @@ int64_t shmk_now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* A deadline for @timeout_ns from now; -1 (none) when it is negative. */
+/*
+ * A deadline for @timeout_ns from now; -1 (none) when it is negative.  A
+ * timeout so long that now + @timeout_ns would overflow saturates at
+ * INT64_MAX (292 years of CLOCK_MONOTONIC), instead of the signed
+ * overflow, which is undefined behaviour (lib-audit #18).
+ */
 int64_t shmk_deadline(int64_t timeout_ns)
 {
+	int64_t now;
+
 	if (timeout_ns < 0)
 		return -1;
-	return shmk_now_ns() + timeout_ns;
+	now = shmk_now_ns();
+	if (timeout_ns > INT64_MAX - now)
+		return INT64_MAX;
+	return now + timeout_ns;
 }
 
 /* Nanoseconds left until @deadline (0 when past); -1 when none. */

@@ -10,6 +10,9 @@
 
 _Static_assert(sizeof(struct shmk_pool_shared) == 2 * SHMK_CACHELINE_PAD,
 	       "pool header layout changed: bump SHMK_LAYOUT_VERSION");
+/* Every index and the end-of-list mark fit the head's index field. */
+_Static_assert(SHMK_POOL_CAP_MAX <= SHMK_POOL_HEAD_NIL,
+	       "pool indices must fit the 28-bit field of free_head");
 
 struct pool_geom {
 	uint32_t stride;
@@ -69,6 +72,11 @@ SHMK_API int shmk_pool_init(struct shmk_pool *p, const struct shmk_region *r,
 	if (ret)
 		return ret;
 	sh = mem;
+	/*
+	 * One point for the header and the links: nobody reads them before
+	 * the release store of the magic (shmk_obj_publish(), its own point).
+	 */
+	SHMK_CP();
 	memset(sh, 0, sizeof(*sh));
 	sh->hdr.version = SHMK_LAYOUT_VERSION;
 	sh->hdr.hdr_size = sizeof(*sh);
@@ -82,7 +90,9 @@ SHMK_API int shmk_pool_init(struct shmk_pool *p, const struct shmk_region *r,
 	for (i = 0; i < capacity; i++)
 		atomic_store_explicit(&next[i], i + 1 < capacity ? i + 1 :
 				      SHMK_POOL_NIL, memory_order_relaxed);
+	/* First free index 0, generation 0. */
 	atomic_store_explicit(&sh->free_head, 0, memory_order_relaxed);
+	SHMK_CP();
 	shmk_obj_publish(&sh->hdr, SHMK_MAGIC_POOL);
 	pool_fill(p, sh, chunk_size, capacity, &g);
 	return 0;

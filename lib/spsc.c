@@ -29,13 +29,22 @@ SHMK_API uint64_t shmk_spsc_size(uint32_t elem_size, uint32_t capacity)
 
 /*
  * Fill @q from the validated private copy @g (never from sh->hdr again)
- * and the indices @tail and @head, each already read once.
+ * and the indices @tail and @head, each already read once.  The sleep
+ * tokens start after whatever a previous user left in the wait flags, so
+ * that our first token differs from a stale one (see shmk__spsc_wake()).
  */
 static void spsc_fill(struct shmk_spsc *q, const struct shmk_region *r,
 		      struct shmk_spsc_shared *sh,
 		      const struct shmk_obj_geom *g, uint32_t tail,
 		      uint32_t head)
 {
+	/*
+	 * Relaxed: only a starting point for our tokens, read once; any
+	 * value is fine, it need only differ from the next one we store.
+	 */
+	uint32_t ct = atomic_load_explicit(&sh->cons_waiting, memory_order_relaxed);
+	uint32_t pt = atomic_load_explicit(&sh->prod_waiting, memory_order_relaxed);
+
 	memset(q, 0, sizeof(*q));
 	q->sh = sh;
 	q->slots = (unsigned char *)sh + g->data_offset;
@@ -47,6 +56,8 @@ static void spsc_fill(struct shmk_spsc *q, const struct shmk_region *r,
 	q->c.head = head;
 	q->p.head_cache = q->c.head;
 	q->c.tail_cache = q->p.tail;
+	q->c.token = ct;
+	q->p.token = pt;
 }
 
 SHMK_API int shmk_spsc_init(struct shmk_spsc *q, const struct shmk_region *r,
@@ -64,6 +75,11 @@ SHMK_API int shmk_spsc_init(struct shmk_spsc *q, const struct shmk_region *r,
 	if (ret)
 		return ret;
 	sh = mem;
+	/*
+	 * One point for the whole header: nobody reads it before the
+	 * release store of the magic (shmk_obj_publish(), its own point).
+	 */
+	SHMK_CP();
 	memset(sh, 0, sizeof(*sh));
 	sh->hdr.version = SHMK_LAYOUT_VERSION;
 	sh->hdr.hdr_size = sizeof(*sh);
@@ -73,6 +89,7 @@ SHMK_API int shmk_spsc_init(struct shmk_spsc *q, const struct shmk_region *r,
 	sh->hdr.stride = elem_size;
 	sh->hdr.total_size = size;
 	sh->hdr.data_offset = sizeof(*sh);
+	SHMK_CP();
 	shmk_obj_publish(&sh->hdr, SHMK_MAGIC_SPSC);
 	spsc_fill(q, r, sh, &(struct shmk_obj_geom){
 			  .flags = flags, .elem_size = elem_size,
@@ -127,16 +144,26 @@ SHMK_API int shmk_spsc_attach(struct shmk_spsc *q, const struct shmk_region *r,
  * sees the new value and S does not sleep.  wait() itself re-checks
  * W == v atomically with respect to wake(), closing the window between
  * S's load and its sleep.
+ *
+ * F holds a token, not 1: a new one for every sleep (@token, in our
+ * handle, counts them, skipping 0).  The other side clears F with a
+ * compare-and-swap from the token it read when its wake found nobody, so
+ * a flag left by a sleeper that was killed costs one spare wake, while a
+ * newer sleep (a new token) is never cleared by mistake.
  */
 static int spsc_sleep(struct shmk_spsc *q, _Atomic uint32_t *flag,
-		      _Atomic uint32_t *word, uint32_t mine, int64_t deadline)
+		      uint32_t *token, _Atomic uint32_t *word, uint32_t mine,
+		      int64_t deadline)
 {
 	uint32_t v;
 	int64_t left;
 	int ret;
 
+	if (++*token == 0)
+		*token = 1;
+	SHMK_CP();
 	/* Relaxed: ordered before the reload of *word by the fence below. */
-	atomic_store_explicit(flag, 1, memory_order_relaxed);
+	atomic_store_explicit(flag, *token, memory_order_relaxed);
 	/* Seq_cst fence: pairs with the fence after the other side's store. */
 	atomic_thread_fence(memory_order_seq_cst);
 	/* Relaxed: the retry that follows reloads with acquire. */
@@ -148,7 +175,8 @@ static int spsc_sleep(struct shmk_spsc *q, _Atomic uint32_t *flag,
 		if (ret == -EAGAIN)
 			ret = 0;
 	}
-	/* Relaxed: a stale 1 costs the other side one spare wake only. */
+	SHMK_CP();
+	/* Relaxed: a stale token costs the other side one spare wake only. */
 	atomic_store_explicit(flag, 0, memory_order_relaxed);
 	return ret;
 }
@@ -175,8 +203,8 @@ SHMK_API int shmk_spsc_pop_wait(struct shmk_spsc *q, void *items, unsigned int n
 			shmk_cpu_relax();
 		}
 		/* Empty means tail == our head: sleep while tail stays there. */
-		ret = spsc_sleep(q, &q->sh->cons_waiting, &q->sh->tail,
-				 q->c.head, deadline);
+		ret = spsc_sleep(q, &q->sh->cons_waiting, &q->c.token,
+				 &q->sh->tail, q->c.head, deadline);
 		if (ret && ret != -ETIMEDOUT && ret != -EINTR)
 			return ret;
 		if (ret) {
@@ -209,8 +237,9 @@ SHMK_API int shmk_spsc_push_wait(struct shmk_spsc *q, const void *items,
 			shmk_cpu_relax();
 		}
 		/* Full means head == our tail - capacity: sleep while it stays. */
-		ret = spsc_sleep(q, &q->sh->prod_waiting, &q->sh->head,
-				 q->p.tail - (q->mask + 1), deadline);
+		ret = spsc_sleep(q, &q->sh->prod_waiting, &q->p.token,
+				 &q->sh->head, q->p.tail - (q->mask + 1),
+				 deadline);
 		if (ret && ret != -ETIMEDOUT && ret != -EINTR)
 			return ret;
 		if (ret) {

@@ -28,6 +28,75 @@
 #endif
 
 /*
+ * Every structure here is shared between processes through plain atomics
+ * in region memory, so the atomics must be lock-free.  Where an
+ * atomic type is not, the compiler falls back to libatomic's lock table,
+ * which is private to each process: two processes would then each take
+ * their own lock and update the same word without any mutual exclusion,
+ * torn and unordered.  Refuse such targets at compile time (32- and
+ * 64-bit words; lib-audit #16).  C only: a C++ compiler may not define
+ * these macros from <stdatomic.h>, and the library itself is C.
+ */
+#ifndef __cplusplus
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2,
+	       "libshmk needs always-lock-free 32-bit atomics (cross-process)");
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2,
+	       "libshmk needs always-lock-free 64-bit atomics (cross-process)");
+#endif
+
+/*
+ * Crash points (lib/crashpoint.h has the rule and the harness).  The
+ * inline hot paths in these public headers cannot include lib/
+ * crashpoint.h, so the macro lives here, and lib/crashpoint.h uses this
+ * one definition (SHMK_CP() is SHMK__CP()).  In a normal build it is
+ * empty, and nothing below is declared.  With SHMK_CRASHPOINTS defined
+ * (the crash-point build of the library and of its harness) each use is
+ * one static site in the section "shmk_cp_sites", and each execution
+ * calls shmk__cp(), which may kill the process there.
+ */
+#ifdef SHMK_CRASHPOINTS
+#ifdef __cplusplus
+extern "C" {
+#endif
+/**
+ * struct shmk_cp_site - one crash point in the source
+ * @file:	__FILE__ of the SHMK__CP() use
+ * @line:	__LINE__ of the SHMK__CP() use
+ * @hits:	executions in this process
+ */
+struct shmk_cp_site {
+	const char *file;
+	unsigned int line;
+	unsigned long hits;
+};
+
+void shmk__cp(struct shmk_cp_site *site);
+#ifdef __cplusplus
+}
+#endif
+
+#define SHMK__CP()							\
+	do {								\
+		static struct shmk_cp_site shmk_cp_site_		\
+		__attribute__((section("shmk_cp_sites"), used,		\
+			       aligned(sizeof(void *)))) =		\
+			{ __FILE__, __LINE__, 0 };			\
+		shmk__cp(&shmk_cp_site_);				\
+	} while (0)
+#else
+#define SHMK__CP()	do { } while (0)
+#endif
+
+/*
+ * Internal: the most times a lock-free retry loop (a compare-and-swap
+ * that lost, a position that moved) runs in one call.  Honest contention
+ * never comes near it: each retry means another participant completed an
+ * operation meanwhile.  It bounds the loop when a hostile or broken peer
+ * rewrites the shared word without end; the call then returns -EAGAIN.
+ */
+#define SHMK__RETRY_MAX		(1U << 20)
+
+/*
  * Indices written by different sides are kept SHMK_CACHELINE_PAD bytes
  * apart: two 64-byte lines, because the adjacent-line prefetchers of
  * common x86 parts pull lines in pairs.
@@ -43,8 +112,12 @@
 #define SHMK_MAGIC_MPMC		0x4d4b4853U
 #define SHMK_MAGIC_POOL		0x504b4853U
 
-/* The layout version of every object kind; bumped on any layout change. */
-#define SHMK_LAYOUT_VERSION	1
+/*
+ * The layout version of every object kind; bumped on any layout change.
+ * 2: the pool's free_head packs a 28-bit index and a 36-bit generation;
+ * the MPMC waiter words count announcements (with cons_seen, prod_seen).
+ */
+#define SHMK_LAYOUT_VERSION	2
 
 /* struct shmk_obj_hdr.flags */
 #define SHMK_QUEUE_NOTIFY	(1U << 0)	/* blocking ops allowed; writers check for sleepers */

@@ -12,6 +12,26 @@
  *
  * Lock-free for the queue as a whole, not wait-free: a producer that stops
  * between its claim and its publish holds up consumers of that cell.
+ *
+ * NOT SAFE AGAINST A CRASHED PARTICIPANT.  There is no recovery:
+ *  - a producer killed between its claim (the enq_pos compare-and-swap)
+ *    and its publish (the seq store) leaves the cell claimed but never
+ *    filled: consumers stop at that cell forever (pop returns -EAGAIN as
+ *    if empty, pop_wait sleeps until its timeout), and once producers
+ *    have gone one lap round, the queue is full for them too;
+ *  - a consumer killed between its claim (deq_pos) and its release of
+ *    the cell (the seq store) blocks producers when they come round to
+ *    that cell one lap later: push returns -EAGAIN as if full, forever;
+ *  - a participant killed while asleep costs the next operation on the
+ *    other side one spare wake system call (the waiter words heal).
+ * Use it between threads, or between processes that live and die
+ * together.  For messaging between processes that must survive a crashed
+ * participant, use the services of <shmk/service.h> (publish-subscribe,
+ * request-response), which recover a dead participant's state.
+ *
+ * A peer that writes garbage into the queue can make this side see wrong
+ * items, -EAGAIN or -EBADMSG, never access memory outside the queue or
+ * loop without bound.
  */
 #ifndef SHMK_MPMC_H
 #define SHMK_MPMC_H
@@ -42,10 +62,15 @@ struct shmk_region;
  *		sizeof(this)
  * @enq_pos:	next position producers claim
  * @deq_pos:	next position consumers claim
- * @cons_waiters: consumers that may be asleep on @cons_epoch
+ * @cons_waiters: announcements of consumers going to sleep on @cons_epoch
+ *		(incremented before each sleep, never decremented)
  * @cons_epoch:	bumped by a producer before it wakes a consumer
- * @prod_waiters: producers that may be asleep on @prod_epoch
+ * @prod_waiters: the same for producers sleeping on @prod_epoch
  * @prod_epoch:	bumped by a consumer before it wakes a producer
+ * @cons_seen:	the value of @cons_waiters at the last wake that found no
+ *		consumer asleep: nobody announced since then sleeps, so a
+ *		producer wakes only when @cons_waiters differs
+ * @prod_seen:	the same for @prod_waiters
  */
 struct shmk_mpmc_shared {
 	union {
@@ -66,6 +91,8 @@ struct shmk_mpmc_shared {
 			_Atomic uint32_t cons_epoch;
 			_Atomic uint32_t prod_waiters;
 			_Atomic uint32_t prod_epoch;
+			_Atomic uint32_t cons_seen;
+			_Atomic uint32_t prod_seen;
 		};
 		char _pad_wait[SHMK_CACHELINE_PAD];
 	};
@@ -117,6 +144,10 @@ SHMK_API int shmk_mpmc_init(struct shmk_mpmc *q, const struct shmk_region *r,
  * @r:		region holding the queue
  * @offset:	where the queue starts
  *
+ * As with shmk_spsc_attach(), a hostile peer can rewrite the header into
+ * another consistent geometry: check shmk_mpmc_elem_size() before
+ * passing buffers sized for your elements.
+ *
  * Return: 0; -EINVAL; -EBADMSG; -EPROTO; -EACCES.  As shmk_spsc_attach().
  */
 SHMK_API int shmk_mpmc_attach(struct shmk_mpmc *q, const struct shmk_region *r,
@@ -145,13 +176,46 @@ SHMK_API int shmk_mpmc_pop_wait(struct shmk_mpmc *q, void *item,
 SHMK_API int shmk_mpmc_push_wait(struct shmk_mpmc *q, const void *item,
 				 int64_t timeout_ns);
 
-/* Internal, out of line: bump an epoch and wake one sleeper on it. */
-SHMK_API void shmk__mpmc_wake(struct shmk_mpmc *q, _Atomic uint32_t *epoch);
+/**
+ * shmk_mpmc_elem_size() - bytes per element of an attached queue
+ * @q:		handle filled by shmk_mpmc_init() or shmk_mpmc_attach()
+ *
+ * Return: the element size the handle was validated with: push copies
+ * this many bytes from the caller, pop this many into the caller's
+ * buffer.
+ */
+SHMK_INLINE uint32_t shmk_mpmc_elem_size(const struct shmk_mpmc *q)
+{
+	return q->elem_size;
+}
 
+/**
+ * shmk_mpmc_capacity() - elements an attached queue holds
+ * @q:		handle
+ *
+ * Return: the capacity the handle was validated with.
+ */
+SHMK_INLINE uint32_t shmk_mpmc_capacity(const struct shmk_mpmc *q)
+{
+	return q->mask + 1;
+}
+
+/*
+ * Internal: after publishing (or freeing) a cell, wake one sleeper of the
+ * other side if one may be asleep.  @waiters counts announcements and
+ * @seen is its value at the last wake that found nobody: when they are
+ * equal, every announced sleeper has been dealt with (see mpmc_wait() in
+ * lib/mpmc.c and Documentation/library.rst).  A wake that finds nobody
+ * records @waiters in @seen, so a sleeper killed in its sleep costs one
+ * spare wake, not one per operation for ever.
+ */
 SHMK_INLINE void shmk__mpmc_notify(struct shmk_mpmc *q,
 				   _Atomic uint32_t *waiters,
+				   _Atomic uint32_t *seen,
 				   _Atomic uint32_t *epoch)
 {
+	uint32_t w;
+
 	/*
 	 * Seq_cst fence: Dekker pairing with the fence in the *_wait()
 	 * functions between their waiters increment and their retry: either
@@ -159,11 +223,36 @@ SHMK_INLINE void shmk__mpmc_notify(struct shmk_mpmc *q,
 	 */
 	atomic_thread_fence(memory_order_seq_cst);
 	/*
-	 * Acquire: pairs with the waiter's seq_cst increment, so the epoch
-	 * it read before incrementing happens before our bump of it.
+	 * Acquire: pairs with the waiter's seq_cst increment (and, every
+	 * write of @waiters being an increment, with the whole release
+	 * sequence after it), so the epoch each counted sleeper read before
+	 * incrementing happens before our bump of it.
 	 */
-	if (SHMK_UNLIKELY(atomic_load_explicit(waiters, memory_order_acquire)))
-		shmk__mpmc_wake(q, epoch);
+	w = atomic_load_explicit(waiters, memory_order_acquire);
+	/*
+	 * Relaxed: @seen only says "equal, nobody new": a stale value costs
+	 * a spare wake, and an equal one was stored by a waker that read @w
+	 * itself and bumped the epoch after every sleeper counted in it.
+	 */
+	if (SHMK_LIKELY(w == atomic_load_explicit(seen, memory_order_relaxed)))
+		return;
+	SHMK__CP();
+	/*
+	 * Release: the bump is what a sleeper's futex compares; what we
+	 * published before is visible to the sleeper that sees it (it also
+	 * retries the queue with acquire loads of the cells).
+	 */
+	atomic_fetch_add_explicit(epoch, 1, memory_order_release);
+	if (shmk_wake(q->region, epoch, 1) == 0) {
+		SHMK__CP();
+		/*
+		 * Relaxed: every sleeper counted in @w read the epoch before
+		 * our bump (above), so its wait() returns at once: none of
+		 * them can be asleep on the old value.  Two wakers storing
+		 * in the other order leave an older value: one spare wake.
+		 */
+		atomic_store_explicit(seen, w, memory_order_relaxed);
+	}
 }
 
 /**
@@ -171,16 +260,24 @@ SHMK_INLINE void shmk__mpmc_notify(struct shmk_mpmc *q,
  * @q:		handle
  * @item:	the element (elem_size bytes)
  *
- * Return: 0; -EAGAIN when full; -EBADMSG when a cell's sequence is ahead
- * of any position a producer could have claimed (corrupt queue).
+ * Return: 0; -EAGAIN when full (or, after SHMK__RETRY_MAX retries in
+ * one call, when a peer keeps rewriting the queue's positions); -EBADMSG
+ * when a cell's sequence is ahead of any position a producer could have
+ * claimed (corrupt queue).
  */
 SHMK_INLINE int shmk_mpmc_push(struct shmk_mpmc *q, const void *item)
 {
 	struct shmk_mpmc_shared *sh = q->sh;
 	/* Relaxed: only a starting guess; the cell's seq below decides. */
 	uint32_t pos = atomic_load_explicit(&sh->enq_pos, memory_order_relaxed);
+	uint32_t tries;
 
-	for (;;) {
+	/*
+	 * Every shared value is read once into a local: pos is reduced by
+	 * the private mask before it is used as an index, and seq is only
+	 * compared, so garbage in either stays inside the cell array.
+	 */
+	for (tries = 0; tries < SHMK__RETRY_MAX; tries++) {
 		unsigned char *cell = q->cells + (size_t)(pos & q->mask) * q->stride;
 		_Atomic uint32_t *seqp = (_Atomic uint32_t *)cell;
 		/*
@@ -192,6 +289,7 @@ SHMK_INLINE int shmk_mpmc_push(struct shmk_mpmc *q, const void *item)
 		int32_t dif = (int32_t)(seq - pos);
 
 		if (dif == 0) {
+			SHMK__CP();
 			/*
 			 * Relaxed: the CAS only decides which producer owns
 			 * pos; the data is published by the seq store.
@@ -199,7 +297,9 @@ SHMK_INLINE int shmk_mpmc_push(struct shmk_mpmc *q, const void *item)
 			if (atomic_compare_exchange_weak_explicit(&sh->enq_pos, &pos,
 					pos + 1, memory_order_relaxed,
 					memory_order_relaxed)) {
+				SHMK__CP();
 				memcpy(cell + SHMK_MPMC_CELL_HDR, item, q->elem_size);
+				SHMK__CP();
 				/*
 				 * Release: pairs with the consumer's acquire
 				 * load of seq: the data is visible first.
@@ -208,6 +308,7 @@ SHMK_INLINE int shmk_mpmc_push(struct shmk_mpmc *q, const void *item)
 						      memory_order_release);
 				if (q->flags & SHMK_QUEUE_NOTIFY)
 					shmk__mpmc_notify(q, &sh->cons_waiters,
+							  &sh->cons_seen,
 							  &sh->cons_epoch);
 				return 0;
 			}
@@ -228,6 +329,7 @@ SHMK_INLINE int shmk_mpmc_push(struct shmk_mpmc *q, const void *item)
 			pos = now;
 		}
 	}
+	return -EAGAIN;
 }
 
 /**
@@ -236,15 +338,18 @@ SHMK_INLINE int shmk_mpmc_push(struct shmk_mpmc *q, const void *item)
  * @item:	room for one element
  *
  * Return: 0; -EAGAIN when empty (or the next element's producer has not
- * finished writing it); -EBADMSG when corrupt.
+ * finished writing it, or after SHMK__RETRY_MAX retries as in push);
+ * -EBADMSG when corrupt.
  */
 SHMK_INLINE int shmk_mpmc_pop(struct shmk_mpmc *q, void *item)
 {
 	struct shmk_mpmc_shared *sh = q->sh;
 	/* Relaxed: only a starting guess; the cell's seq below decides. */
 	uint32_t pos = atomic_load_explicit(&sh->deq_pos, memory_order_relaxed);
+	uint32_t tries;
 
-	for (;;) {
+	/* Shared values read once and only masked or compared, as in push. */
+	for (tries = 0; tries < SHMK__RETRY_MAX; tries++) {
 		unsigned char *cell = q->cells + (size_t)(pos & q->mask) * q->stride;
 		_Atomic uint32_t *seqp = (_Atomic uint32_t *)cell;
 		/*
@@ -255,11 +360,13 @@ SHMK_INLINE int shmk_mpmc_pop(struct shmk_mpmc *q, void *item)
 		int32_t dif = (int32_t)(seq - (pos + 1));
 
 		if (dif == 0) {
+			SHMK__CP();
 			/* Relaxed: decides ownership only, as in push. */
 			if (atomic_compare_exchange_weak_explicit(&sh->deq_pos, &pos,
 					pos + 1, memory_order_relaxed,
 					memory_order_relaxed)) {
 				memcpy(item, cell + SHMK_MPMC_CELL_HDR, q->elem_size);
+				SHMK__CP();
 				/*
 				 * Release: pairs with the next lap's producer
 				 * acquire load of seq: our read is done first.
@@ -268,6 +375,7 @@ SHMK_INLINE int shmk_mpmc_pop(struct shmk_mpmc *q, void *item)
 						      memory_order_release);
 				if (q->flags & SHMK_QUEUE_NOTIFY)
 					shmk__mpmc_notify(q, &sh->prod_waiters,
+							  &sh->prod_seen,
 							  &sh->prod_epoch);
 				return 0;
 			}
@@ -282,6 +390,7 @@ SHMK_INLINE int shmk_mpmc_pop(struct shmk_mpmc *q, void *item)
 			pos = now;
 		}
 	}
+	return -EAGAIN;
 }
 
 #ifdef __cplusplus

@@ -17,11 +17,29 @@
  * SHMK_QUEUE_NOTIFY and the other side is asleep.  See
  * Documentation/library.rst for the memory-ordering argument and the
  * waiter protocol.
+ *
+ * Crashes.  The ring is safe against a dead peer in this sense: nothing
+ * is ever corrupted, and a new producer or consumer may attach and go on.
+ * But it does not recover work in flight:
+ *  - a producer killed after copying items but before its tail store
+ *    loses those items (they were never published);
+ *  - a consumer killed after copying items out but before its head store
+ *    leaves them in the ring, so the next consumer receives them again
+ *    (delivered twice);
+ *  - a side killed while asleep leaves its wait flag set; the other side's
+ *    next operation then makes one wake system call that finds nobody,
+ *    and clears the flag (it heals itself after one call).
+ * For messaging that survives crashed participants exactly (no loss, no
+ * duplicate, no leaked buffer), use the services of <shmk/service.h>.
+ *
+ * A peer that writes garbage into the ring can make this side see wrong
+ * items or -EBADMSG, never access memory outside the ring or loop.
  */
 #ifndef SHMK_SPSC_H
 #define SHMK_SPSC_H
 
 #include <errno.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
@@ -44,8 +62,11 @@ struct shmk_region;
  *		power of two; data_offset == hdr_size == sizeof(this)
  * @tail:	next slot the producer fills; written by the producer only
  * @head:	next slot the consumer empties; written by the consumer only
- * @cons_waiting: non-zero while the consumer may sleep on @tail
- * @prod_waiting: non-zero while the producer may sleep on @head
+ * @cons_waiting: non-zero while the consumer may sleep on @tail: a token
+ *		that differs on every sleep, so that the producer can clear
+ *		a flag a killed consumer left behind (compare-and-swap from
+ *		the token it saw, after a wake that found nobody)
+ * @prod_waiting: the same for the producer sleeping on @head
  */
 struct shmk_spsc_shared {
 	union {
@@ -94,6 +115,7 @@ struct shmk_spsc {
 		struct {
 			uint32_t tail;
 			uint32_t head_cache;
+			uint32_t token;	/* last prod_waiting token */
 		} p;
 		char _pad_p[SHMK_CACHELINE_PAD];
 	};
@@ -101,6 +123,7 @@ struct shmk_spsc {
 		struct {
 			uint32_t head;
 			uint32_t tail_cache;
+			uint32_t token;	/* last cons_waiting token */
 		} c;
 		char _pad_c[SHMK_CACHELINE_PAD];
 	};
@@ -143,6 +166,13 @@ SHMK_API int shmk_spsc_init(struct shmk_spsc *q, const struct shmk_region *r,
  *
  * Validates the header and loads the current head and tail.
  *
+ * The header is only as trustworthy as the peers that can write it: a
+ * hostile one can rewrite all of it into another geometry that is
+ * consistent and fits the region.  Attach guarantees that the handle
+ * stays inside the ring it describes, not that this is the ring you
+ * expect: before passing buffers sized for your elements, check
+ * shmk_spsc_elem_size() (and shmk_spsc_capacity() if it matters).
+ *
  * Return: 0; -EINVAL (offset misaligned or outside the region); -EBADMSG
  * (bad magic, inconsistent or overflowing sizes, unknown flags, non-zero
  * reserved fields, ring larger than the region, indices further apart
@@ -156,7 +186,7 @@ SHMK_API int shmk_spsc_attach(struct shmk_spsc *q, const struct shmk_region *r,
  * shmk_spsc_pop_wait() - pop up to @n elements, sleeping while empty
  * @q:		handle (consumer side)
  * @items:	room for @n elements
- * @n:		at least 1
+ * @n:		at least 1; more than INT_MAX is taken as INT_MAX
  * @timeout_ns:	relative timeout; SHMK_FOREVER for none
  *
  * Makes no system call when elements are there.  Otherwise spins briefly,
@@ -174,13 +204,65 @@ SHMK_API int shmk_spsc_pop_wait(struct shmk_spsc *q, void *items, unsigned int n
  * shmk_spsc_push_wait() - push up to @n elements, sleeping while full
  * @q:		handle (producer side)
  * @items:	@n elements
- * @n:		at least 1
+ * @n:		at least 1; more than INT_MAX is taken as INT_MAX
  * @timeout_ns:	relative timeout; SHMK_FOREVER for none
  *
  * Return: number pushed (1 to @n); errors as shmk_spsc_pop_wait().
  */
 SHMK_API int shmk_spsc_push_wait(struct shmk_spsc *q, const void *items,
 				 unsigned int n, int64_t timeout_ns);
+
+/*
+ * Internal: wake the other side asleep on @word, whose wait flag held
+ * @token when we looked.  When the wake finds nobody, the flag is stale
+ * (its owner was killed in its sleep, or is on its way out and clears it
+ * itself) and we clear it, but only if it still holds the same token: a
+ * new sleep stores a new token, which the compare-and-swap leaves alone.
+ * So a killed sleeper costs one wake system call, not one per operation.
+ */
+SHMK_INLINE void shmk__spsc_wake(struct shmk_spsc *q, _Atomic uint32_t *flag,
+				 uint32_t token, _Atomic uint32_t *word)
+{
+	if (shmk_wake(q->region, word, 1) == 0) {
+		SHMK__CP();
+		/*
+		 * Relaxed: the flag orders nothing by itself; the sleeper's
+		 * protocol rests on the fences around its token store and
+		 * our tail/head store, and a sleeper that stored this token
+		 * and is not asleep yet finds the word moved (its wait()
+		 * compares it after our wake, which follows our store).
+		 */
+		atomic_compare_exchange_strong_explicit(flag, &token, 0,
+							memory_order_relaxed,
+							memory_order_relaxed);
+	}
+}
+
+/**
+ * shmk_spsc_elem_size() - bytes per element of an attached ring
+ * @q:		handle filled by shmk_spsc_init() or shmk_spsc_attach()
+ *
+ * Every push copies this many bytes per element from the caller and every
+ * pop this many into the caller's buffer.  After an attach, compare it
+ * with the size of your elements (see shmk_spsc_attach()).
+ *
+ * Return: the element size the handle was validated with.
+ */
+SHMK_INLINE uint32_t shmk_spsc_elem_size(const struct shmk_spsc *q)
+{
+	return q->elem_size;
+}
+
+/**
+ * shmk_spsc_capacity() - elements an attached ring holds
+ * @q:		handle
+ *
+ * Return: the capacity the handle was validated with.
+ */
+SHMK_INLINE uint32_t shmk_spsc_capacity(const struct shmk_spsc *q)
+{
+	return q->mask + 1;
+}
 
 /* Internal: copy @n elements in or out at counter @idx, wrapping. */
 SHMK_INLINE void shmk__spsc_copy_in(struct shmk_spsc *q, uint32_t idx,
@@ -217,7 +299,8 @@ SHMK_INLINE void shmk__spsc_copy_out(struct shmk_spsc *q, uint32_t idx,
  * shmk_spsc_push_burst() - push up to @n elements without blocking
  * @q:		handle (producer side)
  * @items:	@n elements, contiguous
- * @n:		how many to push
+ * @n:		how many to push; more than INT_MAX is taken as INT_MAX, so
+ *		that the count always fits the return value
  *
  * Return: how many were pushed (0 when full); -EBADMSG when the shared
  * head is further from the tail than the capacity (corrupt ring).
@@ -227,27 +310,38 @@ SHMK_INLINE int shmk_spsc_push_burst(struct shmk_spsc *q, const void *items,
 {
 	uint32_t tail = q->p.tail;
 	uint32_t cap = q->mask + 1;
+	uint32_t token;
 
+	if (SHMK_UNLIKELY(n > INT_MAX))
+		n = INT_MAX;
+	/*
+	 * The fast path trusts head_cache, so head_cache only ever holds a
+	 * value that passed the check below: tail - head_cache <= cap.
+	 */
 	if (SHMK_UNLIKELY(cap - (tail - q->p.head_cache) < n)) {
-		uint32_t used;
+		uint32_t head, used;
 
 		/*
 		 * Acquire: pairs with the consumer's release store of head in
 		 * shmk_spsc_pop_burst(): its reads of the slots it freed are
-		 * complete before we overwrite them.
+		 * complete before we overwrite them.  Read once, checked, and
+		 * only then cached.
 		 */
-		q->p.head_cache = atomic_load_explicit(&q->sh->head,
-						       memory_order_acquire);
-		used = tail - q->p.head_cache;
+		head = atomic_load_explicit(&q->sh->head, memory_order_acquire);
+		used = tail - head;
 		if (SHMK_UNLIKELY(used > cap))
 			return -EBADMSG;
+		q->p.head_cache = head;
 		if (n > cap - used)
 			n = cap - used;
 		if (!n)
 			return 0;
 	}
+	/* One point for the slots: nobody reads them before the tail store. */
+	SHMK__CP();
 	shmk__spsc_copy_in(q, tail, items, n);
 	q->p.tail = tail + n;
+	SHMK__CP();
 	/*
 	 * Release: pairs with the consumer's acquire load of tail: the slot
 	 * contents written above are visible before the new tail is.
@@ -262,9 +356,11 @@ SHMK_INLINE int shmk_spsc_push_burst(struct shmk_spsc *q, const void *items,
 		 */
 		atomic_thread_fence(memory_order_seq_cst);
 		/* Relaxed: ordered after the tail store by the fence above. */
-		if (SHMK_UNLIKELY(atomic_load_explicit(&q->sh->cons_waiting,
-						       memory_order_relaxed)))
-			shmk_wake(q->region, &q->sh->tail, 1);
+		token = atomic_load_explicit(&q->sh->cons_waiting,
+					     memory_order_relaxed);
+		if (SHMK_UNLIKELY(token))
+			shmk__spsc_wake(q, &q->sh->cons_waiting, token,
+					&q->sh->tail);
 	}
 	return (int)n;
 }
@@ -273,7 +369,8 @@ SHMK_INLINE int shmk_spsc_push_burst(struct shmk_spsc *q, const void *items,
  * shmk_spsc_pop_burst() - pop up to @n elements without blocking
  * @q:		handle (consumer side)
  * @items:	room for @n elements, contiguous
- * @n:		how many to pop at most
+ * @n:		how many to pop at most; more than INT_MAX is taken as
+ *		INT_MAX, so that the count always fits the return value
  *
  * Return: how many were popped (0 when empty); -EBADMSG when the shared
  * tail is further from the head than the capacity (corrupt ring).
@@ -282,19 +379,27 @@ SHMK_INLINE int shmk_spsc_pop_burst(struct shmk_spsc *q, void *items,
 				    unsigned int n)
 {
 	uint32_t head = q->c.head;
+	uint32_t token;
 
+	if (SHMK_UNLIKELY(n > INT_MAX))
+		n = INT_MAX;
+	/*
+	 * The fast path trusts tail_cache, so tail_cache only ever holds a
+	 * value that passed the check below: tail_cache - head <= capacity.
+	 */
 	if (SHMK_UNLIKELY(q->c.tail_cache - head < n)) {
-		uint32_t avail;
+		uint32_t tail, avail;
 
 		/*
 		 * Acquire: pairs with the producer's release store of tail in
 		 * shmk_spsc_push_burst(): the slots up to tail are written.
+		 * Read once, checked, and only then cached.
 		 */
-		q->c.tail_cache = atomic_load_explicit(&q->sh->tail,
-						       memory_order_acquire);
-		avail = q->c.tail_cache - head;
+		tail = atomic_load_explicit(&q->sh->tail, memory_order_acquire);
+		avail = tail - head;
 		if (SHMK_UNLIKELY(avail > q->mask + 1))
 			return -EBADMSG;
+		q->c.tail_cache = tail;
 		if (n > avail)
 			n = avail;
 		if (!n)
@@ -302,6 +407,7 @@ SHMK_INLINE int shmk_spsc_pop_burst(struct shmk_spsc *q, void *items,
 	}
 	shmk__spsc_copy_out(q, head, items, n);
 	q->c.head = head + n;
+	SHMK__CP();
 	/*
 	 * Release: pairs with the producer's acquire load of head: our reads
 	 * of the slots are complete before it may reuse them.
@@ -315,9 +421,11 @@ SHMK_INLINE int shmk_spsc_pop_burst(struct shmk_spsc *q, void *items,
 		 */
 		atomic_thread_fence(memory_order_seq_cst);
 		/* Relaxed: ordered after the head store by the fence above. */
-		if (SHMK_UNLIKELY(atomic_load_explicit(&q->sh->prod_waiting,
-						       memory_order_relaxed)))
-			shmk_wake(q->region, &q->sh->head, 1);
+		token = atomic_load_explicit(&q->sh->prod_waiting,
+					     memory_order_relaxed);
+		if (SHMK_UNLIKELY(token))
+			shmk__spsc_wake(q, &q->sh->prod_waiting, token,
+					&q->sh->head);
 	}
 	return (int)n;
 }

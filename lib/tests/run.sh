@@ -1,14 +1,34 @@
 #!/bin/sh
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
-# Run the libshmk cmocka tests in three phases: plain, ThreadSanitizer,
-# valgrind.  Usage: run.sh TESTDIR TEST...
+# Run the libshmk cmocka tests in three phases: plain (and the
+# AddressSanitizer builds, asan_*, where they exist), ThreadSanitizer,
+# valgrind.  Usage: run.sh TESTDIR TEST... [-- PLAIN_ONLY_TEST...]
+# Tests after "--" (the crash-point harness, linked against the
+# crash-point build) run once, in a phase of their own after the plain
+# one, and count in the same totals.
 # Prints each binary's cmocka output; the last line is
 #   host: N passed, N failed
 # summed over every phase.  Exits 1 when anything failed.
 
 dir=$1
 shift
+# Split the arguments at "--".  Test names are plain words, so word
+# splitting of the two lists is safe.
+tests=""
+plain_only=""
+seen=0
+for a in "$@"; do
+	if [ "$a" = "--" ]; then
+		seen=1
+	elif [ "$seen" -eq 1 ]; then
+		plain_only="$plain_only $a"
+	else
+		tests="$tests $a"
+	fi
+done
+# shellcheck disable=SC2086
+set -- $tests
 passed=0
 failed=0
 out=$(mktemp)
@@ -43,6 +63,20 @@ export SHMK_BACKEND=memfd
 echo "=== $(date +%T) phase 1: plain"
 for t in "$@"; do
 	SHMK_TEST_SCALE=1 run plain "$dir/$t"
+done
+
+# The tests that also have an AddressSanitizer build (lib/Makefile's
+# ASAN_TESTS) run it here, in the plain phase.
+for t in "$@"; do
+	if [ -x "$dir/asan_$t" ]; then
+		SHMK_TEST_SCALE=1 ASAN_OPTIONS="abort_on_error=0 detect_leaks=1" \
+			run asan "$dir/asan_$t"
+	fi
+done
+
+echo "=== $(date +%T) phase 1b: crash points (plain only)"
+for t in $plain_only; do
+	SHMK_TEST_SCALE=1 run crashpoints "$dir/$t"
 done
 
 echo "=== $(date +%T) phase 2: ThreadSanitizer"

@@ -165,18 +165,30 @@ static void test_runtime_corruption(void **state)
 	struct shmk_spsc s;
 	struct shmk_mpmc m;
 	struct shmk_pool p;
-	uint64_t v = 0;
+	uint64_t v = 0, buf[20] = { 0 };
 
 	(void)state;
 	assert_int_equal(shmk_spsc_init(&s, R, 0, 8, 8, 0), 0);
 	atomic_store(&s.sh->tail, 1000);
 	assert_int_equal(shmk_spsc_pop(&s, &v), -EBADMSG);
+	/*
+	 * The rejected tail must not stay in the consumer's cache, where
+	 * the fast path would trust it: a burst of 20 from an empty ring of
+	 * 8 read 20 slots, 12 past the ring (found by test_hostile_queues).
+	 */
+	atomic_store(&s.sh->tail, 0);
+	assert_int_equal(shmk_spsc_pop_burst(&s, buf, 20), 0);
+	atomic_store(&s.sh->tail, 1000);
 	assert_int_equal(shmk_spsc_attach(&s, R, 0), -EBADMSG);
 	assert_int_equal(shmk_spsc_init(&s, R, 0, 8, 8, 0), 0);
 	atomic_store(&s.sh->head, 0x80000000U);
 	for (int i = 0; i < 8; i++)
 		assert_int_equal(shmk_spsc_push(&s, &v), 0);
 	assert_int_equal(shmk_spsc_push(&s, &v), -EBADMSG);
+	/* Nor the rejected head in the producer's: 20 writes into 8 slots. */
+	atomic_store(&s.sh->head, 0);
+	assert_int_equal(shmk_spsc_push_burst(&s, buf, 20), 0);
+	assert_int_equal(atomic_load(&s.sh->tail), 8);
 
 	/* MPMC: a cell sequence ahead of any claimed position. */
 	assert_int_equal(shmk_mpmc_init(&m, R, 0, 8, 8, 0), 0);
@@ -194,8 +206,15 @@ static void test_runtime_corruption(void **state)
 	assert_int_equal(shmk_pool_alloc(&p), -EBADMSG);
 	assert_int_equal(shmk_pool_init(&p, R, 0, 64, 4), 0);
 	atomic_store(&p.next[0], 1000);
-	assert_int_equal(shmk_pool_alloc(&p), 0);
+	/* The link is checked before it can become the head. */
 	assert_int_equal(shmk_pool_alloc(&p), -EBADMSG);
+	assert_int_equal(atomic_load(&p.sh->free_head), 0);
+	/* Index bits beyond the 28-bit field are generation, not index. */
+	assert_int_equal(shmk_pool_init(&p, R, 0, 64, 4), 0);
+	atomic_store(&p.sh->free_head, (5ULL << 28) | 2);
+	assert_int_equal(shmk_pool_alloc(&p), 2);
+	atomic_store(&p.sh->free_head, 0xfffffffULL);
+	assert_int_equal(shmk_pool_alloc(&p), -ENOMEM);
 }
 
 /*

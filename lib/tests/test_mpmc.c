@@ -7,7 +7,9 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
+#include <time.h>
 #include "testutil.h"
 
 REGION_GROUP_FIXTURE(8 << 20)
@@ -110,8 +112,11 @@ static void test_blocking_edges(void **state)
 	assert_int_equal(shmk_mpmc_push_wait(&q, &v, 3000000), -ETIMEDOUT);
 	assert_int_equal(shmk_mpmc_pop_wait(&q, &v, 0), 0);
 	assert_int_equal(v, 3);
-	assert_int_equal(atomic_load(&q.sh->cons_waiters), 0);
-	assert_int_equal(atomic_load(&q.sh->prod_waiters), 0);
+	/* Every announced sleeper dealt with: wakers are quiet again. */
+	assert_int_equal(atomic_load(&q.sh->cons_waiters),
+			 atomic_load(&q.sh->cons_seen));
+	assert_int_equal(atomic_load(&q.sh->prod_waiters),
+			 atomic_load(&q.sh->prod_seen));
 }
 
 #define NPROD 3
@@ -307,6 +312,75 @@ static void test_fork_stress(void **state)
 	shmk_region_close(r);
 }
 
+static void nap_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/*
+ * Kill a forked child once it has announced a sleep on @waiters (moved
+ * it away from @seen) and had time to fall asleep.
+ */
+static void kill_sleeper(pid_t pid, _Atomic uint32_t *waiters,
+			 _Atomic uint32_t *seen)
+{
+	int i;
+
+	for (i = 0; i < 5000 && atomic_load(waiters) == atomic_load(seen); i++)
+		nap_ms(1);
+	assert_int_not_equal(atomic_load(waiters), atomic_load(seen));
+	nap_ms(20);	/* into its futex wait */
+	kill(pid, SIGKILL);
+	assert_int_equal(reap(pid), 128 + SIGKILL);
+}
+
+/*
+ * A sleeper killed in its sleep used to leave its waiter count high, so
+ * that every later operation on the other side bumped the epoch and made
+ * a wake system call (lib-audit #6, the MPMC waiter counts).  Now the
+ * first wake that finds nobody records the count, and the next
+ * operations leave the epoch alone (no wake).
+ */
+static void test_dead_sleeper_heals(void **state)
+{
+	struct shmk_mpmc q;
+	uint64_t v = 9;
+	uint32_t e;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(shmk_mpmc_init(&q, R, 0, 8, 2, SHMK_QUEUE_NOTIFY), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		shmk_mpmc_pop_wait(&q, &v, SHMK_FOREVER);
+		_exit(1);
+	}
+	kill_sleeper(pid, &q.sh->cons_waiters, &q.sh->cons_seen);
+	e = atomic_load(&q.sh->cons_epoch);
+	assert_int_equal(shmk_mpmc_push(&q, &v), 0);	/* one spare wake */
+	assert_int_equal(atomic_load(&q.sh->cons_epoch), e + 1);
+	assert_int_equal(shmk_mpmc_push(&q, &v), 0);	/* quiet */
+	assert_int_equal(atomic_load(&q.sh->cons_epoch), e + 1);
+
+	/* The queue is full: a producer asleep, killed. */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		shmk_mpmc_push_wait(&q, &v, SHMK_FOREVER);
+		_exit(1);
+	}
+	kill_sleeper(pid, &q.sh->prod_waiters, &q.sh->prod_seen);
+	e = atomic_load(&q.sh->prod_epoch);
+	assert_int_equal(shmk_mpmc_pop(&q, &v), 0);
+	assert_int_equal(atomic_load(&q.sh->prod_epoch), e + 1);
+	assert_int_equal(shmk_mpmc_pop(&q, &v), 0);
+	assert_int_equal(atomic_load(&q.sh->prod_epoch), e + 1);
+	assert_int_equal(shmk_mpmc_pop(&q, &v), -EAGAIN);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -317,6 +391,7 @@ int main(void)
 		cmocka_unit_test(test_thread_stress),
 		cmocka_unit_test(test_thread_stress_blocking),
 		cmocka_unit_test(test_fork_stress),
+		cmocka_unit_test(test_dead_sleeper_heals),
 	};
 
 	use_memfd_backend();

@@ -187,6 +187,77 @@ static void test_fork_stress(void **state)
 	shmk_region_close(r);
 }
 
+/* The generation field of a free-list head (bits 28-63). */
+static uint64_t gen_of(uint64_t head)
+{
+	return head >> SHMK_POOL_IDX_BITS;
+}
+
+/*
+ * lib-audit #20: the head is a 28-bit index and a 36-bit generation.
+ * Every successful CAS adds exactly one to the generation, and a head
+ * popped and pushed back (ABA) no longer compares equal.
+ */
+static void test_generation(void **state)
+{
+	struct shmk_pool p;
+	uint64_t h0, h1;
+	int64_t x, y;
+
+	(void)state;
+	assert_int_equal(shmk_pool_init(&p, R, 0, 64, 8), 0);
+	h0 = atomic_load(&p.sh->free_head);
+	assert_int_equal(h0, 0);
+	x = shmk_pool_alloc(&p);
+	y = shmk_pool_alloc(&p);
+	assert_int_equal(x, 0);
+	assert_int_equal(y, 1);
+	assert_int_equal(shmk_pool_free(&p, (uint32_t)x), 0);
+	h1 = atomic_load(&p.sh->free_head);
+	/* Same first index as before (ABA), three generations later. */
+	assert_int_equal(h1 & SHMK_POOL_IDX_MASK, h0 & SHMK_POOL_IDX_MASK);
+	assert_int_equal(gen_of(h1), gen_of(h0) + 3);
+	assert_true(h1 != h0);
+	/* Generations wider than 32 bits: 2^32 is just a step. */
+	atomic_store(&p.sh->free_head, (((1ULL << 32) - 1) << SHMK_POOL_IDX_BITS) | 0);
+	assert_int_equal(shmk_pool_alloc(&p), 0);
+	assert_int_equal(gen_of(atomic_load(&p.sh->free_head)), 1ULL << 32);
+	assert_int_equal(atomic_load(&p.sh->free_head) & SHMK_POOL_IDX_MASK, 2);
+}
+
+/*
+ * The generation runs through its wrap point (2^36 - 1 to 0) without
+ * disturbing the index: start 3 below it, written directly into the
+ * head, and check the list stays whole across 24 operations.
+ */
+static void test_generation_wrap(void **state)
+{
+	const uint64_t gen_max = (1ULL << (64 - SHMK_POOL_IDX_BITS)) - 1;
+	struct shmk_pool p;
+	int64_t idx[8];
+	uint64_t h;
+	int i;
+
+	(void)state;
+	assert_int_equal(shmk_pool_init(&p, R, 0, 64, 8), 0);
+	atomic_store(&p.sh->free_head, ((gen_max - 2) << SHMK_POOL_IDX_BITS) | 0);
+	for (i = 0; i < 8; i++) {
+		idx[i] = shmk_pool_alloc(&p);
+		assert_int_equal(idx[i], i);
+	}
+	assert_int_equal(shmk_pool_alloc(&p), -ENOMEM);
+	/* 8 CASes: the generation went 2^36 - 3 .. 2^36 - 1, 0 .. 4. */
+	h = atomic_load(&p.sh->free_head);
+	assert_int_equal(gen_of(h), 5);
+	assert_int_equal(h & SHMK_POOL_IDX_MASK, SHMK_POOL_HEAD_NIL);
+	for (i = 0; i < 8; i++)
+		assert_int_equal(shmk_pool_free(&p, (uint32_t)idx[i]), 0);
+	check_all_free(&p, 8);
+	h = atomic_load(&p.sh->free_head);
+	assert_int_equal(gen_of(h), 21);
+	assert_int_equal(h & SHMK_POOL_IDX_MASK, SHMK_POOL_HEAD_NIL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -194,6 +265,8 @@ int main(void)
 		cmocka_unit_test(test_exhaust),
 		cmocka_unit_test(test_thread_stress),
 		cmocka_unit_test(test_fork_stress),
+		cmocka_unit_test(test_generation),
+		cmocka_unit_test(test_generation_wrap),
 	};
 
 	use_memfd_backend();

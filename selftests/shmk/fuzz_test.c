@@ -594,12 +594,19 @@ static void *fz_arg(struct fz *z, unsigned int nr, unsigned int iocsize,
 		a.t.bitset = fz_bitset(z);
 		a.t.reserved = COIN(16);
 	} else if (nr == _IOC_NR(SHMK_IOC_ON_RELEASE)) {
-		ssize = sizeof(a.r);
+		/* Also as a program built before the struct grew. */
+		ssize = COIN(8) ? SHMK_ON_RELEASE_SIZE_VER0 : sizeof(a.r);
 		a.r.size = fz_size(z, ssize);
-		a.r.flags = COIN(8) ? (uint32_t)shmk_rand(&z->rng) : R(2);
+		a.r.flags = COIN(8) ? (uint32_t)shmk_rand(&z->rng) : R(4);
 		a.r.slot_offset = COIN(3) ? fz_offset(z, bytes) : R(16) * 4;
 		a.r.slot_value = (uint32_t)shmk_rand(&z->rng);
 		a.r.counter_offset = COIN(3) ? fz_offset(z, bytes) : R(16) * 4;
+		/* Conditional notices: a mask, and mostly an expected under it. */
+		a.r.mask = COIN(3) ? 0 : COIN(4) ? (uint32_t)shmk_rand(&z->rng) :
+			   (uint32_t)PICK(0x0fffffff, 0xffffffff, 0xf,
+					  0x80000000, 1);
+		a.r.expected = COIN(3) ? 0 : (uint32_t)shmk_rand(&z->rng) &
+			       (COIN(8) ? ~0U : a.r.mask);
 		a.r.reserved = COIN(16);
 	} else {
 		/* A command this test does not know: zeros with a size. */

@@ -16,7 +16,9 @@
  * registers "write TAG(round, p) into slot p, then increment the
  * counter" on a board file of its own, and records in memory shared with
  * the test where it stands: about to register, registered (the ioctl
- * returned), about to clear, cleared.  Once all are reaped:
+ * returned), about to clear, cleared.  Half the notices are conditional
+ * (SHMK_ON_RELEASE_CMPXCHG, expecting the 0 the slot holds all round),
+ * and must land just as the unconditional ones do.  Once all are reaped:
  *  - a slot holds 0 or its own tag, nothing else;
  *  - a participant that had registered (and not started clearing) has
  *    its tag in its slot; one that never registered, or had cleared,
@@ -85,13 +87,20 @@ static uint64_t ks_now_ns(void)
 	return ts.tv_sec * NSEC + ts.tv_nsec;
 }
 
+/*
+ * With @mask, a conditional notice expecting the 0 the slot holds all
+ * round long: it must land exactly as an unconditional one does.
+ */
 static int ks_on_release(int fd, uint64_t slot, uint32_t value,
-			 uint64_t counter, uint32_t flags)
+			 uint64_t counter, uint32_t flags, uint32_t mask)
 {
 	struct shmk_on_release r = {
 		.size = sizeof(r), .flags = flags, .slot_offset = slot,
-		.slot_value = value, .counter_offset = counter,
+		.slot_value = value, .counter_offset = counter, .mask = mask,
 	};
+
+	if (mask)
+		r.flags |= SHMK_ON_RELEASE_CMPXCHG;
 
 	return shmk_ioctl(fd, SHMK_IOC_ON_RELEASE, &r);
 }
@@ -145,17 +154,18 @@ again:	/* a grandchild starts over here, as participant @p */
 	ks_stage(&rng, sh, p);
 	if (b >= 0 && !COIN(4)) {
 		atomic_store(&sh->state[p], ST_REGISTERING);
-		if (!ks_on_release(b, SLOTS + 4 * p, ks_tag(round, p), COUNTER, 0)) {
+		if (!ks_on_release(b, SLOTS + 4 * p, ks_tag(round, p), COUNTER, 0,
+				   COIN(2) ? 0xffffffffU : 0)) {
 			atomic_store(&sh->state[p], ST_REGISTERED);
 			atomic_fetch_add(&sh->registered, 1);
 		}
 		ks_stage(&rng, sh, p);
 		if (COIN(4))	/* the same again: it replaces itself */
 			ks_on_release(b, SLOTS + 4 * p, ks_tag(round, p),
-				      COUNTER, 0);
+				      COUNTER, 0, COIN(2) ? 0xffffffffU : 0);
 		if (COIN(8)) {
 			atomic_store(&sh->state[p], ST_CLEARING);
-			if (!ks_on_release(b, 0, 0, 0, SHMK_ON_RELEASE_CLEAR)) {
+			if (!ks_on_release(b, 0, 0, 0, SHMK_ON_RELEASE_CLEAR, 0)) {
 				atomic_store(&sh->state[p], ST_CLEARED);
 				atomic_fetch_add(&sh->cleared, 1);
 			}
@@ -178,7 +188,7 @@ again:	/* a grandchild starts over here, as participant @p */
 		if (own != MAP_FAILED && COIN(4))
 			own[R(512)] = round;
 		if (COIN(6))
-			ks_on_release(fd, 64, p, 128, 0);
+			ks_on_release(fd, 64, p, 128, 0, 0);
 	}
 	ks_stage(&rng, sh, p);
 

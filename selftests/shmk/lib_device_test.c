@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdint.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -310,6 +311,87 @@ TEST_F(dev, pool_fork)
 	for (k = 0; k < 8; k++)
 		ASSERT_LE(0, shmk_pool_alloc(&p));
 	ASSERT_EQ(-ENOMEM, shmk_pool_alloc(&p));
+}
+
+/*
+ * libshmk's internal helper for conditional death notices
+ * (lib/backend_device.c, declared in lib/internal.h; linked from the
+ * static archive, not exported by the shared library).
+ */
+int shmk__on_release_cmpxchg(const struct shmk_region *r, const void *slot,
+			     uint32_t expected, uint32_t mask, uint32_t value,
+			     const void *counter);
+
+#define ST_ALIVE	(2U << 28)
+#define ST_DEAD		(3U << 28)
+#define GEN_MASK	0x0fffffffU
+
+/*
+ * A port's notice lands on its own generation only; a newer occupant
+ * keeps its slot, and the counter moves either way.
+ */
+TEST_F(dev, on_release_cmpxchg)
+{
+	_Atomic uint32_t *slot, *counter;
+	struct shmk_region *port;
+
+	NEED_DEVICE();
+	slot = (_Atomic uint32_t *)shmk_region_base(self->r) + 16;
+	counter = slot + 16;
+
+	/* A newer generation took the slot before the file went. */
+	ASSERT_EQ(0, shmk_region_open(self->name, 0, &port));
+	*slot = ST_ALIVE | 5;
+	ASSERT_EQ(0, shmk__on_release_cmpxchg(port, (char *)shmk_region_base(port) + 64,
+					      5, GEN_MASK, ST_DEAD | 5,
+					      (char *)shmk_region_base(port) + 128));
+	*slot = ST_ALIVE | 6;
+	shmk_region_close(port);
+	EXPECT_EQ(ST_ALIVE | 6, *slot);
+	EXPECT_EQ(1, *counter);
+
+	/* Its own generation. */
+	ASSERT_EQ(0, shmk_region_open(self->name, 0, &port));
+	*slot = ST_ALIVE | 7;
+	ASSERT_EQ(0, shmk__on_release_cmpxchg(port, (char *)shmk_region_base(port) + 64,
+					      7, GEN_MASK, ST_DEAD | 7,
+					      (char *)shmk_region_base(port) + 128));
+	shmk_region_close(port);
+	EXPECT_EQ(ST_DEAD | 7, *slot);
+	EXPECT_EQ(2, *counter);
+}
+
+TEST_F(dev, on_release_cmpxchg_errors)
+{
+	unsigned char *b;
+	struct shmk_region *m;
+	char name[SHMK_NAME_MAX];
+
+	NEED_DEVICE();
+	b = shmk_region_base(self->r);
+	EXPECT_EQ(-EINVAL, shmk__on_release_cmpxchg(NULL, b, 1, 1, 0, b + 4));
+	EXPECT_EQ(-EINVAL, shmk__on_release_cmpxchg(self->r, NULL, 1, 1, 0, b));
+	EXPECT_EQ(-EINVAL, shmk__on_release_cmpxchg(self->r, b, 1, 1, 0, NULL));
+	EXPECT_EQ(-EINVAL, shmk__on_release_cmpxchg(self->r, b, 0, 0, 0, b + 4));
+	EXPECT_EQ(-EINVAL, shmk__on_release_cmpxchg(self->r, b, 0x10, 0xf, 0,
+						    b + 4));
+	EXPECT_EQ(-EINVAL, shmk__on_release_cmpxchg(self->r, b + 2, 1, 1, 0,
+						    b + 4));
+	EXPECT_EQ(-EINVAL, shmk__on_release_cmpxchg(self->r, b, 1, 1, 0,
+						    b + (4 << 20)));
+	EXPECT_EQ(-EINVAL, shmk__on_release_cmpxchg(self->r, b - 4, 1, 1, 0,
+						    b + 4));
+	/* memfd has no module to write for it. */
+	setenv("SHMK_BACKEND", "memfd", 1);
+	uniq(name, sizeof(name), "mfd");
+	ASSERT_EQ(0, shmk_region_create(name, 1 << 20, 0600, 0, &m));
+	setenv("SHMK_BACKEND", "device", 1);
+	b = shmk_region_base(m);
+	EXPECT_EQ(-EOPNOTSUPP, shmk__on_release_cmpxchg(m, b, 1, 1, 0, b + 4));
+	setenv("SHMK_BACKEND", "memfd", 1);
+	shmk_region_unlink(name);
+	setenv("SHMK_BACKEND", "device", 1);
+	shmk_region_close(m);
 }
 
 TEST_HARNESS_MAIN

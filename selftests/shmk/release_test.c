@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -183,6 +184,312 @@ TEST_F(release, clear_needs_zero_offsets_and_value)
 	ASSERT_EQ(0, close(peer));
 	EXPECT_EQ(9, self->mem[SLOT / 4]);
 	EXPECT_EQ(1, self->mem[COUNTER / 4]);
+}
+
+/*
+ * Conditional death notices (SHMK_ON_RELEASE_CMPXCHG, lib-audit #15): a
+ * slot word as libshmk lays it out, a 4-bit tag over a 28-bit
+ * generation.  A port of generation g registers expected g under the
+ * generation mask and value DEAD|g: its notice lands on CLAIM|g or
+ * ALIVE|g, never on a newer occupant's slot.
+ */
+#define TAG(t)		((uint32_t)(t) << 28)
+#define CLAIM		TAG(1)
+#define ALIVE		TAG(2)
+#define DEAD		TAG(3)
+#define GEN_MASK	0x0fffffffU
+
+static int on_release_full(int fd, uint64_t slot, uint32_t value,
+			   uint64_t counter, uint32_t flags, uint32_t expected,
+			   uint32_t mask)
+{
+	struct shmk_on_release r = {
+		.size = sizeof(r), .flags = flags, .slot_offset = slot,
+		.slot_value = value, .counter_offset = counter,
+		.expected = expected, .mask = mask,
+	};
+
+	return shmk_ioctl(fd, SHMK_IOC_ON_RELEASE, &r);
+}
+
+static int on_release_cmp(int fd, uint32_t expected, uint32_t mask,
+			  uint32_t value)
+{
+	return on_release_full(fd, SLOT, value, COUNTER,
+			       SHMK_ON_RELEASE_CMPXCHG, expected, mask);
+}
+
+/*
+ * Register a conditional notice on a new file, set the slot to @now,
+ * release the file, and return what the slot holds afterwards.  The
+ * counter must move, and a watch on it fire, whether or not the slot
+ * was written.
+ */
+static uint32_t release_onto(struct __test_metadata *_metadata,
+			     FIXTURE_DATA(release) *self, uint32_t expected,
+			     uint32_t mask, uint32_t value, uint32_t now)
+{
+	struct shmk_watch w = { .size = sizeof(w), .offset = COUNTER,
+				.bitset = SHMK_BITSET_ANY };
+	struct pollfd p = { .fd = self->fd, .events = POLLIN };
+	int peer = shmk_open_flags(self->dev, self->name, 0);
+	uint32_t count = self->mem[COUNTER / 4];
+
+	EXPECT_GE(peer, 0);
+	EXPECT_EQ(0, shmk_ioctl(self->fd, SHMK_IOC_WATCH, &w));
+	shmk_ioctl(self->fd, SHMK_IOC_ACK, NULL);
+	EXPECT_EQ(0, on_release_cmp(peer, expected, mask, value));
+	self->mem[SLOT / 4] = now;
+	EXPECT_EQ(0, close(peer));
+	EXPECT_EQ(count + 1, self->mem[COUNTER / 4]);
+	EXPECT_EQ(1, poll(&p, 1, 0));
+	return self->mem[SLOT / 4];
+}
+
+TEST_F(release, cmpxchg_lands_on_its_own_generation)
+{
+	EXPECT_EQ(DEAD | 5, release_onto(_metadata, self, 5, GEN_MASK,
+					 DEAD | 5, ALIVE | 5));
+	EXPECT_EQ(DEAD | 5, release_onto(_metadata, self, 5, GEN_MASK,
+					 DEAD | 5, CLAIM | 5));
+	EXPECT_EQ(DEAD | GEN_MASK,
+		  release_onto(_metadata, self, GEN_MASK, GEN_MASK,
+			       DEAD | GEN_MASK, ALIVE | GEN_MASK));
+}
+
+/* The late release of an old file must not reclaim a newer occupant. */
+TEST_F(release, cmpxchg_spares_a_newer_generation)
+{
+	EXPECT_EQ(ALIVE | 6, release_onto(_metadata, self, 5, GEN_MASK,
+					  DEAD | 5, ALIVE | 6));
+	EXPECT_EQ(CLAIM | 6, release_onto(_metadata, self, 5, GEN_MASK,
+					  DEAD | 5, CLAIM | 6));
+	EXPECT_EQ(0, release_onto(_metadata, self, 5, GEN_MASK, DEAD | 5, 0));
+	EXPECT_EQ(ALIVE | 4, release_onto(_metadata, self, 5, GEN_MASK,
+					  DEAD | 5, ALIVE | 4));
+}
+
+/* Only the bits under the mask are compared. */
+TEST_F(release, cmpxchg_compares_the_masked_bits)
+{
+	/* Every bit: the tag counts too. */
+	EXPECT_EQ(DEAD | 5, release_onto(_metadata, self, ALIVE | 5,
+					 0xffffffffU, DEAD | 5, ALIVE | 5));
+	EXPECT_EQ(CLAIM | 5, release_onto(_metadata, self, ALIVE | 5,
+					  0xffffffffU, DEAD | 5, CLAIM | 5));
+	/* The low nibble alone: the rest may be anything. */
+	EXPECT_EQ(0x1234, release_onto(_metadata, self, 5, 0xf, 0x1234,
+				       0xabcdef05));
+	EXPECT_EQ(0xabcdef06, release_onto(_metadata, self, 5, 0xf, 0x1234,
+					   0xabcdef06));
+	/* The top bit alone. */
+	EXPECT_EQ(7, release_onto(_metadata, self, 0x80000000U, 0x80000000U,
+				  7, 0x80000000U));
+	EXPECT_EQ(0x7fffffffU, release_onto(_metadata, self, 0x80000000U,
+					    0x80000000U, 7, 0x7fffffffU));
+}
+
+/* SIGKILL runs a conditional notice as close does. */
+TEST_F(release, cmpxchg_on_sigkill)
+{
+	int ready[2], status;
+	char c;
+	pid_t pid;
+
+	self->mem[SLOT / 4] = ALIVE | 9;
+	ASSERT_EQ(0, pipe(ready));
+	pid = fork();
+	if (pid == 0) {
+		int dev = shmk_dev();
+		int mine = shmk_open_flags(dev, self->name, 0);
+
+		close(self->fd);
+		if (mine < 0 || on_release_cmp(mine, 9, GEN_MASK, DEAD | 9))
+			_exit(1);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(2);
+		pause();
+		_exit(0);
+	}
+	ASSERT_EQ(1, read(ready[0], &c, 1));
+	ASSERT_EQ(0, kill(pid, SIGKILL));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	/* The child's file goes with it: the notice has run by now. */
+	while (self->mem[COUNTER / 4] == 0)
+		ASSERT_EQ(0, shmk_wait(self->fd, COUNTER, 0, SHMK_WAIT_TIMEOUT,
+				       30 * NSEC) == -ETIMEDOUT);
+	EXPECT_EQ(DEAD | 9, self->mem[SLOT / 4]);
+	EXPECT_EQ(1, self->mem[COUNTER / 4]);
+	close(ready[0]);
+	close(ready[1]);
+}
+
+/* A new registration replaces the old one, a conditional one too. */
+TEST_F(release, replace_with_and_by_a_conditional_action)
+{
+	int peer = shmk_open_flags(self->dev, self->name, 0);
+
+	ASSERT_GE(peer, 0);
+	ASSERT_EQ(0, on_release(peer, SLOT, 1, COUNTER, 0));
+	ASSERT_EQ(0, on_release_cmp(peer, 5, GEN_MASK, DEAD | 5));
+	self->mem[SLOT / 4] = ALIVE | 6;
+	ASSERT_EQ(0, close(peer));
+	EXPECT_EQ(ALIVE | 6, self->mem[SLOT / 4]);
+	EXPECT_EQ(1, self->mem[COUNTER / 4]);
+
+	peer = shmk_open_flags(self->dev, self->name, 0);
+	ASSERT_GE(peer, 0);
+	ASSERT_EQ(0, on_release_cmp(peer, 5, GEN_MASK, DEAD | 5));
+	ASSERT_EQ(0, on_release(peer, SLOT, 2, COUNTER, 0));
+	ASSERT_EQ(0, close(peer));
+	EXPECT_EQ(2, self->mem[SLOT / 4]);
+	EXPECT_EQ(2, self->mem[COUNTER / 4]);
+
+	peer = shmk_open_flags(self->dev, self->name, 0);
+	ASSERT_GE(peer, 0);
+	ASSERT_EQ(0, on_release_cmp(peer, 2, GEN_MASK, DEAD | 2));
+	ASSERT_EQ(0, on_release(peer, 0, 0, 0, SHMK_ON_RELEASE_CLEAR));
+	ASSERT_EQ(0, close(peer));
+	EXPECT_EQ(2, self->mem[SLOT / 4]);
+	EXPECT_EQ(2, self->mem[COUNTER / 4]);
+}
+
+/*
+ * Every malformed new field is EINVAL and leaves the action registered
+ * before it in place.
+ */
+TEST_F(release, cmpxchg_bad_arguments_change_nothing)
+{
+	const uint32_t C = SHMK_ON_RELEASE_CMPXCHG, CL = SHMK_ON_RELEASE_CLEAR;
+	struct shmk_on_release r = {
+		.size = sizeof(r), .flags = C, .slot_offset = SLOT,
+		.slot_value = DEAD | 5, .counter_offset = COUNTER,
+		.expected = 5, .mask = GEN_MASK,
+	};
+	int peer = shmk_open_flags(self->dev, self->name, 0);
+
+	ASSERT_GE(peer, 0);
+	ASSERT_EQ(0, on_release(peer, SLOT, 9, COUNTER + 4, 0));
+	/* Unknown flags, alone and beside the new one. */
+	EXPECT_EQ(-EINVAL, on_release_full(peer, SLOT, 1, COUNTER, 1U << 2,
+					   5, GEN_MASK));
+	EXPECT_EQ(-EINVAL, on_release_full(peer, SLOT, 1, COUNTER,
+					   C | 1U << 31, 5, GEN_MASK));
+	/* Expected or mask without the flag. */
+	EXPECT_EQ(-EINVAL, on_release_full(peer, SLOT, 1, COUNTER, 0, 0,
+					   GEN_MASK));
+	EXPECT_EQ(-EINVAL, on_release_full(peer, SLOT, 1, COUNTER, 0, 5, 0));
+	/* The flag with a mask that compares nothing. */
+	EXPECT_EQ(-EINVAL, on_release_full(peer, SLOT, 1, COUNTER, C, 0, 0));
+	/* Expected bits outside the mask. */
+	EXPECT_EQ(-EINVAL, on_release_full(peer, SLOT, 1, COUNTER, C,
+					   ALIVE | 5, GEN_MASK));
+	EXPECT_EQ(-EINVAL, on_release_full(peer, SLOT, 1, COUNTER, C, 0x10,
+					   0xf));
+	/* Clearing takes no other field, and not the new flag. */
+	EXPECT_EQ(-EINVAL, on_release_full(peer, 0, 0, 0, C | CL, 0, 0));
+	EXPECT_EQ(-EINVAL, on_release_full(peer, 0, 0, 0, CL, 5, 0));
+	EXPECT_EQ(-EINVAL, on_release_full(peer, 0, 0, 0, CL, 0, GEN_MASK));
+	EXPECT_EQ(-EINVAL, on_release_full(peer, 0, 0, 0, C | CL, 5,
+					   GEN_MASK));
+	/* A non-zero reserved field. */
+	r.reserved = 1;
+	EXPECT_EQ(-EINVAL, shmk_ioctl(peer, SHMK_IOC_ON_RELEASE, &r));
+	r.reserved = 0;
+	/* The flag in a struct too old to hold the mask. */
+	r.size = SHMK_ON_RELEASE_SIZE_VER0;
+	EXPECT_EQ(-EINVAL, shmk_ioctl(peer, SHMK_IOC_ON_RELEASE, &r));
+	/* The offsets are checked as before. */
+	r.size = sizeof(r);
+	r.slot_offset = 2;
+	EXPECT_EQ(-EINVAL, shmk_ioctl(peer, SHMK_IOC_ON_RELEASE, &r));
+	r.slot_offset = REGION;
+	EXPECT_EQ(-EINVAL, shmk_ioctl(peer, SHMK_IOC_ON_RELEASE, &r));
+	r.slot_offset = SLOT;
+	r.counter_offset = REGION - 2;
+	EXPECT_EQ(-EINVAL, shmk_ioctl(peer, SHMK_IOC_ON_RELEASE, &r));
+	/* Refused, every one: the first action stands. */
+	EXPECT_EQ(0, self->mem[SLOT / 4]);
+	EXPECT_EQ(0, self->mem[COUNTER / 4 + 1]);
+	ASSERT_EQ(0, close(peer));
+	EXPECT_EQ(9, self->mem[SLOT / 4]);
+	EXPECT_EQ(0, self->mem[COUNTER / 4]);
+	EXPECT_EQ(1, self->mem[COUNTER / 4 + 1]);
+}
+
+/*
+ * A program built before the struct grew passes SHMK_ON_RELEASE_SIZE_VER0
+ * bytes, in the size field and in the ioctl number: still accepted, as an
+ * unconditional action.
+ */
+struct shmk_on_release_v0 {
+	uint32_t size;
+	uint32_t flags;
+	uint64_t slot_offset;
+	uint32_t slot_value;
+	uint32_t reserved;
+	uint64_t counter_offset;
+};
+
+#define SHMK_IOC_ON_RELEASE_V0 \
+	_IOW(SHMK_IOC_MAGIC, 0x30, struct shmk_on_release_v0)
+
+TEST_F(release, old_size_struct_still_works)
+{
+	struct shmk_on_release_v0 v0 = {
+		.size = sizeof(v0), .slot_offset = SLOT, .slot_value = 11,
+		.counter_offset = COUNTER,
+	};
+	struct shmk_on_release r = {
+		.size = sizeof(r), .slot_offset = SLOT, .slot_value = 12,
+		.counter_offset = COUNTER,
+	};
+	int peer = shmk_open_flags(self->dev, self->name, 0);
+
+	ASSERT_EQ(SHMK_ON_RELEASE_SIZE_VER0, sizeof(v0));
+	ASSERT_EQ(SHMK_ON_RELEASE_SIZE_VER1, sizeof(r));
+	ASSERT_GE(peer, 0);
+	ASSERT_EQ(0, shmk_ioctl(peer, SHMK_IOC_ON_RELEASE_V0, &v0));
+	ASSERT_EQ(0, close(peer));
+	EXPECT_EQ(11, self->mem[SLOT / 4]);
+	EXPECT_EQ(1, self->mem[COUNTER / 4]);
+
+	/* The old number with the new struct, and the new with the old. */
+	peer = shmk_open_flags(self->dev, self->name, 0);
+	ASSERT_GE(peer, 0);
+	ASSERT_EQ(0, shmk_ioctl(peer, SHMK_IOC_ON_RELEASE_V0, &r));
+	v0.slot_value = 13;
+	ASSERT_EQ(0, shmk_ioctl(peer, SHMK_IOC_ON_RELEASE, &v0));
+	ASSERT_EQ(0, close(peer));
+	EXPECT_EQ(13, self->mem[SLOT / 4]);
+	EXPECT_EQ(2, self->mem[COUNTER / 4]);
+
+	/* The old reserved field is the new expected: zero without the flag. */
+	peer = shmk_open_flags(self->dev, self->name, 0);
+	ASSERT_GE(peer, 0);
+	v0.reserved = 1;
+	EXPECT_EQ(-EINVAL, shmk_ioctl(peer, SHMK_IOC_ON_RELEASE_V0, &v0));
+	/* Below the first published size, in the field or the number. */
+	v0.reserved = 0;
+	v0.size = SHMK_ON_RELEASE_SIZE_VER0 - 8;
+	EXPECT_EQ(-EINVAL, shmk_ioctl(peer, SHMK_IOC_ON_RELEASE_V0, &v0));
+	v0.size = sizeof(v0);
+	EXPECT_EQ(-ENOTTY, shmk_ioctl(peer, _IOC(_IOC_WRITE, SHMK_IOC_MAGIC,
+						 0x30, 24), &v0));
+	/* A larger struct with a non-zero tail the module does not know. */
+	{
+		struct { struct shmk_on_release r; uint32_t more[2]; } big = {
+			.r = r, .more = { 0, 1 },
+		};
+
+		big.r.size = sizeof(big);
+		EXPECT_EQ(-E2BIG, shmk_ioctl(peer, SHMK_IOC_ON_RELEASE, &big));
+		big.more[1] = 0;
+		EXPECT_EQ(0, shmk_ioctl(peer, SHMK_IOC_ON_RELEASE, &big));
+	}
+	ASSERT_EQ(0, close(peer));
+	EXPECT_EQ(12, self->mem[SLOT / 4]);
+	EXPECT_EQ(3, self->mem[COUNTER / 4]);
 }
 
 /* A region of two 2 MiB pages; nothing of the second is resident. */

@@ -318,37 +318,57 @@ struct shmk_watch {
 
 /* struct shmk_on_release.flags */
 #define SHMK_ON_RELEASE_CLEAR	(1U << 0)	/* remove this file's action */
+#define SHMK_ON_RELEASE_CMPXCHG	(1U << 1)	/* write the slot only if it matches */
+
+/* The first published struct shmk_on_release, without @mask, @reserved. */
+#define SHMK_ON_RELEASE_SIZE_VER0	32
+/* With @mask and @reserved: SHMK_ON_RELEASE_CMPXCHG needs at least this. */
+#define SHMK_ON_RELEASE_SIZE_VER1	40
 
 /**
  * struct shmk_on_release - SHMK_IOC_ON_RELEASE: what the module writes
  * into the region when this region file is released
- * @size:	sizeof(struct shmk_on_release)
- * @flags:	0, or SHMK_ON_RELEASE_CLEAR (then the offsets and
- *		@slot_value must be 0, else -EINVAL)
+ * @size:	sizeof(struct shmk_on_release); SHMK_ON_RELEASE_SIZE_VER0
+ *		still works without the new fields
+ * @flags:	0, SHMK_ON_RELEASE_CMPXCHG, or SHMK_ON_RELEASE_CLEAR (then
+ *		every other field must be 0, else -EINVAL)
  * @slot_offset: a 32-bit word set to @slot_value
  * @slot_value:	the value
- * @reserved:	zero
+ * @expected:	with SHMK_ON_RELEASE_CMPXCHG, the slot is set only if
+ *		(word & @mask) == @expected, in one atomic compare-and-
+ *		exchange; no bit outside @mask.  Without the flag: zero.
+ *		(The @reserved field of SHMK_ON_RELEASE_SIZE_VER0.)
  * @counter_offset: a 32-bit word then incremented (wrapping), after
- *		which every waiter and watch on it is woken
+ *		which every waiter and watch on it is woken, whether or not
+ *		the slot was written
+ * @mask:	with SHMK_ON_RELEASE_CMPXCHG, the bits of the slot
+ *		compared, not 0.  Without the flag: zero.
+ * @reserved:	zero
  *
  * A region file is released when its last descriptor goes: close(),
  * exit, or SIGKILL, which user space cannot observe reliably itself.
  * Give each participant its own region file (SHMK_IOC_OPEN makes a new
  * one; dup() and fork() share one), register its slot here, and the
- * survivors learn of its death by waiting on the counter.  Offsets are
- * 4-byte aligned words inside the region, else -EINVAL.  One action per
- * region file; a new call replaces the previous one.  The pages of both
- * words are brought in (charged to the caller) and held until the action
- * is cleared, replaced or carried out, so the release needs no memory:
- * a shortage is -ENOMEM (or -EIO) here, and the previous action stays.
+ * survivors learn of its death by waiting on the counter.  A file can
+ * outlive the participant's tenure of its slot (a forked child, an fd
+ * passed on): SHMK_ON_RELEASE_CMPXCHG with the slot's generation in
+ * @expected keeps a late release off a newer occupant's slot.  Offsets
+ * are 4-byte aligned words inside the region, else -EINVAL.  One action
+ * per region file; a new call replaces the previous one atomically.
+ * The pages of both words are brought in (charged to the caller) and
+ * held until the action is cleared, replaced or carried out, so the
+ * release needs no memory: a shortage is -ENOMEM (or -EIO) here, and the
+ * previous action stays.
  */
 struct shmk_on_release {
 	__u32 size;
 	__u32 flags;
 	__u64 slot_offset;
 	__u32 slot_value;
-	__u32 reserved;
+	__u32 expected;
 	__u64 counter_offset;
+	__u32 mask;
+	__u32 reserved;
 };
 
 /*
