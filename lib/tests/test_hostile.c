@@ -536,11 +536,13 @@ static void race_end(void)
 }
 
 /*
- * Guard zones (linked with -Wl,--wrap=mmap,--wrap=munmap, see lib/Makefile):
+ * Guard zones (the ASan build: -DSHMK_HOSTILE_GUARDS, linked with
+ * -Wl,--wrap=mmap,--wrap=munmap; see lib/Makefile):
  * every shared file mapping the library makes gets GUARD bytes of
  * PROT_NONE on each side, so that an access just outside a mapping faults
  * (and the sanitizer reports where) instead of landing in a neighbour.
  */
+#ifdef SHMK_HOSTILE_GUARDS
 #define GUARD	(1UL << 20)
 
 void *__real_mmap(void *addr, size_t len, int prot, int flags, int fd,
@@ -604,6 +606,7 @@ int __wrap_munmap(void *addr, size_t len)
 	pthread_mutex_unlock(&guard_lock);
 	return ret;
 }
+#endif /* SHMK_HOSTILE_GUARDS */
 
 /* Service setup */
 
