@@ -7,17 +7,20 @@
  * region, opened by its region name) writes random values into random
  * words of the shared state between the operations: the header, slot
  * states, producer tails and starts, ring entries, cursors, holders words,
- * event words, chunk headers.  Built with AddressSanitizer (lib/Makefile,
- * ASAN_TESTS).  The victim must
- *   - never touch memory outside its mapping (ASan, and every pointer the
+ * event words, chunk headers.  Meant for AddressSanitizer (lib/Makefile:
+ * ASAN_TESTS; it also runs plain, under TSan and under valgrind).  The
+ * victim must
+ *   - never touch memory outside its mapping (ASan; guard zones around
+ *     the library's mappings in the ASan build; and every pointer the
  *     library hands out is checked against the mappings of the service
  *     file in /proc/self/maps before the test uses it),
- *   - never crash (ASan reports SEGV, FPE, BUS),
+ *   - never crash (SEGV, FPE, BUS: reported with the history),
  *   - never spin forever (a watchdog: every operation has a short
  *     timeout, and one that runs past WATCHDOG_S seconds is a hang),
  *   - get 0 or a documented error code from every call.
  * Every so often the service is rebuilt from scratch, so the run goes deep
- * rather than staying stuck in one broken state.
+ * rather than staying stuck in one broken state.  A last test has a peer
+ * shrink the service's file (memfd): no SIGBUS for the others.
  *
  * Reproduce: the seed, pattern and iteration of a failure are printed,
  * with the corruptions and operations since the last rebuild.
