@@ -1457,6 +1457,11 @@ static void run_pattern(enum pattern pat)
 		return;
 	}
 	use_memfd_backend();
+	/* The mapping check reads /proc/self/maps for the memfd file. */
+	if (shmk_backend_select() != SHMK_BACKEND_MEMFD) {
+		skip();
+		return;
+	}
 	fatal_install();
 	memset(&w, 0, sizeof(w));
 	w.pat = pat;
