@@ -245,8 +245,9 @@ static void hist_dump(void)
 		fprintf(stderr, "  reproduce: SHMK_HOSTILE_PATTERN=truncate\n");
 	else
 		fprintf(stderr, "  reproduce: SHMK_HOSTILE_SEED=%" PRIu64
-			" SHMK_HOSTILE_PATTERN=%s SHMK_HOSTILE_ITERS=%lu\n",
-			H.seed, pat_name[H.pat], H.iter + 1);
+			" SHMK_HOSTILE_PATTERN=%s SHMK_HOSTILE_ITERS=%lu%s\n",
+			H.seed, pat_name[H.pat], H.iter + 1,
+			H.keepgoing ? " SHMK_HOSTILE_KEEPGOING=1" : "");
 }
 
 static void report_header(const char *what)
