@@ -66,6 +66,18 @@
 #include <sanitizer/common_interface_defs.h>
 #endif
 
+/*
+ * Functions other branches of issue 10 add (request sending with a wait,
+ * dead participants, error texts): used when the library has them, so
+ * that the test covers them as soon as they are merged.
+ */
+extern int shmk_client_send_wait(struct shmk_port *p, void *payload,
+				 size_t len, uint64_t *corr,
+				 int64_t timeout_ns) __attribute__((weak));
+extern uint32_t shmk_service_dead(const struct shmk_service *s)
+	__attribute__((weak));
+extern const char *shmk_last_error(void) __attribute__((weak));
+
 #define WATCHDOG_S	5		/* an operation longer than this hangs */
 #define TMO_NS		1000000LL	/* "a short timeout": 1 ms */
 #define HIST		64		/* steps kept for the report */
@@ -375,6 +387,13 @@ static int64_t shmk_now_ns_test(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+static const char *last_error(void)
+{
+	const char *e = shmk_last_error ? shmk_last_error() : NULL;
+
+	return e ? e : "";
+}
+
 /* Is @rc 0 or one of the codes in @ok (terminated by END)? */
 static int ok_rc(int rc, const int *ok)
 {
@@ -399,8 +418,10 @@ static int ok_rc(int rc, const int *ok)
 				H.ebadmsg_undoc++;			\
 				hist_add("  (-EBADMSG from %s: not in its documented codes)", H.op); \
 			} else {					\
-				problem("%s returned %d (%s): not 0 nor a documented error", \
-					H.op, (rc), strerror(-(rc)));	\
+				problem("%s returned %d (%s): not 0 nor a documented error%s%s", \
+					H.op, (rc), strerror(-(rc)),	\
+					last_error()[0] ? "; shmk_last_error(): " : "", \
+					last_error());			\
 			}						\
 		}							\
 	} while (0)
@@ -1099,7 +1120,16 @@ static void op_publish(struct world *w, struct vport *v)
 		{ op_loan(w, v); return; }
 	i = rndn(v->nloans);
 	len = rndn((uint32_t)w->cfg.payload_max + 1);
-	if (w->pat == P_REQRES) {
+	if (w->pat == P_REQRES && shmk_client_send_wait && !rndn(3)) {
+		uint64_t corr = 0;
+
+		watchdog_arm("shmk_client_send_wait");
+		rc = shmk_client_send_wait(v->p, v->loans[i], len, &corr, t);
+		watchdog_disarm();
+		hist_add("  %s(len %zu, timeout %" PRId64 ") = %d", H.op, len,
+			 t, rc);
+		CHECK_RC(rc, -ENOTCONN, -EAGAIN, -ETIMEDOUT, END);
+	} else if (w->pat == P_REQRES) {
 		uint64_t corr = 0;
 
 		watchdog_arm("shmk_client_send");
@@ -1359,6 +1389,12 @@ static void op_stats(struct world *w, struct shmk_service *s)
 		problem("%s = %u + %u > slots %u", H.op, a, b, w->L.nslots);
 	watchdog_arm("shmk_service_backlog");
 	shmk_service_backlog(s);
+	if (shmk_service_dead) {
+		watchdog_arm("shmk_service_dead");
+		n = shmk_service_dead(s);
+		if (n > w->L.nslots)
+			problem("%s = %u > slots %u", H.op, n, w->L.nslots);
+	}
 	watchdog_disarm();
 }
 
