@@ -179,6 +179,7 @@ struct world {
 	char base_name[SHMK_SVC_NAME_MAX - 12];
 	char name[SHMK_SVC_NAME_MAX];
 	unsigned int gen;		/* rebuilds */
+	struct shmk_svc_config want;	/* as asked for on create */
 	struct shmk_svc_config cfg;	/* as created, defaults filled in */
 	struct shmk_service *s;
 	struct shmk_region *raw;	/* the hostile peer's mapping */
@@ -685,6 +686,45 @@ static int port_open(struct world *w, struct shmk_service *s, int cons,
 	}
 }
 
+/*
+ * Rebuilds after the first vary the configuration (ring sizes, history
+ * beyond the buffer, one loan, one borrow, 1-byte payloads, event counts
+ * on and off a word boundary), from a stream of their own: the main
+ * stream, and so a reproduction, does not depend on them.
+ */
+static void vary_cfg(struct shmk_svc_config *c, enum pattern pat,
+		     unsigned int gen)
+{
+	uint64_t x = (H.seed + 1) * 0x9E3779B97F4A7C15ULL ^
+		     (uint64_t)gen * 0xBF58476D1CE4E5B9ULL ^ (uint64_t)pat;
+	static const uint32_t bufs[] = { 1, 2, 4, 8, 16 };
+	static const uint32_t evs[] = { 1, 31, 32, 37, 64, 100 };
+	static const uint64_t pls[] = { 1, 64, 200, 4096 };
+
+	if (!gen)
+		return;
+	x ^= x >> 31;
+	x *= 0x94D049BB133111EBULL;
+	x ^= x >> 29;
+	if (pat == P_EVENT) {
+		c->max_events = evs[x % NF(evs)];
+		c->max_publishers = NSIDE + (uint32_t)(x >> 8 & 1);
+		c->max_subscribers = NSIDE + (uint32_t)(x >> 9 & 1);
+		return;
+	}
+	c->buffer = bufs[x % NF(bufs)];
+	c->payload_max = pls[(x >> 8) % NF(pls)];
+	c->max_loans = 1 + (uint32_t)(x >> 16 & 1);
+	c->max_borrow = 1 + (uint32_t)(x >> 17 & 3);
+	c->max_publishers = NSIDE + (uint32_t)(x >> 19 & 1);
+	if (pat != P_REQRES) {
+		c->max_subscribers = NSIDE + (uint32_t)(x >> 20 & 1);
+		/* Sometimes a history longer than the buffer (cap = history). */
+		c->history = (uint32_t)(x >> 21 & 3) == 3 ? c->buffer + 3 :
+			     (uint32_t)(x >> 23) % (c->buffer + 1);
+	}
+}
+
 static void world_create(struct world *w)
 {
 	struct shmk_svc_config c = pattern_cfg(w->pat);
@@ -693,6 +733,8 @@ static void world_create(struct world *w)
 	int ret;
 
 	pthread_mutex_lock(&race_lock);
+	vary_cfg(&c, w->pat, w->gen);
+	w->want = c;
 	snprintf(w->name, sizeof(w->name), "%s.%u", w->base_name,
 		 w->gen++ % 100000);
 	ret = shmk_service_open(w->name, &c, SHMK_SVC_CREATE | SHMK_SVC_EXCL,
@@ -720,8 +762,12 @@ static void world_create(struct world *w)
 	w->rebuild_one_in = rndn(8) ? REBUILD_ONE_IN : 1000;
 	pthread_mutex_unlock(&race_lock);
 	H.nhist = 0;
-	hist_add("service %s created (%u chunks, %u slots, region %" PRIu64
-		 " bytes)", w->name, w->L.nchunks, w->L.nslots, w->size);
+	hist_add("service %s created (%u chunks, %u slots, ring %u, buffer %u, "
+		 "history %u, loans %u, borrow %u, payload %" PRIu64 ", events %u,"
+		 " region %" PRIu64 " bytes)", w->name, w->L.nchunks, w->L.nslots,
+		 w->L.cap, w->cfg.buffer, w->cfg.history, w->cfg.max_loans,
+		 w->cfg.max_borrow, w->cfg.payload_max, w->cfg.max_events,
+		 w->size);
 }
 
 static void world_destroy(struct world *w)
@@ -1174,11 +1220,12 @@ static void op_discard(struct world *w, struct vport *v)
 
 static void op_send_copy(struct world *w, struct vport *v)
 {
-	char buf[256];
+	static char buf[4096];	/* the largest payload_max used */
 	size_t len = rndn((uint32_t)w->cfg.payload_max + 1);
 	int64_t t = tmo();
 	int rc;
 
+	assert_true(len <= sizeof(buf));
 	memset(buf, 0x33, sizeof(buf));
 	watchdog_arm("shmk_pub_send_copy");
 	rc = shmk_pub_send_copy(v->p, buf, len, t);
@@ -1401,7 +1448,7 @@ static void op_stats(struct world *w, struct shmk_service *s)
 /* A fresh handle on the name, as a newcomer would open it. */
 static void op_fresh(struct world *w)
 {
-	struct shmk_svc_config c = pattern_cfg(w->pat);
+	struct shmk_svc_config c = w->want;
 	struct shmk_service *s = NULL;
 	struct shmk_port *p = NULL;
 	const struct shmk_obj_hdr *h = (const void *)w->base;
