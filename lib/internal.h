@@ -50,6 +50,9 @@ struct shmk_region {
 	char name[SHMK_NAME_MAX];
 };
 
+/* Internal flag of shmk__region_create_init(), never public. */
+#define SHMK__REGION_OPEN_OWN	(1U << 31)
+
 /*
  * Create a region and initialise it before anyone can open it: on memfd
  * the file is built unnamed, mapped, handed to @init, and only then
@@ -68,9 +71,6 @@ struct shmk_region {
  *
  * Return: 0 created, 1 opened (SHMK__REGION_OPEN_OWN), or -errno.
  */
-/* Internal flag of shmk__region_create_init(): see there. */
-#define SHMK__REGION_OPEN_OWN	(1U << 31)
-
 int shmk__region_create_init(const char *name, uint64_t size,
 			     unsigned int mode, unsigned int flags,
 			     int (*init)(struct shmk_region *r, void *arg),
