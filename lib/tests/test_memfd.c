@@ -380,6 +380,13 @@ static int init_mark(struct shmk_region *r, void *arg)
 	return 0;
 }
 
+/* Fails with -EEXIST when the name (@arg) is visible during init. */
+static int init_hidden(struct shmk_region *r, void *arg)
+{
+	(void)r;
+	return name_exists(arg) ? -EEXIST : 0;
+}
+
 static int init_die(struct shmk_region *r, void *arg)
 {
 	(void)arg;
@@ -423,6 +430,11 @@ static void test_creator_dies_in_init(void **state)
 	assert_int_equal(((unsigned char *)shmk_region_base(r))[1], 0);
 	shmk_region_close(r);
 	assert_false(name_exists(name));
+	/* While init runs, the name does not exist yet. */
+	assert_int_equal(shmk__region_create_init(name, 1, 0600, 0, init_hidden,
+						  name, &r), 0);
+	assert_true(name_is(name, r));
+	shmk_region_close(r);
 }
 
 /* An init that fails: its error, and nothing under the name. */
