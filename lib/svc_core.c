@@ -228,6 +228,20 @@ static int cfg_match(const struct shmk_svc_config *want,
 	return 0;
 }
 
+/* shmk__region_create_init()'s init step: svc_init() on the new region. */
+struct svc_init_arg {
+	const struct shmk_svc_config *c;
+	const struct svc_geo *g;
+};
+
+static int svc_init_cb(struct shmk_region *r, void *arg)
+{
+	const struct svc_init_arg *a = arg;
+
+	svc_init(r, a->c, a->g);
+	return 0;
+}
+
 SHMK_API int shmk_service_open(const char *name,
 			       const struct shmk_svc_config *cfg,
 			       unsigned int flags, struct shmk_service **out)
@@ -259,16 +273,17 @@ SHMK_API int shmk_service_open(const char *name,
 		ret = cfg_geometry(&full, &g);
 		if (ret)
 			goto err;
-		ret = shmk_region_create(s->rname, g.total, full.mode, 0, &r);
-		if (ret == 0) {
-			svc_init(r, &full, &g);
-		} else if (ret != -EEXIST || (flags & SHMK_SVC_EXCL)) {
+		/* 0: created and initialised; 1: opened (EXCL not asked). */
+		ret = shmk__region_create_init(s->rname, g.total, full.mode,
+				(flags & SHMK_SVC_EXCL) ? 0 : SHMK__REGION_OPEN_OWN,
+				svc_init_cb, &(struct svc_init_arg){ &full, &g }, &r);
+		if (ret < 0)
 			goto err;
-		}
 	}
-	if (!r) {
-		ret = shmk_region_open(s->rname, 0, &r);
-		if (ret)
+	if (!r || ret == 1) {
+		if (!r)
+			ret = shmk_region_open(s->rname, 0, &r);
+		if (ret < 0)
 			goto err;
 		/* The creator may still be initialising: wait for the magic. */
 		deadline = shmk_deadline(1000000000LL);

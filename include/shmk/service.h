@@ -133,6 +133,8 @@ struct shmk_port;
  *
  * Return: 0; -EINVAL (bad name, flags or configuration); -ENAMETOOLONG;
  * -ENOENT (missing, no SHMK_SVC_CREATE); -EEXIST (SHMK_SVC_EXCL);
+ * -EPERM (memfd, SHMK_SVC_CREATE without SHMK_SVC_EXCL: the existing file
+ * is another user's, or grants more than cfg->mode);
  * -EPROTOTYPE (the service exists with another kind or configuration);
  * -EBADMSG (the region is not a valid service); -EPROTO (another layout
  * version); -EAGAIN (its creator has not finished initialising it after
@@ -152,9 +154,9 @@ SHMK_API void shmk_service_close(struct shmk_service *s);
  * shmk_service_remove() - remove a service's name
  * @name:	service name
  *
- * Open handles and ports go on working.  On the memfd backend a service
- * otherwise persists until removed; on the device backend it goes away
- * with its last handle.
+ * Open handles and ports go on working.  Otherwise a service goes away
+ * with its last handle or port (memfd: or, after crashes, at the next
+ * open or create of its name).
  *
  * Return: 0; -ENOENT; -EPERM; -EINVAL; -ENAMETOOLONG.
  */
