@@ -175,7 +175,8 @@ static int memfd_list(struct region **out, size_t *n)
 		}
 		memset(&r[cnt], 0, sizeof(r[cnt]));
 		r[cnt].info.size = sizeof(r[cnt].info);
-		r[cnt].info.flags = SHMK_INFO_PERSIST;	/* POSIX shm semantics */
+		/* The memfd backend marks persistent regions with the sticky bit. */
+		r[cnt].info.flags = (st.st_mode & S_ISVTX) ? SHMK_INFO_PERSIST : 0;
 		r[cnt].info.bytes = (uint64_t)st.st_size;
 		r[cnt].info.resident_bytes = (uint64_t)st.st_blocks * 512;
 		r[cnt].info.id = (uint64_t)st.st_ino;
