@@ -90,17 +90,19 @@ static void test_timeout(void **state)
 	struct shmk_svc_config c = cfg_of(SHMK_SVC_REQRES);
 	char name[SHMK_SVC_NAME_MAX];
 	struct shmk_service *s;
-	struct shmk_port *cl;
+	struct shmk_port *cl, *sv;
 	struct shmk_sample smp;
 	void *pl;
 
 	(void)state;
 	s = new_service(&c, name);
 	assert_int_equal(shmk_client_open(s, &cl), 0);
+	assert_int_equal(shmk_server_open(s, &sv), 0);
 	assert_int_equal(shmk_pub_loan(cl, &pl), 0);
 	assert_int_equal(shmk_client_send(cl, pl, 1, NULL), 0);
 	assert_int_equal(shmk_client_receive(cl, &smp, 5000000), -ETIMEDOUT);
 	shmk_port_close(cl);
+	shmk_port_close(sv);
 	assert_int_equal(shmk_service_chunks_used(s), 0);
 	drop_service(s, name);
 }
