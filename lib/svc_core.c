@@ -76,10 +76,14 @@ static int cfg_geometry(const struct shmk_svc_config *c, struct svc_geo *g)
 		CFG_BAD(payload_max, 1, SHMK_SVC_PAYLOAD_MAX);
 	if (!c->max_publishers || c->max_publishers >= SHMK_SVC_SLOTS_MAX)
 		CFG_BAD(max_publishers, 1, SHMK_SVC_SLOTS_MAX - 1);
-	if (!c->max_subscribers ||
-	    c->max_subscribers > SHMK_SVC_SLOTS_MAX - c->max_publishers)
-		CFG_BAD(max_subscribers, 1,
-			SHMK_SVC_SLOTS_MAX - c->max_publishers);
+	if (!c->max_subscribers || c->max_subscribers >= SHMK_SVC_SLOTS_MAX)
+		CFG_BAD(max_subscribers, 1, SHMK_SVC_SLOTS_MAX - 1);
+	if (c->max_publishers + c->max_subscribers > SHMK_SVC_SLOTS_MAX) {
+		svc_err("max_publishers + max_subscribers: %u + %u is more "
+			"than %u", c->max_publishers, c->max_subscribers,
+			SHMK_SVC_SLOTS_MAX);
+		return -EINVAL;
+	}
 	if (c->kind == SHMK_SVC_REQRES && c->max_subscribers != 1)
 		CFG_BAD(max_subscribers, 1, 1);
 	if (!c->buffer || c->buffer > SHMK_SVC_RING_MAX)
