@@ -28,7 +28,8 @@ static int client_publish(struct shmk_port *p, void *payload, size_t len,
 	uint64_t id = p->corr_next + 1;
 	int ret;
 
-	ret = prod_publish(p, payload, len, id, NIL, 0, (int)p->v.cfg.overflow, 0);
+	ret = prod_publish(p, payload, len, id, NIL, 0,
+			   (int)p->svc->v.cfg.overflow, 0);
 	if (ret)
 		return ret;
 	p->corr_next = id;
@@ -59,7 +60,7 @@ static int send_ready(struct shmk_port *p, void *arg)
 	(void)arg;
 	if (!server_live(p))
 		return -EAGAIN;
-	return p->v.cfg.overflow == SHMK_OVERFLOW_BLOCK ? chan_room(p) : 0;
+	return p->svc->v.cfg.overflow == SHMK_OVERFLOW_BLOCK ? chan_room(p) : 0;
 }
 
 SHMK_API int shmk_client_send_wait(struct shmk_port *p, void *payload,
