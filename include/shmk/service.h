@@ -297,7 +297,8 @@ SHMK_API int shmk_sub_open(struct shmk_service *s, struct shmk_port **out);
  * shmk_port_close() - leave a service: release loans and received samples
  * @p:		port, may be NULL
  *
- * A publisher's samples not yet received are dropped.
+ * A publisher's samples not yet received are dropped (each subscriber
+ * counts them in shmk_sub_dropped()).
  */
 SHMK_API void shmk_port_close(struct shmk_port *p);
 
@@ -328,7 +329,9 @@ SHMK_API int shmk_pub_loan(struct shmk_port *p, void **payload);
  *		SHMK_FOREVER waits, otherwise a relative timeout
  *
  * On success the loan is consumed.  On -EAGAIN and -ETIMEDOUT the caller
- * keeps the loan (publish again or discard it).
+ * keeps the loan (publish again or discard it).  A subscriber that died
+ * with its buffer full is reclaimed by the publish that sleeps, or, with
+ * timeout 0, by every 16th publish in a row that finds no room.
  *
  * Return: 0; -EINVAL (not a loan of this port, @len too large); -EAGAIN
  * or -ETIMEDOUT (a subscriber's buffer is full, SHMK_OVERFLOW_BLOCK);
