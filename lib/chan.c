@@ -210,6 +210,19 @@ int chan_room(struct shmk_port *p)
 	return bp_room(p, NULL);
 }
 
+/* Is any consumer of ours live? */
+int chan_consumers(const struct shmk_port *p)
+{
+	uint32_t j;
+
+	for (j = p->clo; j < p->chi; j++)
+		/* Acquire: pairs with the consumer's store of ALIVE. */
+		if (ST_TAG(atomic_load_explicit(&p->v.slots[j].state,
+						memory_order_acquire)) == ST_ALIVE)
+			return 1;
+	return 0;
+}
+
 /* Run recovery every this many failed non-blocking publishes in a row. */
 #define BP_RECOVER_EVERY	16
 
@@ -242,6 +255,9 @@ int prod_publish(struct shmk_port *p, void *payload, size_t len,
 			p->bp_fails = 0;
 			if (view_recover(&p->svc->v) > 0)
 				ret = bp_room(p, NULL);
+			/* A request must not go where no server will read it. */
+			if (!ret && p->role == ROLE_CLIENT && !chan_consumers(p))
+				ret = -ENOTCONN;
 		}
 		if (ret)
 			return ret;

@@ -9,19 +9,6 @@
 
 /* Request-response */
 
-/* Is a server live?  (Slots [clo, chi) of a client are the server's.) */
-static int server_live(const struct shmk_port *p)
-{
-	uint32_t j;
-
-	for (j = p->clo; j < p->chi; j++)
-		/* Acquire: pairs with the server's store of ALIVE. */
-		if (ST_TAG(atomic_load_explicit(&p->v.slots[j].state,
-						memory_order_acquire)) == ST_ALIVE)
-			return 1;
-	return 0;
-}
-
 static int client_publish(struct shmk_port *p, void *payload, size_t len,
 			  uint64_t *corr)
 {
@@ -41,24 +28,29 @@ static int client_publish(struct shmk_port *p, void *payload, size_t len,
 SHMK_API int shmk_client_send(struct shmk_port *p, void *payload, size_t len,
 			      uint64_t *corr)
 {
+	int ret;
+
 	if (!p || p->role != ROLE_CLIENT)
 		return -EINVAL;
 	if (find_chunk(&p->v, p->loans, p->nloans, payload) < 0 ||
 	    len > p->v.cfg.payload_max)
 		return -EINVAL;
 	/* Nobody would ever answer: say so, keep the loan (lib-audit). */
-	if (!server_live(p)) {
+	if (!chan_consumers(p)) {
 		svc_err("shmk_client_send: no live server");
 		return -ENOTCONN;
 	}
-	return client_publish(p, payload, len, corr);
+	ret = client_publish(p, payload, len, corr);
+	if (ret == -ENOTCONN)	/* recovery found the server dead */
+		svc_err("shmk_client_send: no live server");
+	return ret;
 }
 
 /* Ready to send: a server is live and (back-pressure) it has room. */
 static int send_ready(struct shmk_port *p, void *arg)
 {
 	(void)arg;
-	if (!server_live(p))
+	if (!chan_consumers(p))
 		return -EAGAIN;
 	return p->svc->v.cfg.overflow == SHMK_OVERFLOW_BLOCK ? chan_room(p) : 0;
 }
@@ -78,7 +70,7 @@ SHMK_API int shmk_client_send_wait(struct shmk_port *p, void *payload,
 		return -EINVAL;
 	ret = svc_block(p, send_ready, NULL, timeout_ns);
 	if (ret == -ETIMEDOUT)
-		svc_err(server_live(p) ? "shmk_client_send_wait: the server's "
+		svc_err(chan_consumers(p) ? "shmk_client_send_wait: the server's "
 			"buffer stayed full" : "shmk_client_send_wait: no live "
 			"server");
 	if (ret)

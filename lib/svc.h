@@ -237,6 +237,7 @@ static inline void chunk_put(const struct svc_view *v, uint32_t c, uint64_t bit)
 #define cons_try       shmk__cons_try
 #define chan_release   shmk__chan_release
 #define chan_room      shmk__chan_room
+#define chan_consumers shmk__chan_consumers
 #define svc_err        shmk__svc_err
 
 /* svc_core.c */
@@ -270,5 +271,6 @@ int drained(struct shmk_port *p, void *arg);
 int cons_try(struct shmk_port *p, void *arg);
 int chan_release(struct shmk_port *p, struct shmk_sample *smp);
 int chan_room(struct shmk_port *p);
+int chan_consumers(const struct shmk_port *p);
 
 #endif /* SHMK_LIB_SVC_H */

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <time.h>
 #include "msgutil.h"
 
@@ -454,6 +455,72 @@ static void test_send_wait_room(void **state)
 	drop_service(s, name);
 }
 
+/*
+ * Blocking overflow, buffer 1, the server SIGKILLed with a request
+ * unread: shmk_client_send() finds it dead within a bounded number of
+ * tries (-ENOTCONN, not -EAGAIN forever; lib-audit #10), keeps the loan,
+ * and sends to the next server.
+ */
+static void test_dead_server_block(void **state)
+{
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_REQRES);
+	char name[SHMK_SVC_NAME_MAX];
+	struct shmk_service *s;
+	struct shmk_port *cl, *sv;
+	struct shmk_sample smp;
+	int fds[2], i, ret = 0;
+	uint64_t corr;
+	void *pl;
+	pid_t pid;
+	char ch;
+
+	(void)state;
+	c.buffer = 1;
+	c.overflow = SHMK_OVERFLOW_BLOCK;
+	c.max_publishers = 1;
+	s = new_service(&c, name);
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct shmk_service *cs;
+
+		CHILD_CHECK(shmk_service_open(name, NULL, 0, &cs) == 0);
+		CHILD_CHECK(shmk_server_open(cs, &sv) == 0);
+		CHILD_CHECK(write(fds[1], "s", 1) == 1);
+		pause();
+		_exit(0);
+	}
+	assert_int_equal(read(fds[0], &ch, 1), 1);
+	assert_int_equal(shmk_client_open(s, &cl), 0);
+	assert_int_equal(shmk_pub_loan(cl, &pl), 0);
+	assert_int_equal(shmk_client_send(cl, pl, 1, NULL), 0);
+	assert_int_equal(shmk_pub_loan(cl, &pl), 0);
+	assert_int_equal(shmk_client_send(cl, pl, 1, NULL), -EAGAIN);
+	kill(pid, SIGKILL);
+	assert_int_equal(reap(pid), 128 + SIGKILL);
+	close(fds[0]);
+	close(fds[1]);
+	for (i = 0; i < 100; i++) {
+		ret = shmk_client_send(cl, pl, 1, NULL);
+		if (ret != -EAGAIN)
+			break;
+	}
+	assert_int_equal(ret, -ENOTCONN);
+	assert_true(i < 100);
+	assert_int_equal(shmk_client_send(cl, pl, 1, NULL), -ENOTCONN);
+	assert_int_equal(shmk_server_open(s, &sv), 0);
+	assert_int_equal(shmk_client_send(cl, pl, 3, &corr), 0);
+	assert_int_equal(shmk_server_receive(sv, &smp, 0), 0);
+	assert_int_equal(smp.corr, corr);
+	assert_int_equal(smp.len, 3);
+	shmk_sub_release(sv, &smp);
+	shmk_port_close(sv);
+	shmk_port_close(cl);
+	assert_int_equal(shmk_service_chunks_used(s), 0);
+	drop_service(s, name);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -464,6 +531,7 @@ int main(void)
 		cmocka_unit_test(test_million),
 		cmocka_unit_test(test_no_server),
 		cmocka_unit_test(test_send_wait_room),
+		cmocka_unit_test(test_dead_server_block),
 	};
 
 	use_memfd_backend();
