@@ -39,6 +39,7 @@ SHMK_API int shmk_pub_send_copy(struct shmk_port *p, const void *data,
 	ret = shmk_pub_loan(p, &pl);
 	if (ret)
 		return ret;
+	SHMK_CP();
 	memcpy(pl, data, len);
 	ret = shmk_pub_publish(p, pl, len, timeout_ns);
 	if (ret)
