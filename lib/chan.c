@@ -194,11 +194,12 @@ static int bp_room(struct shmk_port *p, void *arg)
 		/* Acquire: pairs with the claimer's seq_cst store of ALIVE. */
 		uint32_t st = atomic_load_explicit(&v->slots[j].state,
 						   memory_order_acquire);
+		uint64_t cv;
 
 		if (ST_TAG(st) != ST_ALIVE)
 			continue;
-		if (p->tail - cursor_clamp(v, ch, j, p->slot, p->start, p->tail) >=
-		    v->cfg.buffer)
+		cv = cursor_clamp(v, ch, j, p->slot, p->start, p->tail);
+		if (p->tail - cv >= v->cfg.buffer)
 			return -EAGAIN;
 	}
 	return 0;
@@ -213,13 +214,15 @@ int chan_room(struct shmk_port *p)
 /* Is any consumer of ours live? */
 int chan_consumers(const struct shmk_port *p)
 {
-	uint32_t j;
+	uint32_t j, st;
 
-	for (j = p->clo; j < p->chi; j++)
+	for (j = p->clo; j < p->chi; j++) {
 		/* Acquire: pairs with the consumer's store of ALIVE. */
-		if (ST_TAG(atomic_load_explicit(&p->v.slots[j].state,
-						memory_order_acquire)) == ST_ALIVE)
+		st = atomic_load_explicit(&p->v.slots[j].state,
+					  memory_order_acquire);
+		if (ST_TAG(st) == ST_ALIVE)
 			return 1;
+	}
 	return 0;
 }
 
@@ -255,8 +258,9 @@ int prod_publish(struct shmk_port *p, void *payload, size_t len,
 			p->bp_fails = 0;
 			if (view_recover(&p->svc->v) > 0)
 				ret = bp_room(p, NULL);
-			/* A request must not go where no server will read it. */
-			if (!ret && p->role == ROLE_CLIENT && !chan_consumers(p))
+			/* No request where no server will read it. */
+			if (!ret && p->role == ROLE_CLIENT &&
+			    !chan_consumers(p))
 				ret = -ENOTCONN;
 		}
 		if (ret)
@@ -408,7 +412,8 @@ static int cons_try_one(struct shmk_port *p, uint32_t i,
 		 * Acquire: pairs with the producer's store of ALIVE (its start
 		 * is visible) and with the reclaimer's release of FREE.
 		 */
-		st = atomic_load_explicit(&v->slots[i].state, memory_order_acquire);
+		st = atomic_load_explicit(&v->slots[i].state,
+					  memory_order_acquire);
 		/* Relaxed: only this consumer writes its cursor. */
 		cv = atomic_load_explicit(cur, memory_order_relaxed);
 		/*
@@ -428,8 +433,9 @@ static int cons_try_one(struct shmk_port *p, uint32_t i,
 			 * Relaxed: after the acquire load of tail above; an
 			 * unchanged state means tail was this producer's.
 			 */
-			if (cv < tail && atomic_load_explicit(&v->slots[i].state,
-						memory_order_relaxed) == st)
+			if (cv < tail &&
+			    atomic_load_explicit(&v->slots[i].state,
+						 memory_order_relaxed) == st)
 				cursor_skip(p, cur, cv, tail);
 			return -EAGAIN;
 		}
@@ -438,14 +444,14 @@ static int cons_try_one(struct shmk_port *p, uint32_t i,
 		if (start > tail)
 			start = tail;
 		if (cv < start) {
-			/* Samples of an older generation, which took them along. */
+			/* An older generation's samples: gone with it. */
 			cursor_skip(p, cur, cv, start);
 			cv = start;
 		}
 		if (cv == tail)
 			return -EAGAIN;
 		if (tail - cv > cap) {
-			/* Overwritten: we lagged more than the ring (safe overflow). */
+			/* Overwritten: we lagged more than the ring. */
 			cursor_skip(p, cur, cv, tail - cap);
 			cv = tail - cap;
 		}

@@ -70,9 +70,8 @@ SHMK_API int shmk_client_send_wait(struct shmk_port *p, void *payload,
 		return -EINVAL;
 	ret = svc_block(p, send_ready, NULL, timeout_ns);
 	if (ret == -ETIMEDOUT)
-		svc_err(chan_consumers(p) ? "shmk_client_send_wait: the server's "
-			"buffer stayed full" : "shmk_client_send_wait: no live "
-			"server");
+		svc_err("shmk_client_send_wait: %s", chan_consumers(p) ?
+			"the server's buffer stayed full" : "no live server");
 	if (ret)
 		return ret;
 	/* Room cannot shrink but by our own publish: this does not wait. */
