@@ -39,7 +39,7 @@
 
 #define SLOT_PIDCHECK	1U	/* no death notice: check the pid */
 
-#define NIL		0xffffffffU
+#define NIL		0xffffffffU	/* no target (msg_hdr.target) */
 #define MSG_HDR		64	/* bytes of struct msg_hdr, one per chunk */
 #define SLEEP_SLICE_NS	100000000LL	/* re-check for dead peers this often */
 
@@ -55,16 +55,54 @@ struct svc_slot {
 	char _pad[48];
 };
 
-/* A producer's position on one channel, written by that producer only. */
+/*
+ * A ring's positions, written by its producer only.  Positions are 64-bit
+ * and monotonic per ring across generations: a new claimer of the slot
+ * continues from the old tail, so a position names one sample for the
+ * life of the service and a consumer's cursor needs no generation.  At
+ * 2^30 samples a second a position wraps after 544 years.
+ */
 struct svc_prod {
-	_Atomic uint32_t tail;	/* next sequence number */
-	_Atomic uint32_t start;	/* first sequence number of this generation */
-	char _pad[SHMK_CACHELINE_PAD - 8];
+	_Atomic uint64_t tail;	/* next position */
+	_Atomic uint64_t start;	/* first position of the current generation */
+	char _pad[SHMK_CACHELINE_PAD - 16];
 };
+
+/*
+ * A ring entry: the low 40 bits of the sample's position, then its 24-bit
+ * chunk index (nchunks < 2^24; ENT_NIL: empty).  The entry at index
+ * pos % cap is overwritten every cap positions, and a consumer reads it
+ * only for a position pos with tail - cap <= pos < tail, tail loaded just
+ * before: the entry then holds pos or pos + k * cap with k >= 1, a later
+ * sample (it lagged).  The low 40 bits tell those apart unless 2^40
+ * samples (hours at full speed) are published between the consumer's
+ * two loads, and even then the full 64-bit position in the sample's
+ * header, checked after the consumer holds the chunk, catches it.
+ */
+#define ENT_CBITS	24
+#define ENT_NIL		((1U << ENT_CBITS) - 1)	/* chunk of an empty entry */
+#define ENT_PMASK	((1ULL << 40) - 1)
+#define SVC_LAYOUT	2	/* svc_shared.layout: this file's layout */
+
+static inline uint64_t ent_make(uint64_t pos, uint32_t c)
+{
+	return (pos & ENT_PMASK) << ENT_CBITS | c;
+}
+
+static inline uint32_t ent_chunk(uint64_t e)
+{
+	return (uint32_t)(e & ENT_NIL);
+}
+
+/* Does entry @e hold position @pos (low 40 bits)? */
+static inline int ent_is(uint64_t e, uint64_t pos)
+{
+	return (e >> ENT_CBITS) == (pos & ENT_PMASK);
+}
 
 /* One per chunk, in a dense array apart from the payloads. */
 struct msg_hdr {
-	uint64_t seq;
+	uint64_t seq;		/* the sample's position in its ring */
 	uint64_t corr;
 	uint64_t len;
 	uint32_t origin;
@@ -83,7 +121,7 @@ struct svc_shared {
 	union {
 		struct {
 			struct shmk_svc_config cfg;
-			uint32_t nslots, nchan, cap, nchunks, ewords, _r0;
+			uint32_t nslots, nchan, cap, nchunks, ewords, layout;
 			uint64_t stride, slots_off, prod_off, ring_off,
 				 cursor_off, holders_off, events_off, hdrs_off,
 				 chunks_off;
@@ -113,7 +151,7 @@ struct svc_view {
 	struct svc_slot *slots;
 	struct svc_prod *prod;		/* [ch * M + i] */
 	_Atomic uint64_t *ring;		/* [(ch * M + i) * cap + k] */
-	_Atomic uint64_t *cursor;	/* [(ch * M + j) * M + i]: gen << 32 | pos */
+	_Atomic uint64_t *cursor;	/* [(ch * M + j) * M + i]: next position */
 	_Atomic uint64_t *holders;	/* [chunk] */
 	_Atomic uint32_t *events;	/* [j * ewords + w] */
 	struct msg_hdr *hdrs;		/* [chunk] */
@@ -136,8 +174,9 @@ struct shmk_port {
 	int prod_ch, cons_ch;		/* -1: none */
 	uint32_t plo, phi;		/* slots that produce to us */
 	uint32_t clo, chi;		/* slots that consume from us */
-	uint32_t tail, start;		/* producer */
+	uint64_t tail, start;		/* producer: its own ring's */
 	uint32_t nloans, nheld, rr, hint;
+	uint32_t bp_fails;		/* back-pressure failures in a row */
 	uint32_t *loans, *held;
 	uint64_t dropped, corr_next;
 	int watching;
@@ -154,7 +193,7 @@ static inline _Atomic uint64_t *holders_of(const struct svc_view *v, uint32_t c)
 	return &v->holders[c];
 }
 
-/* Ring @ri of channel @ch: its entries, sequence pos at [pos % cap]. */
+/* Ring @ri of channel @ch: its entries, position pos at [pos % cap]. */
 static inline _Atomic uint64_t *ring_of(const struct svc_view *v, uint32_t ch,
 				 uint32_t ri)
 {
@@ -197,9 +236,14 @@ static inline void chunk_put(const struct svc_view *v, uint32_t c, uint64_t bit)
 #define drained        shmk__drained
 #define cons_try       shmk__cons_try
 #define chan_release   shmk__chan_release
+#define chan_room      shmk__chan_room
+#define chan_consumers shmk__chan_consumers
+#define svc_err        shmk__svc_err
 
 /* svc_core.c */
 int view_attach(struct svc_view *v, struct shmk_region *r);
+/* Set this thread's shmk_last_error() text. */
+void svc_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* svc_live.c */
 int ofd_lock(int fd, uint64_t off, short type, int cmd);
@@ -226,5 +270,7 @@ int prod_publish(struct shmk_port *p, void *payload, size_t len,
 int drained(struct shmk_port *p, void *arg);
 int cons_try(struct shmk_port *p, void *arg);
 int chan_release(struct shmk_port *p, struct shmk_sample *smp);
+int chan_room(struct shmk_port *p);
+int chan_consumers(const struct shmk_port *p);
 
 #endif /* SHMK_LIB_SVC_H */
