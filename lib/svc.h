@@ -257,6 +257,7 @@ int svc_block_on(struct shmk_port *p, try_fn fn, void *arg,
 		 int64_t timeout_ns, int which);
 int svc_block(struct shmk_port *p, try_fn fn, void *arg, int64_t timeout_ns);
 extern _Atomic unsigned long shmk__svc_wakes;	/* wake syscalls made (tests) */
+extern int64_t shmk__svc_slice_ns;		/* memfd sleep slice (tests) */
 
 /*
  * The conditional death notice (the module writes @value into @slot only

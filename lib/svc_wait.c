@@ -19,6 +19,9 @@
 /* Wake syscalls this process made (a statistic for the tests). */
 _Atomic unsigned long shmk__svc_wakes;
 
+/* memfd's sleep slice; a test that must see every missed wake-up hang raises it. */
+int64_t shmk__svc_slice_ns = SLEEP_SLICE_NS;
+
 /* Wake the live slots of @want whose bit is set in @mask. */
 static void wake_mask(const struct svc_view *v, _Atomic uint64_t *mask,
 		      uint64_t want)
@@ -139,7 +142,7 @@ static void slice_recover(struct shmk_service *s)
 	/* Relaxed: a rate limit; the CAS picks one thread per slice. */
 	int64_t last = atomic_load_explicit(&s->recover_ns, memory_order_relaxed);
 
-	if (now - last < SLEEP_SLICE_NS ||
+	if (now - last < shmk__svc_slice_ns ||
 	    !atomic_compare_exchange_strong_explicit(&s->recover_ns, &last, now,
 			memory_order_relaxed, memory_order_relaxed))
 		return;
@@ -204,8 +207,8 @@ int svc_block_on(struct shmk_port *p, try_fn fn, void *arg,
 					view_recover(&p->svc->v);
 			} else {
 				w = shmk_wait(v->r, (const void *)&sl->wake, e,
-					      left < 0 || left > SLEEP_SLICE_NS ?
-					      SLEEP_SLICE_NS : left);
+					      left < 0 || left > shmk__svc_slice_ns ?
+					      shmk__svc_slice_ns : left);
 				if (w == -ETIMEDOUT)
 					slice_recover(p->svc);
 				else if (w && w != -EAGAIN)
