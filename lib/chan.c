@@ -199,7 +199,7 @@ int prod_publish(struct shmk_port *p, void *payload, size_t len,
 	if (i < 0 || len > v->cfg.payload_max)
 		return -EINVAL;
 	if (policy == SHMK_OVERFLOW_BLOCK) {
-		ret = svc_block(p, bp_room, NULL, timeout_ns);
+		ret = svc_block_on(p, bp_room, NULL, timeout_ns, SLEEP_ROOM);
 		if (ret)
 			return ret;
 	}

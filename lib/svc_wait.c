@@ -225,8 +225,9 @@ int svc_block_on(struct shmk_port *p, try_fn fn, void *arg,
 	}
 }
 
+/* Consumers wait for data; a drain (and back-pressure, see chan.c) for room. */
 int svc_block(struct shmk_port *p, try_fn fn, void *arg, int64_t timeout_ns)
 {
 	return svc_block_on(p, fn, arg, timeout_ns,
-			    fn == cons_try ? SLEEP_DATA : SLEEP_ROOM);
+			    fn == drained ? SLEEP_ROOM : SLEEP_DATA);
 }
