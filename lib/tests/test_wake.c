@@ -28,6 +28,7 @@ static volatile int fail_futex_wait;
 long syscall(long n, ...)
 {
 	static long (*real)(long, ...);
+	long (*fn)(long, ...);
 	va_list ap;
 	long a[6];
 	int i;
@@ -41,9 +42,13 @@ long syscall(long n, ...)
 		errno = ENOSYS;
 		return -1;
 	}
-	if (!real)
-		*(void **)&real = dlsym(RTLD_NEXT, "syscall");
-	return real(n, a[0], a[1], a[2], a[3], a[4], a[5]);
+	/* Relaxed: every thread resolves the same address. */
+	fn = __atomic_load_n(&real, __ATOMIC_RELAXED);
+	if (!fn) {
+		*(void **)&fn = dlsym(RTLD_NEXT, "syscall");
+		__atomic_store_n(&real, fn, __ATOMIC_RELAXED);
+	}
+	return fn(n, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 
 static unsigned long wakes(void)
