@@ -249,6 +249,26 @@ int view_recover(const struct svc_view *v)
 	return n;
 }
 
+SHMK_API uint32_t shmk_service_dead(const struct shmk_service *s)
+{
+	const struct svc_view *v = &s->v;
+	int dev = shmk_region_backend(v->r) == SHMK_BACKEND_DEVICE;
+	uint32_t k, st, n = 0;
+
+	for (k = 0; k < v->g.nslots; k++) {
+		/* Relaxed: a snapshot. */
+		st = atomic_load_explicit(&v->slots[k].state, memory_order_relaxed);
+		if (st == ST_FREE)
+			continue;
+		if (dev ? ST_TAG(st) != ST_CLAIM && ST_TAG(st) != ST_ALIVE &&
+			  ST_TAG(st) != ST_RECLAIM :
+		    ofd_lock(shmk_region_fd(v->r), slot_off(v, k), F_WRLCK,
+			     F_OFD_GETLK) == 0)
+			n++;
+	}
+	return n;
+}
+
 SHMK_API int shmk_service_recover(struct shmk_service *s)
 {
 	return s ? view_recover(&s->v) : -EINVAL;

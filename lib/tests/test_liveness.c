@@ -119,6 +119,7 @@ static void test_claim_window_other_pidns(void **state)
 	s = new_service(&c, name);
 	r = hold_claim(s, 0, ST_CLAIM);
 	held = slot_state(s, 0);
+	assert_int_equal(shmk_service_dead(s), 0);
 	ret = in_pidns(ns_recover, name);
 	if (ret == 77) {
 		shmk_region_close(r);
@@ -266,8 +267,11 @@ static void test_participants_other_pidns(void **state)
 		assert_int_equal(shmk_sub_release(sub, &smp), 0);
 	}
 	assert_int_equal(shmk_service_participants(s), 2);
+	/* Dead, shown as dead until reclaimed. */
+	assert_int_equal(shmk_service_dead(s), 1);
 	assert_int_equal(shmk_service_recover(s), 1);
 	assert_int_equal(shmk_service_participants(s), 1);
+	assert_int_equal(shmk_service_dead(s), 0);
 	assert_int_equal(shmk_service_chunks_used(s), 0);
 	/* And the other way round: our live subscriber stays ours. */
 	assert_int_equal(in_pidns(ns_recover, name), 0);
