@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -217,9 +218,22 @@ int view_recover(const struct svc_view *v)
 	int fd = shmk_region_fd(v->r), n = 0;
 	uint32_t k, st;
 
-	/* Acquire: pairs with the release in the exchange below. */
-	if (atomic_exchange_explicit(&svc->recovering, 1, memory_order_acquire))
-		return 0;	/* another thread of ours is at it */
+	int64_t deadline = -1;
+
+	/*
+	 * Acquire: pairs with the release store that ends another thread's
+	 * pass.  Wait for it (a pass is bounded) so that our caller's
+	 * decision rests on a finished pass; give up after a second (a
+	 * fork() child may have inherited the flag of a thread it lacks).
+	 */
+	while (atomic_exchange_explicit(&svc->recovering, 1,
+					memory_order_acquire)) {
+		if (deadline < 0)
+			deadline = shmk_deadline(1000000000LL);
+		else if (!shmk_remaining(deadline))
+			return 0;
+		sched_yield();
+	}
 	for (k = 0; k < v->g.nslots; k++) {
 		/* Acquire: pairs with the claimer's store of ALIVE. */
 		st = atomic_load_explicit(&v->slots[k].state, memory_order_acquire);
