@@ -117,6 +117,7 @@ SHMK_API int shmk_listener_fd(struct shmk_port *p)
 	if (ioctl(fd, SHMK_IOC_WATCH, &w) < 0)
 		return -errno;
 	SHMK_CP();
+	/* Device backend only: a listener watched by shmk_listener_fd(). */
 	/*
 	 * Seq_cst: a watcher counts as asleep on its wake word for as long
 	 * as it watches (svc_block_on() leaves the bit set; the sweep on

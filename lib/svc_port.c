@@ -107,6 +107,7 @@ static int claim_slot(struct shmk_port *p, uint32_t k)
 		if (ret) {
 			free_st = ST_CLAIM | t;
 			SHMK_CP();
+			/* Device backend only: no death notice could be armed. */
 			/* Release: as a reclaimer's FREE (nothing to sweep). */
 			atomic_compare_exchange_strong_explicit(&sl->state,
 					&free_st, ST_FREE, memory_order_release,
