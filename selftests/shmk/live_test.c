@@ -5,7 +5,9 @@
  * service's death counter), so a publisher blocked on a consumer that is
  * killed gets out at once, with no polling slice; a killed participant is
  * shown dead until it is reclaimed; a port on a handle whose name now
- * holds another service is -ESTALE.
+ * holds another service is -ESTALE; and with the module's conditional
+ * notice, a late release cannot mark a newer occupant of the slot dead
+ * (lib-audit #15).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -20,6 +22,9 @@
 #include <shmk/shmk.h>
 
 #include "kselftest_harness.h"
+
+/* White-box, for the late-release test: the slot states of lib/svc.h. */
+#include "../../lib/svc.h"
 
 static void uniq(char *buf, size_t len, const char *tag)
 {
@@ -183,6 +188,67 @@ TEST(port_on_replaced_service)
 	shmk_service_remove(name);
 	shmk_service_close(s);
 	shmk_service_close(old);
+}
+
+/*
+ * #15: a port's file released after its slot has passed to a newer
+ * generation (as when a fork() child kept the file): the conditional
+ * notice matches only the port's own generation, so the newer occupant
+ * is left alone.  Skipped with a module that lacks the conditional notice
+ * (then the library's fallback never lets a plain notice outlive FREE).
+ */
+TEST(late_release_spares_newer_occupant)
+{
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_PUBSUB);
+	char name[SHMK_SVC_NAME_MAX];
+	struct shmk_service *s;
+	_Atomic uint32_t *st;
+	uint32_t newer;
+	int pfd[2], ret;
+	char ch;
+	pid_t kid;
+
+	NEED_DEVICE();
+	uniq(name, sizeof(name), "lr");
+	c.max_publishers = 1;
+	ASSERT_EQ(0, shmk_service_open(name, &c, SHMK_SVC_CREATE, &s));
+	ret = shmk__on_release_cmpxchg(s->v.r, &s->v.sh->deaths, 0, 1, 0,
+				       &s->v.sh->deaths);
+	shmk_region_on_release(s->v.r, NULL, 0, NULL);
+	if (ret == -EOPNOTSUPP) {
+		shmk_service_remove(name);
+		shmk_service_close(s);
+		SKIP(return, "the module has no conditional death notice");
+	}
+	ASSERT_EQ(0, ret);
+	ASSERT_EQ(0, pipe(pfd));
+	kid = fork();
+	ASSERT_LE(0, kid);
+	if (kid == 0) {
+		struct shmk_service *cs;
+		struct shmk_port *pub;
+
+		CHILD_CHECK(shmk_service_open(name, NULL, 0, &cs) == 0);
+		CHILD_CHECK(shmk_pub_open(cs, &pub) == 0);
+		CHILD_CHECK(write(pfd[1], "r", 1) == 1);
+		pause();
+		_exit(0);
+	}
+	ASSERT_EQ(1, read(pfd[0], &ch, 1));
+	st = &s->v.slots[0].state;	/* the only publisher slot */
+	ASSERT_EQ(ST_ALIVE, ST_TAG(atomic_load(st)));
+	/* The slot now belongs to a newer generation. */
+	newer = ST_ALIVE | ((ST_VAL(atomic_load(st)) + 1) & ST_VMASK);
+	atomic_store(st, newer);
+	kill(kid, SIGKILL);
+	ASSERT_EQ(128 + SIGKILL, reap(kid));
+	EXPECT_EQ(newer, atomic_load(st));
+	EXPECT_EQ(0, shmk_service_dead(s));
+	atomic_store(st, ST_FREE);
+	close(pfd[0]);
+	close(pfd[1]);
+	shmk_service_remove(name);
+	shmk_service_close(s);
 }
 
 TEST_HARNESS_MAIN
