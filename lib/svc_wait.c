@@ -81,8 +81,8 @@ static uint64_t range_mask(uint32_t lo, uint32_t hi)
  */
 void svc_wake_cons(const struct shmk_port *p, uint32_t ri)
 {
-	uint64_t want = p->role == ROLE_SERVER ? 1ULL << ri :
-			range_mask(p->clo, p->chi);
+	uint64_t want = p->role != ROLE_SERVER ? range_mask(p->clo, p->chi) :
+			ri < 64 ? 1ULL << ri : 0;
 
 	wake_mask(&p->v, &p->v.sh->sleep_data, want);
 }
@@ -90,7 +90,8 @@ void svc_wake_cons(const struct shmk_port *p, uint32_t ri)
 /* After a consumer advanced its cursor on producer @i: wake @i if it waits. */
 void svc_wake_prod(const struct svc_view *v, uint32_t i)
 {
-	wake_mask(v, &v->sh->sleep_room, 1ULL << i);
+	if (i < 64)
+		wake_mask(v, &v->sh->sleep_room, 1ULL << i);
 }
 
 /* After a notifier set the event bits of the listeners in @want. */
