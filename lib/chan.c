@@ -247,7 +247,7 @@ int prod_publish(struct shmk_port *p, void *payload, size_t len,
 	if (i < 0 || len > v->cfg.payload_max || ri >= M)
 		return -EINVAL;
 	if (policy == SHMK_OVERFLOW_BLOCK) {
-		ret = svc_block(p, bp_room, NULL, timeout_ns);
+		ret = svc_block_on(p, bp_room, NULL, timeout_ns, SLEEP_ROOM);
 		/*
 		 * Timeout 0 never sleeps, so nothing else would notice a
 		 * dead consumer that holds us up on the memfd backend (its
@@ -334,8 +334,8 @@ int prod_publish(struct shmk_port *p, void *payload, size_t len,
 		atomic_fetch_and_explicit(holders_of(v, oc), ~p->bit,
 					  memory_order_release);
 	}
-	/* Its seq_cst fence orders the entry store before the sleepers peek. */
-	svc_kick(v);
+	/* Its seq_cst fence orders the entry store before the mask load. */
+	svc_wake_cons(p, ri);
 	return 0;
 }
 
@@ -459,8 +459,8 @@ static int cons_try_one(struct shmk_port *p, uint32_t i,
 		/*
 		 * Seq_cst: an acquire, pairing with the producer's release
 		 * store of the entry (the chunk is written); seq_cst so that
-		 * a sleeper's re-check, after its seq_cst increment of
-		 * sleepers, follows svc_kick()'s fence in the total order
+		 * a sleeper's re-check, after its seq_cst fetch_or of its
+		 * sleeping bit and fence, follows wake_mask()'s fence
 		 * (Dekker; a plain load on x86).
 		 */
 		e = atomic_load_explicit(ep, memory_order_seq_cst);
@@ -544,14 +544,11 @@ static int cons_try_one(struct shmk_port *p, uint32_t i,
 				 SHMK_READ_ONCE(h->target_gen) == p->gen);
 		}
 		/*
-		 * Producers may wait for room (back-pressure) or in
-		 * shmk_pub_drain(); the relaxed peek keeps the fence off the
-		 * safe-overflow fast path, where a missed wake only delays a
-		 * drain by a sleep slice.
+		 * Producer i may wait for room (back-pressure) or in a drain:
+		 * its seq_cst fence orders our cursor store before the mask
+		 * load (no slice would catch a missed wake on the device).
 		 */
-		if (v->cfg.overflow == SHMK_OVERFLOW_BLOCK ||
-		    atomic_load_explicit(&v->sh->sleepers, memory_order_relaxed))
-			svc_kick(v);
+		svc_wake_prod(v, i);
 		return 0;
 	}
 	return -EAGAIN;

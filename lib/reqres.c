@@ -68,7 +68,7 @@ SHMK_API int shmk_client_send_wait(struct shmk_port *p, void *payload,
 	if (find_chunk(&p->v, p->loans, p->nloans, payload) < 0 ||
 	    len > p->v.cfg.payload_max)
 		return -EINVAL;
-	ret = svc_block(p, send_ready, NULL, timeout_ns);
+	ret = svc_block_on(p, send_ready, NULL, timeout_ns, SLEEP_ROOM);
 	if (ret == -ETIMEDOUT)
 		svc_err("shmk_client_send_wait: %s", chan_consumers(p) ?
 			"the server's buffer stayed full" : "no live server");

@@ -256,6 +256,20 @@ SHMK_API void shmk_service_roles(const struct shmk_service *s,
 				 uint32_t *producers, uint32_t *consumers);
 
 /**
+ * shmk_service_dead() - participants that are gone but not yet reclaimed
+ * @s:		handle
+ *
+ * Slots whose holder the kernel says is gone: on the device backend the
+ * module wrote its death notice (state DEAD); on the memfd backend
+ * nobody holds the slot's OFD lock.  They still count in
+ * shmk_service_participants() until shmk_service_recover() (or any
+ * participant that needs room) reclaims them.  A snapshot.
+ *
+ * Return: the count.
+ */
+SHMK_API uint32_t shmk_service_dead(const struct shmk_service *s);
+
+/**
  * shmk_service_backlog() - the deepest consumer queue
  * @s:		handle
  *
