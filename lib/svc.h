@@ -57,10 +57,12 @@ enum { ROLE_PUB, ROLE_SUB, ROLE_CLIENT, ROLE_SERVER, ROLE_NOTIFIER,
        ROLE_LISTENER };
 
 /*
- * One participant slot (64 bytes).  @wake is the only word the slot's
- * port sleeps on: whoever has something for it (a producer for a
- * consumer, a consumer for a producer waiting for room or a drain, a
- * notifier for a listener) increments it and wakes it.
+ * One participant slot (SHMK_CACHELINE_PAD bytes, so that the wake words
+ * of two slots, written on the data path by whoever wakes them, never
+ * share a pair of cache lines: lib-audit #17).  @wake is the only word
+ * the slot's port sleeps on: whoever has something for it (a producer
+ * for a consumer, a consumer for a producer waiting for room or a drain,
+ * a notifier for a listener) increments it and wakes it.
  */
 struct svc_slot {
 	_Atomic uint32_t state;
@@ -68,7 +70,7 @@ struct svc_slot {
 	_Atomic uint32_t pid;	/* the claimer's pid in its namespace: shown, never trusted */
 	_Atomic uint32_t flags;
 	_Atomic uint32_t wake;
-	char _pad[44];
+	char _pad[SHMK_CACHELINE_PAD - 20];
 };
 
 /*
@@ -98,7 +100,11 @@ struct svc_prod {
 #define ENT_CBITS	24
 #define ENT_NIL		((1U << ENT_CBITS) - 1)	/* chunk of an empty entry */
 #define ENT_PMASK	((1ULL << 40) - 1)
-#define SVC_LAYOUT	2	/* svc_shared.layout: this file's layout */
+/*
+ * svc_shared.layout: this file's layout.  3: slots, rings, cursor rows
+ * and event rows each start on their own SHMK_CACHELINE_PAD bytes.
+ */
+#define SVC_LAYOUT	3
 
 static inline uint64_t ent_make(uint64_t pos, uint32_t c)
 {
@@ -138,6 +144,7 @@ struct svc_shared {
 		struct {
 			struct shmk_svc_config cfg;
 			uint32_t nslots, nchan, cap, nchunks, ewords, layout;
+			uint32_t rstride, crow, erow, _res;
 			uint64_t stride, slots_off, prod_off, ring_off,
 				 cursor_off, holders_off, events_off, hdrs_off,
 				 chunks_off;
@@ -160,9 +167,18 @@ struct svc_shared {
 	};
 };
 
-/* Geometry, computed from a configuration. */
+/*
+ * Geometry, computed from a configuration.  What different participants
+ * write on the data path is kept SHMK_CACHELINE_PAD bytes apart
+ * (lib-audit #17): each ring takes @rstride entries (cap rounded up), each
+ * consumer's cursor row @crow cursors (nslots rounded up), each
+ * listener's event row @erow words (ewords rounded up), and a slot a
+ * whole SHMK_CACHELINE_PAD.  The holders words and message headers, one
+ * per chunk, are not padded (Documentation/messaging.rst says why).
+ */
 struct svc_geo {
 	uint32_t nslots, nchan, cap, nchunks, ewords;
+	uint32_t rstride, crow, erow;
 	uint64_t stride, slots_off, prod_off, ring_off, cursor_off,
 		 holders_off, events_off, hdrs_off, chunks_off, total;
 };
@@ -173,10 +189,10 @@ struct svc_view {
 	struct svc_shared *sh;
 	struct svc_slot *slots;
 	struct svc_prod *prod;		/* [ch * M + i] */
-	_Atomic uint64_t *ring;		/* [(ch * M + i) * cap + k] */
-	_Atomic uint64_t *cursor;	/* [(ch * M + j) * M + i]: next position */
+	_Atomic uint64_t *ring;		/* [(ch * M + i) * rstride + k] */
+	_Atomic uint64_t *cursor;	/* [(ch * M + j) * crow + i]: next position */
 	_Atomic uint64_t *holders;	/* [chunk] */
-	_Atomic uint32_t *events;	/* [j * ewords + w] */
+	_Atomic uint32_t *events;	/* [j * erow + w] */
 	struct msg_hdr *hdrs;		/* [chunk] */
 	unsigned char *chunks;
 	struct shmk_svc_config cfg;	/* private copies, validated */
@@ -229,14 +245,20 @@ static inline _Atomic uint64_t *holders_of(const struct svc_view *v, uint32_t c)
 static inline _Atomic uint64_t *ring_of(const struct svc_view *v, uint32_t ch,
 				 uint32_t ri)
 {
-	return &v->ring[((uint64_t)ch * v->g.nslots + ri) * v->g.cap];
+	return &v->ring[((uint64_t)ch * v->g.nslots + ri) * v->g.rstride];
 }
 
 /* Consumer @j's cursor on producer @i's ring of channel @ch. */
 static inline _Atomic uint64_t *cursor_at(const struct svc_view *v, uint32_t ch,
 				   uint32_t j, uint32_t i)
 {
-	return &v->cursor[((uint64_t)ch * v->g.nslots + j) * v->g.nslots + i];
+	return &v->cursor[((uint64_t)ch * v->g.nslots + j) * v->g.crow + i];
+}
+
+/* Listener @j's event words: ewords of them. */
+static inline _Atomic uint32_t *events_of(const struct svc_view *v, uint32_t j)
+{
+	return &v->events[(uint64_t)j * v->g.erow];
 }
 
 static inline void chunk_put(const struct svc_view *v, uint32_t c, uint64_t bit)

@@ -148,16 +148,20 @@ static int cfg_geometry(const struct shmk_svc_config *c, struct svc_geo *g)
 	off = sizeof(struct svc_shared);
 	g->slots_off = off;
 	off += M * sizeof(struct svc_slot);
+	/* Rows and rings padded to SHMK_CACHELINE_PAD (lib-audit #17). */
+	g->rstride = (uint32_t)align_up(g->cap, SHMK_CACHELINE_PAD / 8);
+	g->crow = (uint32_t)align_up(M, SHMK_CACHELINE_PAD / 8);
+	g->erow = (uint32_t)align_up(g->ewords, SHMK_CACHELINE_PAD / 4);
 	g->prod_off = align_up(off, SHMK_CACHELINE_PAD);
 	off = g->prod_off + g->nchan * M * sizeof(struct svc_prod);
 	g->ring_off = off;
-	off += (uint64_t)g->nchan * M * g->cap * 8;
+	off += (uint64_t)g->nchan * M * g->rstride * 8;
 	g->cursor_off = off;
-	off += (uint64_t)g->nchan * M * M * 8;
+	off += (uint64_t)g->nchan * M * g->crow * 8;
 	g->holders_off = align_up(off, SHMK_CACHELINE_PAD);
 	off = g->holders_off + (uint64_t)g->nchunks * 8;
 	g->events_off = align_up(off, SHMK_CACHELINE_PAD);
-	off = g->events_off + M * g->ewords * 4;
+	off = g->events_off + M * g->erow * 4;
 	g->hdrs_off = align_up(off, SHMK_CACHELINE_PAD);
 	off = g->hdrs_off + (uint64_t)g->nchunks * MSG_HDR;
 	g->chunks_off = align_up(off, 4096);
@@ -210,6 +214,8 @@ int view_attach(struct svc_view *v, struct shmk_region *r)
 		return -EPROTO;
 	if (sh->nslots != g.nslots || sh->nchan != g.nchan || sh->cap != g.cap ||
 	    sh->nchunks != g.nchunks || sh->ewords != g.ewords ||
+	    sh->rstride != g.rstride || sh->crow != g.crow ||
+	    sh->erow != g.erow || sh->_res ||
 	    sh->stride != g.stride || sh->slots_off != g.slots_off ||
 	    sh->prod_off != g.prod_off || sh->ring_off != g.ring_off ||
 	    sh->cursor_off != g.cursor_off || sh->holders_off != g.holders_off ||
@@ -242,6 +248,9 @@ static void svc_init(struct shmk_region *r, const struct shmk_svc_config *c,
 	v.sh->cap = g->cap;
 	v.sh->nchunks = g->nchunks;
 	v.sh->ewords = g->ewords;
+	v.sh->rstride = g->rstride;
+	v.sh->crow = g->crow;
+	v.sh->erow = g->erow;
 	v.sh->layout = SVC_LAYOUT;
 	v.sh->stride = g->stride;
 	v.sh->slots_off = g->slots_off;
@@ -253,8 +262,10 @@ static void svc_init(struct shmk_region *r, const struct shmk_svc_config *c,
 	v.sh->hdrs_off = g->hdrs_off;
 	v.sh->chunks_off = g->chunks_off;
 	/* Empty ring entries: chunk ENT_NIL (position 0). */
-	n = (uint64_t)g->nchan * g->nslots * g->cap;
-	for (i = 0; i < n; i++) {
+	n = (uint64_t)g->nchan * g->nslots;
+	for (i = 0; i < n * g->rstride; i++) {
+		if (i % g->rstride >= g->cap)
+			continue;	/* padding */
 		SHMK_CP();
 		atomic_store_explicit(&v.ring[i], ENT_NIL, memory_order_relaxed);
 	}

@@ -128,7 +128,7 @@ static int claim_slot(struct shmk_port *p, uint32_t k)
 	/* Relaxed: published by the state CAS below. */
 	for (i = 0; i < v->g.ewords; i++) {
 		SHMK_CP();
-		atomic_store_explicit(&v->events[(uint64_t)k * v->g.ewords + i],
+		atomic_store_explicit(&events_of(v, k)[i],
 				      0, memory_order_relaxed);
 	}
 	SHMK_CP();

@@ -406,6 +406,95 @@ static void test_long_generation(void **state)
 	drop_service(s, name);
 }
 
+/*
+ * lib-audit #17: mark the SHMK_CACHELINE_PAD-byte blocks of [@a, @a + @n)
+ * as written by @who; fail if another writer has one of them.
+ */
+static void mark(const struct shmk_service *s, uint32_t *owner, const void *a,
+		 size_t n, uint32_t who)
+{
+	const unsigned char *base = (const unsigned char *)s->v.sh;
+	uint64_t lo = (uint64_t)((const unsigned char *)a - base), b;
+
+	assert_true(n > 0 && lo + n <= s->v.g.hdrs_off);
+	for (b = lo / SHMK_CACHELINE_PAD; b <= (lo + n - 1) / SHMK_CACHELINE_PAD;
+	     b++) {
+		if (owner[b] && owner[b] != who)
+			fail_msg("block at %llu written by %u and %u",
+				 (unsigned long long)b * SHMK_CACHELINE_PAD,
+				 owner[b], who);
+		owner[b] = who;
+	}
+}
+
+/*
+ * lib-audit #17: what different participants write on the data path
+ * (wake words of different slots, rings and tails of different producers,
+ * cursor rows of different consumers, event rows of different listeners)
+ * never shares a SHMK_CACHELINE_PAD-byte block, for several geometries.
+ */
+static void test_no_false_sharing(void **state)
+{
+	static const struct {
+		uint32_t kind, na, ns, buffer, history, events;
+	} cf[] = {
+		{ SHMK_SVC_PUBSUB, 0, 0, 0, 0, 0 },	/* defaults: 4 + 4, 8 */
+		{ SHMK_SVC_PUBSUB, 1, 1, 1, 0, 0 },
+		{ SHMK_SVC_PUBSUB, 3, 5, 17, 20, 0 },
+		{ SHMK_SVC_PUBSUB, 30, 34, 2, 0, 0 },
+		{ SHMK_SVC_PUBSUB, 7, 1, 16, 0, 0 },
+		{ SHMK_SVC_REQRES, 4, 1, 0, 0, 0 },
+		{ SHMK_SVC_REQRES, 9, 1, 3, 0, 0 },
+		{ SHMK_SVC_EVENT, 0, 0, 0, 0, 0 },	/* 64 ids: 2 words */
+		{ SHMK_SVC_EVENT, 7, 9, 0, 0, 100 },
+		{ SHMK_SVC_EVENT, 2, 2, 0, 0, 1 },
+	};
+	char name[SHMK_SVC_NAME_MAX];
+	size_t t;
+
+	(void)state;
+	for (t = 0; t < sizeof(cf) / sizeof(cf[0]); t++) {
+		struct shmk_svc_config c = cfg_of(cf[t].kind);
+		struct shmk_service *s;
+		const struct svc_view *v;
+		uint32_t *owner, M, ch, i, j, slots;
+
+		c.max_publishers = cf[t].na;
+		c.max_subscribers = cf[t].ns;
+		c.buffer = cf[t].buffer;
+		c.history = cf[t].history;
+		c.max_events = cf[t].events;
+		s = new_service(&c, name);
+		v = &s->v;
+		M = v->g.nslots;
+		owner = calloc(v->g.hdrs_off / SHMK_CACHELINE_PAD + 1,
+			       sizeof(*owner));
+		assert_non_null(owner);
+		slots = 1;
+		for (i = 0; i < M; i++)
+			mark(s, owner, &v->slots[i].wake, 4, slots + i);
+		for (ch = 0; ch < v->g.nchan; ch++)
+			for (i = 0; i < M; i++) {
+				uint32_t who = 1000 + ch * M + i;
+
+				mark(s, owner, &v->prod[ch * M + i],
+				     sizeof(struct svc_prod), who);
+				mark(s, owner, ring_of(v, ch, i),
+				     (size_t)v->g.cap * 8, who);
+			}
+		for (ch = 0; ch < v->g.nchan; ch++)
+			for (j = 0; j < M; j++)
+				for (i = 0; i < M; i++)
+					mark(s, owner, cursor_at(v, ch, j, i), 8,
+					     100000 + ch * M + j);
+		for (j = 0; j < M && cf[t].kind == SHMK_SVC_EVENT; j++)
+			mark(s, owner, events_of(v, j), (size_t)v->g.ewords * 4,
+			     200000 + j);
+		free(owner);
+		drop_service(s, name);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -413,6 +502,7 @@ int main(void)
 		cmocka_unit_test(test_stale_response),
 		cmocka_unit_test(test_wrap_points),
 		cmocka_unit_test(test_long_generation),
+		cmocka_unit_test(test_no_false_sharing),
 	};
 
 	use_memfd_backend();

@@ -80,7 +80,7 @@ static void test_ids_below_max(void **state)
 	s = new_service(&c, name);
 	assert_int_equal(shmk_notifier_open(s, &no), 0);
 	assert_int_equal(shmk_listener_open(s, &li), 0);
-	w = &s->v.events[(uint64_t)shmk_port_slot(li) * s->v.g.ewords];
+	w = events_of(&s->v, shmk_port_slot(li));
 	/* A peer sets ids 36..63, which do not exist. */
 	atomic_fetch_or(&w[1], 0xfffffff0U);
 	assert_int_equal(shmk_listener_wait(li, ids, 8, 0), -EAGAIN);
