@@ -129,7 +129,14 @@ SHMK_API int shmk_pub_loan(struct shmk_port *p, void **payload)
 		if (view_recover(&p->svc->v) <= 0)
 			break;
 	}
-	return -ENOMEM;
+	/*
+	 * -EAGAIN, not -ENOMEM (malloc) nor -ENOBUFS (max_loans): every chunk
+	 * is held, and one comes back when a holder releases it or a dead
+	 * holder is recovered (lib-audit #20).
+	 */
+	svc_err("no free chunk in the pool (%u chunks, all held)",
+		v->g.nchunks);
+	return -EAGAIN;
 }
 
 /*

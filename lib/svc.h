@@ -222,6 +222,7 @@ struct shmk_port {
 	uint64_t dropped, corr_next;
 	int watching;
 	int notice;			/* NOTICE_*: the death notice we armed */
+	int pid;			/* getpid() at open: close elsewhere only frees */
 };
 
 /* struct shmk_port.notice: how the module learns of the port's death. */

@@ -407,6 +407,46 @@ static void test_long_generation(void **state)
 }
 
 /*
+ * lib-audit #20: a pool with every chunk held by a live participant is
+ * -EAGAIN (not -ENOMEM, which is malloc's), changes nothing, and the
+ * loan succeeds once a chunk comes back.
+ */
+static void test_pool_empty(void **state)
+{
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_PUBSUB);
+	char name[SHMK_SVC_NAME_MAX];
+	struct shmk_service *s;
+	struct shmk_port *pub, *sub;
+	uint32_t i;
+	void *pl;
+
+	(void)state;
+	s = new_service(&c, name);
+	assert_int_equal(shmk_pub_open(s, &pub), 0);
+	assert_int_equal(shmk_sub_open(s, &sub), 0);
+	for (i = 0; i < s->v.g.nchunks; i++)
+		atomic_store(holders_of(&s->v, i), sub->bit);
+	pl = &pl;
+	assert_int_equal(shmk_pub_loan(pub, &pl), -EAGAIN);
+	assert_ptr_equal(pl, &pl);
+	assert_int_equal(pub->nloans, 0);
+	assert_true(shmk_last_error()[0] != 0);
+	for (i = 0; i < s->v.g.nchunks; i++)
+		assert_int_equal(holders(s, i), sub->bit);
+	assert_int_equal(shmk_client_send(pub, pl, 1, NULL), -EINVAL);
+	atomic_store(holders_of(&s->v, 3), 0);
+	assert_int_equal(shmk_pub_loan(pub, &pl), 0);
+	assert_int_equal(chunk_of(pub, pl), 3);
+	assert_int_equal(shmk_pub_publish(pub, pl, 1, 0), 0);
+	for (i = 0; i < s->v.g.nchunks; i++)
+		atomic_fetch_and(holders_of(&s->v, i), ~sub->bit);
+	shmk_port_close(sub);
+	shmk_port_close(pub);
+	assert_int_equal(shmk_service_chunks_used(s), 0);
+	drop_service(s, name);
+}
+
+/*
  * lib-audit #17: mark the SHMK_CACHELINE_PAD-byte blocks of [@a, @a + @n)
  * as written by @who; fail if another writer has one of them.
  */
@@ -503,6 +543,7 @@ int main(void)
 		cmocka_unit_test(test_wrap_points),
 		cmocka_unit_test(test_long_generation),
 		cmocka_unit_test(test_no_false_sharing),
+		cmocka_unit_test(test_pool_empty),
 	};
 
 	use_memfd_backend();
