@@ -79,11 +79,16 @@ struct svc_slot {
  * continues from the old tail, so a position names one sample for the
  * life of the service and a consumer's cursor needs no generation.  At
  * 2^30 samples a second a position wraps after 544 years.
+ *
+ * Each ring is one block of g.rstride bytes (a multiple of
+ * SHMK_CACHELINE_PAD): this header, then its cap entries.  Everything in
+ * the block is written by the ring's producer only, so a consumer finds
+ * the tail and the first entries in one line, and no other participant
+ * writes into the block (lib-audit #17).
  */
 struct svc_prod {
 	_Atomic uint64_t tail;	/* next position */
 	_Atomic uint64_t start;	/* first position of the current generation */
-	char _pad[SHMK_CACHELINE_PAD - 16];
 };
 
 /*
@@ -170,10 +175,11 @@ struct svc_shared {
 /*
  * Geometry, computed from a configuration.  What different participants
  * write on the data path is kept SHMK_CACHELINE_PAD bytes apart
- * (lib-audit #17): each ring takes @rstride entries (cap rounded up), each
+ * (lib-audit #17): each ring takes a block of @rstride bytes (its
+ * positions and cap entries, rounded up), each
  * consumer's cursor row @crow cursors (nslots rounded up), each
  * listener's event row @erow words (ewords rounded up), and a slot a
- * whole SHMK_CACHELINE_PAD.  The holders words and message headers, one
+ * whole SHMK_CACHELINE_PAD; @rstride is in bytes, the others in elements.  The holders words and message headers, one
  * per chunk, are not padded (Documentation/messaging.rst says why).
  */
 struct svc_geo {
@@ -188,8 +194,7 @@ struct svc_view {
 	struct shmk_region *r;
 	struct svc_shared *sh;
 	struct svc_slot *slots;
-	struct svc_prod *prod;		/* [ch * M + i] */
-	_Atomic uint64_t *ring;		/* [(ch * M + i) * rstride + k] */
+	unsigned char *rings;		/* ring ch * M + i at * rstride */
 	_Atomic uint64_t *cursor;	/* [(ch * M + j) * crow + i]: next position */
 	_Atomic uint64_t *holders;	/* [chunk] */
 	_Atomic uint32_t *events;	/* [j * erow + w] */
@@ -242,11 +247,19 @@ static inline _Atomic uint64_t *holders_of(const struct svc_view *v, uint32_t c)
 	return &v->holders[c];
 }
 
+/* The positions of ring @ri of channel @ch. */
+static inline struct svc_prod *prod_of(const struct svc_view *v, uint32_t ch,
+				       uint32_t ri)
+{
+	return (struct svc_prod *)(v->rings + ((uint64_t)ch * v->g.nslots + ri) *
+				   v->g.rstride);
+}
+
 /* Ring @ri of channel @ch: its entries, position pos at [pos % cap]. */
 static inline _Atomic uint64_t *ring_of(const struct svc_view *v, uint32_t ch,
 				 uint32_t ri)
 {
-	return &v->ring[((uint64_t)ch * v->g.nslots + ri) * v->g.rstride];
+	return (_Atomic uint64_t *)(prod_of(v, ch, ri) + 1);
 }
 
 /* Consumer @j's cursor on producer @i's ring of channel @ch. */

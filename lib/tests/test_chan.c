@@ -72,7 +72,7 @@ static void die_mid_publish(const char *name, int reqres)
 	if (!reqres)
 		ri = p->slot;	/* else client 0's response ring */
 	{
-		struct svc_prod *pr = &p->v.prod[p->prod_ch * p->v.g.nslots + ri];
+		struct svc_prod *pr = prod_of(&p->v, (uint32_t)p->prod_ch, ri);
 		uint64_t pos = atomic_load(&pr->tail);
 
 		h = &p->v.hdrs[c];
@@ -254,8 +254,8 @@ static void run_from(uint64_t base, uint32_t overflow)
 	c.overflow = overflow;
 	c.payload_max = 64;
 	s = new_service(&c, name);
-	atomic_store(&s->v.prod[0].tail, base);
-	atomic_store(&s->v.prod[0].start, base);
+	atomic_store(&prod_of(&s->v, 0, 0)->tail, base);
+	atomic_store(&prod_of(&s->v, 0, 0)->start, base);
 	assert_int_equal(shmk_pub_open(s, &pub), 0);
 	assert_int_equal(shmk_sub_open(s, &sub), 0);
 	n = 3 * s->v.g.nchunks + 40;
@@ -350,7 +350,7 @@ static void jump(struct shmk_service *s, struct shmk_port *p, uint64_t j)
 		atomic_store(&ring[q % cap], ent_make(q + j, c));
 	}
 	p->tail += j;
-	atomic_store(&s->v.prod[0].tail, p->tail);
+	atomic_store(&prod_of(&s->v, 0, 0)->tail, p->tail);
 }
 
 /*
@@ -517,7 +517,7 @@ static void test_no_false_sharing(void **state)
 			for (i = 0; i < M; i++) {
 				uint32_t who = 1000 + ch * M + i;
 
-				mark(s, owner, &v->prod[ch * M + i],
+				mark(s, owner, prod_of(v, ch, i),
 				     sizeof(struct svc_prod), who);
 				mark(s, owner, ring_of(v, ch, i),
 				     (size_t)v->g.cap * 8, who);
