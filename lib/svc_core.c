@@ -334,6 +334,12 @@ static int svc_init_cb(struct shmk_region *r, void *arg)
 	return 0;
 }
 
+/* The geometry fields fit their 256 bytes: the header does not move. */
+_Static_assert(sizeof(struct svc_shared) == 4 * SHMK_CACHELINE_PAD,
+	       "struct svc_shared outgrew its lines");
+_Static_assert(sizeof(struct svc_slot) == SHMK_CACHELINE_PAD,
+	       "a slot is one SHMK_CACHELINE_PAD (lib-audit #17)");
+
 _Static_assert(sizeof(struct shmk_svc_config) == SHMK_SVC_CONFIG_SIZE_V0,
 	       "struct shmk_svc_config grew: add SHMK_SVC_CONFIG_SIZE_V1 and "
 	       "accept both");
