@@ -497,16 +497,29 @@ static void on_alarm(int sig)
 	(void)sig;
 }
 
-/* Interrupt the caller's next sleep, in @ms milliseconds. */
+/*
+ * Interrupt the caller's next sleep: SIGALRM every @ms milliseconds (one
+ * that comes before the call sleeps is not lost: the next one comes),
+ * until alarm_off().
+ */
 static void alarm_in(int ms)
 {
-	struct itimerval it = { .it_value = { 0, ms * 1000 } };
+	struct itimerval it = { .it_value = { 0, ms * 1000 },
+				.it_interval = { 0, ms * 1000 } };
 	struct sigaction sa;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_alarm;	/* no SA_RESTART */
 	assert_int_equal(sigaction(SIGALRM, &sa, NULL), 0);
 	assert_int_equal(setitimer(ITIMER_REAL, &it, NULL), 0);
+}
+
+static void alarm_off(void)
+{
+	struct itimerval it = { { 0, 0 }, { 0, 0 } };
+
+	assert_int_equal(setitimer(ITIMER_REAL, &it, NULL), 0);
+	signal(SIGALRM, SIG_DFL);
 }
 
 /*
@@ -555,13 +568,14 @@ static void test_errnos(void **state)
 	assert_int_equal(shmk_pub_drain(pub, 2000000), -ETIMEDOUT);
 	alarm_in(20);
 	assert_int_equal(shmk_pub_drain(pub, 5000000000LL), -EINTR);
+	alarm_off();
 	assert_int_equal(shmk_sub_receive(sub, &smp, 0), 0);
 	assert_int_equal(shmk_sub_release(sub, &smp), 0);
 	assert_int_equal(shmk_pub_drain(pub, 0), 0);
 	/* Nothing to receive: interrupted. */
 	alarm_in(20);
 	assert_int_equal(shmk_sub_receive(sub, &smp, SHMK_FOREVER), -EINTR);
-	signal(SIGALRM, SIG_DFL);
+	alarm_off();
 	shmk_port_close(sub);
 	shmk_port_close(pub);
 	assert_int_equal(shmk_service_chunks_used(s), 0);
