@@ -106,8 +106,10 @@ struct svc_prod {
 #define ENT_NIL		((1U << ENT_CBITS) - 1)	/* chunk of an empty entry */
 #define ENT_PMASK	((1ULL << 40) - 1)
 /*
- * svc_shared.layout: this file's layout.  3: slots, rings, cursor rows
- * and event rows each start on their own SHMK_CACHELINE_PAD bytes.
+ * svc_shared.layout: this file's layout.  2: 64-bit positions.  3: slots,
+ * ring blocks (positions, then entries), cursor rows and event rows each
+ * on SHMK_CACHELINE_PAD bytes of their own; ring_off is the offset of
+ * the first block's entries.
  */
 #define SVC_LAYOUT	3
 
@@ -176,11 +178,11 @@ struct svc_shared {
  * Geometry, computed from a configuration.  What different participants
  * write on the data path is kept SHMK_CACHELINE_PAD bytes apart
  * (lib-audit #17): each ring takes a block of @rstride bytes (its
- * positions and cap entries, rounded up), each
- * consumer's cursor row @crow cursors (nslots rounded up), each
- * listener's event row @erow words (ewords rounded up), and a slot a
- * whole SHMK_CACHELINE_PAD; @rstride is in bytes, the others in elements.  The holders words and message headers, one
- * per chunk, are not padded (Documentation/messaging.rst says why).
+ * positions and cap entries, rounded up), each consumer's cursor row
+ * @crow cursors (nslots rounded up), each listener's event row @erow
+ * words (ewords rounded up), and a slot a whole SHMK_CACHELINE_PAD.  The
+ * holders words and message headers, one per chunk, are not padded
+ * (Documentation/messaging.rst says why).
  */
 struct svc_geo {
 	uint32_t nslots, nchan, cap, nchunks, ewords;
