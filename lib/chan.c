@@ -26,7 +26,7 @@ static void cursors_init(const struct svc_view *v, uint32_t ch, uint32_t k,
 
 	for (i = 0; i < M; i++) {
 		_Atomic uint64_t *cur = cursor_at(v, ch, k, i);
-		struct svc_prod *pr = &v->prod[ch * M + (client ? k : i)];
+		struct svc_prod *pr = prod_of(v, ch, client ? k : i);
 		uint64_t pos = 0, tail, start;
 		uint32_t st;
 
@@ -66,10 +66,10 @@ static void cursors_init(const struct svc_view *v, uint32_t ch, uint32_t k,
  */
 void chan_claim(struct shmk_port *p, uint32_t k)
 {
-	uint32_t M = p->v.g.nslots, na = p->v.cfg.max_publishers, i;
+	uint32_t na = p->v.cfg.max_publishers, i;
 
 	if (p->prod_ch >= 0) {
-		struct svc_prod *pr = &p->v.prod[p->prod_ch * M + k];
+		struct svc_prod *pr = prod_of(&p->v, (uint32_t)p->prod_ch, k);
 
 		/* Relaxed: only this slot's producer writes them. */
 		p->tail = atomic_load_explicit(&pr->tail, memory_order_relaxed);
@@ -77,7 +77,7 @@ void chan_claim(struct shmk_port *p, uint32_t k)
 		SHMK_CP();
 		atomic_store_explicit(&pr->start, p->start, memory_order_relaxed);
 		for (i = 0; p->role == ROLE_SERVER && i < na; i++) {
-			pr = &p->v.prod[M + i];
+			pr = prod_of(&p->v, 1, i);
 			SHMK_CP();
 			/* Relaxed: as above (one server). */
 			atomic_store_explicit(&pr->start,
@@ -129,7 +129,14 @@ SHMK_API int shmk_pub_loan(struct shmk_port *p, void **payload)
 		if (view_recover(&p->svc->v) <= 0)
 			break;
 	}
-	return -ENOMEM;
+	/*
+	 * -EAGAIN, not -ENOMEM (malloc) nor -ENOBUFS (max_loans): every chunk
+	 * is held, and one comes back when a holder releases it or a dead
+	 * holder is recovered (lib-audit #20).
+	 */
+	svc_err("no free chunk in the pool (%u chunks, all held)",
+		v->g.nchunks);
+	return -EAGAIN;
 }
 
 /*
@@ -237,7 +244,7 @@ int prod_publish(struct shmk_port *p, void *payload, size_t len,
 	uint32_t M = v->g.nslots, ch = (uint32_t)p->prod_ch, c, oc;
 	/* A server writes a response into its client's ring. */
 	uint32_t ri = p->role == ROLE_SERVER ? target : p->slot;
-	struct svc_prod *pr = &v->prod[ch * M + ri];
+	struct svc_prod *pr = prod_of(v, ch, ri);
 	uint64_t pos, start, old;
 	_Atomic uint64_t *e;
 	struct msg_hdr *h;
@@ -343,7 +350,7 @@ int prod_publish(struct shmk_port *p, void *payload, size_t len,
 int drained(struct shmk_port *p, void *arg)
 {
 	const struct svc_view *v = &p->v;
-	uint32_t M = v->g.nslots, j, ch = (uint32_t)p->prod_ch;
+	uint32_t j, ch = (uint32_t)p->prod_ch;
 
 	(void)arg;
 	for (j = p->clo; j < p->chi; j++) {
@@ -356,9 +363,9 @@ int drained(struct shmk_port *p, void *arg)
 			continue;
 		if (p->role == ROLE_SERVER) {
 			/* Client j's own response ring; relaxed: ours. */
-			tail = atomic_load_explicit(&v->prod[ch * M + j].tail,
+			tail = atomic_load_explicit(&prod_of(v, ch, j)->tail,
 						    memory_order_relaxed);
-			start = atomic_load_explicit(&v->prod[ch * M + j].start,
+			start = atomic_load_explicit(&prod_of(v, ch, j)->start,
 						     memory_order_relaxed);
 			if (start > tail)
 				start = tail;
@@ -398,7 +405,7 @@ static int cons_try_one(struct shmk_port *p, uint32_t i,
 	_Atomic uint64_t *cur = cursor_at(v, ch, p->slot, i);
 	/* Responses: the server writes client k's into ring k. */
 	uint32_t ri = p->role == ROLE_CLIENT ? p->slot : i;
-	struct svc_prod *pr = &v->prod[ch * v->g.nslots + ri];
+	struct svc_prod *pr = prod_of(v, ch, ri);
 	_Atomic uint64_t *ring = ring_of(v, ch, ri);
 	uint32_t st, tries;
 

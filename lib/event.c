@@ -36,7 +36,7 @@ SHMK_API int shmk_notifier_notify(struct shmk_port *p, uint32_t id)
 		 * Release: pairs with the listener's acquire exchange: what
 		 * we wrote before notifying is visible to it.
 		 */
-		atomic_fetch_or_explicit(&v->events[(uint64_t)j * v->g.ewords + id / 32],
+		atomic_fetch_or_explicit(&events_of(v, j)[id / 32],
 					 1U << (id % 32), memory_order_release);
 		woken |= 1ULL << j;
 		n++;
@@ -55,7 +55,7 @@ static int listener_try(struct shmk_port *p, void *arg)
 {
 	struct ev_arg *a = arg;
 	const struct svc_view *v = &p->v;
-	_Atomic uint32_t *w = &v->events[(uint64_t)p->slot * v->g.ewords];
+	_Atomic uint32_t *w = events_of(v, p->slot);
 	uint32_t nev = v->cfg.max_events, i, x, b, valid;
 	unsigned int n = 0;
 

@@ -57,10 +57,12 @@ enum { ROLE_PUB, ROLE_SUB, ROLE_CLIENT, ROLE_SERVER, ROLE_NOTIFIER,
        ROLE_LISTENER };
 
 /*
- * One participant slot (64 bytes).  @wake is the only word the slot's
- * port sleeps on: whoever has something for it (a producer for a
- * consumer, a consumer for a producer waiting for room or a drain, a
- * notifier for a listener) increments it and wakes it.
+ * One participant slot (SHMK_CACHELINE_PAD bytes, so that the wake words
+ * of two slots, written on the data path by whoever wakes them, never
+ * share a pair of cache lines: lib-audit #17).  @wake is the only word
+ * the slot's port sleeps on: whoever has something for it (a producer
+ * for a consumer, a consumer for a producer waiting for room or a drain,
+ * a notifier for a listener) increments it and wakes it.
  */
 struct svc_slot {
 	_Atomic uint32_t state;
@@ -68,7 +70,7 @@ struct svc_slot {
 	_Atomic uint32_t pid;	/* the claimer's pid in its namespace: shown, never trusted */
 	_Atomic uint32_t flags;
 	_Atomic uint32_t wake;
-	char _pad[44];
+	char _pad[SHMK_CACHELINE_PAD - 20];
 };
 
 /*
@@ -77,11 +79,16 @@ struct svc_slot {
  * continues from the old tail, so a position names one sample for the
  * life of the service and a consumer's cursor needs no generation.  At
  * 2^30 samples a second a position wraps after 544 years.
+ *
+ * Each ring is one block of g.rstride bytes (a multiple of
+ * SHMK_CACHELINE_PAD): this header, then its cap entries.  Everything in
+ * the block is written by the ring's producer only, so a consumer finds
+ * the tail and the first entries in one line, and no other participant
+ * writes into the block (lib-audit #17).
  */
 struct svc_prod {
 	_Atomic uint64_t tail;	/* next position */
 	_Atomic uint64_t start;	/* first position of the current generation */
-	char _pad[SHMK_CACHELINE_PAD - 16];
 };
 
 /*
@@ -98,7 +105,13 @@ struct svc_prod {
 #define ENT_CBITS	24
 #define ENT_NIL		((1U << ENT_CBITS) - 1)	/* chunk of an empty entry */
 #define ENT_PMASK	((1ULL << 40) - 1)
-#define SVC_LAYOUT	2	/* svc_shared.layout: this file's layout */
+/*
+ * svc_shared.layout: this file's layout.  2: 64-bit positions.  3: slots,
+ * ring blocks (positions, then entries), cursor rows and event rows each
+ * on SHMK_CACHELINE_PAD bytes of their own; ring_off is the offset of
+ * the first block's entries.
+ */
+#define SVC_LAYOUT	3
 
 static inline uint64_t ent_make(uint64_t pos, uint32_t c)
 {
@@ -138,6 +151,7 @@ struct svc_shared {
 		struct {
 			struct shmk_svc_config cfg;
 			uint32_t nslots, nchan, cap, nchunks, ewords, layout;
+			uint32_t rstride, crow, erow, _res;
 			uint64_t stride, slots_off, prod_off, ring_off,
 				 cursor_off, holders_off, events_off, hdrs_off,
 				 chunks_off;
@@ -160,9 +174,19 @@ struct svc_shared {
 	};
 };
 
-/* Geometry, computed from a configuration. */
+/*
+ * Geometry, computed from a configuration.  What different participants
+ * write on the data path is kept SHMK_CACHELINE_PAD bytes apart
+ * (lib-audit #17): each ring takes a block of @rstride bytes (its
+ * positions and cap entries, rounded up), each consumer's cursor row
+ * @crow cursors (nslots rounded up), each listener's event row @erow
+ * words (ewords rounded up), and a slot a whole SHMK_CACHELINE_PAD.  The
+ * holders words and message headers, one per chunk, are not padded
+ * (Documentation/messaging.rst says why).
+ */
 struct svc_geo {
 	uint32_t nslots, nchan, cap, nchunks, ewords;
+	uint32_t rstride, crow, erow;
 	uint64_t stride, slots_off, prod_off, ring_off, cursor_off,
 		 holders_off, events_off, hdrs_off, chunks_off, total;
 };
@@ -172,11 +196,10 @@ struct svc_view {
 	struct shmk_region *r;
 	struct svc_shared *sh;
 	struct svc_slot *slots;
-	struct svc_prod *prod;		/* [ch * M + i] */
-	_Atomic uint64_t *ring;		/* [(ch * M + i) * cap + k] */
-	_Atomic uint64_t *cursor;	/* [(ch * M + j) * M + i]: next position */
+	unsigned char *rings;		/* ring ch * M + i at * rstride */
+	_Atomic uint64_t *cursor;	/* [(ch * M + j) * crow + i]: next position */
 	_Atomic uint64_t *holders;	/* [chunk] */
-	_Atomic uint32_t *events;	/* [j * ewords + w] */
+	_Atomic uint32_t *events;	/* [j * erow + w] */
 	struct msg_hdr *hdrs;		/* [chunk] */
 	unsigned char *chunks;
 	struct shmk_svc_config cfg;	/* private copies, validated */
@@ -206,6 +229,7 @@ struct shmk_port {
 	uint64_t dropped, corr_next;
 	int watching;
 	int notice;			/* NOTICE_*: the death notice we armed */
+	int pid;			/* getpid() at open: close elsewhere only frees */
 };
 
 /* struct shmk_port.notice: how the module learns of the port's death. */
@@ -225,18 +249,32 @@ static inline _Atomic uint64_t *holders_of(const struct svc_view *v, uint32_t c)
 	return &v->holders[c];
 }
 
+/* The positions of ring @ri of channel @ch. */
+static inline struct svc_prod *prod_of(const struct svc_view *v, uint32_t ch,
+				       uint32_t ri)
+{
+	return (struct svc_prod *)(v->rings + ((uint64_t)ch * v->g.nslots + ri) *
+				   v->g.rstride);
+}
+
 /* Ring @ri of channel @ch: its entries, position pos at [pos % cap]. */
 static inline _Atomic uint64_t *ring_of(const struct svc_view *v, uint32_t ch,
 				 uint32_t ri)
 {
-	return &v->ring[((uint64_t)ch * v->g.nslots + ri) * v->g.cap];
+	return (_Atomic uint64_t *)(prod_of(v, ch, ri) + 1);
 }
 
 /* Consumer @j's cursor on producer @i's ring of channel @ch. */
 static inline _Atomic uint64_t *cursor_at(const struct svc_view *v, uint32_t ch,
 				   uint32_t j, uint32_t i)
 {
-	return &v->cursor[((uint64_t)ch * v->g.nslots + j) * v->g.nslots + i];
+	return &v->cursor[((uint64_t)ch * v->g.nslots + j) * v->g.crow + i];
+}
+
+/* Listener @j's event words: ewords of them. */
+static inline _Atomic uint32_t *events_of(const struct svc_view *v, uint32_t j)
+{
+	return &v->events[(uint64_t)j * v->g.erow];
 }
 
 static inline void chunk_put(const struct svc_view *v, uint32_t c, uint64_t bit)

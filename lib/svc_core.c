@@ -148,16 +148,20 @@ static int cfg_geometry(const struct shmk_svc_config *c, struct svc_geo *g)
 	off = sizeof(struct svc_shared);
 	g->slots_off = off;
 	off += M * sizeof(struct svc_slot);
+	/* Rows and rings padded to SHMK_CACHELINE_PAD (lib-audit #17). */
+	g->rstride = (uint32_t)align_up(sizeof(struct svc_prod) +
+					(uint64_t)g->cap * 8, SHMK_CACHELINE_PAD);
+	g->crow = (uint32_t)align_up(M, SHMK_CACHELINE_PAD / 8);
+	g->erow = (uint32_t)align_up(g->ewords, SHMK_CACHELINE_PAD / 4);
 	g->prod_off = align_up(off, SHMK_CACHELINE_PAD);
-	off = g->prod_off + g->nchan * M * sizeof(struct svc_prod);
-	g->ring_off = off;
-	off += (uint64_t)g->nchan * M * g->cap * 8;
+	g->ring_off = g->prod_off + sizeof(struct svc_prod);	/* in each block */
+	off = g->prod_off + (uint64_t)g->nchan * M * g->rstride;
 	g->cursor_off = off;
-	off += (uint64_t)g->nchan * M * M * 8;
+	off += (uint64_t)g->nchan * M * g->crow * 8;
 	g->holders_off = align_up(off, SHMK_CACHELINE_PAD);
 	off = g->holders_off + (uint64_t)g->nchunks * 8;
 	g->events_off = align_up(off, SHMK_CACHELINE_PAD);
-	off = g->events_off + M * g->ewords * 4;
+	off = g->events_off + M * g->erow * 4;
 	g->hdrs_off = align_up(off, SHMK_CACHELINE_PAD);
 	off = g->hdrs_off + (uint64_t)g->nchunks * MSG_HDR;
 	g->chunks_off = align_up(off, 4096);
@@ -180,8 +184,7 @@ static void view_fill(struct svc_view *v, struct shmk_region *r)
 	v->r = r;
 	v->sh = (struct svc_shared *)b;
 	v->slots = (struct svc_slot *)(b + v->g.slots_off);
-	v->prod = (struct svc_prod *)(b + v->g.prod_off);
-	v->ring = (_Atomic uint64_t *)(b + v->g.ring_off);
+	v->rings = b + v->g.prod_off;
 	v->cursor = (_Atomic uint64_t *)(b + v->g.cursor_off);
 	v->holders = (_Atomic uint64_t *)(b + v->g.holders_off);
 	v->events = (_Atomic uint32_t *)(b + v->g.events_off);
@@ -210,6 +213,8 @@ int view_attach(struct svc_view *v, struct shmk_region *r)
 		return -EPROTO;
 	if (sh->nslots != g.nslots || sh->nchan != g.nchan || sh->cap != g.cap ||
 	    sh->nchunks != g.nchunks || sh->ewords != g.ewords ||
+	    sh->rstride != g.rstride || sh->crow != g.crow ||
+	    sh->erow != g.erow || sh->_res ||
 	    sh->stride != g.stride || sh->slots_off != g.slots_off ||
 	    sh->prod_off != g.prod_off || sh->ring_off != g.ring_off ||
 	    sh->cursor_off != g.cursor_off || sh->holders_off != g.holders_off ||
@@ -229,7 +234,7 @@ static void svc_init(struct shmk_region *r, const struct shmk_svc_config *c,
 		     const struct svc_geo *g)
 {
 	struct svc_view v;
-	uint64_t i, n;
+	uint32_t ch, ri, k;
 
 	memset(&v, 0, sizeof(v));
 	v.cfg = *c;
@@ -242,6 +247,9 @@ static void svc_init(struct shmk_region *r, const struct shmk_svc_config *c,
 	v.sh->cap = g->cap;
 	v.sh->nchunks = g->nchunks;
 	v.sh->ewords = g->ewords;
+	v.sh->rstride = g->rstride;
+	v.sh->crow = g->crow;
+	v.sh->erow = g->erow;
 	v.sh->layout = SVC_LAYOUT;
 	v.sh->stride = g->stride;
 	v.sh->slots_off = g->slots_off;
@@ -253,11 +261,14 @@ static void svc_init(struct shmk_region *r, const struct shmk_svc_config *c,
 	v.sh->hdrs_off = g->hdrs_off;
 	v.sh->chunks_off = g->chunks_off;
 	/* Empty ring entries: chunk ENT_NIL (position 0). */
-	n = (uint64_t)g->nchan * g->nslots * g->cap;
-	for (i = 0; i < n; i++) {
-		SHMK_CP();
-		atomic_store_explicit(&v.ring[i], ENT_NIL, memory_order_relaxed);
-	}
+	for (ch = 0; ch < g->nchan; ch++)
+		for (ri = 0; ri < g->nslots; ri++)
+			for (k = 0; k < g->cap; k++) {
+				SHMK_CP();
+				atomic_store_explicit(&ring_of(&v, ch, ri)[k],
+						      ENT_NIL,
+						      memory_order_relaxed);
+			}
 	v.sh->hdr.version = SHMK_LAYOUT_VERSION;
 	v.sh->hdr.hdr_size = sizeof(struct svc_shared);
 	v.sh->hdr.elem_size = (uint32_t)g->stride;
@@ -322,6 +333,12 @@ static int svc_init_cb(struct shmk_region *r, void *arg)
 	svc_init(r, a->c, a->g);
 	return 0;
 }
+
+/* The geometry fields fit their 256 bytes: the header does not move. */
+_Static_assert(sizeof(struct svc_shared) == 4 * SHMK_CACHELINE_PAD,
+	       "struct svc_shared outgrew its lines");
+_Static_assert(sizeof(struct svc_slot) == SHMK_CACHELINE_PAD,
+	       "a slot is one SHMK_CACHELINE_PAD (lib-audit #17)");
 
 _Static_assert(sizeof(struct shmk_svc_config) == SHMK_SVC_CONFIG_SIZE_V0,
 	       "struct shmk_svc_config grew: add SHMK_SVC_CONFIG_SIZE_V1 and "
@@ -629,7 +646,7 @@ SHMK_API uint32_t shmk_service_backlog(const struct shmk_service *s)
 		for (i = 0; i < na; i++) {
 			uint32_t st = atomic_load_explicit(&v->slots[i].state,
 							   memory_order_relaxed);
-			const struct svc_prod *pr = &v->prod[i];
+			const struct svc_prod *pr = prod_of(v, 0, i);
 			uint64_t tail, start, pos;
 
 			if (ST_TAG(st) != ST_ALIVE)

@@ -112,7 +112,7 @@ void slot_sweep(const struct svc_view *v, uint32_t k)
 	for (i = 0; i < v->g.ewords; i++) {
 		SHMK_CP();
 		/* Relaxed: nobody reads a non-ALIVE listener's bits. */
-		atomic_store_explicit(&v->events[(uint64_t)k * v->g.ewords + i],
+		atomic_store_explicit(&events_of(v, k)[i],
 				      0, memory_order_relaxed);
 	}
 	/*

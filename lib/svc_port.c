@@ -128,7 +128,7 @@ static int claim_slot(struct shmk_port *p, uint32_t k)
 	/* Relaxed: published by the state CAS below. */
 	for (i = 0; i < v->g.ewords; i++) {
 		SHMK_CP();
-		atomic_store_explicit(&v->events[(uint64_t)k * v->g.ewords + i],
+		atomic_store_explicit(&events_of(v, k)[i],
 				      0, memory_order_relaxed);
 	}
 	SHMK_CP();
@@ -182,6 +182,7 @@ int port_new(struct shmk_service *s, int role, unsigned int kind,
 		return -ENOMEM;
 	p->svc = s;
 	p->role = role;
+	p->pid = (int)getpid();
 	p->prod_ch = p->cons_ch = -1;
 	/*
 	 * The port's own file on the very object the handle maps, checked:
@@ -299,7 +300,7 @@ SHMK_API int shmk_port_slot(const struct shmk_port *p)
 }
 
 /*
- * Leave: take our own slot from ALIVE to RECLAIM (a CAS from our exact
+ * Leave (in the process that opened the port): take our own slot from ALIVE to RECLAIM (a CAS from our exact
  * state: a slot that is no longer ours is left alone), sweep it, then
  * FREE by CAS from our RECLAIM.  Our death notice is cleared before FREE,
  * its result checked: the plain notice (older module) must not hit the
@@ -315,6 +316,17 @@ SHMK_API void shmk_port_close(struct shmk_port *p)
 
 	if (!p)
 		return;
+	/*
+	 * A fork() child (atexit(), a C++ destructor) shares the parent's
+	 * open file, so its lock or death notice, and its slot: it only
+	 * unmaps and frees its copy (lib-audit #20).
+	 */
+	if (p->pid != (int)getpid()) {
+		shmk_region_close(p->v.r);
+		free(p->loans);
+		free(p);
+		return;
+	}
 	dev = shmk_region_backend(p->v.r) == SHMK_BACKEND_DEVICE;
 	for (i = 0; i < p->nloans; i++)
 		chunk_put(&p->v, p->loans[i], p->bit);

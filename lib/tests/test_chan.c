@@ -72,7 +72,7 @@ static void die_mid_publish(const char *name, int reqres)
 	if (!reqres)
 		ri = p->slot;	/* else client 0's response ring */
 	{
-		struct svc_prod *pr = &p->v.prod[p->prod_ch * p->v.g.nslots + ri];
+		struct svc_prod *pr = prod_of(&p->v, (uint32_t)p->prod_ch, ri);
 		uint64_t pos = atomic_load(&pr->tail);
 
 		h = &p->v.hdrs[c];
@@ -254,8 +254,8 @@ static void run_from(uint64_t base, uint32_t overflow)
 	c.overflow = overflow;
 	c.payload_max = 64;
 	s = new_service(&c, name);
-	atomic_store(&s->v.prod[0].tail, base);
-	atomic_store(&s->v.prod[0].start, base);
+	atomic_store(&prod_of(&s->v, 0, 0)->tail, base);
+	atomic_store(&prod_of(&s->v, 0, 0)->start, base);
 	assert_int_equal(shmk_pub_open(s, &pub), 0);
 	assert_int_equal(shmk_sub_open(s, &sub), 0);
 	n = 3 * s->v.g.nchunks + 40;
@@ -350,7 +350,7 @@ static void jump(struct shmk_service *s, struct shmk_port *p, uint64_t j)
 		atomic_store(&ring[q % cap], ent_make(q + j, c));
 	}
 	p->tail += j;
-	atomic_store(&s->v.prod[0].tail, p->tail);
+	atomic_store(&prod_of(&s->v, 0, 0)->tail, p->tail);
 }
 
 /*
@@ -406,6 +406,135 @@ static void test_long_generation(void **state)
 	drop_service(s, name);
 }
 
+/*
+ * lib-audit #20: a pool with every chunk held by a live participant is
+ * -EAGAIN (not -ENOMEM, which is malloc's), changes nothing, and the
+ * loan succeeds once a chunk comes back.
+ */
+static void test_pool_empty(void **state)
+{
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_PUBSUB);
+	char name[SHMK_SVC_NAME_MAX];
+	struct shmk_service *s;
+	struct shmk_port *pub, *sub;
+	uint32_t i;
+	void *pl;
+
+	(void)state;
+	s = new_service(&c, name);
+	assert_int_equal(shmk_pub_open(s, &pub), 0);
+	assert_int_equal(shmk_sub_open(s, &sub), 0);
+	for (i = 0; i < s->v.g.nchunks; i++)
+		atomic_store(holders_of(&s->v, i), sub->bit);
+	pl = &pl;
+	assert_int_equal(shmk_pub_loan(pub, &pl), -EAGAIN);
+	assert_ptr_equal(pl, &pl);
+	assert_int_equal(pub->nloans, 0);
+	assert_true(shmk_last_error()[0] != 0);
+	for (i = 0; i < s->v.g.nchunks; i++)
+		assert_int_equal(holders(s, i), sub->bit);
+	assert_int_equal(shmk_client_send(pub, pl, 1, NULL), -EINVAL);
+	atomic_store(holders_of(&s->v, 3), 0);
+	assert_int_equal(shmk_pub_loan(pub, &pl), 0);
+	assert_int_equal(chunk_of(pub, pl), 3);
+	assert_int_equal(shmk_pub_publish(pub, pl, 1, 0), 0);
+	for (i = 0; i < s->v.g.nchunks; i++)
+		atomic_fetch_and(holders_of(&s->v, i), ~sub->bit);
+	shmk_port_close(sub);
+	shmk_port_close(pub);
+	assert_int_equal(shmk_service_chunks_used(s), 0);
+	drop_service(s, name);
+}
+
+/*
+ * lib-audit #17: mark the SHMK_CACHELINE_PAD-byte blocks of [@a, @a + @n)
+ * as written by @who; fail if another writer has one of them.
+ */
+static void mark(const struct shmk_service *s, uint32_t *owner, const void *a,
+		 size_t n, uint32_t who)
+{
+	const unsigned char *base = (const unsigned char *)s->v.sh;
+	uint64_t lo = (uint64_t)((const unsigned char *)a - base), b;
+
+	assert_true(n > 0 && lo + n <= s->v.g.hdrs_off);
+	for (b = lo / SHMK_CACHELINE_PAD; b <= (lo + n - 1) / SHMK_CACHELINE_PAD;
+	     b++) {
+		if (owner[b] && owner[b] != who)
+			fail_msg("block at %llu written by %u and %u",
+				 (unsigned long long)b * SHMK_CACHELINE_PAD,
+				 owner[b], who);
+		owner[b] = who;
+	}
+}
+
+/*
+ * lib-audit #17: what different participants write on the data path
+ * (wake words of different slots, rings and tails of different producers,
+ * cursor rows of different consumers, event rows of different listeners)
+ * never shares a SHMK_CACHELINE_PAD-byte block, for several geometries.
+ */
+static void test_no_false_sharing(void **state)
+{
+	static const struct {
+		uint32_t kind, na, ns, buffer, history, events;
+	} cf[] = {
+		{ SHMK_SVC_PUBSUB, 0, 0, 0, 0, 0 },	/* defaults: 4 + 4, 8 */
+		{ SHMK_SVC_PUBSUB, 1, 1, 1, 0, 0 },
+		{ SHMK_SVC_PUBSUB, 3, 5, 17, 20, 0 },
+		{ SHMK_SVC_PUBSUB, 30, 34, 2, 0, 0 },
+		{ SHMK_SVC_PUBSUB, 7, 1, 16, 0, 0 },
+		{ SHMK_SVC_REQRES, 4, 1, 0, 0, 0 },
+		{ SHMK_SVC_REQRES, 9, 1, 3, 0, 0 },
+		{ SHMK_SVC_EVENT, 0, 0, 0, 0, 0 },	/* 64 ids: 2 words */
+		{ SHMK_SVC_EVENT, 7, 9, 0, 0, 100 },
+		{ SHMK_SVC_EVENT, 2, 2, 0, 0, 1 },
+	};
+	char name[SHMK_SVC_NAME_MAX];
+	size_t t;
+
+	(void)state;
+	for (t = 0; t < sizeof(cf) / sizeof(cf[0]); t++) {
+		struct shmk_svc_config c = cfg_of(cf[t].kind);
+		struct shmk_service *s;
+		const struct svc_view *v;
+		uint32_t *owner, M, ch, i, j, slots;
+
+		c.max_publishers = cf[t].na;
+		c.max_subscribers = cf[t].ns;
+		c.buffer = cf[t].buffer;
+		c.history = cf[t].history;
+		c.max_events = cf[t].events;
+		s = new_service(&c, name);
+		v = &s->v;
+		M = v->g.nslots;
+		owner = calloc(v->g.hdrs_off / SHMK_CACHELINE_PAD + 1,
+			       sizeof(*owner));
+		assert_non_null(owner);
+		slots = 1;
+		for (i = 0; i < M; i++)
+			mark(s, owner, &v->slots[i].wake, 4, slots + i);
+		for (ch = 0; ch < v->g.nchan; ch++)
+			for (i = 0; i < M; i++) {
+				uint32_t who = 1000 + ch * M + i;
+
+				mark(s, owner, prod_of(v, ch, i),
+				     sizeof(struct svc_prod), who);
+				mark(s, owner, ring_of(v, ch, i),
+				     (size_t)v->g.cap * 8, who);
+			}
+		for (ch = 0; ch < v->g.nchan; ch++)
+			for (j = 0; j < M; j++)
+				for (i = 0; i < M; i++)
+					mark(s, owner, cursor_at(v, ch, j, i), 8,
+					     100000 + ch * M + j);
+		for (j = 0; j < M && cf[t].kind == SHMK_SVC_EVENT; j++)
+			mark(s, owner, events_of(v, j), (size_t)v->g.ewords * 4,
+			     200000 + j);
+		free(owner);
+		drop_service(s, name);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -413,6 +542,8 @@ int main(void)
 		cmocka_unit_test(test_stale_response),
 		cmocka_unit_test(test_wrap_points),
 		cmocka_unit_test(test_long_generation),
+		cmocka_unit_test(test_no_false_sharing),
+		cmocka_unit_test(test_pool_empty),
 	};
 
 	use_memfd_backend();

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/time.h>
 #include <time.h>
 #include "msgutil.h"
 
@@ -407,6 +408,36 @@ static void test_no_server(void **state)
 	drop_service(s, name);
 }
 
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+/*
+ * Interrupt the caller's next sleep: SIGALRM every @ms milliseconds (one
+ * that comes before the call sleeps is not lost: the next one comes),
+ * until alarm_off().
+ */
+static void alarm_in(int ms)
+{
+	struct itimerval it = { .it_value = { 0, ms * 1000 },
+				.it_interval = { 0, ms * 1000 } };
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;	/* no SA_RESTART */
+	assert_int_equal(sigaction(SIGALRM, &sa, NULL), 0);
+	assert_int_equal(setitimer(ITIMER_REAL, &it, NULL), 0);
+}
+
+static void alarm_off(void)
+{
+	struct itimerval it = { { 0, 0 }, { 0, 0 } };
+
+	assert_int_equal(setitimer(ITIMER_REAL, &it, NULL), 0);
+	signal(SIGALRM, SIG_DFL);
+}
+
 /* Blocking overflow: a full server buffer; send_wait waits for room. */
 static void *drain_later(void *arg)
 {
@@ -443,6 +474,16 @@ static void test_send_wait_room(void **state)
 	assert_int_equal(shmk_client_send_wait(cl, pl, 1, NULL, 10000000),
 			 -ETIMEDOUT);
 	assert_non_null(strstr(shmk_last_error(), "buffer"));
+	/* lib-audit #20: the documented -EINTR and -EINVALs. */
+	alarm_in(20);
+	assert_int_equal(shmk_client_send_wait(cl, pl, 1, NULL, SHMK_FOREVER),
+			 -EINTR);
+	alarm_off();
+	assert_int_equal(shmk_client_send_wait(NULL, pl, 1, NULL, 1), -EINVAL);
+	assert_int_equal(shmk_client_send_wait(sv, pl, 1, NULL, 1), -EINVAL);
+	assert_int_equal(shmk_client_receive(cl, NULL, 0), -EINVAL);
+	assert_int_equal(shmk_server_receive(NULL, &smp, 0), -EINVAL);
+	assert_int_equal(shmk_server_respond(sv, NULL, pl, 1), -EINVAL);
 	assert_int_equal(pthread_create(&t, NULL, drain_later, sv), 0);
 	assert_int_equal(shmk_client_send_wait(cl, pl, 1, NULL, SHMK_FOREVER), 0);
 	assert_int_equal(pthread_join(t, &ret), 0);
