@@ -50,6 +50,10 @@
 #define MAXSITES	1024
 #define MAXK		20000	/* a loop guard: no operation has this many */
 
+#ifndef CP_BACKEND
+#define CP_BACKEND	"memfd"	/* without SHMK_BACKEND */
+#endif
+
 enum { W_NONE, W_SP, W_VIC, W_NP, W_DEAD, W_SC, W_SV, W_NC, W_NSV, W_SN,
        W_NN };
 static const char *const wname[W_MAX] = {
@@ -94,6 +98,7 @@ struct cp_log {
 static struct cp_log *LOG;
 
 /* Configuration from the environment (or argv). */
+static int backend;		/* SHMK_BACKEND_MEMFD or _DEVICE */
 static const char *sel_op;
 static unsigned long sel_k, sel_j;
 static int sel_phase, verbose, lenient[V_MAX];
@@ -185,7 +190,10 @@ enum { K_CREATE, K_PUBSUB, K_REQRES, K_EVENT };
 #define F_CLOSES	(1U << 5)	/* the victim closes a producer: its
 					 * samples may be dropped by contract */
 #define F_SMALL		(1U << 6)	/* 2 publishers, 2 subscribers */
-#define F_LOCKED	(1U << 7)	/* a free slot's lock is held (memfd) */
+#define F_LOCKED	(1U << 7)	/* a free slot's lock is held (memfd
+					 * only: OFD locks) */
+#define F_WATCHED	(1U << 8)	/* the victim listener is watched by
+					 * shmk_listener_fd() (device only) */
 
 struct world;
 
@@ -921,6 +929,24 @@ static void world_consume(struct world *w)
 	}
 }
 
+/*
+ * Device backend, before any recovery by the parent: the module has
+ * announced every death (cp_audit_announced()); only the survivors'
+ * slots are still ALIVE.
+ */
+static void check_announced(struct world *w)
+{
+	uint64_t live = 0;
+	char msg[160];
+
+	if (w->a)
+		live |= 1ULL << shmk_port_slot(w->a);
+	if (w->b)
+		live |= 1ULL << shmk_port_slot(w->b);
+	if (cp_audit_announced(w->s, live, msg, sizeof(msg)))
+		viol(V_LEAK, "%s", msg);
+}
+
 static void world_check(struct world *w)
 {
 	int ret;
@@ -928,6 +954,8 @@ static void world_check(struct world *w)
 	if (w->op->kind == K_CREATE) {
 		check_create(w);
 	} else {
+		if (backend == SHMK_BACKEND_DEVICE)
+			check_announced(w);
 		ret = shmk_service_recover(w->s);
 		if (ret < 0)
 			viol(V_STUCK, "recovery returned %d", ret);
@@ -1361,6 +1389,13 @@ static void between_notify3(struct world *w)
 		viol(V_STUCK, "the survivor notifier reaches no listener");
 }
 
+/* Device only: a listener whose wake-ups come through a watched fd. */
+static void prep_listener_fd(struct vic *v)
+{
+	v_listener(v);
+	VCHECK(shmk_listener_fd(v->p) >= 0);
+}
+
 static void act_listener_wait(struct vic *v)
 {
 	uint32_t ids[8];
@@ -1419,6 +1454,8 @@ static const struct op ops[] = {
 	{ "close_notifier", K_EVENT, 0, v_notifier, NULL, NULL, act_close },
 	{ "close_listener", K_EVENT, F_SYNC, v_listener, between_notify3, NULL,
 	  act_close },
+	{ "close_listener_fd", K_EVENT, F_WATCHED, prep_listener_fd, NULL, NULL,
+	  act_close },
 	{ "recover_event", K_EVENT, F_DEAD, NULL, NULL, NULL, act_recover },
 };
 #define NOPS (sizeof(ops) / sizeof(ops[0]))
@@ -1442,6 +1479,16 @@ static bool op_selected(const char *name)
 		p++;
 	}
 	return false;
+}
+
+/* OFD locks are memfd's, watched fds the device's. */
+static bool op_applies(const struct op *op)
+{
+	if (op->flags & F_LOCKED)
+		return backend == SHMK_BACKEND_MEMFD;
+	if (op->flags & F_WATCHED)
+		return backend == SHMK_BACKEND_DEVICE;
+	return true;
 }
 
 /* One (op, k[, j]) run: setup, deaths, checks. */
@@ -1586,26 +1633,58 @@ static void runtime(void **state)
 /* ------------------------------------------------------------------ */
 /* Static coverage */
 
-/*
- * Sites of the messaging layer that this harness, on the memfd backend,
- * cannot reach: matched by file and by a text on one of the three lines
- * after the site.
- */
-static const struct {
-	const char *file, *text, *why;
-} allow[] = {
-	{ "svc_port.c", "SLOT_PIDCHECK",
-	  "allowed, device backend only: the module cannot register a death notice" },
-	{ "svc_port.c", "only a hint for wakers",
-	  "allowed, device backend only: a listener watched by shmk_listener_fd()" },
-};
-
 static const char *base(const char *path)
 {
 	const char *s = strrchr(path, '/');
 
 	return s ? s + 1 : path;
 }
+
+/*
+ * Sites of the messaging layer that this harness cannot reach on one
+ * backend: matched by the backend, the file and a text on one of the
+ * three lines after the site.
+ */
+static const struct {
+	int backend;
+	const char *file, *text, *why;
+} allow[] = {
+	{ SHMK_BACKEND_MEMFD, "svc_port.c", "SLOT_PIDCHECK",
+	  "allowed, device backend only: the module cannot register a death notice" },
+	{ SHMK_BACKEND_DEVICE, "svc_port.c", "SLOT_PIDCHECK",
+	  "allowed: only when the module refuses a death notice (out of memory)" },
+	{ SHMK_BACKEND_MEMFD, "svc_port.c", "only a hint for wakers",
+	  "allowed, device backend only: a listener watched by shmk_listener_fd()" },
+	{ SHMK_BACKEND_DEVICE, "svc_port.c", "as the reclaimer's FREE",
+	  "allowed, memfd backend only: a free slot whose OFD lock is held" },
+};
+#define NALLOW (sizeof(allow) / sizeof(allow[0]))
+
+#ifdef CP_SRC_EXCERPTS
+/*
+ * The guest build (the top-level Makefile's $(BUILD)/selftests/crashpoints)
+ * runs where the sources are not: it carries, for each SHMK_CP() line of
+ * the library, that line and the three after it (generated at build
+ * time), and allowed() reads those instead of the file.
+ */
+struct cp_src_excerpt {
+	const char *file;	/* base name */
+	unsigned int line;
+	const char *text;	/* lines line .. line + 3 */
+};
+#include CP_SRC_EXCERPTS
+
+static const char *src_excerpt(const struct shmk_cp_site *s)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(cp_src_excerpts) / sizeof(cp_src_excerpts[0]); i++)
+		if (cp_src_excerpts[i].line == s->line &&
+		    !strcmp(cp_src_excerpts[i].file, base(s->file)))
+			return cp_src_excerpts[i].text;
+	return NULL;
+}
+#endif
 
 /* Building blocks and public headers: reported, not required here. */
 static bool required(const char *path)
@@ -1623,19 +1702,34 @@ static const char *allowed(const struct shmk_cp_site *s)
 	const char *why = NULL;
 	FILE *f;
 
-	for (i = 0; i < sizeof(allow) / sizeof(allow[0]); i++)
-		if (!strcmp(base(s->file), allow[i].file))
+	for (i = 0; i < NALLOW; i++)
+		if (allow[i].backend == backend &&
+		    !strcmp(base(s->file), allow[i].file))
 			break;
-	if (i == sizeof(allow) / sizeof(allow[0]))
+	if (i == NALLOW)
 		return NULL;
+#ifdef CP_SRC_EXCERPTS
+	{
+		const char *t = src_excerpt(s);
+
+		for (i = 0; t && i < NALLOW; i++)
+			if (allow[i].backend == backend &&
+			    !strcmp(base(s->file), allow[i].file) &&
+			    strstr(t, allow[i].text))
+				return allow[i].why;
+		if (t)
+			return NULL;
+	}
+#endif
 	f = fopen(s->file, "r");
 	if (!f)
 		return NULL;
 	while (fgets(line, sizeof(line), f) && ++n <= s->line + 3) {
 		if (n < s->line)
 			continue;
-		for (i = 0; i < sizeof(allow) / sizeof(allow[0]); i++)
-			if (!strcmp(base(s->file), allow[i].file) &&
+		for (i = 0; i < NALLOW; i++)
+			if (allow[i].backend == backend &&
+			    !strcmp(base(s->file), allow[i].file) &&
 			    strstr(line, allow[i].text))
 				why = allow[i].why;
 	}
@@ -1683,8 +1777,20 @@ int main(int argc, char **argv)
 	const char *e;
 	unsigned int i, n = 0;
 
-	/* Always memfd: the allowlist and cp_lock_slot() assume it. */
-	setenv("SHMK_BACKEND", "memfd", 1);
+	/*
+	 * The backend: SHMK_BACKEND when set, else the build's (memfd; the
+	 * guest build's CP_BACKEND is device).  The allowlist, the death
+	 * checks and which operations run depend on it.
+	 */
+	e = getenv("SHMK_BACKEND");
+	if (!e || !*e)
+		setenv("SHMK_BACKEND", CP_BACKEND, 1);
+	backend = shmk_backend_select();
+	if (backend < 0) {
+		fprintf(stderr, "SHMK_BACKEND=%s: not a backend\n",
+			getenv("SHMK_BACKEND"));
+		return 1;
+	}
 	sel_op = argc > 1 ? argv[1] : getenv("SHMK_CP_OP");
 	e = argc > 2 ? argv[2] : getenv("SHMK_CP_K");
 	sel_k = e ? strtoul(e, NULL, 10) : 0;
@@ -1714,10 +1820,17 @@ int main(int argc, char **argv)
 	tests[n].name = "runtime";
 	tests[n].test_func = runtime;
 	n++;
+	printf("# crash points on the %s backend\n",
+	       backend == SHMK_BACKEND_DEVICE ? "device" : "memfd");
 	/* Only the selected operations are tests: nothing reads "skipped". */
 	for (i = 0; i < NOPS; i++) {
 		if (!op_selected(ops[i].name))
 			continue;
+		if (!op_applies(&ops[i])) {
+			printf("# op %s: not on the %s backend\n", ops[i].name,
+			       backend == SHMK_BACKEND_DEVICE ? "device" : "memfd");
+			continue;
+		}
 		memset(&tests[n], 0, sizeof(tests[n]));
 		tests[n].name = ops[i].name;
 		tests[n].test_func = run_op;
