@@ -29,8 +29,11 @@
  *   SHMK_CP_OP=publish_safe SHMK_CP_K=7 [SHMK_CP_J=2] [SHMK_CP_PHASE=1]
  *   SHMK_CP_VERBOSE=1 build/lib/tests/test_crashpoints
  * (or the arguments OP [K [J]]).  SHMK_CP_LENIENT=lost,stuck,...
- * reports those classes without failing.  Documentation/messaging.rst,
- * "Crash points", has more.
+ * reports those classes without failing.  SHMK_CP_QUICK=1 runs phase 2
+ * only for the recover_* operations (the guest build's default, for
+ * time).  SHMK_BACKEND picks the backend (default memfd; the guest
+ * build's: device).  Documentation/messaging.rst, "Crash points", has
+ * more.
  */
 #include <errno.h>
 #include <signal.h>
@@ -52,6 +55,9 @@
 
 #ifndef CP_BACKEND
 #define CP_BACKEND	"memfd"	/* without SHMK_BACKEND */
+#endif
+#ifndef CP_QUICK
+#define CP_QUICK	0	/* without SHMK_CP_QUICK */
 #endif
 
 enum { W_NONE, W_SP, W_VIC, W_NP, W_DEAD, W_SC, W_SV, W_NC, W_NSV, W_SN,
@@ -102,6 +108,7 @@ static int backend;		/* SHMK_BACKEND_MEMFD or _DEVICE */
 static const char *sel_op;
 static unsigned long sel_k, sel_j;
 static int sel_phase, verbose, lenient[V_MAX];
+static int quick;		/* phase 2 for the recover_* operations only */
 
 /* Totals, for the report. */
 static unsigned long tot_runs, tot_points, tot_ops;
@@ -1539,7 +1546,8 @@ static void run_op(void **state)
 		if (k == MAXK)
 			viol(V_STUCK, "%s never finishes", op->name);
 	}
-	if ((!sel_phase || sel_phase == 2) && op->kind != K_CREATE) {
+	if ((!sel_phase || sel_phase == 2) && op->kind != K_CREATE &&
+	    (!quick || op->act == act_recover)) {
 		for (k = sel_k ? sel_k : 1; k < MAXK; k++) {
 			for (j = sel_j ? sel_j : 1; j < MAXK; j++) {
 				res = one_run(op, 2, k, j, &jres, &points);
@@ -1798,6 +1806,8 @@ int main(int argc, char **argv)
 	sel_j = e ? strtoul(e, NULL, 10) : 0;
 	e = getenv("SHMK_CP_PHASE");
 	sel_phase = e ? atoi(e) : 0;
+	e = getenv("SHMK_CP_QUICK");
+	quick = e ? *e && *e != '0' : CP_QUICK;
 	e = getenv("SHMK_CP_VERBOSE");
 	verbose = e && *e && *e != '0';
 	e = getenv("SHMK_CP_LENIENT");
@@ -1820,8 +1830,9 @@ int main(int argc, char **argv)
 	tests[n].name = "runtime";
 	tests[n].test_func = runtime;
 	n++;
-	printf("# crash points on the %s backend\n",
-	       backend == SHMK_BACKEND_DEVICE ? "device" : "memfd");
+	printf("# crash points on the %s backend%s\n",
+	       backend == SHMK_BACKEND_DEVICE ? "device" : "memfd",
+	       quick ? "; quick (SHMK_CP_QUICK): recovery killed at its points (phase 2) only in recover_*" : "");
 	/* Only the selected operations are tests: nothing reads "skipped". */
 	for (i = 0; i < NOPS; i++) {
 		if (!op_selected(ops[i].name))
