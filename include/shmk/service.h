@@ -43,6 +43,9 @@ extern "C" {
 #define SHMK_SVC_RING_MAX	4096		/* buffer, history */
 #define SHMK_SVC_EVENTS_MAX	4096		/* event ids */
 
+/* sizeof(struct shmk_svc_config) in LIBSHMK_0.2, the smallest accepted */
+#define SHMK_SVC_CONFIG_SIZE_V0	56
+
 /* Service kinds (struct shmk_svc_config.kind) */
 enum shmk_svc_kind {
 	SHMK_SVC_PUBSUB = 1,
@@ -62,7 +65,11 @@ enum shmk_svc_overflow {
 
 /**
  * struct shmk_svc_config - a service's configuration
- * @size:	sizeof(struct shmk_svc_config)
+ * @size:	sizeof(struct shmk_svc_config) of the caller's header: at
+ *		least SHMK_SVC_CONFIG_SIZE_V0; a larger struct (a newer
+ *		header) is accepted when the fields this library does not
+ *		know are 0 (else -E2BIG), a smaller one (an older header,
+ *		once fields are added) has the missing fields 0
  * @kind:	SHMK_SVC_*
  * @payload_max: bytes per sample (pubsub, reqres), 1 to SHMK_SVC_PAYLOAD_MAX
  * @max_publishers: publishers (pubsub), clients (reqres), notifiers (event)
@@ -81,7 +88,8 @@ enum shmk_svc_overflow {
  * On create, 0 in a field means its default (4096-byte payload, 4
  * publishers, 4 subscribers, buffer 8, history 0, safe overflow, 2 loans,
  * 4 borrowed, 64 event ids).  On open, 0 means "any"; every other field
- * must equal the service's, else the open fails with -EPROTOTYPE.
+ * must equal the service's, else the open fails with -EPROTOTYPE and
+ * shmk_last_error() names the field.
  */
 struct shmk_svc_config {
 	uint32_t size;
@@ -131,7 +139,12 @@ struct shmk_port;
  * @flags:	SHMK_SVC_CREATE, SHMK_SVC_EXCL
  * @out:	receives the handle
  *
+ * On failure shmk_last_error() says why where the library can tell (the
+ * field of @cfg that is out of range or differs from the service's).
+ *
  * Return: 0; -EINVAL (bad name, flags or configuration); -ENAMETOOLONG;
+ * -E2BIG (@cfg->size is larger than this library's struct and a field it
+ * does not know is not 0);
  * -ENOENT (missing, no SHMK_SVC_CREATE); -EEXIST (SHMK_SVC_EXCL);
  * -EPERM (memfd, SHMK_SVC_CREATE without SHMK_SVC_EXCL: the existing file
  * is another user's, or grants more than cfg->mode);
@@ -143,6 +156,19 @@ struct shmk_port;
 SHMK_API int shmk_service_open(const char *name,
 			       const struct shmk_svc_config *cfg,
 			       unsigned int flags, struct shmk_service **out);
+
+/**
+ * shmk_last_error() - why the last failed call of this thread failed
+ *
+ * Set by shmk_service_open() on every call (an empty string on success
+ * or when it has nothing to add to the errno), and by shmk_client_send()
+ * and shmk_client_send_wait() when they fail with -ENOTCONN or
+ * -ETIMEDOUT.  For example "max_publishers: the service has 4, not 2".
+ *
+ * Return: a NUL-terminated string owned by the library, valid in this
+ * thread until its next call of those functions; never NULL.
+ */
+SHMK_API const char *shmk_last_error(void);
 
 /**
  * shmk_service_close() - release a service handle
@@ -230,6 +256,20 @@ SHMK_API void shmk_service_roles(const struct shmk_service *s,
 				 uint32_t *producers, uint32_t *consumers);
 
 /**
+ * shmk_service_dead() - participants that are gone but not yet reclaimed
+ * @s:		handle
+ *
+ * Slots whose holder the kernel says is gone: on the device backend the
+ * module wrote its death notice (state DEAD); on the memfd backend
+ * nobody holds the slot's OFD lock.  They still count in
+ * shmk_service_participants() until shmk_service_recover() (or any
+ * participant that needs room) reclaims them.  A snapshot.
+ *
+ * Return: the count.
+ */
+SHMK_API uint32_t shmk_service_dead(const struct shmk_service *s);
+
+/**
  * shmk_service_backlog() - the deepest consumer queue
  * @s:		handle
  *
@@ -273,7 +313,8 @@ SHMK_API int shmk_sub_open(struct shmk_service *s, struct shmk_port **out);
  * shmk_port_close() - leave a service: release loans and received samples
  * @p:		port, may be NULL
  *
- * A publisher's samples not yet received are dropped.
+ * A publisher's samples not yet received are dropped (each subscriber
+ * counts them in shmk_sub_dropped()).
  */
 SHMK_API void shmk_port_close(struct shmk_port *p);
 
@@ -304,7 +345,9 @@ SHMK_API int shmk_pub_loan(struct shmk_port *p, void **payload);
  *		SHMK_FOREVER waits, otherwise a relative timeout
  *
  * On success the loan is consumed.  On -EAGAIN and -ETIMEDOUT the caller
- * keeps the loan (publish again or discard it).
+ * keeps the loan (publish again or discard it).  A subscriber that died
+ * with its buffer full is reclaimed by the publish that sleeps, or, with
+ * timeout 0, by every 16th publish in a row that finds no room.
  *
  * Return: 0; -EINVAL (not a loan of this port, @len too large); -EAGAIN
  * or -ETIMEDOUT (a subscriber's buffer is full, SHMK_OVERFLOW_BLOCK);
@@ -377,8 +420,14 @@ SHMK_API int shmk_sub_receive(struct shmk_port *p, struct shmk_sample *smp,
 SHMK_API int shmk_sub_release(struct shmk_port *p, struct shmk_sample *smp);
 
 /**
- * shmk_sub_dropped() - samples skipped by this subscriber (safe overflow)
+ * shmk_sub_dropped() - samples this subscriber will never receive
  * @p:		subscriber port
+ *
+ * Samples skipped because the subscriber lagged more than the ring (safe
+ * overflow), and samples of a publisher that closed or died before the
+ * subscriber received them (counted when the subscriber next looks at
+ * that publisher, in shmk_sub_receive()).  Every sample whose publish
+ * returned 0 after the subscriber joined is received or counted here.
  *
  * Return: the count since the port was opened.
  */
@@ -415,10 +464,34 @@ SHMK_API int shmk_server_open(struct shmk_service *s, struct shmk_port **out);
  * @len:	bytes
  * @corr:	receives the request's correlation id (may be NULL)
  *
- * Return: as shmk_pub_publish() with a timeout of 0.
+ * Never waits.  With no live server the request would never be answered:
+ * it is not sent, and the caller keeps the loan.
+ *
+ * Return: 0; -ENOTCONN (no live server); otherwise as shmk_pub_publish()
+ * with a timeout of 0 (-EAGAIN: the server's buffer is full under
+ * SHMK_OVERFLOW_BLOCK).
  */
 SHMK_API int shmk_client_send(struct shmk_port *p, void *payload, size_t len,
 			      uint64_t *corr);
+
+/**
+ * shmk_client_send_wait() - send a loaned request, waiting for a server
+ * and (SHMK_OVERFLOW_BLOCK) for room in its buffer
+ * @p:		client port
+ * @payload:	from shmk_pub_loan() on @p
+ * @len:	bytes
+ * @corr:	receives the request's correlation id (may be NULL)
+ * @timeout_ns:	0: as shmk_client_send(); SHMK_FOREVER; else relative
+ *
+ * On any failure the request is not sent and the caller keeps the loan.
+ *
+ * Return: 0; -ENOTCONN (timeout 0, no live server); -EAGAIN (timeout 0,
+ * no room); -ETIMEDOUT (shmk_last_error() says which was missing);
+ * -EINTR; -EINVAL.
+ */
+SHMK_API int shmk_client_send_wait(struct shmk_port *p, void *payload,
+				   size_t len, uint64_t *corr,
+				   int64_t timeout_ns);
 
 /**
  * shmk_client_receive() - receive a response to one of this client's

@@ -1213,6 +1213,16 @@ static void act_publish_safe(struct vic *v)
 	VCHECK(v_publish(v, 0) == 0);
 }
 
+/* shmk_pub_send_copy(): loan, copy into the loan, publish, in one call. */
+static void act_send_copy(struct vic *v)
+{
+	unsigned char buf[PLEN];
+
+	pl_put(buf, "PUB", W_VIC, v->seq, 0);
+	VCHECK(shmk_pub_send_copy(v->p, buf, PLEN, 0) == 0);
+	log_pub(W_VIC, v->seq++, 0);
+}
+
 /* The fourth fills the buffer, the fifth waits for room and times out. */
 static void act_publish_block(struct vic *v)
 {
@@ -1425,6 +1435,7 @@ static const struct op ops[] = {
 	{ "loan_recover", K_PUBSUB, F_DEAD | F_HOG, v_pub, NULL, NULL, act_loan },
 	{ "publish_first", K_PUBSUB, 0, v_pub, NULL, NULL, act_publish_first },
 	{ "publish_safe", K_PUBSUB, 0, prep_publish, NULL, NULL, act_publish_safe },
+	{ "send_copy", K_PUBSUB, 0, prep_publish, NULL, NULL, act_send_copy },
 	{ "publish_block", K_PUBSUB, F_BLOCK, prep_publish, NULL, NULL,
 	  act_publish_block },
 	{ "drain", K_PUBSUB, 0, prep_publish, NULL, NULL, act_drain },
@@ -1657,14 +1668,12 @@ static const struct {
 	int backend;
 	const char *file, *text, *why;
 } allow[] = {
-	{ SHMK_BACKEND_MEMFD, "svc_port.c", "SLOT_PIDCHECK",
+	{ SHMK_BACKEND_MEMFD, "svc_port.c", "no death notice could be armed",
 	  "allowed, device backend only: the module cannot register a death notice" },
-	{ SHMK_BACKEND_DEVICE, "svc_port.c", "SLOT_PIDCHECK",
+	{ SHMK_BACKEND_DEVICE, "svc_port.c", "no death notice could be armed",
 	  "allowed: only when the module refuses a death notice (out of memory)" },
-	{ SHMK_BACKEND_MEMFD, "svc_port.c", "only a hint for wakers",
+	{ SHMK_BACKEND_MEMFD, "event.c", "a listener watched by shmk_listener_fd()",
 	  "allowed, device backend only: a listener watched by shmk_listener_fd()" },
-	{ SHMK_BACKEND_DEVICE, "svc_port.c", "as the reclaimer's FREE",
-	  "allowed, memfd backend only: a free slot whose OFD lock is held" },
 };
 #define NALLOW (sizeof(allow) / sizeof(allow[0]))
 

@@ -2,10 +2,13 @@
 /*
  * Events: ids reach every listener, coalesce, stay pending past a short
  * buffer; non-blocking, timed and blocking waits across processes;
- * errors; no fd on the memfd backend.
+ * errors; no fd on the memfd backend; ids a peer sets beyond max_events
+ * never come out (lib-audit #14, white-box); a notify wakes only the
+ * listeners that sleep.
  */
 #include <errno.h>
 #include "msgutil.h"
+#include "../svc.h"
 
 static void test_basic(void **state)
 {
@@ -57,6 +60,41 @@ static void test_basic(void **state)
 		shmk_port_close(li[k]);
 	shmk_port_close(no);
 	assert_int_equal(shmk_service_participants(s), 0);
+	drop_service(s, name);
+}
+
+/* #14: garbage in the padding bits of the last event word is no id. */
+static void test_ids_below_max(void **state)
+{
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_EVENT);
+	char name[SHMK_SVC_NAME_MAX];
+	struct shmk_service *s;
+	struct shmk_port *no, *li;
+	_Atomic uint32_t *w;
+	uint32_t ids[8];
+	unsigned long w0;
+
+	(void)state;
+	c.max_events = 36;	/* two words, 4 ids in the last */
+	c.max_subscribers = 1;
+	s = new_service(&c, name);
+	assert_int_equal(shmk_notifier_open(s, &no), 0);
+	assert_int_equal(shmk_listener_open(s, &li), 0);
+	w = &s->v.events[(uint64_t)shmk_port_slot(li) * s->v.g.ewords];
+	/* A peer sets ids 36..63, which do not exist. */
+	atomic_fetch_or(&w[1], 0xfffffff0U);
+	assert_int_equal(shmk_listener_wait(li, ids, 8, 0), -EAGAIN);
+	assert_int_equal(shmk_listener_wait(li, ids, 8, 1000000), -ETIMEDOUT);
+	atomic_fetch_or(&w[1], 0xfffffff0U);
+	assert_int_equal(shmk_notifier_notify(no, 35), 1);
+	assert_int_equal(shmk_listener_wait(li, ids, 8, 0), 1);
+	assert_int_equal(ids[0], 35);
+	/* Nobody asleep: a notify makes no wake syscall. */
+	w0 = atomic_load(&shmk__svc_wakes);
+	assert_int_equal(shmk_notifier_notify(no, 1), 1);
+	assert_int_equal(atomic_load(&shmk__svc_wakes), w0);
+	shmk_port_close(li);
+	shmk_port_close(no);
 	drop_service(s, name);
 }
 
@@ -115,6 +153,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_basic),
 		cmocka_unit_test(test_processes),
+		cmocka_unit_test(test_ids_below_max),
 	};
 
 	use_memfd_backend();

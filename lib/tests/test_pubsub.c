@@ -353,6 +353,144 @@ static void test_processes(void **state)
 	drop_service(s, name);
 }
 
+/*
+ * Delivery accounting: every sample whose publish returned 0 is received
+ * or counted in shmk_sub_dropped(), when its publisher is SIGKILLed (@kill)
+ * or closes without draining, and when the slot gets a new generation.
+ */
+static void run_accounting(int kill_it)
+{
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_PUBSUB);
+	char name[SHMK_SVC_NAME_MAX];
+	struct shmk_service *s;
+	struct shmk_port *pub, *sub;
+	struct shmk_sample smp;
+	uint32_t i, got = 0;
+	int fds[2], back[2];
+	pid_t pid;
+	char ch;
+
+	c.buffer = 8;
+	c.max_publishers = 1;
+	c.max_subscribers = 1;
+	s = new_service(&c, name);
+	assert_int_equal(shmk_sub_open(s, &sub), 0);
+	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(pipe(back), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct shmk_service *cs;
+
+		CHILD_CHECK(shmk_service_open(name, NULL, 0, &cs) == 0);
+		CHILD_CHECK(shmk_pub_open(cs, &pub) == 0);
+		for (i = 0; i < 6; i++)
+			CHILD_CHECK(shmk_pub_send_copy(pub, &i, 4, 0) == 0);
+		CHILD_CHECK(write(fds[1], "p", 1) == 1);
+		CHILD_CHECK(read(back[0], &ch, 1) == 1);
+		if (kill_it)
+			raise(SIGKILL);
+		shmk_port_close(pub);
+		_exit(0);
+	}
+	assert_int_equal(read(fds[0], &ch, 1), 1);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(shmk_sub_receive(sub, &smp, 0), 0);
+		assert_memory_equal(smp.data, &i, 4);
+		assert_int_equal(shmk_sub_release(sub, &smp), 0);
+		got++;
+	}
+	assert_int_equal(write(back[1], "g", 1), 1);
+	assert_int_equal(reap(pid), kill_it ? 128 + SIGKILL : 0);
+	close(fds[0]);
+	close(fds[1]);
+	close(back[0]);
+	close(back[1]);
+	assert_int_equal(shmk_service_recover(s), kill_it ? 1 : 0);
+	while (shmk_sub_receive(sub, &smp, 0) == 0) {
+		shmk_sub_release(sub, &smp);
+		got++;
+	}
+	assert_int_equal(got + shmk_sub_dropped(sub), 6);
+	/* A new generation in the slot: its samples all arrive. */
+	assert_int_equal(shmk_pub_open(s, &pub), 0);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(shmk_pub_send_copy(pub, &i, 4, 0), 0);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(shmk_sub_receive(sub, &smp, 0), 0);
+		assert_memory_equal(smp.data, &i, 4);
+		shmk_sub_release(sub, &smp);
+	}
+	assert_int_equal(got + shmk_sub_dropped(sub), 6);
+	shmk_port_close(pub);
+	shmk_port_close(sub);
+	assert_int_equal(shmk_service_chunks_used(s), 0);
+	drop_service(s, name);
+}
+
+static void test_accounting(void **state)
+{
+	(void)state;
+	run_accounting(1);
+	run_accounting(0);
+}
+
+/*
+ * lib-audit #10: buffer 1, SHMK_OVERFLOW_BLOCK, the subscriber SIGKILLed
+ * with the buffer full.  publish(timeout 0) must get through within a
+ * bounded number of tries, with no explicit shmk_service_recover().
+ */
+static void test_block_dead_sub(void **state)
+{
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_PUBSUB);
+	char name[SHMK_SVC_NAME_MAX];
+	struct shmk_service *s;
+	struct shmk_port *pub;
+	int fds[2], i, ret = -1;
+	void *pl;
+	pid_t pid;
+	char ch;
+
+	(void)state;
+	c.buffer = 1;
+	c.overflow = SHMK_OVERFLOW_BLOCK;
+	c.max_publishers = 1;
+	c.max_subscribers = 1;
+	s = new_service(&c, name);
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct shmk_service *cs;
+		struct shmk_port *sub;
+
+		CHILD_CHECK(shmk_service_open(name, NULL, 0, &cs) == 0);
+		CHILD_CHECK(shmk_sub_open(cs, &sub) == 0);
+		CHILD_CHECK(write(fds[1], "s", 1) == 1);
+		pause();
+		_exit(0);
+	}
+	assert_int_equal(read(fds[0], &ch, 1), 1);
+	assert_int_equal(shmk_pub_open(s, &pub), 0);
+	assert_int_equal(shmk_pub_send_copy(pub, "a", 1, 0), 0);
+	assert_int_equal(shmk_pub_send_copy(pub, "b", 1, 0), -EAGAIN);
+	kill(pid, SIGKILL);
+	assert_int_equal(reap(pid), 128 + SIGKILL);
+	close(fds[0]);
+	close(fds[1]);
+	assert_int_equal(shmk_pub_loan(pub, &pl), 0);
+	for (i = 0; i < 100; i++) {
+		ret = shmk_pub_publish(pub, pl, 1, 0);
+		if (ret != -EAGAIN)
+			break;
+	}
+	assert_int_equal(ret, 0);
+	assert_true(i < 100);
+	shmk_port_close(pub);
+	assert_int_equal(shmk_service_chunks_used(s), 0);
+	drop_service(s, name);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -363,6 +501,8 @@ int main(void)
 		cmocka_unit_test(test_safe_overflow),
 		cmocka_unit_test(test_backpressure),
 		cmocka_unit_test(test_processes),
+		cmocka_unit_test(test_accounting),
+		cmocka_unit_test(test_block_dead_sub),
 	};
 
 	use_memfd_backend();
