@@ -111,7 +111,7 @@ $(BUILD)/selftests/%: selftests/shmk/%.c selftests/shmk/shmk_util.h \
 # cp/libshmk_cp.a), with the minimal cmocka of selftests/shmk/crashpoints/
 # (TAP output; Debian has no static libcmocka) and the source lines its
 # allowlist matches built in (the guest has no sources).  Quick by
-# default (SHMK_CP_QUICK=1: about 25 s under TCG instead of 150 s).
+# default (SHMK_CP_QUICK=1: about 30 s under TCG instead of 170 s).
 CP_LIBA     := $(BUILD)/lib/cp/libshmk_cp.a
 CP_GUEST    := $(BUILD)/selftests/crashpoints_test
 CP_EXCERPTS := $(BUILD)/guest-cp/cp_src_excerpts.h
