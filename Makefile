@@ -117,6 +117,8 @@ CP_GUEST    := $(BUILD)/selftests/crashpoints_test
 CP_EXCERPTS := $(BUILD)/guest-cp/cp_src_excerpts.h
 CP_SRCS     := $(wildcard lib/*.c lib/*.h include/shmk/*.h)
 SELFTESTS   += $(CP_GUEST)
+# (The selftests rule above was read before this line: name it again.)
+selftests: $(CP_GUEST)
 
 $(CP_LIBA): FORCE
 	$(MAKE) -C lib O=$(CURDIR)/$(BUILD)/lib $(CURDIR)/$(CP_LIBA)
