@@ -177,9 +177,14 @@ int slot_reclaim(const struct svc_view *v, uint32_t k, uint32_t st)
 		(void)shmk_region_on_release(v->r, &s->state, ST_DEAD | u,
 					     &v->sh->deaths);
 	slot_sweep(v, k);
-	/* Before FREE: a plain notice must not hit the next occupant. */
-	if (dev && shmk_region_on_release(v->r, NULL, 0, NULL) &&
-	    mode == NOTICE_PLAIN)
+	/*
+	 * Before FREE: a plain notice must not hit the next occupant.  A
+	 * conditional one (RECLAIM|u -> DEAD|u) matches nothing once the
+	 * slot is FREE; clearing it would leave a window in which a
+	 * reclaimer killed after the clear strands the slot in RECLAIM.
+	 */
+	if (dev && mode == NOTICE_PLAIN &&
+	    shmk_region_on_release(v->r, NULL, 0, NULL))
 		return 1;	/* left in RECLAIM; our release turns it DEAD */
 	SHMK_CP();
 	/* Relaxed: published by the release CAS to FREE. */

@@ -343,8 +343,15 @@ SHMK_API void shmk_port_close(struct shmk_port *p)
 	if (atomic_compare_exchange_strong_explicit(&sl->state, &st, mine,
 			memory_order_seq_cst, memory_order_relaxed)) {
 		slot_sweep(&p->v, p->slot);
-		if (dev && shmk_region_on_release(p->v.r, NULL, 0, NULL) &&
-		    p->notice == NOTICE_PLAIN)
+		/*
+		 * Only a plain notice must go before FREE: it would hit the
+		 * next occupant.  A conditional one matches nothing once the
+		 * slot is FREE, and clearing it would leave a window (dead
+		 * after the clear, before FREE) in which nobody can ever
+		 * reclaim the slot.
+		 */
+		if (dev && p->notice == NOTICE_PLAIN &&
+		    shmk_region_on_release(p->v.r, NULL, 0, NULL))
 			free_ok = 0;
 		if (free_ok) {
 			SHMK_CP();
