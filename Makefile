@@ -105,6 +105,40 @@ $(BUILD)/selftests/%: selftests/shmk/%.c selftests/shmk/shmk_util.h \
 	@mkdir -p $(dir $@)
 	$(CC) $(ST_CFLAGS) -o $@ $< $(LIBA) -luring -lpthread
 
+# The crash-point harness (lib/tests/test_crashpoints.c) as a guest
+# selftest on the device backend (Documentation/messaging.rst, "Crash
+# points"): static, against the static crash-point library (lib/Makefile's
+# cp/libshmk_cp.a), with the minimal cmocka of selftests/shmk/crashpoints/
+# (TAP output; Debian has no static libcmocka) and the source lines its
+# allowlist matches built in (the guest has no sources).  Quick by
+# default (SHMK_CP_QUICK=1: about 30 s under TCG instead of 170 s).
+CP_LIBA     := $(BUILD)/lib/cp/libshmk_cp.a
+CP_GUEST    := $(BUILD)/selftests/crashpoints_test
+CP_EXCERPTS := $(BUILD)/guest-cp/cp_src_excerpts.h
+CP_SRCS     := $(wildcard lib/*.c lib/*.h include/shmk/*.h)
+SELFTESTS   += $(CP_GUEST)
+# (The selftests rule above was read before this line: name it again.)
+selftests: $(CP_GUEST)
+
+$(CP_LIBA): FORCE
+	$(MAKE) -C lib O=$(CURDIR)/$(BUILD)/lib $(CURDIR)/$(CP_LIBA)
+
+$(CP_EXCERPTS): selftests/shmk/crashpoints/src-excerpts $(CP_SRCS)
+	@mkdir -p $(dir $@)
+	selftests/shmk/crashpoints/src-excerpts $(CP_SRCS) >$@.tmp
+	mv -f $@.tmp $@
+
+$(CP_GUEST): lib/tests/test_crashpoints.c lib/tests/cp_audit.c \
+		lib/tests/cp_audit.h lib/tests/msgutil.h lib/tests/testutil.h \
+		selftests/shmk/crashpoints/cmocka.h $(CP_EXCERPTS) $(CP_LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) -static -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror \
+		-Iselftests/shmk/crashpoints -Iinclude -Iinclude/uapi -Ilib -Ilib/tests \
+		-DSHMK_CRASHPOINTS -DCP_BACKEND='"device"' -DCP_QUICK=1 \
+		-DCP_SRC_EXCERPTS='"$(CURDIR)/$(CP_EXCERPTS)"' \
+		-o $@ lib/tests/test_crashpoints.c lib/tests/cp_audit.c \
+		-Wl,--whole-archive $(CP_LIBA) -Wl,--no-whole-archive -lpthread
+
 guest: $(GUEST_BINS)
 
 $(BUILD)/guest/shmk-demo: tools/demo/shmk-demo.c include/uapi/linux/shmk.h $(LIBA)

@@ -13,8 +13,11 @@
 /* Ports */
 
 /*
- * A new consumer @k on channel @ch: for each live producer, start at its
- * history; cursor generation 0 (never a live generation) for the rest.
+ * A new consumer @k on channel @ch: its cursor on each producer's ring
+ * starts at that ring's tail, less the history of a live producer's
+ * current generation.  Positions are monotonic per ring, so a cursor is
+ * a plain position: samples of generations that come later start at or
+ * after it.
  */
 static void cursors_init(const struct svc_view *v, uint32_t ch, uint32_t k,
 			 uint32_t plo, uint32_t phi, int client)
@@ -23,42 +26,50 @@ static void cursors_init(const struct svc_view *v, uint32_t ch, uint32_t k,
 
 	for (i = 0; i < M; i++) {
 		_Atomic uint64_t *cur = cursor_at(v, ch, k, i);
-		struct svc_prod *pr = &v->prod[ch * M + (client ? k : i)];
-		uint64_t cv = 0;
-		/* Acquire: pairs with the producer's store of ALIVE. */
-		uint32_t st = atomic_load_explicit(&v->slots[i].state,
-						   memory_order_acquire);
+		struct svc_prod *pr = prod_of(v, ch, client ? k : i);
+		uint64_t pos = 0, tail, start;
+		uint32_t st;
 
-		if (i >= plo && i < phi && ST_TAG(st) == ST_ALIVE) {
+		if (i >= plo && i < phi) {
+			/* Acquire: pairs with the producer's store of ALIVE. */
+			st = atomic_load_explicit(&v->slots[i].state,
+						  memory_order_acquire);
 			/* Acquire: pairs with the producer's release of tail. */
-			uint32_t tail = atomic_load_explicit(&pr->tail,
-							     memory_order_acquire);
+			tail = atomic_load_explicit(&pr->tail,
+						    memory_order_acquire);
 			/* Relaxed: published by the ALIVE store. */
-			uint32_t start = atomic_load_explicit(&pr->start,
-							      memory_order_relaxed);
-			uint32_t pos = tail - v->cfg.history;
-
-			if ((int32_t)(pos - start) < 0)
-				pos = start;
-			cv = (uint64_t)ST_VAL(st) << 32 | pos;
+			start = atomic_load_explicit(&pr->start,
+						     memory_order_relaxed);
+			if (start > tail)	/* corrupt: nothing to replay */
+				start = tail;
+			pos = tail;
+			if (ST_TAG(st) == ST_ALIVE)
+				pos = tail - start > v->cfg.history ?
+				      tail - v->cfg.history : start;
 		}
 		SHMK_CP();
 		/* Release: pairs with bp_room()'s acquire. */
-		atomic_store_explicit(cur, cv, memory_order_release);
+		atomic_store_explicit(cur, pos, memory_order_release);
 	}
 }
 
 /*
- * Port @p is claiming slot @k (state CLAIM, not yet ALIVE): set up its
- * producer position(s) and consumer cursors.  Everything written here is
- * published by the claimer's store of ALIVE.
+ * Port @p is claiming slot @k (state CLAIM, not yet ALIVE): its producer
+ * ring(s) continue from their tail, and its consumer cursors are set.
+ * Everything written here is published by the claimer's store of ALIVE.
+ *
+ * A dead producer may have left an entry at its tail that it stored
+ * before it could store the tail (lib-audit #1).  Nothing reads it:
+ * consumers read only positions below tail, and a producer drops the
+ * ring's reference of an overwritten entry only for positions of its
+ * own generation (prod_publish()), never by the sequence in the entry.
  */
 void chan_claim(struct shmk_port *p, uint32_t k)
 {
-	uint32_t M = p->v.g.nslots, na = p->v.cfg.max_publishers, i;
+	uint32_t na = p->v.cfg.max_publishers, i;
 
 	if (p->prod_ch >= 0) {
-		struct svc_prod *pr = &p->v.prod[p->prod_ch * M + k];
+		struct svc_prod *pr = prod_of(&p->v, (uint32_t)p->prod_ch, k);
 
 		/* Relaxed: only this slot's producer writes them. */
 		p->tail = atomic_load_explicit(&pr->tail, memory_order_relaxed);
@@ -66,7 +77,7 @@ void chan_claim(struct shmk_port *p, uint32_t k)
 		SHMK_CP();
 		atomic_store_explicit(&pr->start, p->start, memory_order_relaxed);
 		for (i = 0; p->role == ROLE_SERVER && i < na; i++) {
-			pr = &p->v.prod[M + i];
+			pr = prod_of(&p->v, 1, i);
 			SHMK_CP();
 			/* Relaxed: as above (one server). */
 			atomic_store_explicit(&pr->start,
@@ -75,6 +86,7 @@ void chan_claim(struct shmk_port *p, uint32_t k)
 				memory_order_relaxed);
 		}
 	}
+	p->bp_fails = 0;
 	if (p->cons_ch >= 0)
 		cursors_init(&p->v, (uint32_t)p->cons_ch, k, p->plo, p->phi,
 			     p->role == ROLE_CLIENT);
@@ -117,7 +129,14 @@ SHMK_API int shmk_pub_loan(struct shmk_port *p, void **payload)
 		if (view_recover(&p->svc->v) <= 0)
 			break;
 	}
-	return -ENOMEM;
+	/*
+	 * -EAGAIN, not -ENOMEM (malloc) nor -ENOBUFS (max_loans): every chunk
+	 * is held, and one comes back when a holder releases it or a dead
+	 * holder is recovered (lib-audit #20).
+	 */
+	svc_err("no free chunk in the pool (%u chunks, all held)",
+		v->g.nchunks);
+	return -EAGAIN;
 }
 
 /*
@@ -150,6 +169,27 @@ SHMK_API int shmk_pub_discard(struct shmk_port *p, void *payload)
 	return 0;
 }
 
+/*
+ * Where consumer @j is on a ring whose current generation covers
+ * [@start, @tail): its cursor, clamped into that range.  A cursor below
+ * start has not yet skipped the samples of older generations, which it
+ * cannot receive (cons_try_one() counts them as dropped); one above tail
+ * is corrupt.
+ */
+static uint64_t cursor_clamp(const struct svc_view *v, uint32_t ch, uint32_t j,
+			     uint32_t i, uint64_t start, uint64_t tail)
+{
+	/*
+	 * Acquire: pairs with the consumer's release store of its cursor
+	 * after it took its reference: it is done with the ring entry we
+	 * are about to overwrite.
+	 */
+	uint64_t cv = atomic_load_explicit(cursor_at(v, ch, j, i),
+					   memory_order_acquire);
+
+	return cv < start ? start : cv > tail ? tail : cv;
+}
+
 /* Back-pressure: 0 when every live consumer has room, else -EAGAIN. */
 static int bp_room(struct shmk_port *p, void *arg)
 {
@@ -165,43 +205,74 @@ static int bp_room(struct shmk_port *p, void *arg)
 
 		if (ST_TAG(st) != ST_ALIVE)
 			continue;
-		/*
-		 * Acquire: pairs with the consumer's release store of its
-		 * cursor after it took its reference: it is done with the
-		 * ring entry we are about to overwrite.
-		 */
-		cv = atomic_load_explicit(cursor_at(v, ch, j, p->slot),
-					  memory_order_acquire);
-		/* Not read from us yet: it will start at our first sample. */
-		if ((uint32_t)(cv >> 32) != p->gen)
-			cv = p->start;
-		if (p->tail - (uint32_t)cv >= v->cfg.buffer)
+		cv = cursor_clamp(v, ch, j, p->slot, p->start, p->tail);
+		if (p->tail - cv >= v->cfg.buffer)
 			return -EAGAIN;
 	}
 	return 0;
 }
+
+/* 0 when every live consumer of our own ring has room, else -EAGAIN. */
+int chan_room(struct shmk_port *p)
+{
+	return bp_room(p, NULL);
+}
+
+/* Is any consumer of ours live? */
+int chan_consumers(const struct shmk_port *p)
+{
+	uint32_t j, st;
+
+	for (j = p->clo; j < p->chi; j++) {
+		/* Acquire: pairs with the consumer's store of ALIVE. */
+		st = atomic_load_explicit(&p->v.slots[j].state,
+					  memory_order_acquire);
+		if (ST_TAG(st) == ST_ALIVE)
+			return 1;
+	}
+	return 0;
+}
+
+/* Run recovery every this many failed non-blocking publishes in a row. */
+#define BP_RECOVER_EVERY	16
 
 int prod_publish(struct shmk_port *p, void *payload, size_t len,
 			uint64_t corr, uint32_t target, uint32_t tgen,
 			int policy, int64_t timeout_ns)
 {
 	const struct svc_view *v = &p->v;
-	uint32_t M = v->g.nslots, ch = (uint32_t)p->prod_ch, c, pos, oc, start;
+	uint32_t M = v->g.nslots, ch = (uint32_t)p->prod_ch, c, oc;
 	/* A server writes a response into its client's ring. */
 	uint32_t ri = p->role == ROLE_SERVER ? target : p->slot;
-	struct svc_prod *pr = &v->prod[ch * M + ri];
+	struct svc_prod *pr = prod_of(v, ch, ri);
+	uint64_t pos, start, old;
 	_Atomic uint64_t *e;
 	struct msg_hdr *h;
-	uint64_t old;
 	int i, ret;
 
 	i = find_chunk(v, p->loans, p->nloans, payload);
-	if (i < 0 || len > v->cfg.payload_max)
+	if (i < 0 || len > v->cfg.payload_max || ri >= M)
 		return -EINVAL;
 	if (policy == SHMK_OVERFLOW_BLOCK) {
-		ret = svc_block(p, bp_room, NULL, timeout_ns);
+		ret = svc_block_on(p, bp_room, NULL, timeout_ns, SLEEP_ROOM);
+		/*
+		 * Timeout 0 never sleeps, so nothing else would notice a
+		 * dead consumer that holds us up on the memfd backend (its
+		 * death announces itself to nobody): look for the dead now
+		 * and then (lib-audit #10).
+		 */
+		if (ret == -EAGAIN && ++p->bp_fails >= BP_RECOVER_EVERY) {
+			p->bp_fails = 0;
+			if (view_recover(&p->svc->v) > 0)
+				ret = bp_room(p, NULL);
+			/* No request where no server will read it. */
+			if (!ret && p->role == ROLE_CLIENT &&
+			    !chan_consumers(p))
+				ret = -ENOTCONN;
+		}
 		if (ret)
 			return ret;
+		p->bp_fails = 0;
 	}
 	c = p->loans[i];
 	if (ri == p->slot) {
@@ -212,6 +283,8 @@ int prod_publish(struct shmk_port *p, void *payload, size_t len,
 		/* Relaxed: only this producer (the server) writes them. */
 		pos = atomic_load_explicit(&pr->tail, memory_order_relaxed);
 		start = atomic_load_explicit(&pr->start, memory_order_relaxed);
+		if (start > pos)	/* corrupt: drop nothing */
+			start = pos;
 	}
 	h = &v->hdrs[c];
 	SHMK_CP();
@@ -231,17 +304,30 @@ int prod_publish(struct shmk_port *p, void *payload, size_t len,
 	 * entry; pairs with the consumer's (seq_cst) load of the entry in
 	 * cons_try_one().
 	 */
-	atomic_store_explicit(e, (uint64_t)pos << 32 | c, memory_order_release);
+	atomic_store_explicit(e, ent_make(pos, c), memory_order_release);
 	SHMK_CP();
-	/* Release: pairs with consumers' acquire loads of tail. */
+	/*
+	 * Release: pairs with consumers' acquire loads of tail, which then
+	 * see the entry above.  A consumer reads only below tail, so an
+	 * entry stored by a producer that died before this store is never
+	 * read (lib-audit #1).
+	 */
 	atomic_store_explicit(&pr->tail, pos + 1, memory_order_release);
 	if (ri == p->slot)
 		p->tail = pos + 1;
 	p->loans[i] = p->loans[--p->nloans];
-	oc = (uint32_t)old;
-	/* Drop the ring's reference on the overwritten (oldest) sample. */
-	if (oc != NIL && oc < v->g.nchunks &&
-	    (int32_t)((uint32_t)(old >> 32) - start) >= 0) {
+	/*
+	 * Drop the ring's reference on the overwritten (oldest) sample.
+	 * Decided by position: the entry at pos % cap holds a reference of
+	 * ours exactly when this generation wrote it, at pos - cap >= start.
+	 * An older generation's entry (its references went with its sweep),
+	 * or one a dead producer stored past its tail, is left alone.  The
+	 * entry must also say pos - cap; anything else is corrupt, and we
+	 * never clear our bit where we may not hold it for the ring.
+	 */
+	oc = ent_chunk(old);
+	if (pos - start >= v->g.cap && ent_is(old, pos - v->g.cap) &&
+	    oc < v->g.nchunks) {
 		SHMK_CP();
 		/*
 		 * Release, after the entry store above: a consumer whose
@@ -255,8 +341,8 @@ int prod_publish(struct shmk_port *p, void *payload, size_t len,
 		atomic_fetch_and_explicit(holders_of(v, oc), ~p->bit,
 					  memory_order_release);
 	}
-	/* Its seq_cst fence orders the entry store before the sleepers peek. */
-	svc_kick(v);
+	/* Its seq_cst fence orders the entry store before the mask load. */
+	svc_wake_cons(p, ri);
 	return 0;
 }
 
@@ -264,32 +350,27 @@ int prod_publish(struct shmk_port *p, void *payload, size_t len,
 int drained(struct shmk_port *p, void *arg)
 {
 	const struct svc_view *v = &p->v;
-	uint32_t M = v->g.nslots, j, ch = (uint32_t)p->prod_ch;
+	uint32_t j, ch = (uint32_t)p->prod_ch;
 
 	(void)arg;
 	for (j = p->clo; j < p->chi; j++) {
 		/* Acquire: as in bp_room(). */
 		uint32_t st = atomic_load_explicit(&v->slots[j].state,
 						   memory_order_acquire);
-		uint64_t cv;
+		uint64_t tail = p->tail, start = p->start;
 
 		if (ST_TAG(st) != ST_ALIVE)
 			continue;
-		uint32_t tail = p->tail, start = p->start;
-
 		if (p->role == ROLE_SERVER) {
 			/* Client j's own response ring; relaxed: ours. */
-			tail = atomic_load_explicit(&v->prod[ch * M + j].tail,
+			tail = atomic_load_explicit(&prod_of(v, ch, j)->tail,
 						    memory_order_relaxed);
-			start = atomic_load_explicit(&v->prod[ch * M + j].start,
+			start = atomic_load_explicit(&prod_of(v, ch, j)->start,
 						     memory_order_relaxed);
+			if (start > tail)
+				start = tail;
 		}
-		/* Acquire: as in bp_room(). */
-		cv = atomic_load_explicit(cursor_at(v, ch, j, p->slot),
-					  memory_order_acquire);
-		if ((uint32_t)(cv >> 32) != p->gen)
-			cv = start;
-		if ((int32_t)(tail - (uint32_t)cv) > 0)
+		if (cursor_clamp(v, ch, j, p->slot, start, tail) < tail)
 			return -EAGAIN;
 	}
 	return 0;
@@ -297,7 +378,25 @@ int drained(struct shmk_port *p, void *arg)
 
 /* Consumers */
 
-/* Try to take the next sample of producer @i; -EAGAIN when none. */
+/* Move our cursor @cur to @to, counting the samples skipped as dropped. */
+static void cursor_skip(struct shmk_port *p, _Atomic uint64_t *cur,
+			uint64_t from, uint64_t to)
+{
+	p->dropped += to - from;
+	SHMK_CP();
+	/* Release: pairs with bp_room()'s acquire. */
+	atomic_store_explicit(cur, to, memory_order_release);
+}
+
+/*
+ * Try to take the next sample of producer @i; -EAGAIN when none.
+ *
+ * Delivery accounting: every sample whose publish returned (its tail was
+ * stored) is either received or counted in p->dropped: skipped because
+ * we lagged more than the ring (safe overflow), or because its producer
+ * left or died before we took it (its references go with its slot), or
+ * because a later generation of the slot had started meanwhile.
+ */
 static int cons_try_one(struct shmk_port *p, uint32_t i,
 			struct shmk_sample *smp)
 {
@@ -306,70 +405,82 @@ static int cons_try_one(struct shmk_port *p, uint32_t i,
 	_Atomic uint64_t *cur = cursor_at(v, ch, p->slot, i);
 	/* Responses: the server writes client k's into ring k. */
 	uint32_t ri = p->role == ROLE_CLIENT ? p->slot : i;
-	struct svc_prod *pr = &v->prod[ch * v->g.nslots + ri];
+	struct svc_prod *pr = prod_of(v, ch, ri);
 	_Atomic uint64_t *ring = ring_of(v, ch, ri);
-	uint32_t st, g, pos, tries;
-	uint64_t cv;
+	uint32_t st, tries;
 
-	/*
-	 * Acquire: pairs with the producer's store of ALIVE (its start and
-	 * generation are visible).
-	 */
-	st = atomic_load_explicit(&v->slots[i].state, memory_order_acquire);
-	if (ST_TAG(st) != ST_ALIVE)
-		return -EAGAIN;
-	g = ST_VAL(st);
-	/* Relaxed: only this consumer writes its cursor. */
-	cv = atomic_load_explicit(cur, memory_order_relaxed);
-	if ((uint32_t)(cv >> 32) != g) {
-		/*
-		 * A producer generation that came after we subscribed (those
-		 * before were set up by cursors_init()): start at its first
-		 * sample.  Relaxed: start was published by the ALIVE store
-		 * we loaded above.
-		 */
-		pos = atomic_load_explicit(&pr->start, memory_order_relaxed);
-		cv = (uint64_t)g << 32 | pos;
-		SHMK_CP();
-		/* Release: pairs with bp_room()'s acquire. */
-		atomic_store_explicit(cur, cv, memory_order_release);
-	}
-	pos = (uint32_t)cv;
 	for (tries = 0; tries < 8; tries++) {
-		_Atomic uint64_t *ep = &ring[pos % cap];
-		uint64_t e, old;
-		uint32_t seq, c;
-		int32_t d;
+		uint64_t e, old, cv, tail, start, d, seq, hlen;
+		uint32_t c;
+		_Atomic uint64_t *ep;
 		struct msg_hdr *h;
 
 		/*
+		 * Acquire: pairs with the producer's store of ALIVE (its start
+		 * is visible) and with the reclaimer's release of FREE.
+		 */
+		st = atomic_load_explicit(&v->slots[i].state,
+					  memory_order_acquire);
+		/* Relaxed: only this consumer writes its cursor. */
+		cv = atomic_load_explicit(cur, memory_order_relaxed);
+		/*
+		 * Acquire: pairs with the producer's release store of tail:
+		 * entries below it are visible.
+		 */
+		tail = atomic_load_explicit(&pr->tail, memory_order_acquire);
+		if (cv > tail) {
+			/* Corrupt (positions only grow): start over at tail. */
+			cursor_skip(p, cur, tail, tail);
+			return -EBADMSG;
+		}
+		if (ST_TAG(st) != ST_ALIVE) {
+			/*
+			 * Producer gone or going: its samples we did not take
+			 * are lost to us (a new claimer continues from tail).
+			 * Relaxed: after the acquire load of tail above; an
+			 * unchanged state means tail was this producer's.
+			 */
+			if (cv < tail &&
+			    atomic_load_explicit(&v->slots[i].state,
+						 memory_order_relaxed) == st)
+				cursor_skip(p, cur, cv, tail);
+			return -EAGAIN;
+		}
+		/* Relaxed: published by the ALIVE store we acquired. */
+		start = atomic_load_explicit(&pr->start, memory_order_relaxed);
+		if (start > tail)
+			start = tail;
+		if (cv < start) {
+			/* An older generation's samples: gone with it. */
+			cursor_skip(p, cur, cv, start);
+			cv = start;
+		}
+		if (cv == tail)
+			return -EAGAIN;
+		if (tail - cv > cap) {
+			/* Overwritten: we lagged more than the ring. */
+			cursor_skip(p, cur, cv, tail - cap);
+			cv = tail - cap;
+		}
+		ep = &ring[cv % cap];
+		/*
 		 * Seq_cst: an acquire, pairing with the producer's release
 		 * store of the entry (the chunk is written); seq_cst so that
-		 * a sleeper's re-check, after its seq_cst increment of
-		 * sleepers, follows svc_kick()'s fence in the total order
+		 * a sleeper's re-check, after its seq_cst fetch_or of its
+		 * sleeping bit and fence, follows wake_mask()'s fence
 		 * (Dekker; a plain load on x86).
 		 */
 		e = atomic_load_explicit(ep, memory_order_seq_cst);
-		seq = (uint32_t)(e >> 32);
-		c = (uint32_t)e;
-		d = (int32_t)(seq - pos);
-		if (d < 0 || c == NIL)
-			return -EAGAIN;
-		if (d > 0) {
-			/* Overwritten: we lagged more than the ring (safe overflow). */
-			/* Acquire: as above. */
-			uint32_t tail = atomic_load_explicit(&pr->tail,
-							     memory_order_acquire);
-			uint32_t np = tail - cap;
-
-			if ((int32_t)(np - pos) <= 0)
-				np = pos + 1;
-			p->dropped += np - pos;
-			pos = np;
-			SHMK_CP();
-			/* Release: pairs with bp_room()'s acquire. */
-			atomic_store_explicit(cur, (uint64_t)g << 32 | pos,
-					      memory_order_release);
+		c = ent_chunk(e);
+		if (!ent_is(e, cv)) {
+			/*
+			 * cv < tail, so the entry holds cv or a later sample
+			 * at this index (svc.h): we lagged while looking.
+			 */
+			d = ((e >> ENT_CBITS) - cv) & ENT_PMASK;
+			if (d % cap || d > ENT_PMASK / 2)
+				return -EBADMSG;	/* neither: corrupt */
+			cursor_skip(p, cur, cv, cv + 1);
 			continue;
 		}
 		/* Never trust a shared index: the entry may be corrupt. */
@@ -403,34 +514,48 @@ static int cons_try_one(struct shmk_port *p, uint32_t i,
 				chunk_put(v, c, p->bit);
 			continue;
 		}
-		/* A corrupt header is as bad as a corrupt entry. */
-		if (h->len > v->cfg.payload_max || h->seq != pos) {
-			chunk_put(v, c, p->bit);
+		/* Read once: a corrupt header is as bad as a corrupt entry. */
+		seq = SHMK_READ_ONCE(h->seq);
+		hlen = SHMK_READ_ONCE(h->len);
+		if (seq != cv) {
+			if (!(old & p->bit))
+				chunk_put(v, c, p->bit);
+			/* A sample 2^40 positions on (svc.h): lagged. */
+			if (seq > cv && (seq - cv) % cap == 0) {
+				cursor_skip(p, cur, cv, cv + 1);
+				continue;
+			}
+			return -EBADMSG;
+		}
+		if (hlen > v->cfg.payload_max) {
+			if (!(old & p->bit))
+				chunk_put(v, c, p->bit);
 			return -EBADMSG;
 		}
 		p->held[p->nheld++] = c;
 		SHMK_CP();
 		/* Release: pairs with bp_room()'s acquire. */
-		atomic_store_explicit(cur, (uint64_t)g << 32 | (pos + 1),
-				      memory_order_release);
+		atomic_store_explicit(cur, cv + 1, memory_order_release);
 		smp->data = v->chunks + (uint64_t)c * v->g.stride;
-		smp->len = (size_t)h->len;
-		smp->seq = h->seq;
-		smp->corr = h->corr;
+		smp->len = (size_t)hlen;
+		smp->seq = cv;
+		smp->corr = SHMK_READ_ONCE(h->corr);
 		smp->origin = i;
 		smp->chunk = c;
-		smp->origin_gen = h->origin_gen;
-		smp->reserved = h->target == NIL ? NIL :
-			(h->target == p->slot && h->target_gen == p->gen);
+		smp->origin_gen = ST_VAL(st);
+		{
+			uint32_t tg = SHMK_READ_ONCE(h->target);
+
+			smp->reserved = tg == NIL ? NIL :
+				(tg == p->slot &&
+				 SHMK_READ_ONCE(h->target_gen) == p->gen);
+		}
 		/*
-		 * Producers may wait for room (back-pressure) or in
-		 * shmk_pub_drain(); the relaxed peek keeps the fence off the
-		 * safe-overflow fast path, where a missed wake only delays a
-		 * drain by a sleep slice.
+		 * Producer i may wait for room (back-pressure) or in a drain:
+		 * its seq_cst fence orders our cursor store before the mask
+		 * load (no slice would catch a missed wake on the device).
 		 */
-		if (v->cfg.overflow == SHMK_OVERFLOW_BLOCK ||
-		    atomic_load_explicit(&v->sh->sleepers, memory_order_relaxed))
-			svc_kick(v);
+		svc_wake_prod(v, i);
 		return 0;
 	}
 	return -EAGAIN;

@@ -4,6 +4,7 @@
  * words and wake it.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/ioctl.h>
 
@@ -14,6 +15,7 @@
 SHMK_API int shmk_notifier_notify(struct shmk_port *p, uint32_t id)
 {
 	const struct svc_view *v;
+	uint64_t woken = 0;
 	uint32_t j;
 	int n = 0;
 
@@ -34,11 +36,13 @@ SHMK_API int shmk_notifier_notify(struct shmk_port *p, uint32_t id)
 		 * Release: pairs with the listener's acquire exchange: what
 		 * we wrote before notifying is visible to it.
 		 */
-		atomic_fetch_or_explicit(&v->events[(uint64_t)j * v->g.ewords + id / 32],
+		atomic_fetch_or_explicit(&events_of(v, j)[id / 32],
 					 1U << (id % 32), memory_order_release);
+		woken |= 1ULL << j;
 		n++;
 	}
-	svc_kick(v);
+	/* Its seq_cst fence orders the fetch_ors before the mask load. */
+	svc_wake_listeners(v, woken);
 	return n;
 }
 
@@ -51,19 +55,22 @@ static int listener_try(struct shmk_port *p, void *arg)
 {
 	struct ev_arg *a = arg;
 	const struct svc_view *v = &p->v;
-	_Atomic uint32_t *w = &v->events[(uint64_t)p->slot * v->g.ewords];
+	_Atomic uint32_t *w = events_of(v, p->slot);
+	uint32_t nev = v->cfg.max_events, i, x, b, valid;
 	unsigned int n = 0;
-	uint32_t i, x, b;
 
 	if (p->watching)
 		ioctl(shmk_region_fd(v->r), SHMK_IOC_ACK);
 	for (i = 0; i < v->g.ewords && n < a->max; i++) {
+		/* Ids at or beyond max_events do not exist (lib-audit #14). */
+		valid = i + 1 < v->g.ewords || nev % 32 == 0 ? 0xffffffffU :
+			(1U << (nev % 32)) - 1;
 		/* Relaxed: a guess; the exchange decides. */
-		if (!atomic_load_explicit(&w[i], memory_order_relaxed))
+		if (!(atomic_load_explicit(&w[i], memory_order_relaxed) & valid))
 			continue;
 		SHMK_CP();
 		/* Acquire: pairs with the notifier's release fetch_or. */
-		x = atomic_exchange_explicit(&w[i], 0, memory_order_acquire);
+		x = atomic_exchange_explicit(&w[i], 0, memory_order_acquire) & valid;
 		for (b = 0; b < 32 && x; b++) {
 			if (!(x & (1U << b)))
 				continue;
@@ -88,7 +95,7 @@ SHMK_API int shmk_listener_wait(struct shmk_port *p, uint32_t *ids,
 
 	if (!p || !ids || !max || p->role != ROLE_LISTENER)
 		return -EINVAL;
-	return svc_block(p, listener_try, &a, timeout_ns);
+	return svc_block_on(p, listener_try, &a, timeout_ns, SLEEP_DATA);
 }
 
 SHMK_API int shmk_listener_fd(struct shmk_port *p)
@@ -105,13 +112,21 @@ SHMK_API int shmk_listener_fd(struct shmk_port *p)
 		return fd;
 	memset(&w, 0, sizeof(w));
 	w.size = sizeof(w);
-	w.offset = (uint64_t)((unsigned char *)&p->v.sh->epoch -
-			      (unsigned char *)p->v.sh);
+	w.offset = slot_off(&p->v, p->slot) + offsetof(struct svc_slot, wake);
 	w.bitset = SHMK_BITSET_ANY;
 	if (ioctl(fd, SHMK_IOC_WATCH, &w) < 0)
 		return -errno;
-	/* Seq_cst: as svc_block()'s increment; a watcher counts as asleep. */
-	atomic_fetch_add_explicit(&p->v.sh->sleepers, 1, memory_order_seq_cst);
+	SHMK_CP();
+	/* Device backend only: a listener watched by shmk_listener_fd(). */
+	/*
+	 * Seq_cst: a watcher counts as asleep on its wake word for as long
+	 * as it watches (svc_block_on() leaves the bit set; the sweep on
+	 * close clears it).  Anything notified before this RMW is found by
+	 * the caller's next shmk_listener_wait(), which it makes once
+	 * the fd polls readable or up front.
+	 */
+	atomic_fetch_or_explicit(&p->v.sh->sleep_data, p->bit,
+				 memory_order_seq_cst);
 	p->watching = 1;
 	return fd;
 }

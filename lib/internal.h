@@ -17,6 +17,9 @@
  * @size:	the region's size in bytes from its fd; 0 or -errno
  * @wait:	futex-like wait on the word at @off
  * @wake:	wake on the word at @off; the number woken or -errno
+ * @release:	optional; closes r->fd for shmk_region_close() after the
+ *		munmap (memfd: drops the handle's hold and sweeps the name
+ *		when it was the last holder); without it, close(r->fd)
  */
 struct shmk_backend_ops {
 	int (*create)(const char *name, uint64_t bytes, unsigned int mode,
@@ -27,6 +30,7 @@ struct shmk_backend_ops {
 	int (*wait)(const struct shmk_region *r, uint64_t off, uint32_t expected,
 		    int64_t timeout_ns);
 	int (*wake)(const struct shmk_region *r, uint64_t off, uint32_t count);
+	void (*release)(struct shmk_region *r);
 };
 
 extern const struct shmk_backend_ops shmk_device_ops;
@@ -40,7 +44,58 @@ struct shmk_region {
 	int fd;
 	int backend;
 	int writable;
+	/* memfd: the process that opened @fd (a fork child's close is plain). */
+	int pid;
+	/* memfd: the region's name, for the sweep on close. */
+	char name[SHMK_NAME_MAX];
 };
+
+/* Internal flag of shmk__region_create_init(), never public. */
+#define SHMK__REGION_OPEN_OWN	(1U << 31)
+
+/*
+ * Create a region and initialise it before anyone can open it: on memfd
+ * the file is built unnamed, mapped, handed to @init, and only then
+ * linked to its name, so a creator that dies in @init leaves nothing
+ * behind and an opener never sees a half-made region.  On the device
+ * the region is created, then @init runs (a creator that dies takes a
+ * non-persistent region with it).  @init may be NULL; its negative
+ * return fails the create (the region is discarded).  Flags and errors
+ * as shmk_region_create(); SHMK_REGION_RDONLY with @init is -EINVAL.
+ *
+ * With SHMK__REGION_OPEN_OWN in @flags, a name already taken is opened
+ * read-write instead, as shmk__region_open_own() does (memfd: the file
+ * must be the caller's and no wider than @mode, else -EPERM), and the
+ * call returns 1; a region that goes away between the two is created
+ * after all (bounded retries).  @init did not run on an opened region.
+ *
+ * Return: 0 created, 1 opened (SHMK__REGION_OPEN_OWN), or -errno.
+ */
+int shmk__region_create_init(const char *name, uint64_t size,
+			     unsigned int mode, unsigned int flags,
+			     int (*init)(struct shmk_region *r, void *arg),
+			     void *arg, struct shmk_region **out);
+
+/*
+ * Open a region read-write that the caller meant to create (CREATE
+ * without EXCL found the name taken): on memfd the file must belong to
+ * the caller's euid (else -EPERM) and grant nothing beyond @mode (else
+ * -EPERM), so a file another user put there first is refused.  On the
+ * device it is shmk_region_open(name, 0, out).
+ */
+int shmk__region_open_own(const char *name, unsigned int mode,
+			  struct shmk_region **out);
+
+/* The memfd backend beyond its ops (backend_memfd.c, used by region.c). */
+struct shmk_memfd_tmp {
+	int fd;			/* read-write, holding the live lock */
+	char path[64];		/* temporary name, "" for an O_TMPFILE */
+};
+int shmk__memfd_prepare(uint64_t bytes, unsigned int mode, unsigned int flags,
+			struct shmk_memfd_tmp *t);
+int shmk__memfd_publish(const struct shmk_memfd_tmp *t, const char *name);
+void shmk__memfd_discard(struct shmk_memfd_tmp *t);
+int shmk__memfd_open(const char *name, unsigned int flags, int own_mode);
 
 /*
  * A private copy of the geometry fields of a struct shmk_obj_hdr, read

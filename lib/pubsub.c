@@ -21,8 +21,9 @@ SHMK_API int shmk_pub_publish(struct shmk_port *p, void *payload, size_t len,
 {
 	if (!p || p->role != ROLE_PUB)
 		return -EINVAL;
-	return prod_publish(p, payload, len, 0, NIL, 0, (int)p->v.cfg.overflow,
-			    timeout_ns);
+	/* The policy of the handle's validated copy (a port's own may lag). */
+	return prod_publish(p, payload, len, 0, NIL, 0,
+			    (int)p->svc->v.cfg.overflow, timeout_ns);
 }
 
 SHMK_API int shmk_pub_send_copy(struct shmk_port *p, const void *data,
@@ -38,6 +39,7 @@ SHMK_API int shmk_pub_send_copy(struct shmk_port *p, const void *data,
 	ret = shmk_pub_loan(p, &pl);
 	if (ret)
 		return ret;
+	SHMK_CP();
 	memcpy(pl, data, len);
 	ret = shmk_pub_publish(p, pl, len, timeout_ns);
 	if (ret)

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * libshmk regions: name rules, backend selection, mapping.
+ * libshmk regions: name rules, backend selection, mapping, and the
+ * create-with-init path that memfd needs to publish a region only once it
+ * is complete (see backend_memfd.c).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -93,6 +96,7 @@ static int region_map(int backend, int fd, int writable,
 	r->fd = fd;
 	r->backend = backend;
 	r->writable = writable;
+	r->pid = (int)getpid();
 	*out = r;
 	return 0;
 
@@ -103,11 +107,11 @@ err_fd:
 	return ret;
 }
 
-SHMK_API int shmk_region_create(const char *name, uint64_t bytes,
-				unsigned int mode, unsigned int flags,
-				struct shmk_region **out)
+/* Check create's arguments and round @bytes up: 0 or -errno. */
+static int create_check(const char *name, uint64_t *bytes, unsigned int mode,
+			unsigned int flags, struct shmk_region **out)
 {
-	int backend, ret, fd;
+	int ret;
 
 	if (!out)
 		return -EINVAL;
@@ -118,18 +122,150 @@ SHMK_API int shmk_region_create(const char *name, uint64_t bytes,
 		return -EINVAL;
 	if (mode & ~0777U)
 		return -EINVAL;
-	if (bytes == 0 || bytes > UINT64_MAX - (SHMK_PAGE_SIZE - 1))
+	if (*bytes == 0 || *bytes > UINT64_MAX - (SHMK_PAGE_SIZE - 1))
 		return -EINVAL;
-	bytes = (bytes + SHMK_PAGE_SIZE - 1) & ~(SHMK_PAGE_SIZE - 1);
-	if (bytes > SIZE_MAX / 2)
+	*bytes = (*bytes + SHMK_PAGE_SIZE - 1) & ~(SHMK_PAGE_SIZE - 1);
+	if (*bytes > SIZE_MAX / 2)
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * One attempt to create @name and run @init on it.  memfd: the file is
+ * made unnamed, mapped, initialised, then linked; device: created (so
+ * already visible), then initialised.  0 or -errno (-EEXIST: taken).
+ */
+static int create_once(int backend, const char *name, uint64_t bytes,
+		       unsigned int mode, unsigned int flags,
+		       int (*init)(struct shmk_region *r, void *arg),
+		       void *arg, struct shmk_region **out)
+{
+	const struct shmk_backend_ops *ops = backend_ops(backend);
+	int memfd = backend == SHMK_BACKEND_MEMFD;
+	struct shmk_memfd_tmp t = { .fd = -1 };
+	struct shmk_region *r;
+	int fd, ret;
+
+	if (memfd) {
+		ret = shmk__memfd_prepare(bytes, mode, flags, &t);
+		if (ret)
+			return ret;
+		fd = t.fd;
+	} else {
+		fd = ops->create(name, bytes, mode, flags);
+		if (fd < 0)
+			return fd;
+	}
+	/* region_map() consumes fd; r->name stays "" until published. */
+	ret = region_map(backend, fd, !(flags & SHMK_REGION_RDONLY), &r);
+	if (ret) {
+		r = NULL;
+		goto err;
+	}
+	if (init) {
+		ret = init(r, arg);
+		if (ret > 0)
+			ret = -EINVAL;
+	}
+	if (!ret && memfd)
+		ret = shmk__memfd_publish(&t, name);
+	if (ret)
+		goto err;
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	*out = r;
+	return 0;
+err:
+	if (memfd) {
+		t.fd = -1;	/* r owns it, or region_map() closed it */
+		shmk__memfd_discard(&t);
+	} else {
+		ops->unlink(name);
+	}
+	shmk_region_close(r);
+	return ret;
+}
+
+/* Open @name read-write as a would-be creator with @mode (see internal.h). */
+static int open_own(int backend, const char *name, unsigned int mode,
+		    struct shmk_region **out)
+{
+	int fd, ret;
+
+	if (backend == SHMK_BACKEND_MEMFD)
+		fd = shmk__memfd_open(name, 0, (int)mode);
+	else
+		fd = backend_ops(backend)->open(name, 0);
+	if (fd < 0)
+		return fd;
+	ret = region_map(backend, fd, 1, out);
+	if (ret == 0)
+		snprintf((*out)->name, sizeof((*out)->name), "%s", name);
+	return ret;
+}
+
+/* Rounds of "open, else create" before SHMK__REGION_OPEN_OWN gives up. */
+#define OPEN_OWN_TRIES	64
+
+int shmk__region_create_init(const char *name, uint64_t bytes,
+			     unsigned int mode, unsigned int flags,
+			     int (*init)(struct shmk_region *r, void *arg),
+			     void *arg, struct shmk_region **out)
+{
+	unsigned int own = flags & SHMK__REGION_OPEN_OWN, attempt;
+	int backend, ret;
+
+	flags &= ~SHMK__REGION_OPEN_OWN;
+	ret = create_check(name, &bytes, mode, flags, out);
+	if (ret)
+		return ret;
+	if (init && (flags & SHMK_REGION_RDONLY))
 		return -EINVAL;
 	backend = shmk_backend_select();
 	if (backend < 0)
 		return backend;
-	fd = backend_ops(backend)->create(name, bytes, mode, flags);
-	if (fd < 0)
-		return fd;
-	return region_map(backend, fd, !(flags & SHMK_REGION_RDONLY), out);
+	for (attempt = 0; attempt < OPEN_OWN_TRIES; attempt++) {
+		/*
+		 * Open first: most would-be creators find the region there,
+		 * and need not build one to throw away.
+		 */
+		if (own) {
+			ret = open_own(backend, name, mode, out);
+			if (ret != -ENOENT)
+				return ret ? ret : 1;
+		}
+		ret = create_once(backend, name, bytes, mode, flags, init, arg,
+				  out);
+		/* -EEXIST with OPEN_OWN: created meanwhile; open that one. */
+		if (ret != -EEXIST || !own)
+			return ret;
+	}
+	return -EAGAIN;
+}
+
+int shmk__region_open_own(const char *name, unsigned int mode,
+			  struct shmk_region **out)
+{
+	int backend, ret;
+
+	if (!out || (mode & ~0777U))
+		return -EINVAL;
+	ret = shmk_name_check(name);
+	if (ret)
+		return ret;
+	backend = shmk_backend_select();
+	if (backend < 0)
+		return backend;
+	return open_own(backend, name, mode, out);
+}
+
+SHMK_API int shmk_region_create(const char *name, uint64_t bytes,
+				unsigned int mode, unsigned int flags,
+				struct shmk_region **out)
+{
+	if (flags & SHMK__REGION_OPEN_OWN)
+		return -EINVAL;
+	return shmk__region_create_init(name, bytes, mode, flags, NULL, NULL,
+					out);
 }
 
 SHMK_API int shmk_region_open(const char *name, unsigned int flags,
@@ -150,7 +286,10 @@ SHMK_API int shmk_region_open(const char *name, unsigned int flags,
 	fd = backend_ops(backend)->open(name, flags);
 	if (fd < 0)
 		return fd;
-	return region_map(backend, fd, !(flags & SHMK_REGION_OPEN_RDONLY), out);
+	ret = region_map(backend, fd, !(flags & SHMK_REGION_OPEN_RDONLY), out);
+	if (ret == 0)
+		snprintf((*out)->name, sizeof((*out)->name), "%s", name);
+	return ret;
 }
 
 SHMK_API int shmk_region_unlink(const char *name)
@@ -171,7 +310,10 @@ SHMK_API void shmk_region_close(struct shmk_region *r)
 	if (!r)
 		return;
 	munmap(r->base, (size_t)r->size);
-	close(r->fd);
+	if (r->ops->release)
+		r->ops->release(r);	/* closes r->fd */
+	else
+		close(r->fd);
 	free(r);
 }
 

@@ -5,6 +5,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,47 +38,103 @@ static void cfg_defaults(struct shmk_svc_config *c)
 		c->mode = 0600;
 }
 
+/* This thread's explanation of the last error (shmk_last_error()). */
+static _Thread_local char last_error[160];
+
+void svc_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	va_end(ap);
+}
+
+SHMK_API const char *shmk_last_error(void)
+{
+	return last_error;
+}
+
+/* -EINVAL, naming the field of @what and the range it must be in. */
+#define CFG_BAD(f, lo, hi)						\
+	do {								\
+		svc_err("%s: %llu is not in %llu..%llu", #f,		\
+			(unsigned long long)c->f, (unsigned long long)(lo), \
+			(unsigned long long)(hi));			\
+		return -EINVAL;						\
+	} while (0)
+
 /* Check a complete configuration and compute its layout. */
 static int cfg_geometry(const struct shmk_svc_config *c, struct svc_geo *g)
 {
-	uint64_t M, off, per;
+	uint64_t M, off, per, na, ns;
 
 	if (c->kind < SHMK_SVC_PUBSUB || c->kind > SHMK_SVC_EVENT)
-		return -EINVAL;
+		CFG_BAD(kind, SHMK_SVC_PUBSUB, SHMK_SVC_EVENT);
 	if (c->kind != SHMK_SVC_EVENT &&
 	    (c->payload_max < 1 || c->payload_max > SHMK_SVC_PAYLOAD_MAX))
+		CFG_BAD(payload_max, 1, SHMK_SVC_PAYLOAD_MAX);
+	if (!c->max_publishers || c->max_publishers >= SHMK_SVC_SLOTS_MAX)
+		CFG_BAD(max_publishers, 1, SHMK_SVC_SLOTS_MAX - 1);
+	if (!c->max_subscribers || c->max_subscribers >= SHMK_SVC_SLOTS_MAX)
+		CFG_BAD(max_subscribers, 1, SHMK_SVC_SLOTS_MAX - 1);
+	if (c->max_publishers + c->max_subscribers > SHMK_SVC_SLOTS_MAX) {
+		svc_err("max_publishers + max_subscribers: %u + %u is more "
+			"than %u", c->max_publishers, c->max_subscribers,
+			SHMK_SVC_SLOTS_MAX);
 		return -EINVAL;
-	if (!c->max_publishers || !c->max_subscribers ||
-	    (uint64_t)c->max_publishers + c->max_subscribers > SHMK_SVC_SLOTS_MAX)
-		return -EINVAL;
+	}
 	if (c->kind == SHMK_SVC_REQRES && c->max_subscribers != 1)
-		return -EINVAL;
-	if (!c->buffer || c->buffer > SHMK_SVC_RING_MAX ||
-	    c->history > SHMK_SVC_RING_MAX)
-		return -EINVAL;
+		CFG_BAD(max_subscribers, 1, 1);
+	if (!c->buffer || c->buffer > SHMK_SVC_RING_MAX)
+		CFG_BAD(buffer, 1, SHMK_SVC_RING_MAX);
+	if (c->history > SHMK_SVC_RING_MAX)
+		CFG_BAD(history, 0, SHMK_SVC_RING_MAX);
 	if (c->overflow != SHMK_OVERFLOW_SAFE && c->overflow != SHMK_OVERFLOW_BLOCK)
-		return -EINVAL;
-	if (!c->max_loans || c->max_loans > SHMK_SVC_RING_MAX ||
-	    !c->max_borrow || c->max_borrow > SHMK_SVC_RING_MAX)
-		return -EINVAL;
+		CFG_BAD(overflow, SHMK_OVERFLOW_SAFE, SHMK_OVERFLOW_BLOCK);
+	if (!c->max_loans || c->max_loans > SHMK_SVC_RING_MAX)
+		CFG_BAD(max_loans, 1, SHMK_SVC_RING_MAX);
+	if (!c->max_borrow || c->max_borrow > SHMK_SVC_RING_MAX)
+		CFG_BAD(max_borrow, 1, SHMK_SVC_RING_MAX);
 	if (!c->max_events || c->max_events > SHMK_SVC_EVENTS_MAX)
-		return -EINVAL;
-	if (c->mode & ~0777U || c->reserved)
-		return -EINVAL;
+		CFG_BAD(max_events, 1, SHMK_SVC_EVENTS_MAX);
+	if (c->mode & ~0777U)
+		CFG_BAD(mode, 0, 0777);
+	if (c->reserved)
+		CFG_BAD(reserved, 0, 0);
 
 	memset(g, 0, sizeof(*g));
 	M = c->max_publishers + c->max_subscribers;
 	g->nslots = (uint32_t)M;
 	g->cap = c->buffer > c->history ? c->buffer : c->history;
+	/*
+	 * The pool: what every participant may hold at once while it keeps
+	 * to its limits, plus one chunk per slot.  A producer's ring holds
+	 * references on the last cap samples of its generation at most
+	 * (prod_publish() drops one per publish past that), a producer has
+	 * max_loans loans, a consumer max_borrow samples.  Every chunk in use
+	 * carries at least one of those, so a loan never finds the pool empty
+	 * unless somebody exceeds them, or a dead participant's chunks wait
+	 * for recovery (which an empty pool runs).  Documentation/messaging.rst
+	 * has the formulas.
+	 */
+	na = c->max_publishers;
+	ns = c->max_subscribers;
 	switch (c->kind) {
 	case SHMK_SVC_PUBSUB:
+		/* Publishers: a ring and loans; subscribers: held samples. */
 		g->nchan = 1;
-		per = (uint64_t)c->max_publishers * (g->cap + c->max_loans) +
-		      (uint64_t)c->max_subscribers * c->max_borrow;
+		per = na * (g->cap + c->max_loans) + ns * c->max_borrow;
 		break;
 	case SHMK_SVC_REQRES:
+		/*
+		 * Clients: a request ring, loans, held responses.  The one
+		 * server: a response ring per client (lib-audit #3: it keeps
+		 * cap references in each), loans, held requests.
+		 */
 		g->nchan = 2;
-		per = M * (g->cap + c->max_loans + c->max_borrow);
+		per = na * (g->cap + c->max_loans + c->max_borrow) +
+		      na * g->cap + c->max_loans + c->max_borrow;
 		break;
 	default:
 		g->nchan = 0;
@@ -85,27 +142,38 @@ static int cfg_geometry(const struct shmk_svc_config *c, struct svc_geo *g)
 		g->ewords = (c->max_events + 31) / 32;
 		break;
 	}
-	g->nchunks = per ? (uint32_t)(per + M) : 0;
+	per = per ? per + M : 0;
+	g->nchunks = per < ENT_NIL ? (uint32_t)per : ENT_NIL;
 	g->stride = per ? align_up(c->payload_max, SHMK_CACHELINE) : 0;
 	off = sizeof(struct svc_shared);
 	g->slots_off = off;
 	off += M * sizeof(struct svc_slot);
+	/* Rows and rings padded to SHMK_CACHELINE_PAD (lib-audit #17). */
+	g->rstride = (uint32_t)align_up(sizeof(struct svc_prod) +
+					(uint64_t)g->cap * 8, SHMK_CACHELINE_PAD);
+	g->crow = (uint32_t)align_up(M, SHMK_CACHELINE_PAD / 8);
+	g->erow = (uint32_t)align_up(g->ewords, SHMK_CACHELINE_PAD / 4);
 	g->prod_off = align_up(off, SHMK_CACHELINE_PAD);
-	off = g->prod_off + g->nchan * M * sizeof(struct svc_prod);
-	g->ring_off = off;
-	off += (uint64_t)g->nchan * M * g->cap * 8;
+	g->ring_off = g->prod_off + sizeof(struct svc_prod);	/* in each block */
+	off = g->prod_off + (uint64_t)g->nchan * M * g->rstride;
 	g->cursor_off = off;
-	off += (uint64_t)g->nchan * M * M * 8;
+	off += (uint64_t)g->nchan * M * g->crow * 8;
 	g->holders_off = align_up(off, SHMK_CACHELINE_PAD);
 	off = g->holders_off + (uint64_t)g->nchunks * 8;
 	g->events_off = align_up(off, SHMK_CACHELINE_PAD);
-	off = g->events_off + M * g->ewords * 4;
+	off = g->events_off + M * g->erow * 4;
 	g->hdrs_off = align_up(off, SHMK_CACHELINE_PAD);
 	off = g->hdrs_off + (uint64_t)g->nchunks * MSG_HDR;
 	g->chunks_off = align_up(off, 4096);
 	g->total = g->chunks_off + (uint64_t)g->nchunks * g->stride;
-	if (g->nchunks > (1U << 24) || g->total > (1ULL << 46))
+	/* Chunk indices fit an entry's 24 bits, ENT_NIL excluded. */
+	if (g->nchunks >= ENT_NIL || g->total > (1ULL << 46)) {
+		svc_err("the service would need %llu chunks, %llu bytes: "
+			"more than %u chunks or 64 TiB",
+			(unsigned long long)g->nchunks,
+			(unsigned long long)g->total, ENT_NIL - 1);
 		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -116,8 +184,7 @@ static void view_fill(struct svc_view *v, struct shmk_region *r)
 	v->r = r;
 	v->sh = (struct svc_shared *)b;
 	v->slots = (struct svc_slot *)(b + v->g.slots_off);
-	v->prod = (struct svc_prod *)(b + v->g.prod_off);
-	v->ring = (_Atomic uint64_t *)(b + v->g.ring_off);
+	v->rings = b + v->g.prod_off;
 	v->cursor = (_Atomic uint64_t *)(b + v->g.cursor_off);
 	v->holders = (_Atomic uint64_t *)(b + v->g.holders_off);
 	v->events = (_Atomic uint32_t *)(b + v->g.events_off);
@@ -142,8 +209,12 @@ int view_attach(struct svc_view *v, struct shmk_region *r)
 	v->cfg = sh->cfg;
 	if (v->cfg.size != sizeof(v->cfg) || cfg_geometry(&v->cfg, &g))
 		return -EBADMSG;
+	if (SHMK_READ_ONCE(sh->layout) != SVC_LAYOUT)
+		return -EPROTO;
 	if (sh->nslots != g.nslots || sh->nchan != g.nchan || sh->cap != g.cap ||
 	    sh->nchunks != g.nchunks || sh->ewords != g.ewords ||
+	    sh->rstride != g.rstride || sh->crow != g.crow ||
+	    sh->erow != g.erow || sh->_res ||
 	    sh->stride != g.stride || sh->slots_off != g.slots_off ||
 	    sh->prod_off != g.prod_off || sh->ring_off != g.ring_off ||
 	    sh->cursor_off != g.cursor_off || sh->holders_off != g.holders_off ||
@@ -163,7 +234,7 @@ static void svc_init(struct shmk_region *r, const struct shmk_svc_config *c,
 		     const struct svc_geo *g)
 {
 	struct svc_view v;
-	uint64_t i, n;
+	uint32_t ch, ri, k;
 
 	memset(&v, 0, sizeof(v));
 	v.cfg = *c;
@@ -176,6 +247,10 @@ static void svc_init(struct shmk_region *r, const struct shmk_svc_config *c,
 	v.sh->cap = g->cap;
 	v.sh->nchunks = g->nchunks;
 	v.sh->ewords = g->ewords;
+	v.sh->rstride = g->rstride;
+	v.sh->crow = g->crow;
+	v.sh->erow = g->erow;
+	v.sh->layout = SVC_LAYOUT;
 	v.sh->stride = g->stride;
 	v.sh->slots_off = g->slots_off;
 	v.sh->prod_off = g->prod_off;
@@ -185,12 +260,15 @@ static void svc_init(struct shmk_region *r, const struct shmk_svc_config *c,
 	v.sh->events_off = g->events_off;
 	v.sh->hdrs_off = g->hdrs_off;
 	v.sh->chunks_off = g->chunks_off;
-	/* Empty ring entries: chunk NIL (sequence 0). */
-	n = (uint64_t)g->nchan * g->nslots * g->cap;
-	for (i = 0; i < n; i++) {
-		SHMK_CP();
-		atomic_store_explicit(&v.ring[i], NIL, memory_order_relaxed);
-	}
+	/* Empty ring entries: chunk ENT_NIL (position 0). */
+	for (ch = 0; ch < g->nchan; ch++)
+		for (ri = 0; ri < g->nslots; ri++)
+			for (k = 0; k < g->cap; k++) {
+				SHMK_CP();
+				atomic_store_explicit(&ring_of(&v, ch, ri)[k],
+						      ENT_NIL,
+						      memory_order_relaxed);
+			}
 	v.sh->hdr.version = SHMK_LAYOUT_VERSION;
 	v.sh->hdr.hdr_size = sizeof(struct svc_shared);
 	v.sh->hdr.elem_size = (uint32_t)g->stride;
@@ -219,12 +297,87 @@ static int svc_rname(char *buf, const char *name)
 static int cfg_match(const struct shmk_svc_config *want,
 		     const struct shmk_svc_config *have)
 {
-#define M_(f) (want->f && want->f != have->f)
-	if (M_(kind) || M_(payload_max) || M_(max_publishers) ||
-	    M_(max_subscribers) || M_(buffer) || M_(history) || M_(overflow) ||
-	    M_(max_loans) || M_(max_borrow) || M_(max_events))
-		return -EPROTOTYPE;
+#define M_(f)								\
+	do {								\
+		if (want->f && want->f != have->f) {			\
+			svc_err("%s: the service has %llu, not %llu", #f, \
+				(unsigned long long)have->f,		\
+				(unsigned long long)want->f);		\
+			return -EPROTOTYPE;				\
+		}							\
+	} while (0)
+	M_(kind);
+	M_(payload_max);
+	M_(max_publishers);
+	M_(max_subscribers);
+	M_(buffer);
+	M_(history);
+	M_(overflow);
+	M_(max_loans);
+	M_(max_borrow);
+	M_(max_events);
 #undef M_
+	return 0;
+}
+
+/* shmk__region_create_init()'s init step: svc_init() on the new region. */
+struct svc_init_arg {
+	const struct shmk_svc_config *c;
+	const struct svc_geo *g;
+};
+
+static int svc_init_cb(struct shmk_region *r, void *arg)
+{
+	const struct svc_init_arg *a = arg;
+
+	svc_init(r, a->c, a->g);
+	return 0;
+}
+
+/* The geometry fields fit their 256 bytes: the header does not move. */
+_Static_assert(sizeof(struct svc_shared) == 4 * SHMK_CACHELINE_PAD,
+	       "struct svc_shared outgrew its lines");
+_Static_assert(sizeof(struct svc_slot) == SHMK_CACHELINE_PAD,
+	       "a slot is one SHMK_CACHELINE_PAD (lib-audit #17)");
+
+_Static_assert(sizeof(struct shmk_svc_config) == SHMK_SVC_CONFIG_SIZE_V0,
+	       "struct shmk_svc_config grew: add SHMK_SVC_CONFIG_SIZE_V1 and "
+	       "accept both");
+
+/* The largest cfg->size accepted (a newer header's struct). */
+#define CFG_SIZE_MAX	4096U
+
+/*
+ * Copy the caller's configuration of cfg->size bytes into @out: an older,
+ * smaller struct (no smaller than SHMK_SVC_CONFIG_SIZE_V0) has its missing
+ * fields 0; a newer, larger one is accepted when the fields this library
+ * does not know are all 0 (the convention of clone3() and openat2()).
+ */
+static int cfg_copy_in(const struct shmk_svc_config *cfg,
+		       struct shmk_svc_config *out)
+{
+	uint32_t size = cfg->size, i;
+	const unsigned char *b = (const unsigned char *)cfg;
+
+	if (size < SHMK_SVC_CONFIG_SIZE_V0 || size > CFG_SIZE_MAX) {
+		svc_err("cfg->size: %u is not in %u..%u (set it to "
+			"sizeof(struct shmk_svc_config))", size,
+			SHMK_SVC_CONFIG_SIZE_V0, CFG_SIZE_MAX);
+		return -EINVAL;
+	}
+	for (i = sizeof(*out); i < size; i++)
+		if (b[i]) {
+			svc_err("cfg->size: byte %u, beyond the fields this "
+				"library knows, is not 0", i);
+			return -E2BIG;
+		}
+	memset(out, 0, sizeof(*out));
+	memcpy(out, cfg, size < sizeof(*out) ? size : sizeof(*out));
+	out->size = sizeof(*out);
+	if (out->reserved) {
+		svc_err("reserved: must be 0");
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -232,43 +385,57 @@ SHMK_API int shmk_service_open(const char *name,
 			       const struct shmk_svc_config *cfg,
 			       unsigned int flags, struct shmk_service **out)
 {
-	struct shmk_svc_config full;
+	struct shmk_svc_config full, want;
 	struct shmk_service *s;
 	struct shmk_region *r = NULL;
 	struct svc_geo g;
 	int64_t deadline;
 	int ret;
 
-	if (!out || (flags & ~(SHMK_SVC_CREATE | SHMK_SVC_EXCL)))
+	last_error[0] = 0;
+	if (!out || (flags & ~(SHMK_SVC_CREATE | SHMK_SVC_EXCL))) {
+		svc_err(out ? "flags: unknown bits" : "out: NULL");
 		return -EINVAL;
-	if ((flags & SHMK_SVC_EXCL) && !(flags & SHMK_SVC_CREATE))
+	}
+	if ((flags & SHMK_SVC_EXCL) && !(flags & SHMK_SVC_CREATE)) {
+		svc_err("flags: SHMK_SVC_EXCL without SHMK_SVC_CREATE");
 		return -EINVAL;
-	if (cfg && (cfg->size != sizeof(*cfg) || cfg->reserved))
+	}
+	if (!cfg && (flags & SHMK_SVC_CREATE)) {
+		svc_err("cfg: NULL with SHMK_SVC_CREATE");
 		return -EINVAL;
-	if (!cfg && (flags & SHMK_SVC_CREATE))
-		return -EINVAL;
+	}
+	if (cfg) {
+		ret = cfg_copy_in(cfg, &want);
+		if (ret)
+			return ret;
+	}
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	ret = svc_rname(s->rname, name);
-	if (ret)
+	if (ret) {
+		svc_err("name: not a valid service name (1 to %d characters, "
+			"no '/')", SHMK_SVC_NAME_MAX - 1);
 		goto err;
+	}
 	if (flags & SHMK_SVC_CREATE) {
-		full = *cfg;
+		full = want;
 		cfg_defaults(&full);
 		ret = cfg_geometry(&full, &g);
 		if (ret)
 			goto err;
-		ret = shmk_region_create(s->rname, g.total, full.mode, 0, &r);
-		if (ret == 0) {
-			svc_init(r, &full, &g);
-		} else if (ret != -EEXIST || (flags & SHMK_SVC_EXCL)) {
+		/* 0: created and initialised; 1: opened (EXCL not asked). */
+		ret = shmk__region_create_init(s->rname, g.total, full.mode,
+				(flags & SHMK_SVC_EXCL) ? 0 : SHMK__REGION_OPEN_OWN,
+				svc_init_cb, &(struct svc_init_arg){ &full, &g }, &r);
+		if (ret < 0)
 			goto err;
-		}
 	}
-	if (!r) {
-		ret = shmk_region_open(s->rname, 0, &r);
-		if (ret)
+	if (!r || ret == 1) {
+		if (!r)
+			ret = shmk_region_open(s->rname, 0, &r);
+		if (ret < 0)
 			goto err;
 		/* The creator may still be initialising: wait for the magic. */
 		deadline = shmk_deadline(1000000000LL);
@@ -279,6 +446,8 @@ SHMK_API int shmk_service_open(const char *name,
 			if (atomic_load_explicit(&h->magic, memory_order_acquire))
 				break;
 			if (!shmk_remaining(deadline)) {
+				svc_err("the service's creator has not finished "
+					"initialising it after a second");
 				ret = -EAGAIN;
 				goto err_r;
 			}
@@ -286,10 +455,15 @@ SHMK_API int shmk_service_open(const char *name,
 		}
 	}
 	ret = view_attach(&s->v, r);
-	if (ret)
+	if (ret) {
+		if (ret == -EPROTO)
+			svc_err("the service has another layout version");
+		else if (ret == -EBADMSG)
+			svc_err("the region is not a valid service");
 		goto err_r;
+	}
 	if (cfg) {
-		ret = cfg_match(cfg, &s->v.cfg);
+		ret = cfg_match(&want, &s->v.cfg);
 		if (ret)
 			goto err_r;
 	}
@@ -472,23 +646,23 @@ SHMK_API uint32_t shmk_service_backlog(const struct shmk_service *s)
 		for (i = 0; i < na; i++) {
 			uint32_t st = atomic_load_explicit(&v->slots[i].state,
 							   memory_order_relaxed);
-			const struct svc_prod *pr = &v->prod[i];
-			uint32_t tail, pos, d;
-			uint64_t cv;
+			const struct svc_prod *pr = prod_of(v, 0, i);
+			uint64_t tail, start, pos;
 
 			if (ST_TAG(st) != ST_ALIVE)
 				continue;
 			tail = atomic_load_explicit(&pr->tail,
 						    memory_order_relaxed);
-			cv = atomic_load_explicit(cursor_at(v, 0, j, i),
-						  memory_order_relaxed);
-			/* A cursor of another generation: not read from it yet. */
-			pos = (uint32_t)(cv >> 32) == ST_VAL(st) ? (uint32_t)cv :
-			      atomic_load_explicit(&pr->start,
+			start = atomic_load_explicit(&pr->start,
+						     memory_order_relaxed);
+			pos = atomic_load_explicit(cursor_at(v, 0, j, i),
 						   memory_order_relaxed);
-			d = tail - pos;
-			if ((int32_t)d > 0)
-				sum += d < v->g.cap ? d : v->g.cap;
+			/* Older generations' samples are not receivable. */
+			if (pos < start)
+				pos = start;
+			if (pos < tail)
+				sum += tail - pos < v->g.cap ?
+				       (uint32_t)(tail - pos) : v->g.cap;
 		}
 		if (sum > worst)
 			worst = sum;

@@ -5,7 +5,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
+#include <sched.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -42,11 +43,6 @@ SHMK_API int shmk_region_on_release(const struct shmk_region *r,
 	return ioctl(r->fd, SHMK_IOC_ON_RELEASE, &a) < 0 ? -errno : 0;
 }
 
-static int pid_dead(uint32_t pid)
-{
-	return pid == 0 || (kill((pid_t)pid, 0) < 0 && errno == ESRCH);
-}
-
 /* memfd: an OFD write lock on the byte at the slot's offset. */
 int ofd_lock(int fd, uint64_t off, short type, int cmd)
 {
@@ -67,33 +63,31 @@ uint64_t slot_off(const struct svc_view *v, uint32_t k)
 	return v->g.slots_off + (uint64_t)k * sizeof(struct svc_slot);
 }
 
-/* Is the holder of slot @k (in state @st) gone? */
-static int slot_dead(const struct svc_view *v, uint32_t k, uint32_t st)
+/*
+ * A fresh generation or reclaim token for slot @s: never 0, and distinct
+ * from the last 2^28 - 1 handed out for this slot, so a death notice armed
+ * for it cannot match another attempt's state.
+ */
+uint32_t slot_ticket(struct svc_slot *s)
 {
-	struct svc_slot *s = &v->slots[k];
+	uint32_t t;
 
-	switch (ST_TAG(st)) {
-	case ST_DEAD:
-		return 1;
-	case ST_CLAIM:
-	case ST_RECLAIM:
-		return pid_dead(ST_VAL(st));
-	case ST_ALIVE:
-		/* Relaxed: written before the ALIVE store we acquired. */
-		if (atomic_load_explicit(&s->flags, memory_order_relaxed) &
-		    SLOT_PIDCHECK)
-			return pid_dead(atomic_load_explicit(&s->pid,
-						memory_order_relaxed));
-		if (shmk_region_backend(v->r) == SHMK_BACKEND_DEVICE)
-			return 0;	/* the module will write ST_DEAD */
-		return ofd_lock(shmk_region_fd(v->r), slot_off(v, k), F_WRLCK,
-				F_OFD_GETLK) == 0;
-	default:
-		return 0;
-	}
+	do {
+		SHMK_CP();
+		/*
+		 * Relaxed: only uniqueness matters (every RMW reads the
+		 * latest value); the state CAS that follows orders the rest.
+		 */
+		t = (atomic_fetch_add_explicit(&s->gen, 1, memory_order_relaxed) +
+		     1) & ST_VMASK;
+	} while (!t);
+	return t;
 }
 
-/* Clear bit @k on every chunk and event word: slot @k holds nothing. */
+/*
+ * Clear bit @k on every chunk, event word and sleeping mask: slot @k
+ * holds nothing and sleeps nowhere.
+ */
 void slot_sweep(const struct svc_view *v, uint32_t k)
 {
 	uint64_t bit = 1ULL << k;
@@ -118,47 +112,178 @@ void slot_sweep(const struct svc_view *v, uint32_t k)
 	for (i = 0; i < v->g.ewords; i++) {
 		SHMK_CP();
 		/* Relaxed: nobody reads a non-ALIVE listener's bits. */
-		atomic_store_explicit(&v->events[(uint64_t)k * v->g.ewords + i],
+		atomic_store_explicit(&events_of(v, k)[i],
 				      0, memory_order_relaxed);
 	}
+	/*
+	 * Relaxed: the masks only decide whom a waker wakes, and slot k's
+	 * port is gone or leaving (its state is not ALIVE): nobody must
+	 * wake it, and nobody else sets or clears bit k until the slot is
+	 * claimed again, after the release of FREE.
+	 */
+	SHMK_CP();
+	atomic_fetch_and_explicit(&v->sh->sleep_data, ~bit, memory_order_relaxed);
+	SHMK_CP();
+	atomic_fetch_and_explicit(&v->sh->sleep_room, ~bit, memory_order_relaxed);
 }
 
-/* Take slot @k from state @expect, sweep it, free it.  1 when done. */
-static int slot_reclaim(const struct svc_view *v, uint32_t k, uint32_t expect)
+/*
+ * Slot @k held @st and its holder is gone (memfd: we hold the slot's
+ * lock; device: the module wrote DEAD): take it with a token of our own,
+ * sweep it, free it.  1 when we freed it.
+ *
+ * Device backend: a reclaimer that dies mid-sweep must not leave the slot
+ * in RECLAIM for good.  Before the CAS it arms, on the file it reclaims
+ * through, a conditional notice "RECLAIM|u -> DEAD|u" (full mask): if it
+ * dies, the slot is DEAD again and the next reclaimer starts the sweep
+ * over, which is idempotent.  u is unique to this attempt, so the notice
+ * of a reclaimer that lost the CAS, or finished, matches nothing.
+ * Without the conditional notice (an older module) the plain notice is
+ * armed after the CAS and cleared before FREE (FREE only when the clear
+ * worked); a reclaimer killed between its CAS and that ioctl leaves the
+ * slot in RECLAIM: one slot lost, never one slot shared.
+ */
+int slot_reclaim(const struct svc_view *v, uint32_t k, uint32_t st)
 {
 	struct svc_slot *s = &v->slots[k];
-	uint32_t mine = ST_RECLAIM | ((uint32_t)getpid() & 0x0fffffffU);
-	SHMK_CP();
+	int dev = shmk_region_backend(v->r) == SHMK_BACKEND_DEVICE;
+	int mode = NOTICE_NONE, ret;
+	uint32_t u = slot_ticket(s), mine = ST_RECLAIM | u, cur = mine;
 
+	if (dev) {
+		ret = shmk__on_release_cmpxchg(v->r, &s->state, mine, 0xffffffffU,
+					       ST_DEAD | u, &v->sh->deaths);
+		if (ret == 0)
+			mode = NOTICE_COND;
+		else if (ret == -EOPNOTSUPP)
+			mode = NOTICE_PLAIN;
+		else
+			return 0;
+	}
+	SHMK_CP();
 	/*
 	 * Seq_cst (acquire and release would do): the sweep's release
 	 * RMWs below come after this state change, which consumers that
-	 * acquire a later holders value see (cons_try_one()).
+	 * acquire a later holders value see (cons_try_one()).  From the
+	 * exact state we judged: a slot that changed meanwhile is not ours.
 	 */
-	if (!atomic_compare_exchange_strong_explicit(&s->state, &expect, mine,
-			memory_order_seq_cst, memory_order_relaxed))
+	if (!atomic_compare_exchange_strong_explicit(&s->state, &st, mine,
+			memory_order_seq_cst, memory_order_relaxed)) {
+		if (mode == NOTICE_COND)
+			shmk_region_on_release(v->r, NULL, 0, NULL);
 		return 0;
+	}
+	if (mode == NOTICE_PLAIN)
+		(void)shmk_region_on_release(v->r, &s->state, ST_DEAD | u,
+					     &v->sh->deaths);
 	slot_sweep(v, k);
+	/*
+	 * Before FREE: a plain notice must not hit the next occupant.  A
+	 * conditional one (RECLAIM|u -> DEAD|u) matches nothing once the
+	 * slot is FREE; clearing it would leave a window in which a
+	 * reclaimer killed after the clear strands the slot in RECLAIM.
+	 */
+	if (dev && mode == NOTICE_PLAIN &&
+	    shmk_region_on_release(v->r, NULL, 0, NULL))
+		return 1;	/* left in RECLAIM; our release turns it DEAD */
 	SHMK_CP();
-	/* Relaxed: published by the release store of FREE. */
+	/* Relaxed: published by the release CAS to FREE. */
 	atomic_store_explicit(&s->flags, 0, memory_order_relaxed);
 	SHMK_CP();
-	/* Release: pairs with the claimer's acquire CAS from FREE. */
-	atomic_store_explicit(&s->state, ST_FREE, memory_order_release);
-	svc_kick(v);
+	/*
+	 * Release: pairs with the claimer's acquire CAS from FREE.  A CAS
+	 * from our own token: if another reclaimer took over (it judged us
+	 * dead), the slot is its to free.
+	 */
+	atomic_compare_exchange_strong_explicit(&s->state, &cur, ST_FREE,
+			memory_order_release, memory_order_relaxed);
+	/* Producers blocked on this consumer now have room. */
+	svc_wake_room(v);
 	return 1;
 }
 
+/* The service handle whose view is @v (every caller passes &s->v). */
+static struct shmk_service *svc_of(const struct svc_view *v)
+{
+	return (struct shmk_service *)((char *)v -
+				       offsetof(struct shmk_service, v));
+}
+
+/*
+ * Reclaim every slot whose holder is gone; the number freed.  Judged only
+ * by the kernel: memfd, the slot's OFD lock (held by every live claimer,
+ * occupant and reclaimer: a slot whose lock we get is abandoned, whatever
+ * its state); device, the DEAD the module wrote.  One thread per service
+ * handle at a time: they share the handle's file, its lock and its notice.
+ */
 int view_recover(const struct svc_view *v)
 {
+	struct shmk_service *svc = svc_of(v);
+	int dev = shmk_region_backend(v->r) == SHMK_BACKEND_DEVICE;
+	int fd = shmk_region_fd(v->r), n = 0;
 	uint32_t k, st;
-	int n = 0;
+
+	int64_t deadline = -1;
+
+	/*
+	 * Acquire: pairs with the release store that ends another thread's
+	 * pass.  Wait for it (a pass is bounded) so that our caller's
+	 * decision rests on a finished pass; give up after a second (a
+	 * fork() child may have inherited the flag of a thread it lacks).
+	 */
+	while (atomic_exchange_explicit(&svc->recovering, 1,
+					memory_order_acquire)) {
+		if (deadline < 0)
+			deadline = shmk_deadline(1000000000LL);
+		else if (!shmk_remaining(deadline))
+			return 0;
+		sched_yield();
+	}
+	for (k = 0; k < v->g.nslots; k++) {
+		/* Acquire: pairs with the claimer's store of ALIVE. */
+		st = atomic_load_explicit(&v->slots[k].state, memory_order_acquire);
+		if (st == ST_FREE)
+			continue;
+		if (dev) {
+			/* CLAIM, ALIVE, RECLAIM: a notice is armed for them. */
+			if (ST_TAG(st) == ST_CLAIM || ST_TAG(st) == ST_ALIVE ||
+			    ST_TAG(st) == ST_RECLAIM)
+				continue;
+			n += slot_reclaim(v, k, st);
+			continue;
+		}
+		/* Held by a live participant: the common case, one syscall. */
+		if (ofd_lock(fd, slot_off(v, k), F_WRLCK, F_OFD_GETLK) != 0)
+			continue;
+		if (ofd_lock(fd, slot_off(v, k), F_WRLCK, F_OFD_SETLK))
+			continue;	/* taken meanwhile */
+		/* Acquire: as above; read again now that the lock is ours. */
+		st = atomic_load_explicit(&v->slots[k].state, memory_order_acquire);
+		if (st != ST_FREE)
+			n += slot_reclaim(v, k, st);
+		ofd_lock(fd, slot_off(v, k), F_UNLCK, F_OFD_SETLK);
+	}
+	/* Release: our recovery is done before the next thread's. */
+	atomic_store_explicit(&svc->recovering, 0, memory_order_release);
+	return n;
+}
+
+SHMK_API uint32_t shmk_service_dead(const struct shmk_service *s)
+{
+	const struct svc_view *v = &s->v;
+	int dev = shmk_region_backend(v->r) == SHMK_BACKEND_DEVICE;
+	uint32_t k, st, n = 0;
 
 	for (k = 0; k < v->g.nslots; k++) {
-		/* Acquire: pairs with the claimer's release store of ALIVE. */
-		st = atomic_load_explicit(&v->slots[k].state, memory_order_acquire);
-		if (st != ST_FREE && slot_dead(v, k, st))
-			n += slot_reclaim(v, k, st);
+		/* Relaxed: a snapshot. */
+		st = atomic_load_explicit(&v->slots[k].state, memory_order_relaxed);
+		if (st == ST_FREE)
+			continue;
+		if (dev ? ST_TAG(st) != ST_CLAIM && ST_TAG(st) != ST_ALIVE &&
+			  ST_TAG(st) != ST_RECLAIM :
+		    ofd_lock(shmk_region_fd(v->r), slot_off(v, k), F_WRLCK,
+			     F_OFD_GETLK) == 0)
+			n++;
 	}
 	return n;
 }

@@ -73,8 +73,9 @@ SHMK_API int shmk_name_check(const char *name);
  * @out:	receives the handle
  *
  * The region is mapped shared, read-write unless SHMK_REGION_RDONLY, and
- * zero-filled.  With the memfd backend every region persists until
- * shmk_region_unlink() (POSIX shm semantics), whatever the flags say.
+ * zero-filled.  On both backends it vanishes with its last handle unless
+ * SHMK_REGION_PERSIST; on memfd a region whose holders all died is swept
+ * by the next open or create (see Documentation/library.rst).
  *
  * Return: 0; -EINVAL (bad name, flags or size, size 0 or overflowing),
  * -ENAMETOOLONG, -EEXIST (name taken), -ENOSPC/-ENOMEM (no memory),
@@ -92,9 +93,11 @@ SHMK_API int shmk_region_create(const char *name, uint64_t bytes,
  * @flags:	SHMK_REGION_OPEN_RDONLY to ask for read access only
  * @out:	receives the handle
  *
- * Return: 0; -ENOENT (no such region), -EACCES (permission), -EINVAL,
- * -ENAMETOOLONG, -EBADMSG (memfd backend: the file is not a region, its
- * size is not a multiple of 2 MiB), -ENODEV, or another negative errno.
+ * Return: 0; -ENOENT (no such region, or memfd: one whose holders all
+ * died, now swept), -EACCES (permission), -EINVAL, -ENAMETOOLONG,
+ * -EBADMSG (memfd backend: the file is not a regular file or its size
+ * not a multiple of 2 MiB), -EAGAIN (memfd: the name kept being swept
+ * and re-created under us), -ENODEV, or another negative errno.
  */
 SHMK_API int shmk_region_open(const char *name, unsigned int flags,
 			      struct shmk_region **out);

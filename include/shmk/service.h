@@ -43,6 +43,9 @@ extern "C" {
 #define SHMK_SVC_RING_MAX	4096		/* buffer, history */
 #define SHMK_SVC_EVENTS_MAX	4096		/* event ids */
 
+/* sizeof(struct shmk_svc_config) in LIBSHMK_0.2, the smallest accepted */
+#define SHMK_SVC_CONFIG_SIZE_V0	56
+
 /* Service kinds (struct shmk_svc_config.kind) */
 enum shmk_svc_kind {
 	SHMK_SVC_PUBSUB = 1,
@@ -62,7 +65,11 @@ enum shmk_svc_overflow {
 
 /**
  * struct shmk_svc_config - a service's configuration
- * @size:	sizeof(struct shmk_svc_config)
+ * @size:	sizeof(struct shmk_svc_config) of the caller's header: at
+ *		least SHMK_SVC_CONFIG_SIZE_V0; a larger struct (a newer
+ *		header) is accepted when the fields this library does not
+ *		know are 0 (else -E2BIG), a smaller one (an older header,
+ *		once fields are added) has the missing fields 0
  * @kind:	SHMK_SVC_*
  * @payload_max: bytes per sample (pubsub, reqres), 1 to SHMK_SVC_PAYLOAD_MAX
  * @max_publishers: publishers (pubsub), clients (reqres), notifiers (event)
@@ -81,7 +88,8 @@ enum shmk_svc_overflow {
  * On create, 0 in a field means its default (4096-byte payload, 4
  * publishers, 4 subscribers, buffer 8, history 0, safe overflow, 2 loans,
  * 4 borrowed, 64 event ids).  On open, 0 means "any"; every other field
- * must equal the service's, else the open fails with -EPROTOTYPE.
+ * must equal the service's, else the open fails with -EPROTOTYPE and
+ * shmk_last_error() names the field.
  */
 struct shmk_svc_config {
 	uint32_t size;
@@ -131,16 +139,38 @@ struct shmk_port;
  * @flags:	SHMK_SVC_CREATE, SHMK_SVC_EXCL
  * @out:	receives the handle
  *
+ * On failure shmk_last_error() says why where the library can tell (the
+ * field of @cfg that is out of range or differs from the service's).
+ *
  * Return: 0; -EINVAL (bad name, flags or configuration); -ENAMETOOLONG;
+ * -E2BIG (@cfg->size is larger than this library's struct and a field it
+ * does not know is not 0);
  * -ENOENT (missing, no SHMK_SVC_CREATE); -EEXIST (SHMK_SVC_EXCL);
+ * -EPERM (memfd, SHMK_SVC_CREATE without SHMK_SVC_EXCL: the existing file
+ * is another user's, or grants more than cfg->mode);
  * -EPROTOTYPE (the service exists with another kind or configuration);
  * -EBADMSG (the region is not a valid service); -EPROTO (another layout
  * version); -EAGAIN (its creator has not finished initialising it after
- * a second); -ENOMEM, -ENOSPC; another negative errno from the backend.
+ * a second); -ENOMEM (out of memory), -ENOSPC; another negative errno
+ * from the backend.
  */
 SHMK_API int shmk_service_open(const char *name,
 			       const struct shmk_svc_config *cfg,
 			       unsigned int flags, struct shmk_service **out);
+
+/**
+ * shmk_last_error() - why the last failed call of this thread failed
+ *
+ * Set by shmk_service_open() on every call (an empty string on success
+ * or when it has nothing to add to the errno), and by shmk_client_send()
+ * and shmk_client_send_wait() when they fail with -ENOTCONN or
+ * -ETIMEDOUT, and by shmk_pub_loan() and shmk_pub_send_copy() when the
+ * pool has no free chunk (-EAGAIN).  For example "max_publishers: the service has 4, not 2".
+ *
+ * Return: a NUL-terminated string owned by the library, valid in this
+ * thread until its next call of those functions; never NULL.
+ */
+SHMK_API const char *shmk_last_error(void);
 
 /**
  * shmk_service_close() - release a service handle
@@ -152,11 +182,12 @@ SHMK_API void shmk_service_close(struct shmk_service *s);
  * shmk_service_remove() - remove a service's name
  * @name:	service name
  *
- * Open handles and ports go on working.  On the memfd backend a service
- * otherwise persists until removed; on the device backend it goes away
- * with its last handle.
+ * Open handles and ports go on working.  Otherwise a service goes away
+ * with its last handle or port (memfd: or, after crashes, at the next
+ * open or create of its name).
  *
- * Return: 0; -ENOENT; -EPERM; -EINVAL; -ENAMETOOLONG.
+ * Return: 0; -ENOENT; -EPERM; -EINVAL (not a valid name);
+ * -ENAMETOOLONG; another negative errno from the backend.
  */
 SHMK_API int shmk_service_remove(const char *name);
 
@@ -166,7 +197,9 @@ SHMK_API int shmk_service_remove(const char *name);
  * @max:	entries in @names
  *
  * Return: how many services exist (may exceed @max; only @max names are
- * written), or a negative errno.
+ * written); -EINVAL (@names NULL with @max > 0); -ENOMEM; another
+ * negative errno from selecting the backend or reading /dev/shm or the
+ * device.
  */
 SHMK_API int shmk_service_list(char (*names)[SHMK_SVC_NAME_MAX], size_t max);
 
@@ -187,7 +220,7 @@ SHMK_API void shmk_service_config(const struct shmk_service *s,
  * known from the module (SHMK_IOC_ON_RELEASE); on the memfd backend from
  * the participant's OFD lock on its slot.
  *
- * Return: how many slots were reclaimed, or a negative errno.
+ * Return: how many slots were reclaimed (0 or more); -EINVAL (@s NULL).
  */
 SHMK_API int shmk_service_recover(struct shmk_service *s);
 
@@ -228,6 +261,20 @@ SHMK_API void shmk_service_roles(const struct shmk_service *s,
 				 uint32_t *producers, uint32_t *consumers);
 
 /**
+ * shmk_service_dead() - participants that are gone but not yet reclaimed
+ * @s:		handle
+ *
+ * Slots whose holder the kernel says is gone: on the device backend the
+ * module wrote its death notice (state DEAD); on the memfd backend
+ * nobody holds the slot's OFD lock.  They still count in
+ * shmk_service_participants() until shmk_service_recover() (or any
+ * participant that needs room) reclaims them.  A snapshot.
+ *
+ * Return: the count.
+ */
+SHMK_API uint32_t shmk_service_dead(const struct shmk_service *s);
+
+/**
  * shmk_service_backlog() - the deepest consumer queue
  * @s:		handle
  *
@@ -250,8 +297,16 @@ SHMK_API uint32_t shmk_service_backlog(const struct shmk_service *s);
  * @s:		service handle (kind SHMK_SVC_PUBSUB)
  * @out:	receives the port
  *
- * Return: 0; -EPROTOTYPE (another kind); -EBUSY (max_publishers live);
- * -ENOMEM; another negative errno from opening the region.
+ * A port belongs to the process that opened it: after fork() only that
+ * process may use it, and a shmk_port_close() in another process (a
+ * child's atexit() handler or C++ destructor) only unmaps and frees that
+ * process's copy, leaving the slot, loans and samples to the opener.
+ *
+ * Return: 0; -EINVAL (@s or @out NULL); -EPROTOTYPE (another kind);
+ * -EBUSY (max_publishers live); -ESTALE (the name was removed and
+ * created again since @s was opened: open the service again); -ENOMEM
+ * (out of memory); another negative errno from opening the region or,
+ * on the device backend, arming the port's death notice.
  */
 SHMK_API int shmk_pub_open(struct shmk_service *s, struct shmk_port **out);
 
@@ -271,7 +326,12 @@ SHMK_API int shmk_sub_open(struct shmk_service *s, struct shmk_port **out);
  * shmk_port_close() - leave a service: release loans and received samples
  * @p:		port, may be NULL
  *
- * A publisher's samples not yet received are dropped.
+ * A publisher's samples not yet received are dropped (each subscriber
+ * counts them in shmk_sub_dropped()).  The port's samples and loans
+ * point into the port's own mapping: they are invalid after this call,
+ * even while the service handle stays open.  Called in another process
+ * than the one that opened @p (a fork() child), it only frees that
+ * process's memory: the slot stays the opener's.
  */
 SHMK_API void shmk_port_close(struct shmk_port *p);
 
@@ -288,8 +348,11 @@ SHMK_API int shmk_port_slot(const struct shmk_port *p);
  * @p:		publisher (or client, server) port
  * @payload:	receives the address of payload_max writable bytes
  *
- * Return: 0; -ENOBUFS (max_loans outstanding); -ENOMEM (no free chunk
- * even after reclaiming dead participants); -EINVAL (not a producer).
+ * Return: 0; -ENOBUFS (max_loans outstanding: publish or discard one);
+ * -EAGAIN (no free chunk in the pool even after reclaiming dead
+ * participants: every chunk is held; try again when consumers release
+ * samples; shmk_last_error() says so); -EINVAL (@p or @payload NULL, or
+ * @p does not produce: a subscriber, notifier or listener).
  */
 SHMK_API int shmk_pub_loan(struct shmk_port *p, void **payload);
 
@@ -302,11 +365,14 @@ SHMK_API int shmk_pub_loan(struct shmk_port *p, void **payload);
  *		SHMK_FOREVER waits, otherwise a relative timeout
  *
  * On success the loan is consumed.  On -EAGAIN and -ETIMEDOUT the caller
- * keeps the loan (publish again or discard it).
+ * keeps the loan (publish again or discard it).  A subscriber that died
+ * with its buffer full is reclaimed by the publish that sleeps, or, with
+ * timeout 0, by every 16th publish in a row that finds no room.
  *
- * Return: 0; -EINVAL (not a loan of this port, @len too large); -EAGAIN
- * or -ETIMEDOUT (a subscriber's buffer is full, SHMK_OVERFLOW_BLOCK);
- * -EINTR.
+ * Return: 0; -EINVAL (@p NULL or not a publisher, @payload not a loan of
+ * this port, @len too large); -EAGAIN or -ETIMEDOUT (a subscriber's
+ * buffer is full, SHMK_OVERFLOW_BLOCK); -EINTR (a signal interrupted the
+ * wait); another negative errno from a broken wait (shmk_wait()).
  */
 SHMK_API int shmk_pub_publish(struct shmk_port *p, void *payload, size_t len,
 			      int64_t timeout_ns);
@@ -321,7 +387,8 @@ SHMK_API int shmk_pub_publish(struct shmk_port *p, void *payload, size_t len,
  * first to deliver them.  A subscriber that lags more than the ring
  * under safe overflow counts as having received what it skipped.
  *
- * Return: 0; -EAGAIN (timeout 0); -ETIMEDOUT; -EINTR; -EINVAL.
+ * Return: 0; -EAGAIN (timeout 0); -ETIMEDOUT; -EINTR; -EINVAL (@p NULL
+ * or not a producer); another negative errno from a broken wait.
  */
 SHMK_API int shmk_pub_drain(struct shmk_port *p, int64_t timeout_ns);
 
@@ -330,7 +397,7 @@ SHMK_API int shmk_pub_drain(struct shmk_port *p, int64_t timeout_ns);
  * @p:		producer port
  * @payload:	an address from shmk_pub_loan()
  *
- * Return: 0; -EINVAL when @payload is not a loan of this port.
+ * Return: 0; -EINVAL (@p NULL, or @payload not a loan of this port).
  */
 SHMK_API int shmk_pub_discard(struct shmk_port *p, void *payload);
 
@@ -341,7 +408,11 @@ SHMK_API int shmk_pub_discard(struct shmk_port *p, void *payload);
  * @len:	at most payload_max
  * @timeout_ns:	as shmk_pub_publish()
  *
- * Return: as shmk_pub_loan() and shmk_pub_publish().
+ * On failure nothing is published and no loan is left.
+ *
+ * Return: as shmk_pub_loan() and shmk_pub_publish() (-EAGAIN: no free
+ * chunk, or no room with timeout 0); -EINVAL also for @data NULL with
+ * @len > 0, @len > payload_max, or @p not a publisher.
  */
 SHMK_API int shmk_pub_send_copy(struct shmk_port *p, const void *data,
 				size_t len, int64_t timeout_ns);
@@ -357,8 +428,12 @@ SHMK_API int shmk_pub_send_copy(struct shmk_port *p, const void *data,
  * robin.  Under safe overflow a subscriber that lags more than the ring
  * skips the oldest samples (counted by shmk_sub_dropped()).
  *
- * Return: 0; -EAGAIN; -ETIMEDOUT; -EINTR; -ENOBUFS (max_borrow samples
- * held); -EBADMSG (a corrupt ring entry or sample header).
+ * Return: 0; -EAGAIN (nothing to receive, timeout 0); -ETIMEDOUT;
+ * -EINTR (a signal interrupted the wait); -ENOBUFS (max_borrow samples
+ * held); -EBADMSG (a corrupt ring entry, cursor or sample header, found
+ * by a peer's bug or hostility; it may come again until the producer's
+ * ring moves past it); -EINVAL (@p or @smp NULL, or
+ * @p not a subscriber); another negative errno from a broken wait.
  */
 SHMK_API int shmk_sub_receive(struct shmk_port *p, struct shmk_sample *smp,
 			      int64_t timeout_ns);
@@ -369,14 +444,22 @@ SHMK_API int shmk_sub_receive(struct shmk_port *p, struct shmk_sample *smp,
  * @smp:	the sample
  *
  * The chunk returns to the pool when its last holder releases it.
+ * smp->data points into the port's own mapping: it is valid until the
+ * release or shmk_port_close(), whichever comes first.
  *
- * Return: 0; -EINVAL when @smp is not held by this port.
+ * Return: 0; -EINVAL (@p or @smp NULL, or @smp not held by this port).
  */
 SHMK_API int shmk_sub_release(struct shmk_port *p, struct shmk_sample *smp);
 
 /**
- * shmk_sub_dropped() - samples skipped by this subscriber (safe overflow)
+ * shmk_sub_dropped() - samples this subscriber will never receive
  * @p:		subscriber port
+ *
+ * Samples skipped because the subscriber lagged more than the ring (safe
+ * overflow), and samples of a publisher that closed or died before the
+ * subscriber received them (counted when the subscriber next looks at
+ * that publisher, in shmk_sub_receive()).  Every sample whose publish
+ * returned 0 after the subscriber joined is received or counted here.
  *
  * Return: the count since the port was opened.
  */
@@ -413,10 +496,35 @@ SHMK_API int shmk_server_open(struct shmk_service *s, struct shmk_port **out);
  * @len:	bytes
  * @corr:	receives the request's correlation id (may be NULL)
  *
- * Return: as shmk_pub_publish() with a timeout of 0.
+ * Never waits.  With no live server the request would never be answered:
+ * it is not sent, and the caller keeps the loan.
+ *
+ * Return: 0; -ENOTCONN (no live server); -EAGAIN (the server's buffer
+ * is full, SHMK_OVERFLOW_BLOCK); -EINVAL (@p NULL or not a client,
+ * @payload not a loan of @p, @len > payload_max).
  */
 SHMK_API int shmk_client_send(struct shmk_port *p, void *payload, size_t len,
 			      uint64_t *corr);
+
+/**
+ * shmk_client_send_wait() - send a loaned request, waiting for a server
+ * and (SHMK_OVERFLOW_BLOCK) for room in its buffer
+ * @p:		client port
+ * @payload:	from shmk_pub_loan() on @p
+ * @len:	bytes
+ * @corr:	receives the request's correlation id (may be NULL)
+ * @timeout_ns:	0: as shmk_client_send(); SHMK_FOREVER; else relative
+ *
+ * On any failure the request is not sent and the caller keeps the loan.
+ *
+ * Return: 0; -ENOTCONN (timeout 0, no live server); -EAGAIN (timeout 0,
+ * no room); -ETIMEDOUT (shmk_last_error() says which was missing);
+ * -EINTR; -EINVAL (as shmk_client_send()); another negative errno from
+ * a broken wait.
+ */
+SHMK_API int shmk_client_send_wait(struct shmk_port *p, void *payload,
+				   size_t len, uint64_t *corr,
+				   int64_t timeout_ns);
 
 /**
  * shmk_client_receive() - receive a response to one of this client's
@@ -427,7 +535,8 @@ SHMK_API int shmk_client_send(struct shmk_port *p, void *payload, size_t len,
  *
  * Responses to other clients are skipped.
  *
- * Return: as shmk_sub_receive(); release with shmk_sub_release().
+ * Return: as shmk_sub_receive() (-EINVAL: @p not a client); release
+ * with shmk_sub_release().
  */
 SHMK_API int shmk_client_receive(struct shmk_port *p, struct shmk_sample *smp,
 				 int64_t timeout_ns);
@@ -438,7 +547,7 @@ SHMK_API int shmk_client_receive(struct shmk_port *p, struct shmk_sample *smp,
  * @req:	receives it; keep it to answer, then shmk_sub_release() it
  * @timeout_ns:	as shmk_sub_receive()
  *
- * Return: as shmk_sub_receive().
+ * Return: as shmk_sub_receive() (-EINVAL: @p not the server).
  */
 SHMK_API int shmk_server_receive(struct shmk_port *p, struct shmk_sample *req,
 				 int64_t timeout_ns);
@@ -450,7 +559,10 @@ SHMK_API int shmk_server_receive(struct shmk_port *p, struct shmk_sample *req,
  * @payload:	from shmk_pub_loan() on @p
  * @len:	bytes
  *
- * Return: as shmk_pub_publish(); responses never block (safe overflow).
+ * Responses never block (safe overflow).
+ *
+ * Return: 0; -EINVAL (@p or @req NULL, @p not the server, @req's origin
+ * not a client slot, @payload not a loan of @p, @len > payload_max).
  */
 SHMK_API int shmk_server_respond(struct shmk_port *p,
 				 const struct shmk_sample *req, void *payload,
@@ -485,7 +597,8 @@ SHMK_API int shmk_listener_open(struct shmk_service *s, struct shmk_port **out);
  * @p:		notifier port
  * @id:		0 to max_events - 1
  *
- * Return: the number of listeners signalled; -EINVAL (bad id or port).
+ * Return: the number of listeners signalled (0 or more); -EINVAL (@p
+ * NULL or not a notifier, @id >= max_events).
  */
 SHMK_API int shmk_notifier_notify(struct shmk_port *p, uint32_t id);
 
@@ -499,7 +612,8 @@ SHMK_API int shmk_notifier_notify(struct shmk_port *p, uint32_t id);
  * Ids not returned (more than @max) stay pending for the next call.
  *
  * Return: how many ids were written (>= 1); -EAGAIN (none, timeout 0);
- * -ETIMEDOUT; -EINTR; -EINVAL.
+ * -ETIMEDOUT; -EINTR; -EINVAL (@p or @ids NULL, @max 0, @p not a
+ * listener); another negative errno from a broken wait.
  */
 SHMK_API int shmk_listener_wait(struct shmk_port *p, uint32_t *ids,
 				unsigned int max, int64_t timeout_ns);
@@ -513,7 +627,8 @@ SHMK_API int shmk_listener_wait(struct shmk_port *p, uint32_t *ids,
  * polls readable call shmk_listener_wait() with timeout 0, which
  * re-arms it (SHMK_IOC_ACK).
  *
- * Return: the fd; -EOPNOTSUPP on the memfd backend.
+ * Return: the fd; -EOPNOTSUPP on the memfd backend; -EINVAL (@p NULL or
+ * not a listener); another negative errno from SHMK_IOC_WATCH.
  */
 SHMK_API int shmk_listener_fd(struct shmk_port *p);
 
@@ -525,9 +640,10 @@ SHMK_API int shmk_listener_fd(struct shmk_port *p);
  * @value:	the value
  * @counter:	word then incremented, and its waiters woken
  *
- * Return: 0; -EINVAL (words outside the region, misaligned);
- * -EOPNOTSUPP on the memfd backend; -ENOTTY from a module without
- * SHMK_IOC_ON_RELEASE.
+ * Return: 0; -EINVAL (@r NULL, @counter NULL with @slot, words outside
+ * the region, misaligned); -EOPNOTSUPP on the memfd backend; -ENOTTY
+ * from a module without SHMK_IOC_ON_RELEASE; another negative errno
+ * from the ioctl.
  */
 struct shmk_region;
 SHMK_API int shmk_region_on_release(const struct shmk_region *r,

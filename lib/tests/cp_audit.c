@@ -92,6 +92,8 @@ struct shmk_region *cp_lock_slot(const struct shmk_service *s, int slot)
 {
 	struct shmk_region *r;
 
+	if (shmk_region_backend(s->v.r) != SHMK_BACKEND_MEMFD)
+		return NULL;	/* liveness on the device: death notices */
 	if (shmk_region_open(s->rname, 0, &r))
 		return NULL;
 	if (ofd_lock(shmk_region_fd(r), slot_off(&s->v, (uint32_t)slot),
@@ -100,4 +102,18 @@ struct shmk_region *cp_lock_slot(const struct shmk_service *s, int slot)
 		return NULL;
 	}
 	return r;
+}
+
+/* --- Device backend: liveness from the module's death notices --- */
+
+int cp_audit_announced(const struct shmk_service *s, uint64_t live,
+		       char *msg, size_t len)
+{
+	uint64_t m = alive_mask(&s->v) & ~live;
+	int n = __builtin_popcountll(m);
+
+	if (n)
+		snprintf(msg, len, "slot %d still ALIVE after its holder died (live slots %#llx): no death notice",
+			 __builtin_ctzll(m), (unsigned long long)live);
+	return n;
 }

@@ -8,6 +8,7 @@
 #define SHMK_CP_AUDIT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <shmk/service.h>
 
 /*
@@ -31,8 +32,21 @@ int cp_hog_chunks(const struct shmk_service *s, int slot);
  * Hold the memfd OFD lock of free slot @slot from a new open file of the
  * service, as a participant that is still alive would: a claimer must
  * skip the slot.  Returns the region holding the lock (close it to
- * release), or NULL.
+ * release), or NULL (always on the device backend, which has no locks).
  */
 struct shmk_region *cp_lock_slot(const struct shmk_service *s, int slot);
+
+/*
+ * Device backend only: slots still ALIVE that are not in @live (the
+ * slots of the participants known to be alive).  The module writes DEAD
+ * into a participant's slot when its region file is released, before
+ * the parent of a killed process learns of the exit, so after a death
+ * and before any recovery each such slot is a death notice that never
+ * came.  Returns how many; describes the first in @msg.  (On memfd a
+ * dead participant's slot stays ALIVE until a recoverer finds its OFD
+ * lock gone: do not call it there.)
+ */
+int cp_audit_announced(const struct shmk_service *s, uint64_t live,
+		       char *msg, size_t len);
 
 #endif /* SHMK_CP_AUDIT_H */

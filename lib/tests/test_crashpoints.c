@@ -29,8 +29,12 @@
  *   SHMK_CP_OP=publish_safe SHMK_CP_K=7 [SHMK_CP_J=2] [SHMK_CP_PHASE=1]
  *   SHMK_CP_VERBOSE=1 build/lib/tests/test_crashpoints
  * (or the arguments OP [K [J]]).  SHMK_CP_LENIENT=lost,stuck,...
- * reports those classes without failing.  Documentation/messaging.rst,
- * "Crash points", has more.
+ * reports those classes without failing.  SHMK_CP_QUICK=1 kills the
+ * recoverer at each of its points only in the recover_* operations, in
+ * the others at its first point only (the guest build's default, for
+ * time).  SHMK_BACKEND picks the backend (default memfd; the guest
+ * build's: device).  Documentation/messaging.rst, "Crash points", has
+ * more.
  */
 #include <errno.h>
 #include <signal.h>
@@ -49,6 +53,13 @@
 #define SEQS		64
 #define MAXSITES	1024
 #define MAXK		20000	/* a loop guard: no operation has this many */
+
+#ifndef CP_BACKEND
+#define CP_BACKEND	"memfd"	/* without SHMK_BACKEND */
+#endif
+#ifndef CP_QUICK
+#define CP_QUICK	0	/* without SHMK_CP_QUICK */
+#endif
 
 enum { W_NONE, W_SP, W_VIC, W_NP, W_DEAD, W_SC, W_SV, W_NC, W_NSV, W_SN,
        W_NN };
@@ -94,9 +105,11 @@ struct cp_log {
 static struct cp_log *LOG;
 
 /* Configuration from the environment (or argv). */
+static int backend;		/* SHMK_BACKEND_MEMFD or _DEVICE */
 static const char *sel_op;
 static unsigned long sel_k, sel_j;
 static int sel_phase, verbose, lenient[V_MAX];
+static int quick;		/* phase 2 in full for recover_* only */
 
 /* Totals, for the report. */
 static unsigned long tot_runs, tot_points, tot_ops;
@@ -185,7 +198,10 @@ enum { K_CREATE, K_PUBSUB, K_REQRES, K_EVENT };
 #define F_CLOSES	(1U << 5)	/* the victim closes a producer: its
 					 * samples may be dropped by contract */
 #define F_SMALL		(1U << 6)	/* 2 publishers, 2 subscribers */
-#define F_LOCKED	(1U << 7)	/* a free slot's lock is held (memfd) */
+#define F_LOCKED	(1U << 7)	/* a free slot's lock is held (memfd
+					 * only: OFD locks) */
+#define F_WATCHED	(1U << 8)	/* the victim listener is watched by
+					 * shmk_listener_fd() (device only) */
 
 struct world;
 
@@ -921,6 +937,24 @@ static void world_consume(struct world *w)
 	}
 }
 
+/*
+ * Device backend, before any recovery by the parent: the module has
+ * announced every death (cp_audit_announced()); only the survivors'
+ * slots are still ALIVE.
+ */
+static void check_announced(struct world *w)
+{
+	uint64_t live = 0;
+	char msg[160];
+
+	if (w->a)
+		live |= 1ULL << shmk_port_slot(w->a);
+	if (w->b)
+		live |= 1ULL << shmk_port_slot(w->b);
+	if (cp_audit_announced(w->s, live, msg, sizeof(msg)))
+		viol(V_LEAK, "%s", msg);
+}
+
 static void world_check(struct world *w)
 {
 	int ret;
@@ -928,6 +962,8 @@ static void world_check(struct world *w)
 	if (w->op->kind == K_CREATE) {
 		check_create(w);
 	} else {
+		if (backend == SHMK_BACKEND_DEVICE)
+			check_announced(w);
 		ret = shmk_service_recover(w->s);
 		if (ret < 0)
 			viol(V_STUCK, "recovery returned %d", ret);
@@ -1178,6 +1214,16 @@ static void act_publish_safe(struct vic *v)
 	VCHECK(v_publish(v, 0) == 0);
 }
 
+/* shmk_pub_send_copy(): loan, copy into the loan, publish, in one call. */
+static void act_send_copy(struct vic *v)
+{
+	unsigned char buf[PLEN];
+
+	pl_put(buf, "PUB", W_VIC, v->seq, 0);
+	VCHECK(shmk_pub_send_copy(v->p, buf, PLEN, 0) == 0);
+	log_pub(W_VIC, v->seq++, 0);
+}
+
 /* The fourth fills the buffer, the fifth waits for room and times out. */
 static void act_publish_block(struct vic *v)
 {
@@ -1361,6 +1407,13 @@ static void between_notify3(struct world *w)
 		viol(V_STUCK, "the survivor notifier reaches no listener");
 }
 
+/* Device only: a listener whose wake-ups come through a watched fd. */
+static void prep_listener_fd(struct vic *v)
+{
+	v_listener(v);
+	VCHECK(shmk_listener_fd(v->p) >= 0);
+}
+
 static void act_listener_wait(struct vic *v)
 {
 	uint32_t ids[8];
@@ -1383,6 +1436,7 @@ static const struct op ops[] = {
 	{ "loan_recover", K_PUBSUB, F_DEAD | F_HOG, v_pub, NULL, NULL, act_loan },
 	{ "publish_first", K_PUBSUB, 0, v_pub, NULL, NULL, act_publish_first },
 	{ "publish_safe", K_PUBSUB, 0, prep_publish, NULL, NULL, act_publish_safe },
+	{ "send_copy", K_PUBSUB, 0, prep_publish, NULL, NULL, act_send_copy },
 	{ "publish_block", K_PUBSUB, F_BLOCK, prep_publish, NULL, NULL,
 	  act_publish_block },
 	{ "drain", K_PUBSUB, 0, prep_publish, NULL, NULL, act_drain },
@@ -1419,6 +1473,8 @@ static const struct op ops[] = {
 	{ "close_notifier", K_EVENT, 0, v_notifier, NULL, NULL, act_close },
 	{ "close_listener", K_EVENT, F_SYNC, v_listener, between_notify3, NULL,
 	  act_close },
+	{ "close_listener_fd", K_EVENT, F_WATCHED, prep_listener_fd, NULL, NULL,
+	  act_close },
 	{ "recover_event", K_EVENT, F_DEAD, NULL, NULL, NULL, act_recover },
 };
 #define NOPS (sizeof(ops) / sizeof(ops[0]))
@@ -1442,6 +1498,16 @@ static bool op_selected(const char *name)
 		p++;
 	}
 	return false;
+}
+
+/* OFD locks are memfd's, watched fds the device's. */
+static bool op_applies(const struct op *op)
+{
+	if (op->flags & F_LOCKED)
+		return backend == SHMK_BACKEND_MEMFD;
+	if (op->flags & F_WATCHED)
+		return backend == SHMK_BACKEND_DEVICE;
+	return true;
 }
 
 /* One (op, k[, j]) run: setup, deaths, checks. */
@@ -1476,6 +1542,7 @@ static void run_op(void **state)
 {
 	const struct op *op = *state;
 	unsigned long k, j, points = 0, p1 = 0, p2 = 0, r0 = tot_runs;
+	int jonly;
 	unsigned int i, strict = 0;
 	int res = R_DONE, jres = R_DONE;
 
@@ -1492,13 +1559,19 @@ static void run_op(void **state)
 		if (k == MAXK)
 			viol(V_STUCK, "%s never finishes", op->name);
 	}
+	/*
+	 * Quick: the recoverer is killed at each of its points only in the
+	 * recover_* operations; in the others, at its first point only (the
+	 * survivors still consume before recovery after every victim point).
+	 */
+	jonly = quick && op->act != act_recover && !sel_j;
 	if ((!sel_phase || sel_phase == 2) && op->kind != K_CREATE) {
 		for (k = sel_k ? sel_k : 1; k < MAXK; k++) {
 			for (j = sel_j ? sel_j : 1; j < MAXK; j++) {
 				res = one_run(op, 2, k, j, &jres, &points);
 				if (jres == R_KILLED)
 					p2++;
-				if (jres != R_KILLED || sel_j)
+				if (jres != R_KILLED || sel_j || jonly)
 					break;
 			}
 			if (res != R_KILLED || sel_k)
@@ -1586,26 +1659,58 @@ static void runtime(void **state)
 /* ------------------------------------------------------------------ */
 /* Static coverage */
 
-/*
- * Sites of the messaging layer that this harness, on the memfd backend,
- * cannot reach: matched by file and by a text on one of the three lines
- * after the site.
- */
-static const struct {
-	const char *file, *text, *why;
-} allow[] = {
-	{ "svc_port.c", "SLOT_PIDCHECK",
-	  "allowed, device backend only: the module cannot register a death notice" },
-	{ "svc_port.c", "only a hint for wakers",
-	  "allowed, device backend only: a listener watched by shmk_listener_fd()" },
-};
-
 static const char *base(const char *path)
 {
 	const char *s = strrchr(path, '/');
 
 	return s ? s + 1 : path;
 }
+
+/*
+ * Sites of the messaging layer that this harness cannot reach on one
+ * backend: matched by the backend, the file and a text on one of the
+ * three lines after the site.
+ */
+static const struct {
+	int backend;
+	const char *file, *text, *why;
+} allow[] = {
+	{ SHMK_BACKEND_MEMFD, "svc_port.c", "no death notice could be armed",
+	  "allowed, device backend only: the module cannot register a death notice" },
+	{ SHMK_BACKEND_DEVICE, "svc_port.c", "no death notice could be armed",
+	  "allowed: only when the module refuses a death notice (out of memory)" },
+	{ SHMK_BACKEND_MEMFD, "event.c", "a listener watched by shmk_listener_fd()",
+	  "allowed, device backend only: a listener watched by shmk_listener_fd()" },
+	{ SHMK_BACKEND_DEVICE, "svc_wait.c", "the sleeper's acquire load of its wake",
+	  "allowed: nobody here sleeps alive while another wakes it (on memfd a killed sleeper looks alive until recovered)" },
+};
+#define NALLOW (sizeof(allow) / sizeof(allow[0]))
+
+#ifdef CP_SRC_EXCERPTS
+/*
+ * The guest build (the top-level Makefile's $(BUILD)/selftests/crashpoints)
+ * runs where the sources are not: it carries, for each SHMK_CP() line of
+ * the library, that line and the three after it (generated at build
+ * time), and allowed() reads those instead of the file.
+ */
+struct cp_src_excerpt {
+	const char *file;	/* base name */
+	unsigned int line;
+	const char *text;	/* lines line .. line + 3 */
+};
+#include CP_SRC_EXCERPTS
+
+static const char *src_excerpt(const struct shmk_cp_site *s)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(cp_src_excerpts) / sizeof(cp_src_excerpts[0]); i++)
+		if (cp_src_excerpts[i].line == s->line &&
+		    !strcmp(cp_src_excerpts[i].file, base(s->file)))
+			return cp_src_excerpts[i].text;
+	return NULL;
+}
+#endif
 
 /* Building blocks and public headers: reported, not required here. */
 static bool required(const char *path)
@@ -1623,19 +1728,34 @@ static const char *allowed(const struct shmk_cp_site *s)
 	const char *why = NULL;
 	FILE *f;
 
-	for (i = 0; i < sizeof(allow) / sizeof(allow[0]); i++)
-		if (!strcmp(base(s->file), allow[i].file))
+	for (i = 0; i < NALLOW; i++)
+		if (allow[i].backend == backend &&
+		    !strcmp(base(s->file), allow[i].file))
 			break;
-	if (i == sizeof(allow) / sizeof(allow[0]))
+	if (i == NALLOW)
 		return NULL;
+#ifdef CP_SRC_EXCERPTS
+	{
+		const char *t = src_excerpt(s);
+
+		for (i = 0; t && i < NALLOW; i++)
+			if (allow[i].backend == backend &&
+			    !strcmp(base(s->file), allow[i].file) &&
+			    strstr(t, allow[i].text))
+				return allow[i].why;
+		if (t)
+			return NULL;
+	}
+#endif
 	f = fopen(s->file, "r");
 	if (!f)
 		return NULL;
 	while (fgets(line, sizeof(line), f) && ++n <= s->line + 3) {
 		if (n < s->line)
 			continue;
-		for (i = 0; i < sizeof(allow) / sizeof(allow[0]); i++)
-			if (!strcmp(base(s->file), allow[i].file) &&
+		for (i = 0; i < NALLOW; i++)
+			if (allow[i].backend == backend &&
+			    !strcmp(base(s->file), allow[i].file) &&
 			    strstr(line, allow[i].text))
 				why = allow[i].why;
 	}
@@ -1683,8 +1803,20 @@ int main(int argc, char **argv)
 	const char *e;
 	unsigned int i, n = 0;
 
-	/* Always memfd: the allowlist and cp_lock_slot() assume it. */
-	setenv("SHMK_BACKEND", "memfd", 1);
+	/*
+	 * The backend: SHMK_BACKEND when set, else the build's (memfd; the
+	 * guest build's CP_BACKEND is device).  The allowlist, the death
+	 * checks and which operations run depend on it.
+	 */
+	e = getenv("SHMK_BACKEND");
+	if (!e || !*e)
+		setenv("SHMK_BACKEND", CP_BACKEND, 1);
+	backend = shmk_backend_select();
+	if (backend < 0) {
+		fprintf(stderr, "SHMK_BACKEND=%s: not a backend\n",
+			getenv("SHMK_BACKEND"));
+		return 1;
+	}
 	sel_op = argc > 1 ? argv[1] : getenv("SHMK_CP_OP");
 	e = argc > 2 ? argv[2] : getenv("SHMK_CP_K");
 	sel_k = e ? strtoul(e, NULL, 10) : 0;
@@ -1692,6 +1824,8 @@ int main(int argc, char **argv)
 	sel_j = e ? strtoul(e, NULL, 10) : 0;
 	e = getenv("SHMK_CP_PHASE");
 	sel_phase = e ? atoi(e) : 0;
+	e = getenv("SHMK_CP_QUICK");
+	quick = e ? *e && *e != '0' : CP_QUICK;
 	e = getenv("SHMK_CP_VERBOSE");
 	verbose = e && *e && *e != '0';
 	e = getenv("SHMK_CP_LENIENT");
@@ -1714,10 +1848,18 @@ int main(int argc, char **argv)
 	tests[n].name = "runtime";
 	tests[n].test_func = runtime;
 	n++;
+	printf("# crash points on the %s backend%s\n",
+	       backend == SHMK_BACKEND_DEVICE ? "device" : "memfd",
+	       quick ? "; quick (SHMK_CP_QUICK): the recoverer killed at each of its points only in recover_*, elsewhere at its first" : "");
 	/* Only the selected operations are tests: nothing reads "skipped". */
 	for (i = 0; i < NOPS; i++) {
 		if (!op_selected(ops[i].name))
 			continue;
+		if (!op_applies(&ops[i])) {
+			printf("# op %s: not on the %s backend\n", ops[i].name,
+			       backend == SHMK_BACKEND_DEVICE ? "device" : "memfd");
+			continue;
+		}
 		memset(&tests[n], 0, sizeof(tests[n]));
 		tests[n].name = ops[i].name;
 		tests[n].test_func = run_op;

@@ -2,10 +2,15 @@
 /*
  * Events: ids reach every listener, coalesce, stay pending past a short
  * buffer; non-blocking, timed and blocking waits across processes;
- * errors; no fd on the memfd backend.
+ * errors; no fd on the memfd backend; ids a peer sets beyond max_events
+ * never come out (lib-audit #14, white-box); a notify wakes only the
+ * listeners that sleep.
  */
 #include <errno.h>
+#include <signal.h>
+#include <sys/time.h>
 #include "msgutil.h"
+#include "../svc.h"
 
 static void test_basic(void **state)
 {
@@ -60,6 +65,41 @@ static void test_basic(void **state)
 	drop_service(s, name);
 }
 
+/* #14: garbage in the padding bits of the last event word is no id. */
+static void test_ids_below_max(void **state)
+{
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_EVENT);
+	char name[SHMK_SVC_NAME_MAX];
+	struct shmk_service *s;
+	struct shmk_port *no, *li;
+	_Atomic uint32_t *w;
+	uint32_t ids[8];
+	unsigned long w0;
+
+	(void)state;
+	c.max_events = 36;	/* two words, 4 ids in the last */
+	c.max_subscribers = 1;
+	s = new_service(&c, name);
+	assert_int_equal(shmk_notifier_open(s, &no), 0);
+	assert_int_equal(shmk_listener_open(s, &li), 0);
+	w = events_of(&s->v, shmk_port_slot(li));
+	/* A peer sets ids 36..63, which do not exist. */
+	atomic_fetch_or(&w[1], 0xfffffff0U);
+	assert_int_equal(shmk_listener_wait(li, ids, 8, 0), -EAGAIN);
+	assert_int_equal(shmk_listener_wait(li, ids, 8, 1000000), -ETIMEDOUT);
+	atomic_fetch_or(&w[1], 0xfffffff0U);
+	assert_int_equal(shmk_notifier_notify(no, 35), 1);
+	assert_int_equal(shmk_listener_wait(li, ids, 8, 0), 1);
+	assert_int_equal(ids[0], 35);
+	/* Nobody asleep: a notify makes no wake syscall. */
+	w0 = atomic_load(&shmk__svc_wakes);
+	assert_int_equal(shmk_notifier_notify(no, 1), 1);
+	assert_int_equal(atomic_load(&shmk__svc_wakes), w0);
+	shmk_port_close(li);
+	shmk_port_close(no);
+	drop_service(s, name);
+}
+
 /* Ping-pong of events between processes with blocking waits. */
 static void test_processes(void **state)
 {
@@ -110,11 +150,80 @@ static void test_processes(void **state)
 	drop_service(sb, b);
 }
 
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+/*
+ * Interrupt the caller's next sleep: SIGALRM every @ms milliseconds (one
+ * that comes before the call sleeps is not lost: the next one comes),
+ * until alarm_off().
+ */
+static void alarm_in(int ms)
+{
+	struct itimerval it = { .it_value = { 0, ms * 1000 },
+				.it_interval = { 0, ms * 1000 } };
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;	/* no SA_RESTART */
+	assert_int_equal(sigaction(SIGALRM, &sa, NULL), 0);
+	assert_int_equal(setitimer(ITIMER_REAL, &it, NULL), 0);
+}
+
+static void alarm_off(void)
+{
+	struct itimerval it = { { 0, 0 }, { 0, 0 } };
+
+	assert_int_equal(setitimer(ITIMER_REAL, &it, NULL), 0);
+	signal(SIGALRM, SIG_DFL);
+}
+
+/*
+ * lib-audit #20: the errnos service.h documents for events that
+ * test_basic() does not reach: NULL arguments, -EINTR from a sleeping
+ * wait, shmk_region_on_release() on no region and on memfd.
+ */
+static void test_errnos(void **state)
+{
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_EVENT);
+	char name[SHMK_SVC_NAME_MAX];
+	struct shmk_service *s;
+	struct shmk_port *no, *li;
+	uint32_t ids[4];
+
+	(void)state;
+	s = new_service(&c, name);
+	assert_int_equal(shmk_notifier_open(s, &no), 0);
+	assert_int_equal(shmk_listener_open(s, &li), 0);
+	assert_int_equal(shmk_notifier_notify(NULL, 0), -EINVAL);
+	assert_int_equal(shmk_notifier_notify(li, 0), -EINVAL);
+	assert_int_equal(shmk_notifier_notify(no, 64), -EINVAL);
+	assert_int_equal(shmk_listener_wait(NULL, ids, 4, 0), -EINVAL);
+	assert_int_equal(shmk_listener_wait(li, NULL, 4, 0), -EINVAL);
+	assert_int_equal(shmk_listener_fd(NULL), -EINVAL);
+	assert_int_equal(shmk_region_on_release(NULL, NULL, 0, NULL), -EINVAL);
+	assert_int_equal(shmk_region_on_release(s->v.r, &s->v.sh->deaths, 1,
+						&s->v.sh->deaths), -EOPNOTSUPP);
+	alarm_in(20);
+	assert_int_equal(shmk_listener_wait(li, ids, 4, SHMK_FOREVER), -EINTR);
+	alarm_off();
+	assert_int_equal(shmk_notifier_notify(no, 3), 1);
+	assert_int_equal(shmk_listener_wait(li, ids, 4, 0), 1);
+	assert_int_equal(ids[0], 3);
+	shmk_port_close(li);
+	shmk_port_close(no);
+	drop_service(s, name);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_basic),
 		cmocka_unit_test(test_processes),
+		cmocka_unit_test(test_ids_below_max),
+		cmocka_unit_test(test_errnos),
 	};
 
 	use_memfd_backend();

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/time.h>
 #include "msgutil.h"
 
 static void test_basic(void **state)
@@ -353,6 +354,291 @@ static void test_processes(void **state)
 	drop_service(s, name);
 }
 
+/*
+ * Delivery accounting: every sample whose publish returned 0 is received
+ * or counted in shmk_sub_dropped(), when its publisher is SIGKILLed (@kill)
+ * or closes without draining, and when the slot gets a new generation.
+ */
+static void run_accounting(int kill_it)
+{
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_PUBSUB);
+	char name[SHMK_SVC_NAME_MAX];
+	struct shmk_service *s;
+	struct shmk_port *pub, *sub;
+	struct shmk_sample smp;
+	uint32_t i, got = 0;
+	int fds[2], back[2];
+	pid_t pid;
+	char ch;
+
+	c.buffer = 8;
+	c.max_publishers = 1;
+	c.max_subscribers = 1;
+	s = new_service(&c, name);
+	assert_int_equal(shmk_sub_open(s, &sub), 0);
+	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(pipe(back), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct shmk_service *cs;
+
+		CHILD_CHECK(shmk_service_open(name, NULL, 0, &cs) == 0);
+		CHILD_CHECK(shmk_pub_open(cs, &pub) == 0);
+		for (i = 0; i < 6; i++)
+			CHILD_CHECK(shmk_pub_send_copy(pub, &i, 4, 0) == 0);
+		CHILD_CHECK(write(fds[1], "p", 1) == 1);
+		CHILD_CHECK(read(back[0], &ch, 1) == 1);
+		if (kill_it)
+			raise(SIGKILL);
+		shmk_port_close(pub);
+		_exit(0);
+	}
+	assert_int_equal(read(fds[0], &ch, 1), 1);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(shmk_sub_receive(sub, &smp, 0), 0);
+		assert_memory_equal(smp.data, &i, 4);
+		assert_int_equal(shmk_sub_release(sub, &smp), 0);
+		got++;
+	}
+	assert_int_equal(write(back[1], "g", 1), 1);
+	assert_int_equal(reap(pid), kill_it ? 128 + SIGKILL : 0);
+	close(fds[0]);
+	close(fds[1]);
+	close(back[0]);
+	close(back[1]);
+	assert_int_equal(shmk_service_recover(s), kill_it ? 1 : 0);
+	while (shmk_sub_receive(sub, &smp, 0) == 0) {
+		shmk_sub_release(sub, &smp);
+		got++;
+	}
+	assert_int_equal(got + shmk_sub_dropped(sub), 6);
+	/* A new generation in the slot: its samples all arrive. */
+	assert_int_equal(shmk_pub_open(s, &pub), 0);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(shmk_pub_send_copy(pub, &i, 4, 0), 0);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(shmk_sub_receive(sub, &smp, 0), 0);
+		assert_memory_equal(smp.data, &i, 4);
+		shmk_sub_release(sub, &smp);
+	}
+	assert_int_equal(got + shmk_sub_dropped(sub), 6);
+	shmk_port_close(pub);
+	shmk_port_close(sub);
+	assert_int_equal(shmk_service_chunks_used(s), 0);
+	drop_service(s, name);
+}
+
+static void test_accounting(void **state)
+{
+	(void)state;
+	run_accounting(1);
+	run_accounting(0);
+}
+
+/*
+ * lib-audit #10: buffer 1, SHMK_OVERFLOW_BLOCK, the subscriber SIGKILLed
+ * with the buffer full.  publish(timeout 0) must get through within a
+ * bounded number of tries, with no explicit shmk_service_recover().
+ */
+static void test_block_dead_sub(void **state)
+{
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_PUBSUB);
+	char name[SHMK_SVC_NAME_MAX];
+	struct shmk_service *s;
+	struct shmk_port *pub;
+	int fds[2], i, ret = -1;
+	void *pl;
+	pid_t pid;
+	char ch;
+
+	(void)state;
+	c.buffer = 1;
+	c.overflow = SHMK_OVERFLOW_BLOCK;
+	c.max_publishers = 1;
+	c.max_subscribers = 1;
+	s = new_service(&c, name);
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct shmk_service *cs;
+		struct shmk_port *sub;
+
+		CHILD_CHECK(shmk_service_open(name, NULL, 0, &cs) == 0);
+		CHILD_CHECK(shmk_sub_open(cs, &sub) == 0);
+		CHILD_CHECK(write(fds[1], "s", 1) == 1);
+		pause();
+		_exit(0);
+	}
+	assert_int_equal(read(fds[0], &ch, 1), 1);
+	assert_int_equal(shmk_pub_open(s, &pub), 0);
+	assert_int_equal(shmk_pub_send_copy(pub, "a", 1, 0), 0);
+	assert_int_equal(shmk_pub_send_copy(pub, "b", 1, 0), -EAGAIN);
+	kill(pid, SIGKILL);
+	assert_int_equal(reap(pid), 128 + SIGKILL);
+	close(fds[0]);
+	close(fds[1]);
+	assert_int_equal(shmk_pub_loan(pub, &pl), 0);
+	for (i = 0; i < 100; i++) {
+		ret = shmk_pub_publish(pub, pl, 1, 0);
+		if (ret != -EAGAIN)
+			break;
+	}
+	assert_int_equal(ret, 0);
+	assert_true(i < 100);
+	shmk_port_close(pub);
+	assert_int_equal(shmk_service_chunks_used(s), 0);
+	drop_service(s, name);
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+/*
+ * Interrupt the caller's next sleep: SIGALRM every @ms milliseconds (one
+ * that comes before the call sleeps is not lost: the next one comes),
+ * until alarm_off().
+ */
+static void alarm_in(int ms)
+{
+	struct itimerval it = { .it_value = { 0, ms * 1000 },
+				.it_interval = { 0, ms * 1000 } };
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;	/* no SA_RESTART */
+	assert_int_equal(sigaction(SIGALRM, &sa, NULL), 0);
+	assert_int_equal(setitimer(ITIMER_REAL, &it, NULL), 0);
+}
+
+static void alarm_off(void)
+{
+	struct itimerval it = { { 0, 0 }, { 0, 0 } };
+
+	assert_int_equal(setitimer(ITIMER_REAL, &it, NULL), 0);
+	signal(SIGALRM, SIG_DFL);
+}
+
+/*
+ * lib-audit #20: every errno service.h documents for the pubsub calls
+ * that test_errors() does not reach: NULL arguments, a drain that times
+ * out, and -EINTR from a receive and a drain that sleep.
+ */
+static void test_errnos(void **state)
+{
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_PUBSUB);
+	char name[SHMK_SVC_NAME_MAX];
+	struct shmk_service *s;
+	struct shmk_port *pub, *sub, *x = NULL;
+	struct shmk_sample smp;
+	void *pl;
+
+	(void)state;
+	c.max_publishers = 1;
+	c.max_subscribers = 1;
+	s = new_service(&c, name);
+	assert_int_equal(shmk_pub_open(NULL, &x), -EINVAL);
+	assert_int_equal(shmk_pub_open(s, NULL), -EINVAL);
+	assert_int_equal(shmk_sub_open(NULL, &x), -EINVAL);
+	assert_int_equal(shmk_sub_open(s, NULL), -EINVAL);
+	assert_null(x);
+	assert_int_equal(shmk_service_recover(NULL), -EINVAL);
+	assert_int_equal(shmk_pub_open(s, &pub), 0);
+	assert_int_equal(shmk_sub_open(s, &sub), 0);
+	assert_int_equal(shmk_pub_loan(NULL, &pl), -EINVAL);
+	assert_int_equal(shmk_pub_loan(pub, NULL), -EINVAL);
+	assert_int_equal(shmk_pub_publish(NULL, &pl, 1, 0), -EINVAL);
+	assert_int_equal(shmk_pub_discard(NULL, &pl), -EINVAL);
+	assert_int_equal(shmk_pub_send_copy(NULL, "a", 1, 0), -EINVAL);
+	assert_int_equal(shmk_pub_send_copy(pub, NULL, 1, 0), -EINVAL);
+	assert_int_equal(shmk_pub_send_copy(sub, "a", 1, 0), -EINVAL);
+	assert_int_equal(shmk_pub_drain(NULL, 0), -EINVAL);
+	assert_int_equal(shmk_pub_drain(sub, 0), -EINVAL);
+	assert_int_equal(shmk_sub_receive(sub, NULL, 0), -EINVAL);
+	assert_int_equal(shmk_sub_release(NULL, &smp), -EINVAL);
+	assert_int_equal(shmk_sub_release(sub, NULL), -EINVAL);
+	assert_int_equal(shmk_service_chunks_used(s), 0);
+
+	/* A sample nobody receives: the drain times out, or is interrupted. */
+	assert_int_equal(shmk_pub_send_copy(pub, "a", 1, 0), 0);
+	assert_int_equal(shmk_pub_drain(pub, 0), -EAGAIN);
+	assert_int_equal(shmk_pub_drain(pub, 2000000), -ETIMEDOUT);
+	alarm_in(20);
+	assert_int_equal(shmk_pub_drain(pub, 5000000000LL), -EINTR);
+	alarm_off();
+	assert_int_equal(shmk_sub_receive(sub, &smp, 0), 0);
+	assert_int_equal(shmk_sub_release(sub, &smp), 0);
+	assert_int_equal(shmk_pub_drain(pub, 0), 0);
+	/* Nothing to receive: interrupted. */
+	alarm_in(20);
+	assert_int_equal(shmk_sub_receive(sub, &smp, SHMK_FOREVER), -EINTR);
+	alarm_off();
+	shmk_port_close(sub);
+	shmk_port_close(pub);
+	assert_int_equal(shmk_service_chunks_used(s), 0);
+	drop_service(s, name);
+}
+
+/*
+ * lib-audit #20: a fork() child that closes its copies of the ports
+ * (atexit(), a C++ destructor) leaves the parent's slots, loans and held
+ * samples alone: the slot stays claimed (-EBUSY for a newcomer), nothing
+ * is recovered, and the parent goes on publishing and receiving.
+ */
+static void test_fork_close(void **state)
+{
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_PUBSUB);
+	char name[SHMK_SVC_NAME_MAX];
+	struct shmk_service *s;
+	struct shmk_port *pub, *sub, *x;
+	struct shmk_sample smp, smp2;
+	uint32_t used;
+	void *pl;
+	pid_t pid;
+	int st;
+
+	(void)state;
+	c.max_publishers = 1;
+	c.max_subscribers = 1;
+	s = new_service(&c, name);
+	assert_int_equal(shmk_pub_open(s, &pub), 0);
+	assert_int_equal(shmk_sub_open(s, &sub), 0);
+	assert_int_equal(shmk_pub_send_copy(pub, "a", 2, 0), 0);
+	assert_int_equal(shmk_sub_receive(sub, &smp, 0), 0);
+	assert_int_equal(shmk_pub_loan(pub, &pl), 0);
+	used = shmk_service_chunks_used(s);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		shmk_port_close(pub);
+		shmk_port_close(sub);
+		shmk_service_close(s);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_int_equal(shmk_service_participants(s), 2);
+	assert_int_equal(shmk_service_recover(s), 0);
+	assert_int_equal(shmk_service_chunks_used(s), used);
+	assert_int_equal(shmk_pub_open(s, &x), -EBUSY);
+	assert_int_equal(shmk_sub_open(s, &x), -EBUSY);
+	memcpy(pl, "b", 2);
+	assert_int_equal(shmk_pub_publish(pub, pl, 2, 0), 0);
+	assert_int_equal(shmk_sub_receive(sub, &smp2, 0), 0);
+	assert_string_equal(smp2.data, "b");
+	assert_string_equal(smp.data, "a");
+	assert_int_equal(shmk_sub_release(sub, &smp), 0);
+	assert_int_equal(shmk_sub_release(sub, &smp2), 0);
+	shmk_port_close(sub);
+	shmk_port_close(pub);
+	assert_int_equal(shmk_service_chunks_used(s), 0);
+	assert_int_equal(shmk_service_participants(s), 0);
+	drop_service(s, name);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -363,6 +649,10 @@ int main(void)
 		cmocka_unit_test(test_safe_overflow),
 		cmocka_unit_test(test_backpressure),
 		cmocka_unit_test(test_processes),
+		cmocka_unit_test(test_accounting),
+		cmocka_unit_test(test_block_dead_sub),
+		cmocka_unit_test(test_fork_close),
+		cmocka_unit_test(test_errnos),
 	};
 
 	use_memfd_backend();

@@ -39,16 +39,30 @@ static void test_open_create(void **state)
 	/* Mismatches. */
 	want = cfg_of(SHMK_SVC_EVENT);
 	assert_int_equal(shmk_service_open(name, &want, 0, &s2), -EPROTOTYPE);
+	assert_string_equal(shmk_last_error(), "kind: the service has 1, not 3");
 	want = cfg_of(SHMK_SVC_PUBSUB);
 	want.payload_max = 1001;
 	assert_int_equal(shmk_service_open(name, &want, SHMK_SVC_CREATE, &s2),
 			 -EPROTOTYPE);
+	assert_string_equal(shmk_last_error(),
+			    "payload_max: the service has 1000, not 1001");
 	want = cfg_of(SHMK_SVC_PUBSUB);
 	want.overflow = SHMK_OVERFLOW_BLOCK;
 	assert_int_equal(shmk_service_open(name, &want, 0, &s2), -EPROTOTYPE);
+	assert_non_null(strstr(shmk_last_error(), "overflow"));
 	want = cfg_of(SHMK_SVC_PUBSUB);
 	want.history = 3;
 	assert_int_equal(shmk_service_open(name, &want, 0, &s2), -EPROTOTYPE);
+	assert_string_equal(shmk_last_error(), "history: the service has 2, not 3");
+	want = cfg_of(SHMK_SVC_PUBSUB);
+	want.max_publishers = 2;
+	assert_int_equal(shmk_service_open(name, &want, 0, &s2), -EPROTOTYPE);
+	assert_string_equal(shmk_last_error(),
+			    "max_publishers: the service has 4, not 2");
+	/* Success clears it. */
+	assert_int_equal(shmk_service_open(name, NULL, 0, &s2), 0);
+	assert_string_equal(shmk_last_error(), "");
+	shmk_service_close(s2);
 	assert_int_equal(shmk_service_open(name, &c, SHMK_SVC_CREATE |
 					   SHMK_SVC_EXCL, &s2), -EEXIST);
 	drop_service(s, name);
@@ -78,6 +92,7 @@ static void test_bad_args(void **state)
 		b.field = val;						\
 		assert_int_equal(shmk_service_open("x", &b, SHMK_SVC_CREATE, &s), \
 				 -EINVAL);				\
+		assert_non_null(strstr(shmk_last_error(), #field));	\
 	} while (0)
 	BAD(size, 8);
 	BAD(kind, 9);
@@ -206,11 +221,64 @@ static void test_big_payload(void **state)
 	drop_service(s, name);
 }
 
+/*
+ * cfg->size: a larger struct (a newer header) with its unknown tail 0 is
+ * accepted; a non-zero byte there is -E2BIG; smaller than the first
+ * version is -EINVAL.  A refused configuration creates nothing.
+ */
+static void test_cfg_size(void **state)
+{
+	struct {
+		struct shmk_svc_config c;
+		uint32_t newer[6];
+	} big;
+	char name[SHMK_SVC_NAME_MAX];
+	struct shmk_service *s, *s2;
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_PUBSUB), got;
+
+	(void)state;
+	uniq_name(name, sizeof(name), "sz");
+	memset(&big, 0, sizeof(big));
+	big.c = cfg_of(SHMK_SVC_PUBSUB);
+	big.c.size = sizeof(big);
+	big.c.buffer = 5;
+	big.newer[5] = 1;
+	assert_int_equal(shmk_service_open(name, &big.c, SHMK_SVC_CREATE, &s),
+			 -E2BIG);
+	assert_non_null(strstr(shmk_last_error(), "cfg->size"));
+	assert_int_equal(shmk_service_open(name, NULL, 0, &s), -ENOENT);
+	c.size = SHMK_SVC_CONFIG_SIZE_V0 - 4;
+	assert_int_equal(shmk_service_open(name, &c, SHMK_SVC_CREATE, &s),
+			 -EINVAL);
+	assert_non_null(strstr(shmk_last_error(), "cfg->size"));
+	c.size = 1u << 20;
+	assert_int_equal(shmk_service_open(name, &c, SHMK_SVC_CREATE, &s),
+			 -EINVAL);
+	assert_int_equal(shmk_service_open(name, NULL, 0, &s), -ENOENT);
+	big.newer[5] = 0;
+	assert_int_equal(shmk_service_open(name, &big.c, SHMK_SVC_CREATE, &s), 0);
+	shmk_service_config(s, &got);
+	assert_int_equal(got.size, sizeof(got));
+	assert_int_equal(got.buffer, 5);
+	/*
+	 * Opening with the larger struct compares the known fields (s stays
+	 * open: on memfd too a service goes with its last handle).
+	 */
+	assert_int_equal(shmk_service_open(name, &big.c, 0, &s2), 0);
+	shmk_service_close(s2);
+	big.c.buffer = 6;
+	assert_int_equal(shmk_service_open(name, &big.c, 0, &s2), -EPROTOTYPE);
+	assert_string_equal(shmk_last_error(), "buffer: the service has 5, not 6");
+	assert_int_equal(shmk_service_remove(name), 0);
+	shmk_service_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_open_create),
 		cmocka_unit_test(test_bad_args),
+		cmocka_unit_test(test_cfg_size),
 		cmocka_unit_test(test_list_remove),
 		cmocka_unit_test(test_corrupt),
 		cmocka_unit_test(test_big_payload),

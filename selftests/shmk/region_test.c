@@ -10,6 +10,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
+#include <linux/falloc.h>
 #include <linux/userfaultfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -388,6 +389,39 @@ TEST_F(region, rdonly_fd_cannot_map_writable)
 				   MAP_SHARED, fd, 0));
 	EXPECT_EQ(EACCES, errno);
 	EXPECT_NE(MAP_FAILED, mmap(NULL, 2 * MiB, PROT_READ, MAP_SHARED, fd, 0));
+	close(fd);
+}
+
+/*
+ * No holder can resize a region: the messaging layer's peers trust that
+ * their mapping stays valid (on the memfd backend a peer's ftruncate()
+ * gives everyone SIGBUS; lib-audit #9).  Checked from a second handle
+ * opened by name, as a peer would.
+ */
+TEST_F(region, no_holder_can_resize)
+{
+	int fd = shmk_create(self->dev, "noresize", 4 * MiB);
+	int peer;
+	char *p;
+
+	ASSERT_GE(fd, 0);
+	p = mmap(NULL, 4 * MiB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	p[0] = 'a';
+	p[4 * MiB - 1] = 'z';
+	peer = shmk_open_flags(self->dev, "noresize", 0);
+	ASSERT_GE(peer, 0);
+	EXPECT_NE(0, ftruncate(peer, 0));
+	EXPECT_NE(0, ftruncate(peer, 2 * MiB));
+	EXPECT_NE(0, ftruncate(peer, 64 * MiB));
+	EXPECT_NE(0, fallocate(peer, 0, 0, 8 * MiB));
+	EXPECT_NE(0, fallocate(peer, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			       0, 4 * MiB));
+	/* Still mapped, still there: no SIGBUS, no hole. */
+	EXPECT_EQ('a', p[0]);
+	EXPECT_EQ('z', p[4 * MiB - 1]);
+	munmap(p, 4 * MiB);
+	close(peer);
 	close(fd);
 }
 

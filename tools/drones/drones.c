@@ -601,9 +601,9 @@ static int crew_start(struct crew *cr, enum transport t, unsigned int n)
 	if (t == T_SOCK)
 		return 0;
 	/*
-	 * The history above makes a request sent before its server opened
-	 * reach it; still, wait for every drone so that no job times a
-	 * start-up.  (A slot being claimed counts as a participant.)
+	 * A request waits for its server (crew_send()); still, wait for
+	 * every drone so that no job times a start-up.  (A slot being
+	 * claimed counts as a participant.)
 	 */
 	for (d = 0; d < n; d++) {
 		ret = shmk_client_open(cr->svc[d], &cr->client[d]);
@@ -646,7 +646,9 @@ static int crew_send(struct crew *cr, unsigned int d, const struct task *tk,
 		if (ret)
 			return ret;
 		memcpy(p, tk, sizeof(*tk));
-		ret = shmk_client_send(cr->client[d], p, sizeof(*tk), NULL);
+		/* A drone's server may still be claiming its slot. */
+		ret = shmk_client_send_wait(cr->client[d], p, sizeof(*tk), NULL,
+					    START_TIMEOUT_S * 1000000000LL);
 		if (ret)
 			shmk_pub_discard(cr->client[d], p);
 		return ret;

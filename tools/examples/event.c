@@ -32,7 +32,9 @@ int main(int argc, char **argv)
 	}
 	ret = shmk_service_open(argv[2], &c, SHMK_SVC_CREATE, &s);
 	if (ret) {
-		fprintf(stderr, "service %s: %s\n", argv[2], strerror(-ret));
+		/* shmk_last_error() says which field differs, when it can. */
+		fprintf(stderr, "service %s: %s%s%s\n", argv[2], strerror(-ret),
+			*shmk_last_error() ? ": " : "", shmk_last_error());
 		return 1;
 	}
 	if (argv[1][0] == 'n') {

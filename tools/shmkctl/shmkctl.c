@@ -175,7 +175,8 @@ static int memfd_list(struct region **out, size_t *n)
 		}
 		memset(&r[cnt], 0, sizeof(r[cnt]));
 		r[cnt].info.size = sizeof(r[cnt].info);
-		r[cnt].info.flags = SHMK_INFO_PERSIST;	/* POSIX shm semantics */
+		/* The memfd backend marks persistent regions with the sticky bit. */
+		r[cnt].info.flags = (st.st_mode & S_ISVTX) ? SHMK_INFO_PERSIST : 0;
 		r[cnt].info.bytes = (uint64_t)st.st_size;
 		r[cnt].info.resident_bytes = (uint64_t)st.st_blocks * 512;
 		r[cnt].info.id = (uint64_t)st.st_ino;
@@ -739,13 +740,13 @@ static int cmd_services(void)
 	if (opt_json)
 		printf("{\"backend\":\"%s\",\"services\":[", backend_name());
 	else
-		printf("%-24s %-6s %8s %6s %6s %6s %7s %7s %6s %11s %s\n", "SERVICE",
-		       "KIND", "PAYLOAD", "MAXPUB", "MAXSUB", "BUFFER", "PRODS",
-		       "CONS", "QUEUED", "CHUNKS", "OVERFLOW");
+		printf("%-24s %-6s %8s %6s %6s %6s %7s %7s %5s %6s %11s %s\n",
+		       "SERVICE", "KIND", "PAYLOAD", "MAXPUB", "MAXSUB", "BUFFER",
+		       "PRODS", "CONS", "DEAD", "QUEUED", "CHUNKS", "OVERFLOW");
 	for (i = 0; i < n; i++) {
 		struct shmk_svc_config c = { .size = sizeof(c) };
 		struct shmk_service *svc;
-		uint32_t used, total, parts, prods, cons, queued;
+		uint32_t used, total, parts, prods, cons, queued, dead;
 		int ret = shmk_service_open(names[i], NULL, 0, &svc);
 
 		if (ret) {
@@ -766,6 +767,7 @@ static int cmd_services(void)
 		parts = shmk_service_participants(svc);
 		shmk_service_roles(svc, &prods, &cons);
 		queued = shmk_service_backlog(svc);
+		dead = shmk_service_dead(svc);
 		shmk_service_close(svc);
 		if (opt_json) {
 			printf("%s{\"name\":", shown++ ? "," : "");
@@ -773,21 +775,22 @@ static int cmd_services(void)
 			printf(",\"kind\":\"%s\",\"payload_max\":%llu,\"max_publishers\":%u,"
 			       "\"max_subscribers\":%u,\"buffer\":%u,\"history\":%u,"
 			       "\"overflow\":\"%s\",\"max_events\":%u,\"participants\":%u,"
-			       "\"producers\":%u,\"consumers\":%u,\"backlog\":%u,"
+			       "\"producers\":%u,\"consumers\":%u,\"dead\":%u,\"backlog\":%u,"
 			       "\"chunks\":%u,\"chunks_used\":%u}",
 			       kind_name(c.kind), (unsigned long long)c.payload_max,
 			       c.max_publishers, c.max_subscribers, c.buffer, c.history,
 			       c.overflow == SHMK_OVERFLOW_BLOCK ? "block" : "safe",
-			       c.max_events, parts, prods, cons, queued, total, used);
+			       c.max_events, parts, prods, cons, dead, queued, total,
+			       used);
 		} else {
 			char pb[16], cb[24];
 
 			snprintf(cb, sizeof(cb), "%u/%u", used, total);
-			printf("%-24s %-6s %8s %6u %6u %6u %7u %7u %6u %11s %s\n", names[i],
-			       kind_name(c.kind),
+			printf("%-24s %-6s %8s %6u %6u %6u %7u %7u %5u %6u %11s %s\n",
+			       names[i], kind_name(c.kind),
 			       c.kind == SHMK_SVC_EVENT ? "-" : human(c.payload_max, pb, sizeof(pb)),
 			       c.max_publishers, c.max_subscribers, c.buffer, prods, cons,
-			       queued, cb,
+			       dead, queued, cb,
 			       c.overflow == SHMK_OVERFLOW_BLOCK ? "block" : "safe");
 		}
 	}
@@ -810,7 +813,8 @@ static void usage(FILE *f)
 		"  remove NAME...               remove regions' names (alias: rm, unlink)\n"
 		"  top [-i SECONDS] [-n COUNT]  refreshing view (alias: watch)\n"
 		"  services                     messaging services: kind, payload, publishers and\n"
-		"                               subscribers (max), live participants, chunks in use\n"
+		"                               subscribers (max), live participants, dead ones\n"
+		"                               not yet reclaimed, chunks in use\n"
 		"\n"
 		"  -j, --json     JSON on stdout (top: one object per line per refresh)\n"
 		"  -V, --version  print the version\n"

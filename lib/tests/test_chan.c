@@ -1,0 +1,551 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * White-box tests of the channel machinery (lib/chan.c): the state a
+ * producer leaves when it dies between its ring-entry store and its tail
+ * store (lib-audit #1), and positions started just below every wrap
+ * point (lib-audit #2).  They include lib/svc.h to build or read that
+ * state exactly.
+ */
+#include <errno.h>
+#include <signal.h>
+
+#include "msgutil.h"
+#include "../svc.h"
+
+/* Chunk index of a payload address of port @p. */
+static uint32_t chunk_of(const struct shmk_port *p, const void *pl)
+{
+	return (uint32_t)(((const unsigned char *)pl - p->v.chunks) /
+			  p->v.g.stride);
+}
+
+static uint64_t holders(const struct shmk_service *s, uint32_t c)
+{
+	return atomic_load(holders_of(&s->v, c));
+}
+
+/*
+ * Every loan of every port in @ps carries its owner's bit, and no chunk
+ * is loaned by two ports.
+ */
+static void check_loans(const struct shmk_service *s, struct shmk_port **ps,
+			int n)
+{
+	int a, b;
+	uint32_t i, j;
+
+	for (a = 0; a < n; a++) {
+		for (i = 0; i < ps[a]->nloans; i++) {
+			uint32_t c = ps[a]->loans[i];
+
+			assert_true(c < s->v.g.nchunks);
+			assert_true(holders(s, c) & ps[a]->bit);
+			for (b = 0; b < n; b++)
+				for (j = 0; j < ps[b]->nloans; j++)
+					if (a != b || i != j)
+						assert_int_not_equal(c, ps[b]->loans[j]);
+		}
+	}
+}
+
+/*
+ * In a child: open a publisher, loan a chunk, write a header and the
+ * ring entry for the next position as prod_publish() does, and die
+ * before the tail store.
+ */
+static void die_mid_publish(const char *name, int reqres)
+{
+	struct shmk_service *cs;
+	struct shmk_port *p;
+	struct msg_hdr *h;
+	uint32_t c, ri = 0;
+	void *pl;
+
+	CHILD_CHECK(shmk_service_open(name, NULL, 0, &cs) == 0);
+	if (reqres)
+		CHILD_CHECK(shmk_server_open(cs, &p) == 0);
+	else
+		CHILD_CHECK(shmk_pub_open(cs, &p) == 0);
+	CHILD_CHECK(shmk_pub_loan(p, &pl) == 0);
+	strcpy(pl, "NEVER PUBLISHED");
+	c = chunk_of(p, pl);
+	if (!reqres)
+		ri = p->slot;	/* else client 0's response ring */
+	{
+		struct svc_prod *pr = prod_of(&p->v, (uint32_t)p->prod_ch, ri);
+		uint64_t pos = atomic_load(&pr->tail);
+
+		h = &p->v.hdrs[c];
+		h->seq = pos;
+		h->corr = 1;
+		h->len = 16;
+		h->origin = p->slot;
+		h->origin_gen = p->gen;
+		h->target = reqres ? 0 : NIL;
+		h->target_gen = 1;
+		atomic_store_explicit(&ring_of(&p->v, (uint32_t)p->prod_ch, ri)
+				      [pos % p->v.g.cap], ent_make(pos, c),
+				      memory_order_release);
+	}
+	raise(SIGKILL);
+	_exit(3);
+}
+
+/* lib-audit #1 in publish-subscribe: a new generation in the slot. */
+static void test_stale_entry(void **state)
+{
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_PUBSUB);
+	char name[SHMK_SVC_NAME_MAX];
+	struct shmk_service *s;
+	struct shmk_port *sub, *late, *p2, *b, *ps[2];
+	struct shmk_sample smp;
+	void *pa, *pb, *pl;
+	uint32_t ca, cb, i;
+	pid_t pid;
+
+	(void)state;
+	c.max_publishers = 2;
+	c.max_subscribers = 2;
+	c.buffer = 4;
+	c.history = 4;
+	c.payload_max = 64;
+	s = new_service(&c, name);
+	assert_int_equal(shmk_sub_open(s, &sub), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		die_mid_publish(name, 0);
+	assert_int_equal(reap(pid), 128 + SIGKILL);
+	assert_int_equal(shmk_service_recover(s), 1);
+	assert_int_equal(shmk_service_chunks_used(s), 0);
+
+	/* The new generation in slot 0, before it publishes anything. */
+	assert_int_equal(shmk_pub_open(s, &p2), 0);
+	assert_int_equal(shmk_port_slot(p2), 0);
+	assert_int_equal(shmk_sub_receive(sub, &smp, 0), -EAGAIN);
+	assert_int_equal(shmk_pub_loan(p2, &pa), 0);
+	ca = chunk_of(p2, pa);
+	strcpy(pa, "loaned, not published");
+	assert_int_equal(shmk_sub_receive(sub, &smp, 0), -EAGAIN);
+	/* A late subscriber (history 4) sees nothing either. */
+	assert_int_equal(shmk_sub_open(s, &late), 0);
+	assert_int_equal(shmk_sub_receive(late, &smp, 0), -EAGAIN);
+	assert_int_equal(shmk_sub_dropped(sub), 0);
+	assert_int_equal(shmk_sub_dropped(late), 0);
+
+	/* It publishes another chunk: its loan keeps its bit. */
+	assert_int_equal(shmk_pub_loan(p2, &pb), 0);
+	cb = chunk_of(p2, pb);
+	strcpy(pb, "published");
+	assert_int_equal(shmk_pub_publish(p2, pb, 10, 0), 0);
+	assert_true(holders(s, ca) & p2->bit);
+	assert_int_equal(shmk_sub_receive(sub, &smp, 0), 0);
+	assert_int_equal(smp.chunk, cb);
+	assert_string_equal(smp.data, "published");
+	assert_int_equal(shmk_sub_release(sub, &smp), 0);
+	assert_int_equal(shmk_sub_receive(sub, &smp, 0), -EAGAIN);
+	assert_int_equal(shmk_sub_receive(late, &smp, 0), 0);
+	assert_int_equal(smp.chunk, cb);
+	assert_int_equal(shmk_sub_release(late, &smp), 0);
+
+	/* A second publisher: no chunk is loaned twice. */
+	assert_int_equal(shmk_pub_open(s, &b), 0);
+	ps[0] = p2;
+	ps[1] = b;
+	for (i = 0; i < 20; i++) {
+		assert_int_equal(shmk_pub_loan(b, &pl), 0);
+		check_loans(s, ps, 2);
+		assert_int_equal(shmk_pub_publish(b, pl, 1, 0), 0);
+		assert_int_equal(shmk_pub_loan(b, &pl), 0);
+		check_loans(s, ps, 2);
+		assert_int_equal(shmk_pub_discard(b, pl), 0);
+		while (shmk_sub_receive(sub, &smp, 0) == 0)
+			shmk_sub_release(sub, &smp);
+		while (shmk_sub_receive(late, &smp, 0) == 0)
+			shmk_sub_release(late, &smp);
+		assert_true(holders(s, ca) & p2->bit);
+	}
+	assert_int_equal(shmk_pub_publish(p2, pa, 5, 0), 0);
+	shmk_port_close(b);
+	shmk_port_close(p2);
+	shmk_port_close(late);
+	shmk_port_close(sub);
+	assert_int_equal(shmk_service_chunks_used(s), 0);
+	drop_service(s, name);
+}
+
+/* lib-audit #1 in request-response: the server dies mid-respond. */
+static void test_stale_response(void **state)
+{
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_REQRES);
+	char name[SHMK_SVC_NAME_MAX];
+	struct shmk_service *s;
+	struct shmk_port *cl, *sv, *ps[2];
+	struct shmk_sample smp;
+	void *pa, *pb;
+	uint32_t ca;
+	uint64_t corr;
+	pid_t pid;
+
+	(void)state;
+	c.max_publishers = 1;
+	c.buffer = 4;
+	c.payload_max = 64;
+	s = new_service(&c, name);
+	assert_int_equal(shmk_client_open(s, &cl), 0);
+	assert_int_equal(shmk_port_slot(cl), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		die_mid_publish(name, 1);
+	assert_int_equal(reap(pid), 128 + SIGKILL);
+	assert_int_equal(shmk_service_recover(s), 1);
+	assert_int_equal(shmk_service_chunks_used(s), 0);
+
+	assert_int_equal(shmk_server_open(s, &sv), 0);
+	assert_int_equal(shmk_client_receive(cl, &smp, 0), -EAGAIN);
+	assert_int_equal(shmk_pub_loan(sv, &pa), 0);
+	ca = chunk_of(sv, pa);
+	assert_int_equal(shmk_client_receive(cl, &smp, 0), -EAGAIN);
+	/* A request, answered with another chunk: the loan keeps its bit. */
+	assert_int_equal(shmk_pub_loan(cl, &pb), 0);
+	assert_int_equal(shmk_client_send(cl, pb, 1, &corr), 0);
+	assert_int_equal(shmk_server_receive(sv, &smp, 0), 0);
+	assert_int_equal(shmk_pub_loan(sv, &pb), 0);
+	assert_int_equal(shmk_server_respond(sv, &smp, pb, 2), 0);
+	assert_int_equal(shmk_sub_release(sv, &smp), 0);
+	assert_true(holders(s, ca) & sv->bit);
+	ps[0] = sv;
+	ps[1] = cl;
+	assert_int_equal(shmk_pub_loan(cl, &pb), 0);
+	check_loans(s, ps, 2);
+	assert_int_equal(shmk_pub_discard(cl, pb), 0);
+	assert_int_equal(shmk_client_receive(cl, &smp, 0), 0);
+	assert_int_equal(smp.corr, corr);
+	assert_int_equal(smp.len, 2);
+	assert_int_equal(shmk_sub_release(cl, &smp), 0);
+	assert_int_equal(shmk_client_receive(cl, &smp, 0), -EAGAIN);
+	assert_int_equal(shmk_pub_discard(sv, pa), 0);
+	shmk_port_close(sv);
+	shmk_port_close(cl);
+	assert_int_equal(shmk_service_chunks_used(s), 0);
+	drop_service(s, name);
+}
+
+/*
+ * Positions from @base (set white-box while every slot is free: a new
+ * claimer continues from the ring's tail): publish, receive, a late
+ * joiner, the backlog, through the wrap points near @base.
+ */
+static void run_from(uint64_t base, uint32_t overflow)
+{
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_PUBSUB);
+	char name[SHMK_SVC_NAME_MAX];
+	struct shmk_service *s;
+	struct shmk_port *pub, *sub, *late;
+	struct shmk_sample smp;
+	uint32_t i, n, used_max = 0;
+	void *pl;
+
+	c.max_publishers = 1;
+	c.max_subscribers = 2;
+	c.buffer = 4;
+	c.history = 3;
+	c.overflow = overflow;
+	c.payload_max = 64;
+	s = new_service(&c, name);
+	atomic_store(&prod_of(&s->v, 0, 0)->tail, base);
+	atomic_store(&prod_of(&s->v, 0, 0)->start, base);
+	assert_int_equal(shmk_pub_open(s, &pub), 0);
+	assert_int_equal(shmk_sub_open(s, &sub), 0);
+	n = 3 * s->v.g.nchunks + 40;
+	for (i = 0; i < n; i++) {
+		uint32_t used;
+
+		assert_int_equal(shmk_pub_loan(pub, &pl), 0);
+		memcpy(pl, &i, 4);
+		assert_int_equal(shmk_pub_publish(pub, pl, 4, 0), 0);
+		assert_int_equal(shmk_sub_receive(sub, &smp, 0), 0);
+		assert_int_equal(smp.seq, base + i);
+		assert_memory_equal(smp.data, &i, 4);
+		assert_int_equal(shmk_sub_release(sub, &smp), 0);
+		used = shmk_service_chunks_used(s);
+		if (used > used_max)
+			used_max = used;
+	}
+	assert_int_equal(shmk_sub_dropped(sub), 0);
+	/* The ring's references and nothing else. */
+	assert_true(used_max <= s->v.g.cap + 1);
+	/* A late joiner gets the last `history` samples. */
+	assert_int_equal(shmk_sub_open(s, &late), 0);
+	for (i = n - 3; i < n; i++) {
+		assert_int_equal(shmk_sub_receive(late, &smp, 0), 0);
+		assert_int_equal(smp.seq, base + i);
+		assert_memory_equal(smp.data, &i, 4);
+		assert_int_equal(shmk_sub_release(late, &smp), 0);
+	}
+	assert_int_equal(shmk_sub_receive(late, &smp, 0), -EAGAIN);
+	/* Backlog: samples published, not yet received. */
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(shmk_pub_loan(pub, &pl), 0);
+		assert_int_equal(shmk_pub_publish(pub, pl, 1, 0), 0);
+	}
+	assert_int_equal(shmk_service_backlog(s), 3);
+	assert_int_equal(shmk_pub_drain(pub, 0), -EAGAIN);
+	while (shmk_sub_receive(sub, &smp, 0) == 0)
+		shmk_sub_release(sub, &smp);
+	while (shmk_sub_receive(late, &smp, 0) == 0)
+		shmk_sub_release(late, &smp);
+	assert_int_equal(shmk_service_backlog(s), 0);
+	assert_int_equal(shmk_pub_drain(pub, 0), 0);
+	/* A new generation continues from the old tail. */
+	shmk_port_close(pub);
+	assert_int_equal(shmk_pub_open(s, &pub), 0);
+	assert_int_equal(pub->start, base + n + 3);
+	assert_int_equal(shmk_pub_loan(pub, &pl), 0);
+	assert_int_equal(shmk_pub_publish(pub, pl, 1, 0), 0);
+	assert_int_equal(shmk_sub_receive(sub, &smp, 0), 0);
+	assert_int_equal(smp.seq, base + n + 3);
+	shmk_sub_release(sub, &smp);
+	assert_int_equal(shmk_sub_dropped(sub), 0);
+	shmk_port_close(late);
+	shmk_port_close(sub);
+	shmk_port_close(pub);
+	assert_int_equal(shmk_service_chunks_used(s), 0);
+	drop_service(s, name);
+}
+
+static void test_wrap_points(void **state)
+{
+	static const uint64_t bases[] = {
+		(1ULL << 31) - 20, (1ULL << 32) - 20, (1ULL << 40) - 20,
+		(3ULL << 40) - 7, (1ULL << 63) - 20,
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bases) / sizeof(bases[0]); i++) {
+		run_from(bases[i], SHMK_OVERFLOW_SAFE);
+		run_from(bases[i], SHMK_OVERFLOW_BLOCK);
+	}
+}
+
+/*
+ * As if publisher @p had published @j more samples (a multiple of cap):
+ * its tail, its ring's entries and their headers move on by @j.
+ */
+static void jump(struct shmk_service *s, struct shmk_port *p, uint64_t j)
+{
+	_Atomic uint64_t *ring = ring_of(&s->v, 0, p->slot);
+	uint32_t cap = s->v.g.cap;
+	uint64_t q;
+
+	for (q = p->tail - cap; q < p->tail; q++) {
+		uint64_t e = atomic_load(&ring[q % cap]);
+		uint32_t c = ent_chunk(e);
+
+		assert_true(ent_is(e, q));
+		assert_true(c < s->v.g.nchunks);
+		s->v.hdrs[c].seq = q + j;
+		atomic_store(&ring[q % cap], ent_make(q + j, c));
+	}
+	p->tail += j;
+	atomic_store(&prod_of(&s->v, 0, 0)->tail, p->tail);
+}
+
+/*
+ * The audit's 2^31 publishes by one generation: its tail moved 2^31 past
+ * its start (white-box), every publish still drops the oldest reference
+ * (no leak, no -ENOMEM), and a late subscriber gets samples.
+ */
+static void test_long_generation(void **state)
+{
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_PUBSUB);
+	char name[SHMK_SVC_NAME_MAX];
+	struct shmk_service *s;
+	struct shmk_port *pub, *late;
+	struct shmk_sample smp;
+	uint64_t skip[] = { (1ULL << 31) - 10, 1ULL << 32, 1ULL << 40 };
+	uint32_t i, k, n;
+	void *pl;
+
+	(void)state;
+	c.max_publishers = 1;
+	c.max_subscribers = 1;
+	c.buffer = 4;
+	c.history = 2;
+	c.payload_max = 64;
+	s = new_service(&c, name);
+	assert_int_equal(shmk_pub_open(s, &pub), 0);
+	n = 3 * s->v.g.nchunks;
+	for (k = 0; k < sizeof(skip) / sizeof(skip[0]); k++) {
+		/* Publish a full ring first, so that its references move on. */
+		for (i = 0; i < 2 * s->v.g.cap; i++) {
+			assert_int_equal(shmk_pub_loan(pub, &pl), 0);
+			assert_int_equal(shmk_pub_publish(pub, pl, 1, 0), 0);
+		}
+		jump(s, pub, skip[k] - skip[k] % s->v.g.cap);
+		for (i = 0; i < n; i++) {
+			assert_int_equal(shmk_pub_loan(pub, &pl), 0);
+			memcpy(pl, &i, 4);
+			assert_int_equal(shmk_pub_publish(pub, pl, 4, 0), 0);
+			assert_true(shmk_service_chunks_used(s) <= s->v.g.cap);
+		}
+		assert_int_equal(shmk_sub_open(s, &late), 0);
+		for (i = n - 2; i < n; i++) {
+			assert_int_equal(shmk_sub_receive(late, &smp, 0), 0);
+			assert_memory_equal(smp.data, &i, 4);
+			assert_int_equal(smp.seq, pub->tail - n + i);
+			shmk_sub_release(late, &smp);
+		}
+		assert_int_equal(shmk_sub_receive(late, &smp, 0), -EAGAIN);
+		shmk_port_close(late);
+	}
+	shmk_port_close(pub);
+	assert_int_equal(shmk_service_chunks_used(s), 0);
+	drop_service(s, name);
+}
+
+/*
+ * lib-audit #20: a pool with every chunk held by a live participant is
+ * -EAGAIN (not -ENOMEM, which is malloc's), changes nothing, and the
+ * loan succeeds once a chunk comes back.
+ */
+static void test_pool_empty(void **state)
+{
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_PUBSUB);
+	char name[SHMK_SVC_NAME_MAX];
+	struct shmk_service *s;
+	struct shmk_port *pub, *sub;
+	uint32_t i;
+	void *pl;
+
+	(void)state;
+	s = new_service(&c, name);
+	assert_int_equal(shmk_pub_open(s, &pub), 0);
+	assert_int_equal(shmk_sub_open(s, &sub), 0);
+	for (i = 0; i < s->v.g.nchunks; i++)
+		atomic_store(holders_of(&s->v, i), sub->bit);
+	pl = &pl;
+	assert_int_equal(shmk_pub_loan(pub, &pl), -EAGAIN);
+	assert_ptr_equal(pl, &pl);
+	assert_int_equal(pub->nloans, 0);
+	assert_true(shmk_last_error()[0] != 0);
+	for (i = 0; i < s->v.g.nchunks; i++)
+		assert_int_equal(holders(s, i), sub->bit);
+	assert_int_equal(shmk_client_send(pub, pl, 1, NULL), -EINVAL);
+	atomic_store(holders_of(&s->v, 3), 0);
+	assert_int_equal(shmk_pub_loan(pub, &pl), 0);
+	assert_int_equal(chunk_of(pub, pl), 3);
+	assert_int_equal(shmk_pub_publish(pub, pl, 1, 0), 0);
+	for (i = 0; i < s->v.g.nchunks; i++)
+		atomic_fetch_and(holders_of(&s->v, i), ~sub->bit);
+	shmk_port_close(sub);
+	shmk_port_close(pub);
+	assert_int_equal(shmk_service_chunks_used(s), 0);
+	drop_service(s, name);
+}
+
+/*
+ * lib-audit #17: mark the SHMK_CACHELINE_PAD-byte blocks of [@a, @a + @n)
+ * as written by @who; fail if another writer has one of them.
+ */
+static void mark(const struct shmk_service *s, uint32_t *owner, const void *a,
+		 size_t n, uint32_t who)
+{
+	const unsigned char *base = (const unsigned char *)s->v.sh;
+	uint64_t lo = (uint64_t)((const unsigned char *)a - base), b;
+
+	assert_true(n > 0 && lo + n <= s->v.g.hdrs_off);
+	for (b = lo / SHMK_CACHELINE_PAD; b <= (lo + n - 1) / SHMK_CACHELINE_PAD;
+	     b++) {
+		if (owner[b] && owner[b] != who)
+			fail_msg("block at %llu written by %u and %u",
+				 (unsigned long long)b * SHMK_CACHELINE_PAD,
+				 owner[b], who);
+		owner[b] = who;
+	}
+}
+
+/*
+ * lib-audit #17: what different participants write on the data path
+ * (wake words of different slots, rings and tails of different producers,
+ * cursor rows of different consumers, event rows of different listeners)
+ * never shares a SHMK_CACHELINE_PAD-byte block, for several geometries.
+ */
+static void test_no_false_sharing(void **state)
+{
+	static const struct {
+		uint32_t kind, na, ns, buffer, history, events;
+	} cf[] = {
+		{ SHMK_SVC_PUBSUB, 0, 0, 0, 0, 0 },	/* defaults: 4 + 4, 8 */
+		{ SHMK_SVC_PUBSUB, 1, 1, 1, 0, 0 },
+		{ SHMK_SVC_PUBSUB, 3, 5, 17, 20, 0 },
+		{ SHMK_SVC_PUBSUB, 30, 34, 2, 0, 0 },
+		{ SHMK_SVC_PUBSUB, 7, 1, 16, 0, 0 },
+		{ SHMK_SVC_REQRES, 4, 1, 0, 0, 0 },
+		{ SHMK_SVC_REQRES, 9, 1, 3, 0, 0 },
+		{ SHMK_SVC_EVENT, 0, 0, 0, 0, 0 },	/* 64 ids: 2 words */
+		{ SHMK_SVC_EVENT, 7, 9, 0, 0, 100 },
+		{ SHMK_SVC_EVENT, 2, 2, 0, 0, 1 },
+	};
+	char name[SHMK_SVC_NAME_MAX];
+	size_t t;
+
+	(void)state;
+	for (t = 0; t < sizeof(cf) / sizeof(cf[0]); t++) {
+		struct shmk_svc_config c = cfg_of(cf[t].kind);
+		struct shmk_service *s;
+		const struct svc_view *v;
+		uint32_t *owner, M, ch, i, j, slots;
+
+		c.max_publishers = cf[t].na;
+		c.max_subscribers = cf[t].ns;
+		c.buffer = cf[t].buffer;
+		c.history = cf[t].history;
+		c.max_events = cf[t].events;
+		s = new_service(&c, name);
+		v = &s->v;
+		M = v->g.nslots;
+		owner = calloc(v->g.hdrs_off / SHMK_CACHELINE_PAD + 1,
+			       sizeof(*owner));
+		assert_non_null(owner);
+		slots = 1;
+		for (i = 0; i < M; i++)
+			mark(s, owner, &v->slots[i].wake, 4, slots + i);
+		for (ch = 0; ch < v->g.nchan; ch++)
+			for (i = 0; i < M; i++) {
+				uint32_t who = 1000 + ch * M + i;
+
+				mark(s, owner, prod_of(v, ch, i),
+				     sizeof(struct svc_prod), who);
+				mark(s, owner, ring_of(v, ch, i),
+				     (size_t)v->g.cap * 8, who);
+			}
+		for (ch = 0; ch < v->g.nchan; ch++)
+			for (j = 0; j < M; j++)
+				for (i = 0; i < M; i++)
+					mark(s, owner, cursor_at(v, ch, j, i), 8,
+					     100000 + ch * M + j);
+		for (j = 0; j < M && cf[t].kind == SHMK_SVC_EVENT; j++)
+			mark(s, owner, events_of(v, j), (size_t)v->g.ewords * 4,
+			     200000 + j);
+		free(owner);
+		drop_service(s, name);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_stale_entry),
+		cmocka_unit_test(test_stale_response),
+		cmocka_unit_test(test_wrap_points),
+		cmocka_unit_test(test_long_generation),
+		cmocka_unit_test(test_no_false_sharing),
+		cmocka_unit_test(test_pool_empty),
+	};
+
+	use_memfd_backend();
+	return cmocka_run_group_tests_name("chan", tests, NULL, NULL);
+}
