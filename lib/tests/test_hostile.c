@@ -41,7 +41,8 @@
  *                           operations, every 20 us, during the calls too
  *
  * The layout of the shared state (lib/svc.h) is used only to choose
- * which words to corrupt, in layout_read() and the field tables below.
+ * which words to corrupt: the library's own view of the peer's mapping
+ * (view_attach(), then its accessors) and the field tables below.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -92,11 +93,17 @@ static const char *const pat_name[NPAT] = { "safe", "block", "reqres", "event",
 /* Value returned by a check that is not an errno (see ok_rc()). */
 #define END	1
 
-/* The layout of the shared state, read from the pristine header. */
+/*
+ * Where the shared state lies: the library's own view of the hostile
+ * peer's mapping (view_attach() on the pristine service), so that every
+ * target is found with the library's accessors (slots, prod_of(),
+ * ring_of(), cursor_at(), holders_of(), events_of(), hdrs) and follows
+ * any change of the layout.
+ */
 struct lay {
-	uint64_t hdr_sz, slots_off, slot_sz, prod_off, prod_sz, ring_off,
-		 cursor_off, holders_off, events_off, hdrs_off, mhdr_sz,
-		 chunks_off, stride, total, wait_off, wait_sz;
+	struct svc_view hv;
+	uint64_t hdr_sz, slot_sz, mhdr_sz, chunks_off, total, wait_off,
+		 wait_sz;
 	uint32_t nslots, nchan, cap, nchunks, ewords;
 };
 
@@ -116,14 +123,15 @@ static const struct field hdr_fields[] = {
 	SF(cfg.history), SF(cfg.overflow), SF(cfg.max_loans),
 	SF(cfg.max_borrow), SF(cfg.max_events), SF(cfg.mode),
 	SF(cfg.reserved), SF(nslots), SF(nchan), SF(cap), SF(nchunks),
-	SF(ewords), SF(stride), SF(slots_off), SF(prod_off), SF(ring_off),
+	SF(ewords), SF(layout), SF(rstride), SF(crow), SF(erow),
+	SF(stride), SF(slots_off), SF(prod_off), SF(ring_off),
 	SF(cursor_off), SF(holders_off), SF(events_off), SF(hdrs_off),
 	SF(chunks_off),
 };
 #define SLF(f) { "slot." #f, offsetof(struct svc_slot, f), \
 		 sizeof(((struct svc_slot *)0)->f) }
 static const struct field slot_fields[] = {
-	SLF(state), SLF(gen), SLF(pid), SLF(flags),
+	SLF(state), SLF(gen), SLF(pid), SLF(flags), SLF(wake),
 };
 #define PF(f) { "prod." #f, offsetof(struct svc_prod, f), \
 		sizeof(((struct svc_prod *)0)->f) }
@@ -136,33 +144,30 @@ static const struct field mhdr_fields[] = {
 };
 #define NF(a) (sizeof(a) / sizeof((a)[0]))
 
-/* Read the layout from the pristine (just created) service header. */
-static void layout_read(struct lay *L, const void *base)
+/* The library's view of the pristine (just created) service in @raw. */
+static void layout_read(struct lay *L, struct shmk_region *raw)
 {
-	const struct svc_shared *sh = base;
-
 	memset(L, 0, sizeof(*L));
+	assert_int_equal(view_attach(&L->hv, raw), 0);
 	L->hdr_sz = sizeof(struct svc_shared);
 	L->slot_sz = sizeof(struct svc_slot);
-	L->prod_sz = sizeof(struct svc_prod);
-	L->mhdr_sz = MSG_HDR;
+	L->mhdr_sz = sizeof(struct msg_hdr);
 	L->wait_off = offsetof(struct svc_shared, _pad_wait);
-	L->wait_sz = sizeof(sh->_pad_wait);
-	L->nslots = sh->nslots;
-	L->nchan = sh->nchan;
-	L->cap = sh->cap;
-	L->nchunks = sh->nchunks;
-	L->ewords = sh->ewords;
-	L->stride = sh->stride;
-	L->slots_off = sh->slots_off;
-	L->prod_off = sh->prod_off;
-	L->ring_off = sh->ring_off;
-	L->cursor_off = sh->cursor_off;
-	L->holders_off = sh->holders_off;
-	L->events_off = sh->events_off;
-	L->hdrs_off = sh->hdrs_off;
-	L->chunks_off = sh->chunks_off;
-	L->total = sh->hdr.total_size;
+	L->wait_sz = sizeof(L->hv.sh->_pad_wait);
+	L->nslots = L->hv.g.nslots;
+	L->nchan = L->hv.g.nchan;
+	L->cap = L->hv.g.cap;
+	L->nchunks = L->hv.g.nchunks;
+	L->ewords = L->hv.g.ewords;
+	L->chunks_off = L->hv.g.chunks_off;
+	L->total = L->hv.g.total;
+}
+
+/* The offset in the region of @p, a pointer into the peer's mapping. */
+static uint64_t off_of(const struct lay *L, const volatile void *p)
+{
+	return (uint64_t)((const unsigned char *)p -
+			  (const unsigned char *)L->hv.sh);
 }
 
 /* The victim's view of one of its ports. */
@@ -519,10 +524,7 @@ static void *racer(void *arg)
 		if (w->raw && w->L.nchunks) {
 			/* One chunk at a time, many flips: a short window. */
 			uint32_t c = (uint32_t)(x % w->L.nchunks);
-			unsigned char *h = w->base + w->L.hdrs_off +
-					   (uint64_t)c * w->L.mhdr_sz;
-			uint64_t *len = (uint64_t *)(h +
-				offsetof(struct msg_hdr, len));
+			uint64_t *len = &w->L.hv.hdrs[c].len;
 			uint64_t good = __atomic_load_n(len, __ATOMIC_RELAXED);
 			uint64_t bad = (x & 1) ? UINT64_MAX - (x >> 48) :
 						 w->size * 4 + (x >> 52);
@@ -746,7 +748,7 @@ static void world_create(struct world *w)
 	assert_int_equal(shmk_region_open(rname, 0, &w->raw), 0);
 	w->base = shmk_region_base(w->raw);
 	w->size = shmk_region_size(w->raw);
-	layout_read(&w->L, w->base);
+	layout_read(&w->L, w->raw);
 	assert_true(w->L.total <= w->size);
 	w->ncons = w->pat == P_REQRES ? 1 : NSIDE;
 	memset(w->prod, 0, sizeof(w->prod));
@@ -894,17 +896,18 @@ static uint64_t val64(const struct world *w, uint64_t old, const char *what)
 static uint32_t some_chunk(const struct world *w)
 {
 	const struct lay *L = &w->L;
-	uint64_t n = (uint64_t)L->nchan * L->nslots * L->cap, i;
-	const _Atomic uint64_t *ring = (const void *)(w->base + L->ring_off);
+	uint32_t n = L->nchan * L->nslots;
 
 	if (!L->nchunks)
 		return 0;
-	if (n && rndn(2)) {
-		i = rnd() % n;
+	if (n && L->cap && rndn(2)) {
+		uint32_t i = rndn(n);
+		_Atomic uint64_t *e = &ring_of(&L->hv, i / L->nslots,
+					       i % L->nslots)[rndn(L->cap)];
 		/* Relaxed: the hostile peer reads whatever is there. */
-		/* The low 24 bits are the chunk in every entry layout so far. */
-		uint32_t c = (uint32_t)atomic_load_explicit(&ring[i],
-				memory_order_relaxed) & 0xffffffU;
+		uint32_t c = ent_chunk(atomic_load_explicit(e,
+						memory_order_relaxed));
+
 		if (c < L->nchunks)
 			return c;
 	}
@@ -932,7 +935,7 @@ static void corrupt(struct world *w)
 			k = rndn(L->nslots);
 			if (rndn(4)) {
 				f = &slot_fields[rndn(NF(slot_fields))];
-				off = L->slots_off + k * L->slot_sz + f->off;
+				off = off_of(L, &L->hv.slots[k]) + f->off;
 				size = f->size;
 				snprintf(desc, sizeof(desc), "slot[%u] %s", k,
 					 f->name);
@@ -941,7 +944,7 @@ static void corrupt(struct world *w)
 			/* Any word of the slot (its wake word, if any). */
 			size = 4;
 			i = rndn((uint32_t)(L->slot_sz / 4)) * 4;
-			off = L->slots_off + k * L->slot_sz + i;
+			off = off_of(L, &L->hv.slots[k]) + i;
 			snprintf(desc, sizeof(desc), "slot[%u] word +%u", k, i);
 			break;
 		case 10:
@@ -956,7 +959,8 @@ static void corrupt(struct world *w)
 				continue;
 			f = &prod_fields[rndn(NF(prod_fields))];
 			i = rndn(L->nchan * L->nslots);
-			off = L->prod_off + i * L->prod_sz + f->off;
+			off = off_of(L, prod_of(&L->hv, i / L->nslots,
+						    i % L->nslots)) + f->off;
 			size = f->size;
 			snprintf(desc, sizeof(desc), "producer[ch %u, slot %u] %s",
 				 i / L->nslots, i % L->nslots, f->name);
@@ -965,7 +969,8 @@ static void corrupt(struct world *w)
 			if (!L->nchan)
 				continue;
 			i = rndn(L->nchan * L->nslots * L->cap);
-			off = L->ring_off + (uint64_t)i * 8;
+			off = off_of(L, &ring_of(&L->hv, i / (L->nslots * L->cap),
+					 i / L->cap % L->nslots)[i % L->cap]);
 			snprintf(desc, sizeof(desc), "ring[ch %u, ring %u][%u]",
 				 i / (L->nslots * L->cap),
 				 i / L->cap % L->nslots, i % L->cap);
@@ -974,7 +979,9 @@ static void corrupt(struct world *w)
 			if (!L->nchan)
 				continue;
 			i = rndn(L->nchan * L->nslots * L->nslots);
-			off = L->cursor_off + (uint64_t)i * 8;
+			off = off_of(L, cursor_at(&L->hv, i / (L->nslots * L->nslots),
+						  i / L->nslots % L->nslots,
+						  i % L->nslots));
 			snprintf(desc, sizeof(desc),
 				 "cursor[ch %u, consumer %u, producer %u]",
 				 i / (L->nslots * L->nslots),
@@ -984,14 +991,14 @@ static void corrupt(struct world *w)
 			if (!L->nchunks)
 				continue;
 			i = some_chunk(w);
-			off = L->holders_off + (uint64_t)i * 8;
+			off = off_of(L, holders_of(&L->hv, i));
 			snprintf(desc, sizeof(desc), "holders[chunk %u]", i);
 			break;
 		case 7:
 			if (!L->ewords)
 				continue;
 			i = rndn(L->nslots * L->ewords);
-			off = L->events_off + (uint64_t)i * 4;
+			off = off_of(L, &events_of(&L->hv, i / L->ewords)[i % L->ewords]);
 			size = 4;
 			snprintf(desc, sizeof(desc), "events[slot %u][word %u]",
 				 i / L->ewords, i % L->ewords);
@@ -1001,7 +1008,7 @@ static void corrupt(struct world *w)
 				continue;
 			f = &mhdr_fields[rndn(NF(mhdr_fields))];
 			i = some_chunk(w);
-			off = L->hdrs_off + (uint64_t)i * L->mhdr_sz + f->off;
+			off = off_of(L, &L->hv.hdrs[i]) + f->off;
 			size = f->size;
 			snprintf(desc, sizeof(desc), "chunk[%u] %s", i, f->name);
 			break;
@@ -1150,7 +1157,8 @@ static void op_loan(struct world *w, struct vport *v)
 	if (v->nloans >= w->cfg.max_loans && rc != -ENOBUFS && rc != -EBADMSG)
 		problem("%s with max_loans held returned %d, not -ENOBUFS",
 			H.op, rc);
-	CHECK_RC(rc, -ENOBUFS, -ENOMEM, END);
+	/* -EAGAIN: every chunk is held (the pool is empty). */
+	CHECK_RC(rc, -ENOBUFS, -EAGAIN, END);
 	if (rc == 0)
 		check_loan(w, v, pl);
 }
@@ -1234,9 +1242,10 @@ static void op_send_copy(struct world *w, struct vport *v)
 	if (v->nloans >= w->cfg.max_loans) {
 		CHECK_RC(rc, -ENOBUFS, END);
 	} else if (w->pat == P_BLOCK) {
-		CHECK_RC(rc, -ENOMEM, -EAGAIN, -ETIMEDOUT, END);
+		CHECK_RC(rc, -EAGAIN, -ETIMEDOUT, END);
 	} else {
-		CHECK_RC(rc, -ENOMEM, END);
+		/* -EAGAIN: no free chunk. */
+		CHECK_RC(rc, -EAGAIN, END);
 	}
 }
 
