@@ -531,7 +531,18 @@ static void dead_peer(struct world *w)
 	if (pid == 0) {
 		VCHECK(shmk_service_open(w->name, NULL, 0, &s) == 0);
 		if (w->op->kind == K_PUBSUB) {
+			struct shmk_port *hold = NULL;
+
+			/*
+			 * loan_recover: the dead publisher takes the last slot,
+			 * so that the victim's open finds a free slot before it
+			 * and the recovery happens inside the victim's loan (a
+			 * claim that meets a dead slot reclaims it on the spot).
+			 */
+			if (w->op->flags & F_HOG)
+				VCHECK(shmk_pub_open(s, &hold) == 0);
 			VCHECK(shmk_pub_open(s, &p) == 0);
+			shmk_port_close(hold);
 			VCHECK(shmk_sub_open(s, &q) == 0);
 			LOG->dead_slot = shmk_port_slot(p);
 			for (i = 0; i < 3; i++) {
