@@ -492,36 +492,6 @@ static void test_block_dead_sub(void **state)
 	drop_service(s, name);
 }
 
-static void on_alarm(int sig)
-{
-	(void)sig;
-}
-
-/*
- * Interrupt the caller's next sleep: SIGALRM every @ms milliseconds (one
- * that comes before the call sleeps is not lost: the next one comes),
- * until alarm_off().
- */
-static void alarm_in(int ms)
-{
-	struct itimerval it = { .it_value = { 0, ms * 1000 },
-				.it_interval = { 0, ms * 1000 } };
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_alarm;	/* no SA_RESTART */
-	assert_int_equal(sigaction(SIGALRM, &sa, NULL), 0);
-	assert_int_equal(setitimer(ITIMER_REAL, &it, NULL), 0);
-}
-
-static void alarm_off(void)
-{
-	struct itimerval it = { { 0, 0 }, { 0, 0 } };
-
-	assert_int_equal(setitimer(ITIMER_REAL, &it, NULL), 0);
-	signal(SIGALRM, SIG_DFL);
-}
-
 /*
  * lib-audit #20: every errno service.h documents for the pubsub calls
  * that test_errors() does not reach: NULL arguments, a drain that times
