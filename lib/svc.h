@@ -67,7 +67,8 @@ enum { ROLE_PUB, ROLE_SUB, ROLE_CLIENT, ROLE_SERVER, ROLE_NOTIFIER,
 struct svc_slot {
 	_Atomic uint32_t state;
 	_Atomic uint32_t gen;	/* ticket counter: the last value handed out */
-	_Atomic uint32_t pid;	/* the claimer's pid in its namespace: shown, never trusted */
+	/* The claimer's pid in its namespace: shown, never trusted. */
+	_Atomic uint32_t pid;
 	_Atomic uint32_t flags;
 	_Atomic uint32_t wake;
 	char _pad[SHMK_CACHELINE_PAD - 20];

@@ -300,13 +300,15 @@ SHMK_API int shmk_port_slot(const struct shmk_port *p)
 }
 
 /*
- * Leave (in the process that opened the port): take our own slot from ALIVE to RECLAIM (a CAS from our exact
- * state: a slot that is no longer ours is left alone), sweep it, then
- * FREE by CAS from our RECLAIM.  Our death notice is cleared before FREE,
- * its result checked: the plain notice (older module) must not hit the
- * next occupant, so if the clear fails the slot stays in RECLAIM and our
- * release turns it DEAD for a reclaimer; the conditional one matches only
- * our generation.  memfd: the lock is dropped only after FREE.
+ * Leave (in the process that opened the port): take our own slot from
+ * ALIVE to RECLAIM (a CAS from our exact state: a slot that is no longer
+ * ours is left alone), sweep it, then FREE by CAS from our RECLAIM.  A
+ * plain death notice (older module) is cleared before FREE, its result
+ * checked: it must not hit the next occupant, so if the clear fails the
+ * slot stays in RECLAIM and our release turns it DEAD for a reclaimer.
+ * The conditional one stays armed: it matches only our generation, and
+ * clearing it would strand the slot if we died before FREE.  memfd: the
+ * lock is dropped only after FREE.
  */
 SHMK_API void shmk_port_close(struct shmk_port *p)
 {

@@ -19,7 +19,10 @@
 /* Wake syscalls this process made (a statistic for the tests). */
 _Atomic unsigned long shmk__svc_wakes;
 
-/* memfd's sleep slice; a test that must see every missed wake-up hang raises it. */
+/*
+ * memfd's sleep slice; a test that must see every missed wake-up hang
+ * raises it.
+ */
 int64_t shmk__svc_slice_ns = SLEEP_SLICE_NS;
 
 /* Wake the live slots of @want whose bit is set in @mask. */

@@ -80,8 +80,8 @@ SHMK_API int shmk_name_check(const char *name);
  * Return: 0; -EINVAL (bad name, flags or size, size 0 or overflowing),
  * -ENAMETOOLONG, -EEXIST (name taken), -ENOSPC/-ENOMEM (no memory),
  * -EDQUOT (the device backend's per-user budget, see
- * Documentation/abi.rst), -ENODEV (SHMK_BACKEND=device without /dev/shmk), or another negative
- * errno from the backend.
+ * Documentation/abi.rst), -ENODEV (SHMK_BACKEND=device without
+ * /dev/shmk), or another negative errno from the backend.
  */
 SHMK_API int shmk_region_create(const char *name, uint64_t bytes,
 				unsigned int mode, unsigned int flags,

@@ -165,7 +165,8 @@ SHMK_API int shmk_service_open(const char *name,
  * or when it has nothing to add to the errno), and by shmk_client_send()
  * and shmk_client_send_wait() when they fail with -ENOTCONN or
  * -ETIMEDOUT, and by shmk_pub_loan() and shmk_pub_send_copy() when the
- * pool has no free chunk (-EAGAIN).  For example "max_publishers: the service has 4, not 2".
+ * pool has no free chunk (-EAGAIN).  For example "max_publishers: the
+ * service has 4, not 2".
  *
  * Return: a NUL-terminated string owned by the library, valid in this
  * thread until its next call of those functions; never NULL.
