@@ -330,6 +330,64 @@ static void test_no_missed_wakeup_reqres(void **state)
 	shmk__svc_slice_ns = slice;
 }
 
+struct send_wait {
+	struct shmk_port *cl;
+	int ret;
+};
+
+static void *send_waiting(void *arg)
+{
+	struct send_wait *w = arg;
+	void *pl;
+
+	if (shmk_pub_loan(w->cl, &pl)) {
+		w->ret = -1000;
+		return NULL;
+	}
+	/* Longer than the alarm: a missed wake-up fails the test there. */
+	w->ret = shmk_client_send_wait(w->cl, pl, 1, NULL,
+				       600LL * 1000000000LL);
+	return NULL;
+}
+
+/*
+ * A client waiting in shmk_client_send_wait() for a server sleeps on its
+ * room bit; the server's arrival must wake it (with the memfd slice
+ * raised to an hour, nothing else would: the alarm fails the test).
+ */
+static void test_send_wait_woken_by_server(void **state)
+{
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_REQRES);
+	char name[SHMK_SVC_NAME_MAX];
+	struct shmk_service *s;
+	struct shmk_port *srv;
+	struct send_wait w = { NULL, 1 };
+	int64_t slice = shmk__svc_slice_ns;
+	pthread_t t;
+	int i;
+
+	(void)state;
+	shmk__svc_slice_ns = 3600LL * 1000000000LL;
+	alarm(30);
+	c.max_publishers = 1;
+	s = new_service(&c, name);
+	assert_int_equal(shmk_client_open(s, &w.cl), 0);
+	assert_int_equal(pthread_create(&t, NULL, send_waiting, &w), 0);
+	/* Until the client (slot 0) sleeps on its room bit. */
+	for (i = 0; i < 10000 &&
+	     !(atomic_load(&s->v.sh->sleep_room) & 1ULL); i++)
+		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+	assert_true(atomic_load(&s->v.sh->sleep_room) & 1ULL);
+	assert_int_equal(shmk_server_open(s, &srv), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(w.ret, 0);
+	shmk_port_close(w.cl);
+	shmk_port_close(srv);
+	drop_service(s, name);
+	alarm(0);
+	shmk__svc_slice_ns = slice;
+}
+
 /* #18: a wait that keeps failing is returned, not spun on. */
 static void test_failing_wait_returns(void **state)
 {
@@ -364,6 +422,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_wake_reaches_only_target),
 		cmocka_unit_test(test_no_missed_wakeup),
 		cmocka_unit_test(test_no_missed_wakeup_reqres),
+		cmocka_unit_test(test_send_wait_woken_by_server),
 		cmocka_unit_test(test_failing_wait_returns),
 	};
 
