@@ -7,6 +7,9 @@
  * under valgrind by run.sh.
  */
 #include <cerrno>
+#include <chrono>
+#include <optional>
+#include <string>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -23,6 +26,7 @@ extern "C" {
 }
 
 #include <shmk/shmk.h>
+#include <shmk/shmk.hpp>
 
 #include "cxx_layout.h"
 
@@ -245,6 +249,251 @@ static void pubsub_cxx(void **state)
 	shmk_service_close(s);
 }
 
+/* ---- <shmk/shmk.hpp> ---- */
+
+struct pose {
+	double x, y, z;
+	uint64_t stamp;
+};
+
+static std::string svc_name(const char *tag)
+{
+	static unsigned int n;
+
+	return "t." + std::to_string(getpid()) + "." + std::to_string(n++) + "." + tag;
+}
+
+static shmk::config pubsub_config(uint64_t payload_max)
+{
+	shmk::config c(SHMK_SVC_PUBSUB);
+
+	c.payload_max = payload_max;
+	c.buffer = 8;
+	return c;
+}
+
+/* Typed loan, publish, receive; the sample is released when dropped. */
+static void hpp_typed_pubsub(void **state)
+{
+	auto svc = shmk::service::open(svc_name("hpp"), pubsub_config(sizeof(pose)));
+	shmk::publisher<pose> pub(svc);
+	shmk::subscriber<pose> sub(svc);
+	uint32_t base = svc.chunks_used();
+
+	(void)state;
+	assert_false(sub.receive().has_value());
+	{
+		auto l = pub.loan();
+		*l = pose{1.5, 2.5, 3.5, 42};
+		pub.publish(std::move(l));
+	}
+	pub.send_copy(pose{4, 5, 6, 43});
+	{
+		auto smp = sub.receive(std::chrono::seconds(1));
+		assert_true(smp.has_value());
+		assert_true((*smp)->x == 1.5 && (*smp)->z == 3.5);
+		assert_int_equal((*smp)->stamp, 42);
+		auto second = sub.receive();
+		assert_true(second.has_value());
+		assert_int_equal((**second).stamp, 43);
+		assert_true(second->seq() > smp->seq());
+	}
+	/*
+	 * Both samples were released at the end of the block: more samples
+	 * than max_borrow (4) come one after another without -ENOBUFS.
+	 */
+	for (int k = 0; k < 12; k++) {
+		pub.send_copy(pose{0, 0, 0, (uint64_t)k});
+		auto smp = sub.receive(std::chrono::seconds(1));
+		assert_true(smp.has_value());
+		assert_int_equal(smp->get()->stamp, k);
+	}
+	assert_true(pub.drain(shmk::timeout::zero()));
+	(void)base;
+}
+
+/* A loan dropped unpublished goes back; a moved-from loan does nothing. */
+static void hpp_loan_discarded(void **state)
+{
+	auto svc = shmk::service::open(svc_name("hpp"), pubsub_config(64));
+	shmk::publisher<uint64_t> pub(svc);
+	shmk::subscriber<uint64_t> sub(svc);
+	uint32_t base = svc.chunks_used();
+
+	(void)state;
+	{
+		auto a = pub.loan();
+		auto b = std::move(a);
+		assert_int_equal(svc.chunks_used(), base + 1);
+	}
+	assert_int_equal(svc.chunks_used(), base);
+	assert_false(sub.receive().has_value());
+	/* Publishing a moved-from loan is an error, not a crash. */
+	auto a = pub.loan();
+	auto b = std::move(a);
+	try {
+		pub.publish(std::move(a));
+		fail_msg("published an empty loan");
+	} catch (const shmk::error &e) {
+		assert_int_equal(e.code().value(), EINVAL);
+	}
+	pub.publish(std::move(b));
+	assert_true(sub.receive().has_value());
+}
+
+/* Slices: a span of n elements, received as a span. */
+static void hpp_slices(void **state)
+{
+	auto svc = shmk::service::open(svc_name("hpp"), pubsub_config(1024));
+	shmk::publisher<float> pub(svc);
+	shmk::subscriber<float> sub(svc);
+	size_t i;
+
+	(void)state;
+	auto l = pub.loan_slice(100);
+	assert_int_equal(l.size(), 100);
+	for (i = 0; i < l.size(); i++)
+		l[i] = (float)i * 0.5f;
+	pub.publish(std::move(l));
+	auto smp = sub.receive_slice(std::chrono::seconds(1));
+	assert_true(smp.has_value());
+	assert_int_equal(smp->size(), 100);
+	float sum = 0;
+	for (float v : *smp)
+		sum += v;
+	assert_true(sum == 0.5f * 4950);
+	try {
+		pub.loan_slice(257);
+		fail_msg("257 floats fit in 1024 bytes");
+	} catch (const shmk::error &e) {
+		assert_int_equal(e.code().value(), EMSGSIZE);
+	}
+}
+
+/* Errors carry the errno and the library's sentence. */
+static void hpp_errors(void **state)
+{
+	std::string name = svc_name("hpp");
+	auto svc = shmk::service::open(name, pubsub_config(64));
+
+	(void)state;
+	/* T larger than the chunks. */
+	try {
+		shmk::publisher<pose[4]> big(svc);
+		fail_msg("a 128-byte T on 64-byte chunks");
+	} catch (const shmk::error &e) {
+		assert_int_equal(e.code().value(), EMSGSIZE);
+		assert_non_null(strstr(e.what(), "payload_max (64)"));
+	}
+	/* A configuration that differs names the field. */
+	try {
+		shmk::service::open(name, pubsub_config(128), 0);
+		fail_msg("opened with another payload_max");
+	} catch (const shmk::error &e) {
+		assert_int_equal(e.code().value(), EPROTOTYPE);
+		assert_non_null(strstr(e.what(), "payload_max"));
+	}
+	/* The wrong kind of port. */
+	try {
+		shmk::notifier n(svc);
+		fail_msg("a notifier on a pubsub service");
+	} catch (const shmk::error &e) {
+		assert_int_equal(e.code().value(), EPROTOTYPE);
+	}
+	/* A sample shorter than T is refused (and released). */
+	shmk::publisher<uint8_t> small(svc);
+	shmk::subscriber<uint64_t> sub(svc);
+	uint32_t base = svc.chunks_used();
+	small.send_copy(7);
+	try {
+		sub.receive(std::chrono::seconds(1));
+		fail_msg("received 1 byte as a uint64_t");
+	} catch (const shmk::error &e) {
+		assert_int_equal(e.code().value(), EBADMSG);
+	}
+	/* The refused sample was released: 4 more fit in max_borrow. */
+	shmk::publisher<uint64_t> wide(svc);
+	for (int k = 0; k < 4; k++)
+		wide.send_copy((uint64_t)k);
+	std::optional<shmk::sample<uint64_t>> held[4];
+	for (int k = 0; k < 4; k++) {
+		held[k] = sub.receive(std::chrono::seconds(1));
+		assert_true(held[k].has_value());
+	}
+	(void)base;
+	assert_false(shmk::service::remove(svc_name("none")));
+}
+
+/* Ports keep their service open after the service object is gone. */
+static void hpp_port_outlives_service(void **state)
+{
+	std::optional<shmk::publisher<uint32_t>> pub;
+	std::optional<shmk::subscriber<uint32_t>> sub;
+
+	(void)state;
+	{
+		auto svc = shmk::service::open(svc_name("hpp"), pubsub_config(64));
+		pub.emplace(svc);
+		sub.emplace(svc);
+	}
+	pub->send_copy(99);
+	auto smp = sub->receive(std::chrono::seconds(1));
+	assert_true(smp.has_value());
+	assert_int_equal(**smp, 99);
+}
+
+/* Request-response and events across processes. */
+static void hpp_reqres_events(void **state)
+{
+	shmk::config rc(SHMK_SVC_REQRES);
+	shmk::config ec(SHMK_SVC_EVENT);
+	std::string rname = svc_name("rr"), ename = svc_name("ev");
+	int k;
+
+	(void)state;
+	rc.payload_max = 64;
+	auto rs = shmk::service::open(rname, rc);
+	auto es = shmk::service::open(ename, ec);
+	shmk::server<uint64_t, uint64_t> srv(rs);
+	shmk::listener lis(es);
+	fflush(nullptr);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		try {
+			auto s = shmk::service::open(rname, rc, 0);
+			auto e = shmk::service::open(ename, ec, 0);
+			shmk::client<uint64_t, uint64_t> cl(s);
+			shmk::notifier no(e);
+
+			for (k = 0; k < 100; k++) {
+				auto l = cl.loan();
+				*l = (uint64_t)k;
+				uint64_t corr = cl.send(std::move(l), shmk::forever);
+				auto r = cl.receive(std::chrono::seconds(5));
+				if (!r || r->corr() != corr || **r != (uint64_t)k * k)
+					_exit(3);
+			}
+			no.notify(7);
+		} catch (const shmk::error &e) {
+			fprintf(stderr, "child: %s\n", e.what());
+			_exit(2);
+		}
+		_exit(0);
+	}
+	for (k = 0; k < 100; k++) {
+		auto req = srv.receive(std::chrono::seconds(5));
+		assert_true(req.has_value());
+		auto l = srv.loan();
+		*l = **req * **req;
+		srv.respond(*req, std::move(l));
+	}
+	auto ids = lis.wait(std::chrono::seconds(5));
+	assert_int_equal(ids.size(), 1);
+	assert_int_equal(ids[0], 7);
+	assert_int_equal(reap(pid), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -253,6 +502,12 @@ int main(void)
 		cmocka_unit_test(mpmc_cxx_both_sides),
 		cmocka_unit_test(pool_cxx),
 		cmocka_unit_test(pubsub_cxx),
+		cmocka_unit_test(hpp_typed_pubsub),
+		cmocka_unit_test(hpp_loan_discarded),
+		cmocka_unit_test(hpp_slices),
+		cmocka_unit_test(hpp_errors),
+		cmocka_unit_test(hpp_port_outlives_service),
+		cmocka_unit_test(hpp_reqres_events),
 	};
 
 	/* The memfd backend: the host has no /dev/shmk. */
