@@ -66,6 +66,7 @@ DEMO_TIMEOUT := 300
 .PHONY: FORCE all module lib selftests guest man check host-check guest-check kcheck \
 	demo vm-shell vm-run rig-check bench bench-wakeup install clean deps tools install-lib \
 	install-module install-tools install-udev install-dkms install-check \
+	install-all install-docs \
 	debug-kernel debug-module debug-check
 
 all: module lib selftests guest tools man
@@ -246,9 +247,10 @@ debug-module:
 debug-check: selftests
 	tools/vm/debug-kernel check
 
-# make install [DESTDIR=...] [PREFIX=/usr/local]: everything, see
-# Documentation/tools.rst.  The module goes to /lib/modules/KVER/MODDIR,
-# outside PREFIX as modules must; depmod runs only without DESTDIR.
+# make install [DESTDIR=...] [PREFIX=/usr/local]: library, headers, tools,
+# man pages and docs, all under DESTDIR/PREFIX; make install-all also the
+# module (/lib/modules/KVER/MODDIR, outside PREFIX as modules must; depmod
+# runs only without DESTDIR) and the udev rule.  Documentation/tools.rst.
 PREFIX    ?= /usr/local
 BINDIR    ?= $(PREFIX)/bin
 MANDIR    ?= $(PREFIX)/share/man
@@ -257,7 +259,18 @@ UDEVDIR   ?= /etc/udev/rules.d
 DKMS_SRC  ?= /usr/src/shmk-$(VERSION)
 VERSION   := 0.1.0
 
-install: install-lib install-tools install-module install-udev
+install: install-lib install-tools install-docs
+
+# What goes outside PREFIX (the module under /lib/modules, the udev rule
+# under /etc), only when asked: make install-all, or the parts.
+install-all: install install-module install-udev
+
+DOCDIR    ?= $(PREFIX)/share/doc/shmk
+
+install-docs:
+	install -d $(DESTDIR)$(DOCDIR)/examples
+	install -m 644 README.md Documentation/*.rst $(DESTDIR)$(DOCDIR)/
+	install -m 644 tools/examples/*.c tools/examples/*.cpp $(DESTDIR)$(DOCDIR)/examples/
 
 install-lib: man
 	$(MAKE) -C lib O=$(CURDIR)/$(BUILD)/lib MAN_GEN=$(CURDIR)/$(MAN3) install
