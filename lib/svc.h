@@ -54,7 +54,23 @@
 #define SLEEP_SLICE_NS	100000000LL
 
 enum { ROLE_PUB, ROLE_SUB, ROLE_CLIENT, ROLE_SERVER, ROLE_NOTIFIER,
-       ROLE_LISTENER };
+       ROLE_LISTENER, ROLE_BB_WRITER, ROLE_BB_READER };
+
+/*
+ * Blackboard (lib/blackboard.c): at chunks_off a SHMK_CACHELINE_PAD
+ * header (the key count), then max_events entries of g.stride bytes:
+ * seq and len (8 bytes each), the key (buffer bytes, rounded up to 8),
+ * the value (payload_max bytes, rounded up to 8); the stride is rounded
+ * up to SHMK_CACHELINE.
+ */
+#define BB_ENTRY_HDR	16
+
+static inline uint64_t bb_stride(uint64_t key_size, uint64_t value_size)
+{
+	return (BB_ENTRY_HDR + ((key_size + 7) & ~7ULL) +
+		((value_size + 7) & ~7ULL) + SHMK_CACHELINE - 1) &
+	       ~(uint64_t)(SHMK_CACHELINE - 1);
+}
 
 /*
  * One participant slot (SHMK_CACHELINE_PAD bytes, so that the wake words
