@@ -158,6 +158,16 @@ static void priv_insert(struct bb_priv *b)
 	b->known++;
 }
 
+/* Copy the keys of entries [known, @n), @n <= max (checked). */
+static void priv_load(struct bb_priv *b, const struct svc_view *v, uint32_t n)
+{
+	while (b->known < n) {
+		memcpy(b->keys + (uint64_t)b->known * b->ksize,
+		       bb_entry(v, b->known)->key, b->ksize);
+		priv_insert(b);
+	}
+}
+
 /*
  * Copy the keys the writer published since our last look.  Acquire:
  * pairs with the writer's release store of nkeys in shmk_bb_add(): the
@@ -169,13 +179,7 @@ static void priv_refresh(struct bb_priv *b, const struct svc_view *v)
 	uint32_t n = atomic_load_explicit(&bb_hdr(v)->nkeys,
 					  memory_order_acquire);
 
-	if (n > b->max)
-		n = b->max;
-	while (b->known < n) {
-		memcpy(b->keys + (uint64_t)b->known * b->ksize,
-		       bb_entry(v, b->known)->key, b->ksize);
-		priv_insert(b);
-	}
+	priv_load(b, v, n < b->max ? n : b->max);
 }
 
 /* Entry of @key: the writer knows them all; a reader looks again. */
@@ -283,8 +287,16 @@ static int bb_open(struct shmk_service *s, int role, struct shmk_port **out)
 	p->loans = (uint32_t *)(void *)b;
 	p->held = NULL;
 	p->role = role;
-	if (role == ROLE_BB_WRITER) {
-		/* Acquire: pairs with the last writer's release of nkeys. */
+	if (role == ROLE_BB_READER) {
+		priv_refresh(b, &p->v);
+	} else {
+		uint32_t i, fixed = 0;
+
+		/*
+		 * Acquire: pairs with the last writer's release of nkeys.
+		 * Read once; the writer never reads it again (its own copy,
+		 * b->known, is what it stores from now on).
+		 */
 		n = atomic_load_explicit(&bb_hdr(&p->v)->nkeys,
 					 memory_order_acquire);
 		if (n > b->max) {
@@ -293,10 +305,7 @@ static int bb_open(struct shmk_service *s, int role, struct shmk_port **out)
 			shmk_port_close(p);
 			return -EBADMSG;
 		}
-	}
-	priv_refresh(b, &p->v);
-	if (role == ROLE_BB_WRITER) {
-		uint32_t i, fixed = 0;
+		priv_load(b, &p->v, n);
 
 		/* Repair what a writer killed mid-write left (odd seq). */
 		for (i = 0; i < b->known; i++) {
