@@ -9,7 +9,8 @@
  *   svc_port.c   ports: claiming a slot, closing it
  *   chan.c       channels: loans, broadcast rings, cursors (the machinery
  *                publish-subscribe and request-response share)
- *   pubsub.c, reqres.c, event.c: one file per messaging pattern
+ *   pubsub.c, reqres.c, event.c, blackboard.c: one file per messaging
+ *                pattern
  *
  * Ownership of a chunk is one 64-bit word per chunk, a bit per
  * participant slot ("holders"): a producer allocates by CAS 0 -> its bit,
