@@ -636,6 +636,8 @@ SHMK_API int shmk_listener_wait(struct shmk_port *p, uint32_t *ids,
  */
 SHMK_API int shmk_listener_fd(struct shmk_port *p);
 
+struct shmk_region;
+
 /**
  * shmk_region_on_release() - ask the module to write a death notice
  * when this region file is released (device backend)
@@ -649,7 +651,6 @@ SHMK_API int shmk_listener_fd(struct shmk_port *p);
  * from a module without SHMK_IOC_ON_RELEASE; another negative errno
  * from the ioctl.
  */
-struct shmk_region;
 SHMK_API int shmk_region_on_release(const struct shmk_region *r,
 				    const void *slot, uint32_t value,
 				    const void *counter);
