@@ -53,6 +53,7 @@ GUEST_BINS := $(BUILD)/guest/shmk-demo $(BUILD)/guest/demo.sh \
 	      $(BUILD)/guest/uring-watch
 GUEST_BINS += $(BUILD)/guest/shmk-bench $(BUILD)/guest/shmkctl
 GUEST_BINS += $(BUILD)/guest/pubsub $(BUILD)/guest/reqres $(BUILD)/guest/event
+GUEST_BINS += $(BUILD)/guest/blackboard
 GUEST_BINS += $(BUILD)/guest/drones
 
 MAKEFLAGS += --no-print-directory
@@ -187,6 +188,10 @@ $(BUILD)/guest/reqres: tools/examples/reqres.c $(TOOL_HDRS) $(LIBA)
 	$(CC) $(ST_CFLAGS) -o $@ $< $(LIBA) -lpthread
 
 $(BUILD)/guest/event: tools/examples/event.c $(TOOL_HDRS) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(ST_CFLAGS) -o $@ $< $(LIBA) -lpthread
+
+$(BUILD)/guest/blackboard: tools/examples/blackboard.c $(TOOL_HDRS) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ST_CFLAGS) -o $@ $< $(LIBA) -lpthread
 

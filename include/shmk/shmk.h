@@ -19,6 +19,7 @@
 #include <shmk/mpmc.h>
 #include <shmk/pool.h>
 #include <shmk/service.h>
+#include <shmk/blackboard.h>
 
 #define SHMK_VERSION_MAJOR	0
 #define SHMK_VERSION_MINOR	1
