@@ -152,7 +152,7 @@ $(BUILD)/guest/shmk-demo: tools/demo/shmk-demo.c include/uapi/linux/shmk.h $(LIB
 # The tools: dynamic for this machine (libshmk linked in statically, so
 # an installed copy needs no library path), static for the guest.
 TOOL_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Iinclude -Iinclude/uapi
-SHMKCTL_SRCS := tools/shmkctl/shmkctl.c
+SHMKCTL_SRCS := tools/shmkctl/shmkctl.c tools/shmkctl/services.c tools/shmkctl/ports.c
 BENCH_SRCS := tools/bench/shmk-bench.c $(wildcard tools/bench/shmk-bench-*.c)
 BENCH_HDRS := tools/bench/shmk-bench.h
 TOOL_HDRS := $(wildcard include/shmk/*.h) include/uapi/linux/shmk.h
@@ -162,10 +162,10 @@ DRONES_HDRS := tools/drones/png.h
 
 tools: $(BUILD)/tools/shmkctl $(BUILD)/tools/shmk-bench $(BUILD)/tools/drones
 
-$(BUILD)/tools/shmkctl $(BUILD)/guest/shmkctl: $(SHMKCTL_SRCS) $(TOOL_HDRS) $(LIBA)
+$(BUILD)/tools/shmkctl $(BUILD)/guest/shmkctl: $(SHMKCTL_SRCS) tools/shmkctl/shmkctl.h $(TOOL_HDRS) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(TOOL_CFLAGS) $(if $(findstring /guest/,$@),-static -DSHMKCTL_NUMERIC_IDS) \
-		-o $@ $(SHMKCTL_SRCS) $(LIBA) -lpthread
+		-o $@ $(SHMKCTL_SRCS) $(LIBA) -lpthread -lm
 
 $(BUILD)/tools/shmk-bench $(BUILD)/guest/shmk-bench: $(BENCH_SRCS) $(BENCH_HDRS) $(TOOL_HDRS) $(LIBA)
 	@mkdir -p $(dir $@)
