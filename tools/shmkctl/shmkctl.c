@@ -822,6 +822,7 @@ int main(int argc, char **argv)
 		{ "replay", cmd_replay }, { "service", cmd_service },
 	};
 	const char *cmd;
+	char *prefix;
 	size_t k;
 	int c;
 
@@ -849,6 +850,9 @@ int main(int argc, char **argv)
 	cmd = argv[optind];
 	argc -= optind;
 	argv += optind;
+	/* getopt's messages in the commands: "shmkctl: CMD: ...". */
+	if (asprintf(&prefix, PROG ": %s", cmd) > 0)
+		argv[0] = prefix;
 	/* A --json after the command name is accepted too. */
 	for (c = 1; c < argc; c++)
 		if (!strcmp(argv[c], "--json") || !strcmp(argv[c], "-j")) {
