@@ -130,10 +130,9 @@ static int wait_consumer(struct shmk_service *svc, const char *name, double s)
 
 	for (;;) {
 		shmk_service_roles(svc, NULL, &cons);
-		if (cons > shmk_service_dead(svc))
+		/* A signal: the caller sees stop and ends cleanly. */
+		if (cons > shmk_service_dead(svc) || stop)
 			return EXIT_OK;
-		if (stop)
-			return EXIT_FAIL;
 		if (mono_ns() >= end) {
 			fprintf(stderr, PROG ": %s: no consumer came in %g s\n", name, s);
 			return EXIT_TIMEOUT;
