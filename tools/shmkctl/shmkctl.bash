@@ -1,6 +1,9 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # bash completion for shmkctl(8); installed by `make install-tools` as
 # $(PREFIX)/share/bash-completion/completions/shmkctl.
+# COMPREPLY=($(compgen ...)) is the completion idiom (words never hold
+# spaces here):
+# shellcheck disable=SC2207
 
 # The first column of a table shmkctl prints, header line skipped.
 _shmkctl_names()
@@ -22,7 +25,7 @@ _shmkctl()
 		words=("${COMP_WORDS[@]}")
 		cword=$COMP_CWORD
 	}
-	local prog=${words[0]} cmd="" sub="" i nargs=0
+	local prog=${words[0]} cmd="" i nargs=0
 	local create="--create --payload --publishers --subscribers --buffer
 		--history --overflow --events --mode"
 
