@@ -34,6 +34,8 @@ SHMK_API const char *shmk_role_name(uint32_t role)
 	case SHMK_ROLE_SERVER: return "server";
 	case SHMK_ROLE_NOTIFIER: return "notifier";
 	case SHMK_ROLE_LISTENER: return "listener";
+	case SHMK_ROLE_WRITER: return "writer";
+	case SHMK_ROLE_READER: return "reader";
 	default: return "?";
 	}
 }
@@ -179,6 +181,8 @@ static uint32_t role_of(const struct svc_view *v, uint32_t k)
 		return a ? SHMK_ROLE_PUBLISHER : SHMK_ROLE_SUBSCRIBER;
 	case SHMK_SVC_REQRES:
 		return a ? SHMK_ROLE_CLIENT : SHMK_ROLE_SERVER;
+	case SHMK_SVC_BLACKBOARD:
+		return a ? SHMK_ROLE_WRITER : SHMK_ROLE_READER;
 	default:
 		return a ? SHMK_ROLE_NOTIFIER : SHMK_ROLE_LISTENER;
 	}

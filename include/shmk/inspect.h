@@ -28,6 +28,8 @@ enum shmk_participant_role {
 	SHMK_ROLE_SERVER = 4,
 	SHMK_ROLE_NOTIFIER = 5,
 	SHMK_ROLE_LISTENER = 6,
+	SHMK_ROLE_WRITER = 7,	/* blackboard */
+	SHMK_ROLE_READER = 8,	/* blackboard */
 };
 
 /* struct shmk_participant_info.state: what the slot's state word says */
@@ -107,8 +109,9 @@ SHMK_API int shmk_service_inspect(const struct shmk_service *s,
 				  size_t max);
 
 /**
- * shmk_role_name() - "publisher", "subscriber", ... for SHMK_ROLE_*;
- * "?" for anything else
+ * shmk_role_name() - "publisher", "subscriber", "client", "server",
+ * "notifier", "listener", "writer", "reader" for SHMK_ROLE_*; "?" for
+ * anything else
  */
 SHMK_API const char *shmk_role_name(uint32_t role);
 

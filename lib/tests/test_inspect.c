@@ -49,7 +49,7 @@ static void test_empty_and_args(void **state)
 	assert_int_equal(shmk_service_inspect(s, e, 2), -EINVAL);
 	assert_string_equal(shmk_role_name(SHMK_ROLE_LISTENER), "listener");
 	assert_string_equal(shmk_role_name(0), "?");
-	assert_string_equal(shmk_role_name(99), "?");
+	assert_string_equal(shmk_role_name(9), "?");
 	drop_service(s, name);
 }
 
@@ -217,6 +217,32 @@ static void test_reqres(void **state)
 	drop_service(s, name);
 }
 
+/* A blackboard: a writer and readers, no figures. */
+static void test_blackboard(void **state)
+{
+	struct shmk_svc_config c;
+	struct shmk_participant_info e[NINFO];
+	char name[SHMK_SVC_NAME_MAX];
+	struct shmk_service *s;
+	struct shmk_port *w, *r;
+
+	(void)state;
+	shmk_bb_config(&c, 4, 8, 64, 2);
+	s = new_service(&c, name);
+	assert_int_equal(shmk_bb_writer_open(s, &w), 0);
+	assert_int_equal(shmk_bb_reader_open(s, &r), 0);
+	assert_int_equal(inspect(s, e, NINFO), 2);
+	assert_int_equal(e[0].role, SHMK_ROLE_WRITER);
+	assert_int_equal(e[1].role, SHMK_ROLE_READER);
+	assert_string_equal(shmk_role_name(e[0].role), "writer");
+	assert_string_equal(shmk_role_name(e[1].role), "reader");
+	assert_int_equal(e[1].state, SHMK_PART_ALIVE);
+	assert_int_equal(e[1].flags & (SHMK_PART_PRODUCER | SHMK_PART_CONSUMER), 0);
+	shmk_port_close(w);
+	shmk_port_close(r);
+	drop_service(s, name);
+}
+
 /* A subscriber killed in a child: gone, counted by shmk_service_dead(). */
 static void test_killed(void **state)
 {
@@ -350,9 +376,12 @@ static void hostile_kind(uint32_t kind, uint64_t seed)
 	} else if (kind == SHMK_SVC_REQRES) {
 		assert_int_equal(shmk_client_open(s, &a), 0);
 		assert_int_equal(shmk_server_open(s, &b), 0);
-	} else {
+	} else if (kind == SHMK_SVC_EVENT) {
 		assert_int_equal(shmk_notifier_open(s, &a), 0);
 		assert_int_equal(shmk_listener_open(s, &b), 0);
+	} else {
+		assert_int_equal(shmk_bb_writer_open(s, &a), 0);
+		assert_int_equal(shmk_bb_reader_open(s, &b), 0);
 	}
 	bytes = (size_t)v->g.chunks_off;	/* everything but the payloads */
 	copy = malloc(bytes);
@@ -375,9 +404,11 @@ static void hostile_kind(uint32_t kind, uint64_t seed)
 
 			if (kind == SHMK_SVC_EVENT)
 				lmax = 32ULL * v->g.ewords;
+			if (kind == SHMK_SVC_BLACKBOARD)
+				lmax = 0;
 			if (e[i].slot >= v->g.nslots ||
 			    e[i].role < SHMK_ROLE_PUBLISHER ||
-			    e[i].role > SHMK_ROLE_LISTENER ||
+			    e[i].role > SHMK_ROLE_READER ||
 			    e[i].state < SHMK_PART_CLAIMING ||
 			    e[i].state > SHMK_PART_INVALID ||
 			    e[i].pid > (1U << 22) ||
@@ -413,6 +444,7 @@ static void test_hostile(void **state)
 	hostile_kind(SHMK_SVC_PUBSUB, seed);
 	hostile_kind(SHMK_SVC_REQRES, seed + 1);
 	hostile_kind(SHMK_SVC_EVENT, seed + 2);
+	hostile_kind(SHMK_SVC_BLACKBOARD, seed + 3);
 }
 
 int main(void)
@@ -422,6 +454,7 @@ int main(void)
 		cmocka_unit_test(test_pubsub),
 		cmocka_unit_test(test_size_rule),
 		cmocka_unit_test(test_reqres),
+		cmocka_unit_test(test_blackboard),
 		cmocka_unit_test(test_killed),
 		cmocka_unit_test(test_hostile),
 	};

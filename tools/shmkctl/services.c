@@ -23,6 +23,7 @@ static const char *kind_name(uint32_t kind)
 	case SHMK_SVC_PUBSUB: return "pubsub";
 	case SHMK_SVC_REQRES: return "reqres";
 	case SHMK_SVC_EVENT: return "event";
+	case SHMK_SVC_BLACKBOARD: return "bboard";
 	default: return "?";
 	}
 }
@@ -437,19 +438,25 @@ static int info_one(const char *name, bool *shown)
 			a = "clients:", b = "servers:";
 		else if (m.c.kind == SHMK_SVC_EVENT)
 			a = "notifiers:", b = "listeners:";
+		else if (m.c.kind == SHMK_SVC_BLACKBOARD)
+			a = "writers:", b = "readers:";
 		if (*shown)
 			putchar('\n');
 		printf("service:     %s\n", name);
 		printf("kind:        %s\n", kind_name(m.c.kind));
 		if (m.c.kind == SHMK_SVC_EVENT)
 			printf("event ids:   0 to %u\n", m.c.max_events - 1);
+		else if (m.c.kind == SHMK_SVC_BLACKBOARD)
+			printf("keys:        up to %u, of %u bytes; values up to %llu bytes\n",
+			       m.c.max_events, m.c.buffer,
+			       (unsigned long long)m.c.payload_max);
 		else
 			printf("payload:     %llu bytes (%s)\n",
 			       (unsigned long long)m.c.payload_max,
 			       human(m.c.payload_max, pb, sizeof(pb)));
 		printf("%-13s%u of at most %u\n", a, m.prods, m.c.max_publishers);
 		printf("%-13s%u of at most %u\n", b, m.cons, m.c.max_subscribers);
-		if (m.c.kind != SHMK_SVC_EVENT) {
+		if (m.c.kind == SHMK_SVC_PUBSUB || m.c.kind == SHMK_SVC_REQRES) {
 			printf("buffer:      %u, history %u, overflow %s\n",
 			       m.c.buffer, m.c.history,
 			       m.c.overflow == SHMK_OVERFLOW_BLOCK ? "block" : "safe");
