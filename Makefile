@@ -16,8 +16,10 @@
 #   tools    shmkctl, shmk-bench and the drones demo (build/tools/)
 #   bench    shmk-bench on this machine (BENCH_ARGS, e.g. "--quick wakeup");
 #            bench-wakeup: its wakeup benchmark in the guest
-#   install  module, libshmk, headers, pkg-config, tools, man pages and the
-#            udev rule under DESTDIR/PREFIX; install-check: tools/install-test
+#   install  module, libshmk, headers, pkg-config, tools, man pages, bash
+#            completion and the udev rule under DESTDIR/PREFIX;
+#            install-check: tools/install-test
+#   ctl-check  shmkctl's service commands (tools/shmkctl/test-shmkctl)
 #   debug-check  the debug-kernel lane: every selftest on a KASAN, lockdep
 #            and fault-injection guest kernel; debug-kernel builds that
 #            kernel (cached in build/debug-kernel/), debug-module shmk.ko
@@ -66,7 +68,7 @@ DEMO_TIMEOUT := 300
 
 .PHONY: FORCE all module lib selftests guest man check host-check guest-check kcheck \
 	demo vm-shell vm-run rig-check bench bench-wakeup install clean deps tools install-lib \
-	install-module install-tools install-udev install-dkms install-check \
+	install-module install-tools install-udev install-dkms install-check ctl-check \
 	install-all install-docs \
 	debug-kernel debug-module debug-check
 
@@ -152,7 +154,7 @@ $(BUILD)/guest/shmk-demo: tools/demo/shmk-demo.c include/uapi/linux/shmk.h $(LIB
 # The tools: dynamic for this machine (libshmk linked in statically, so
 # an installed copy needs no library path), static for the guest.
 TOOL_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Iinclude -Iinclude/uapi
-SHMKCTL_SRCS := tools/shmkctl/shmkctl.c
+SHMKCTL_SRCS := tools/shmkctl/shmkctl.c tools/shmkctl/services.c tools/shmkctl/ports.c
 BENCH_SRCS := tools/bench/shmk-bench.c $(wildcard tools/bench/shmk-bench-*.c)
 BENCH_HDRS := tools/bench/shmk-bench.h
 TOOL_HDRS := $(wildcard include/shmk/*.h) include/uapi/linux/shmk.h
@@ -162,10 +164,10 @@ DRONES_HDRS := tools/drones/png.h
 
 tools: $(BUILD)/tools/shmkctl $(BUILD)/tools/shmk-bench $(BUILD)/tools/drones
 
-$(BUILD)/tools/shmkctl $(BUILD)/guest/shmkctl: $(SHMKCTL_SRCS) $(TOOL_HDRS) $(LIBA)
+$(BUILD)/tools/shmkctl $(BUILD)/guest/shmkctl: $(SHMKCTL_SRCS) tools/shmkctl/shmkctl.h $(TOOL_HDRS) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(TOOL_CFLAGS) $(if $(findstring /guest/,$@),-static -DSHMKCTL_NUMERIC_IDS) \
-		-o $@ $(SHMKCTL_SRCS) $(LIBA) -lpthread
+		-o $@ $(SHMKCTL_SRCS) $(LIBA) -lpthread -lm
 
 $(BUILD)/tools/shmk-bench $(BUILD)/guest/shmk-bench: $(BENCH_SRCS) $(BENCH_HDRS) $(TOOL_HDRS) $(LIBA)
 	@mkdir -p $(dir $@)
@@ -287,10 +289,13 @@ man: $(MAN3)/.list
 $(MAN3)/.list: tools/mkman $(KERNELDOC) $(wildcard include/shmk/*.h lib/man/*.3)
 	tools/mkman $(KERNELDOC) $(MAN3) lib/man $(wildcard include/shmk/*.h)
 
+COMPDIR   ?= $(PREFIX)/share/bash-completion/completions
+
 install-tools: tools
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8
 	install -m 755 $(BUILD)/tools/shmkctl $(BUILD)/tools/shmk-bench $(DESTDIR)$(BINDIR)/
 	install -m 644 tools/shmkctl/shmkctl.8 $(DESTDIR)$(MANDIR)/man8/
+	install -D -m 644 tools/shmkctl/shmkctl.bash $(DESTDIR)$(COMPDIR)/shmkctl
 	install -m 644 tools/bench/shmk-bench.1 $(DESTDIR)$(MANDIR)/man1/
 
 install-module: module
@@ -307,6 +312,11 @@ install-dkms:
 	install -m 644 dkms.conf Kbuild $(DESTDIR)$(DKMS_SRC)/
 	install -m 644 kernel/*.c kernel/*.h $(DESTDIR)$(DKMS_SRC)/kernel/
 	install -m 644 include/uapi/linux/shmk.h $(DESTDIR)$(DKMS_SRC)/include/uapi/linux/
+
+# shmkctl's service commands against services it creates (memfd backend);
+# last line "ctl: N passed, N failed".
+ctl-check: $(BUILD)/tools/shmkctl
+	tools/shmkctl/test-shmkctl $(BUILD)/tools/shmkctl
 
 # Installs into a temporary DESTDIR, builds an outside program against it
 # with pkg-config and runs it; last line "install: N passed, N failed".

@@ -20,6 +20,7 @@
 #include <shmk/pool.h>
 #include <shmk/service.h>
 #include <shmk/blackboard.h>
+#include <shmk/inspect.h>
 
 #define SHMK_VERSION_MAJOR	0
 #define SHMK_VERSION_MINOR	1
