@@ -18,6 +18,7 @@
 #include <shmk/mpmc.h>
 #include <shmk/pool.h>
 #include <shmk/service.h>
+#include <shmk/waitset.h>
 
 #define SHMK_VERSION_MAJOR	0
 #define SHMK_VERSION_MINOR	1
