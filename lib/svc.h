@@ -74,10 +74,18 @@ struct svc_slot {
 	/*
 	 * memfd: the random token in the abstract address of the slot's
 	 * watch socket (svc_wait.c, "\0shmk-<slot>-<token>"); written by
-	 * the slot's port before it first sets its @watch bit.
+	 * the slot's port before it sets its bit in the watch mask.
 	 */
 	_Atomic uint32_t wtok;
-	char _pad[SHMK_CACHELINE_PAD - 24];
+	/*
+	 * The slot's port fd (shmk_port_fd()): bit 0 set while armed (the
+	 * next data waker makes the fd readable), the rest an arm count.
+	 * Armed by the slot's port (a store of count + 1, armed); disarmed
+	 * by a waker after it made the fd readable, by a CAS from the exact
+	 * value it saw, so a stale waker never disarms a newer arm.
+	 */
+	_Atomic uint32_t armed;
+	char _pad[SHMK_CACHELINE_PAD - 28];
 };
 
 /*
@@ -177,11 +185,9 @@ struct svc_shared {
 			_Atomic uint64_t sleep_room;
 			_Atomic uint32_t deaths;	/* death notices' counter */
 			/*
-			 * Bit k: slot k's port fd (shmk_port_fd()) is armed:
-			 * the next data waker for slot k clears the bit and
-			 * makes the fd readable.  Set by slot k's port only;
-			 * cleared by a waker (which then wakes the fd once),
-			 * by the sweep, and by the claim.
+			 * Bit k: slot k's port has an fd (shmk_port_fd()):
+			 * data wakers look at slots[k].armed.  Set by slot
+			 * k's port only; cleared by the sweep and the claim.
 			 */
 			_Atomic uint64_t watch;
 		};

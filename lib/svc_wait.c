@@ -83,25 +83,27 @@ static int watch_send(struct shmk_port *p, uint32_t k)
 
 /*
  * Wake the live slots of @want whose bit is set in @mask; with a data
- * wake (@p the waker's port, not NULL), also the armed watches of @want
- * (the watch mask), each once: the waker that clears a watch bit makes
- * its fd readable, later wakers find the bit clear and make no system
- * call for it until its port re-arms.
+ * wake (@p the waker's port, not NULL), also the armed fds of the slots
+ * of @want that have one (the watch mask): make the fd readable, then
+ * disarm it by a CAS from the value seen.  A waker killed before the
+ * CAS leaves the fd armed for the next waker (a spurious wake-up at
+ * worst); a stale CAS fails on a newer arm; and a dead watcher costs one
+ * datagram (or wake), as the first waker disarms it.
  */
 static void wake_mask(struct shmk_port *p, const struct svc_view *v,
 		      _Atomic uint64_t *mask, uint64_t want)
 {
 	int dev = shmk_region_backend(v->r) == SHMK_BACKEND_DEVICE;
 	uint64_t m, sl_m, w = 0, bit;
-	uint32_t k;
+	uint32_t k, a;
 
 	/*
 	 * Seq_cst fence: the waker's half of the Dekker pairing with
 	 * svc_block_on() (sleeper: set bit, fence, re-check) and with
-	 * watch_arm() (watcher: set watch bit, fence, re-check).  Our store
-	 * of what the sleeper waits for precedes this fence; the fences are
-	 * totally ordered, so either the sleeper's re-check sees our store,
-	 * or our loads below see its bit.
+	 * watch_arm() (watcher: arm, fence, re-check).  Our store of what
+	 * the sleeper waits for precedes this fence; the fences are totally
+	 * ordered, so either the sleeper's re-check sees our store, or our
+	 * loads below see its bit (its arm).
 	 */
 	atomic_thread_fence(memory_order_seq_cst);
 	/*
@@ -110,12 +112,16 @@ static void wake_mask(struct shmk_port *p, const struct svc_view *v,
 	 */
 	sl_m = atomic_load_explicit(mask, memory_order_acquire) & want;
 	if (p)
-		/* Acquire: as above, with the watcher's fetch_or. */
+		/*
+		 * Acquire: pairs with the watcher's seq_cst fetch_or of its
+		 * watch bit, which follows its release store of wtok.
+		 */
 		w = atomic_load_explicit(&v->sh->watch, memory_order_acquire) &
 		    want;
 	m = sl_m | w;
 	while (m) {
 		struct svc_slot *sl;
+		int armed = 0;
 
 		k = (uint32_t)__builtin_ctzll(m);
 		m &= m - 1;
@@ -127,37 +133,44 @@ static void wake_mask(struct shmk_port *p, const struct svc_view *v,
 		if (ST_TAG(atomic_load_explicit(&sl->state, memory_order_relaxed)) !=
 		    ST_ALIVE)
 			continue;
+		a = 0;
 		if (w & bit) {
+			/*
+			 * Relaxed: after our fence, which is what pairs with
+			 * the watcher's fence after its seq_cst arm.
+			 */
+			a = atomic_load_explicit(&sl->armed, memory_order_relaxed);
+			armed = a & 1;
+		}
+		/* No socket (out of fds): left armed for the next waker. */
+		if (armed && !dev && watch_send(p, k) < 0)
+			armed = 0;
+		/* The device's watch is signalled by a wake of the word. */
+		if (sl_m & bit || (armed && dev)) {
 			SHMK_CP();
 			/*
-			 * Acquire: pairs with the watcher's seq_cst fetch_or,
-			 * which follows its release store of wtok.  One waker
-			 * takes the bit: the fd is made readable once.
+			 * Release: pairs with the sleeper's acquire load of
+			 * its wake word: if it reads this increment, our store
+			 * is visible to its re-check; if not, its wait returns
+			 * at once (-EAGAIN) or is woken by the wake below.
 			 */
-			if (!(atomic_fetch_and_explicit(&v->sh->watch, ~bit,
-					memory_order_acquire) & bit))
-				w &= ~bit;
+			atomic_fetch_add_explicit(&sl->wake, 1, memory_order_release);
+			shmk_wake(v->r, (const void *)&sl->wake, SHMK_WAKE_ALL);
+			/* Relaxed: a statistic. */
+			atomic_fetch_add_explicit(&shmk__svc_wakes, 1,
+						  memory_order_relaxed);
 		}
-		if (w & bit && !dev && watch_send(p, k) < 0) {
+		if (armed) {
 			SHMK_CP();
-			/* Relaxed: no socket; the next waker tries again. */
-			atomic_fetch_or_explicit(&v->sh->watch, bit,
-						 memory_order_relaxed);
+			/*
+			 * Relaxed: disarming publishes nothing (the fd being
+			 * readable is what the watcher acts on); from the
+			 * exact value seen, so a newer arm stays.
+			 */
+			atomic_compare_exchange_strong_explicit(&sl->armed, &a,
+					a & ~1U, memory_order_relaxed,
+					memory_order_relaxed);
 		}
-		/* The device's watch is signalled by a wake of the word. */
-		if (!(sl_m & bit) && !(w & bit && dev))
-			continue;
-		SHMK_CP();
-		/*
-		 * Release: pairs with the sleeper's acquire load of its wake
-		 * word: if it reads this increment, our store is visible to
-		 * its re-check; if not, its wait returns at once (-EAGAIN) or
-		 * is woken by the wake below.
-		 */
-		atomic_fetch_add_explicit(&sl->wake, 1, memory_order_release);
-		shmk_wake(v->r, (const void *)&sl->wake, SHMK_WAKE_ALL);
-		/* Relaxed: a statistic. */
-		atomic_fetch_add_explicit(&shmk__svc_wakes, 1, memory_order_relaxed);
 	}
 }
 
@@ -244,14 +257,14 @@ static void slice_recover(struct shmk_service *s)
 }
 
 /*
- * Port fds (shmk_port_fd()).  A watched port's fd polls readable when a
- * data waker took its bit in the service's watch mask: the waker clears
- * the bit and, on the device, wakes the port's wake word (the module's
- * watch on it, SHMK_IOC_WATCH, makes the port's region file readable);
- * on memfd, sends one byte to the port's abstract datagram socket.  The
- * port re-arms when its receive finds nothing: it empties the fd
- * (SHMK_IOC_ACK; reading the socket), sets its watch bit (seq_cst),
- * fences and looks again.  Documentation/messaging.rst, "Waiting in an
+ * Port fds (shmk_port_fd()).  A port with an fd has its bit in the
+ * service's watch mask.  Its fd polls readable when a data waker found
+ * it armed (slots[k].armed): the waker, on the device, wakes the port's
+ * wake word (the module's watch on it, SHMK_IOC_WATCH, makes the port's
+ * region file readable); on memfd, sends one byte to the port's
+ * abstract datagram socket; then disarms it.  The port re-arms when its
+ * receive finds nothing: it empties the fd (SHMK_IOC_ACK; reading the
+ * socket), arms (seq_cst), fences and looks again.  Documentation/messaging.rst, "Waiting in an
  * event loop", has the argument that no wake-up is lost.
  */
 
@@ -260,7 +273,9 @@ static void slice_recover(struct shmk_service *s)
 
 static void watch_arm(struct shmk_port *p)
 {
+	struct svc_slot *sl = &p->v.slots[p->slot];
 	char b[16];
+	uint32_t a;
 	int i;
 
 	if (p->wfd < 0) {
@@ -270,13 +285,17 @@ static void watch_arm(struct shmk_port *p)
 			if (recv(p->wfd, b, sizeof(b), MSG_DONTWAIT) < 0)
 				break;
 	}
+	/* Relaxed: only we arm it; a waker only clears bit 0. */
+	a = atomic_load_explicit(&sl->armed, memory_order_relaxed);
 	SHMK_CP();
 	/*
 	 * Seq_cst, and the fence: the watcher's half of the Dekker pairing
 	 * with wake_mask()'s fence: either our re-check after the fence
-	 * sees the waker's store, or the waker's load sees this bit.
+	 * sees the waker's store, or the waker's load sees this arm.  A new
+	 * count each time: a waker's CAS from an older arm fails.
 	 */
-	atomic_fetch_or_explicit(&p->v.sh->watch, p->bit, memory_order_seq_cst);
+	atomic_store_explicit(&sl->armed, ((a >> 1) + 1) << 1 | 1,
+			      memory_order_seq_cst);
 	atomic_thread_fence(memory_order_seq_cst);
 }
 
@@ -308,8 +327,8 @@ static int watch_bind(struct shmk_port *p)
 	}
 	SHMK_CP();
 	/*
-	 * Release: pairs with the acquire RMW of a waker that takes our
-	 * watch bit, which we set only after this store.
+	 * Release: with the seq_cst fetch_or of our watch bit after it,
+	 * pairs with the waker's acquire load of the mask.
 	 */
 	atomic_store_explicit(&p->v.slots[p->slot].wtok, tok,
 			      memory_order_release);
@@ -357,6 +376,13 @@ SHMK_API int shmk_port_fd(struct shmk_port *p)
 		      watch_device(p) : watch_bind(p);
 		if (ret)
 			return ret;
+		SHMK_CP();
+		/*
+		 * Seq_cst (a release at least): pairs with the waker's
+		 * acquire load of the mask: our wtok is visible to it.
+		 */
+		atomic_fetch_or_explicit(&p->v.sh->watch, p->bit,
+					 memory_order_seq_cst);
 		p->watching = 1;
 	}
 	return p->wfd >= 0 ? p->wfd : shmk_region_fd(p->v.r);
