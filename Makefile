@@ -51,7 +51,7 @@ GUEST_BINS := $(BUILD)/guest/shmk-demo $(BUILD)/guest/demo.sh \
 	      $(BUILD)/guest/uring-watch
 GUEST_BINS += $(BUILD)/guest/shmk-bench $(BUILD)/guest/shmkctl
 GUEST_BINS += $(BUILD)/guest/pubsub $(BUILD)/guest/reqres $(BUILD)/guest/event
-GUEST_BINS += $(BUILD)/guest/drones
+GUEST_BINS += $(BUILD)/guest/drones $(BUILD)/guest/waitset-epoll
 
 MAKEFLAGS += --no-print-directory
 
@@ -184,6 +184,10 @@ $(BUILD)/guest/reqres: tools/examples/reqres.c $(TOOL_HDRS) $(LIBA)
 	$(CC) $(ST_CFLAGS) -o $@ $< $(LIBA) -lpthread
 
 $(BUILD)/guest/event: tools/examples/event.c $(TOOL_HDRS) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(ST_CFLAGS) -o $@ $< $(LIBA) -lpthread
+
+$(BUILD)/guest/waitset-epoll: tools/examples/waitset-epoll.c $(TOOL_HDRS) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ST_CFLAGS) -o $@ $< $(LIBA) -lpthread
 
