@@ -1751,6 +1751,8 @@ static const struct {
 	  "allowed: only when the module refuses a death notice (out of memory)" },
 	{ SHMK_BACKEND_MEMFD, "svc_wait.c", "the wake word is ours",
 	  "allowed, device backend only: a port fd is a watch of the wake word" },
+	{ SHMK_BACKEND_DEVICE, "svc_wait.c", "fetch_or of our watch bit after it",
+	  "allowed, memfd only: the token of a port fd's datagram socket" },
 	{ SHMK_BACKEND_DEVICE, "svc_wait.c", "the sleeper's acquire load of its wake",
 	  "allowed: nobody here sleeps alive while another wakes it (on memfd a killed sleeper looks alive until recovered)" },
 };
