@@ -491,6 +491,29 @@ static void test_uring_poll(void **state)
 	drop_service(s, name);
 }
 
+/*
+ * The WaitSet is quiet, but for spurious readiness: a sender slower than
+ * our receive (valgrind) makes the fd readable after we took its sample.
+ * Each port it reports must then have nothing.
+ */
+static void ws_quiet(struct shmk_waitset *ws)
+{
+	struct shmk_waitset_event ev[4];
+	int i, n, tries;
+
+	for (tries = 0; tries < 10; tries++) {
+		n = shmk_waitset_wait(ws, ev, 4, 0);
+		if (n == -EAGAIN)
+			return;
+		assert_true(n > 0);
+		for (i = 0; i < n; i++) {
+			assert_int_equal(ev[i].what, SHMK_WS_READY);
+			assert_int_equal(sub_drain(*(struct shmk_port **)ev[i].user), 0);
+		}
+	}
+	fail_msg("the WaitSet stays ready with nothing to receive");
+}
+
 static void test_waitset_errors(void **state)
 {
 	struct shmk_svc_config c = cfg_of(SHMK_SVC_PUBSUB);
@@ -579,7 +602,7 @@ static void test_waitset_ready(void **state)
 	for (k = 0; k < 2; k++)
 		assert_int_equal(sub_drain(sub[k]), 1);
 	assert_int_equal(reap(kid), 0);
-	assert_int_equal(shmk_waitset_wait(ws, ev, 4, 0), -EAGAIN);
+	ws_quiet(ws);
 	/* Detached: no longer reported. */
 	assert_int_equal(shmk_waitset_detach(ws, id[0]), 0);
 	kid = child_run(name, SHMK_SVC_PUBSUB, 0, kid_publish);
@@ -691,8 +714,13 @@ static void test_waitset_fd_in_epoll(void **state)
 	assert_int_equal(ev[0].what, SHMK_WS_READY);
 	assert_int_equal(shmk_listener_wait(li, ids, 4, 0), 1);
 	assert_int_equal(shmk_listener_wait(li, ids, 4, 0), -EAGAIN);
-	assert_int_equal(epoll_wait(ep, &out, 1, 0), 0);
 	assert_int_equal(reap(kid), 0);
+	/* Quiet, but for one spurious readiness (a slow notifier). */
+	if (epoll_wait(ep, &out, 1, 0) == 1) {
+		assert_int_equal(shmk_waitset_wait(ws, ev, 4, 0), 1);
+		assert_int_equal(shmk_listener_wait(li, ids, 4, 0), -EAGAIN);
+	}
+	assert_int_equal(epoll_wait(ep, &out, 1, 0), 0);
 	close(ep);
 	shmk_waitset_destroy(ws);
 	shmk_port_close(li);
