@@ -54,7 +54,7 @@ static socklen_t watch_addr(struct sockaddr_un *a, uint32_t k, uint32_t tok)
 /*
  * memfd: make slot @k's watch socket readable, from @p's sending socket
  * (made on first use).  0, or -1 when no socket could be made (the
- * caller gives the watch bit back, for the next waker).  A full socket
+ * caller then leaves the fd armed, for the next waker).  A full socket
  * (EAGAIN) is readable already; a missing one (ECONNREFUSED) belongs to
  * a watcher that left: either is fine.
  */
@@ -62,7 +62,10 @@ static int watch_send(struct shmk_port *p, uint32_t k)
 {
 	struct sockaddr_un a;
 	socklen_t len;
-	/* Relaxed: ordered after the acquire RMW that took the bit. */
+	/*
+	 * Relaxed: after our acquire load of the watch mask, which saw the
+	 * bit its port set after its release store of wtok.
+	 */
 	uint32_t tok = atomic_load_explicit(&p->v.slots[k].wtok,
 					    memory_order_relaxed);
 
@@ -264,8 +267,9 @@ static void slice_recover(struct shmk_service *s)
  * region file readable); on memfd, sends one byte to the port's
  * abstract datagram socket; then disarms it.  The port re-arms when its
  * receive finds nothing: it empties the fd (SHMK_IOC_ACK; reading the
- * socket), arms (seq_cst), fences and looks again.  Documentation/messaging.rst, "Waiting in an
- * event loop", has the argument that no wake-up is lost.
+ * socket), arms (seq_cst), fences and looks again.
+ * Documentation/messaging.rst, "Waiting in an event loop", has the
+ * argument that no wake-up is lost.
  */
 
 /* Spurious datagrams read per re-arm at most: a flood cannot hold us. */
