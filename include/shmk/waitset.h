@@ -70,6 +70,9 @@ SHMK_API void shmk_waitset_destroy(struct shmk_waitset *ws);
  *		made the port ready for this long
  * @user:	returned in its events
  *
+ * The port is reported ready at first (its fd starts readable): receive
+ * from it until -EAGAIN, which arms it.
+ *
  * Return: the attachment's id (>= 0); -EINVAL (@ws or @p NULL, a port
  * that has no fd, @deadline_ns negative); -EEXIST (@p is attached
  * already); -ENOMEM; another negative errno from shmk_port_fd(),
