@@ -43,6 +43,8 @@ ST_CFLAGS := -static -std=gnu11 -O2 -g -Wall -Werror \
 LIBA      := $(BUILD)/lib/libshmk.a
 KSFT      := $(BUILD)/kselftest/kselftest_harness.h
 CHECKPATCH := $(BUILD)/third_party/scripts/checkpatch.pl
+KERNELDOC := $(BUILD)/third_party/scripts/kernel-doc
+MAN3      := $(BUILD)/man/man3
 
 KSRCS     := $(wildcard kernel/*.c kernel/*.h) include/uapi/linux/shmk.h
 SELFTESTS := $(patsubst selftests/shmk/%.c,$(BUILD)/selftests/%,\
@@ -51,7 +53,9 @@ GUEST_BINS := $(BUILD)/guest/shmk-demo $(BUILD)/guest/demo.sh \
 	      $(BUILD)/guest/uring-watch
 GUEST_BINS += $(BUILD)/guest/shmk-bench $(BUILD)/guest/shmkctl
 GUEST_BINS += $(BUILD)/guest/pubsub $(BUILD)/guest/reqres $(BUILD)/guest/event
-GUEST_BINS += $(BUILD)/guest/drones $(BUILD)/guest/waitset-epoll
+GUEST_BINS += $(BUILD)/guest/blackboard
+GUEST_BINS += $(BUILD)/guest/drones
+GUEST_BINS += $(BUILD)/guest/waitset-epoll
 
 MAKEFLAGS += --no-print-directory
 
@@ -61,12 +65,13 @@ VM_ARGS   := $(foreach d,$(EXTRA),--extra $(d)) $(if $(TIMEOUT),--timeout $(TIME
 # The demo takes about 45 s under TCG on a busy 2-core machine.
 DEMO_TIMEOUT := 300
 
-.PHONY: FORCE all module lib selftests guest check host-check guest-check kcheck \
+.PHONY: FORCE all module lib selftests guest man check host-check guest-check kcheck \
 	demo vm-shell vm-run rig-check bench bench-wakeup install clean deps tools install-lib \
 	install-module install-tools install-udev install-dkms install-check \
+	install-all install-docs \
 	debug-kernel debug-module debug-check
 
-all: module lib selftests guest tools
+all: module lib selftests guest tools man
 
 deps:
 	tools/deps
@@ -87,16 +92,16 @@ FORCE:
 
 # kselftest.h, kselftest_harness.h and checkpatch.pl (with the two data
 # files it reads) come from one pass over the tarball.
-$(KSFT) $(CHECKPATCH) &:
+$(KSFT) $(CHECKPATCH) $(KERNELDOC) &:
 	@test -n "$(LINUX_TAR)" || { echo "no /usr/src/linux-source-*.tar.xz: run tools/deps" >&2; exit 1; }
 	mkdir -p $(BUILD)/third_party $(BUILD)/kselftest
 	tar -xJf $(LINUX_TAR) -C $(BUILD)/third_party --strip-components=1 \
 		--wildcards '*/tools/testing/selftests/kselftest.h' \
 		'*/tools/testing/selftests/kselftest_harness.h' \
 		'*/scripts/checkpatch.pl' '*/scripts/spelling.txt' \
-		'*/scripts/const_structs.checkpatch'
+		'*/scripts/const_structs.checkpatch' '*/scripts/kernel-doc'
 	cp $(BUILD)/third_party/tools/testing/selftests/kselftest*.h $(BUILD)/kselftest/
-	touch $(KSFT) $(CHECKPATCH)
+	touch $(KSFT) $(CHECKPATCH) $(KERNELDOC)
 
 selftests: $(SELFTESTS)
 
@@ -187,6 +192,10 @@ $(BUILD)/guest/event: tools/examples/event.c $(TOOL_HDRS) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ST_CFLAGS) -o $@ $< $(LIBA) -lpthread
 
+$(BUILD)/guest/blackboard: tools/examples/blackboard.c $(TOOL_HDRS) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(ST_CFLAGS) -o $@ $< $(LIBA) -lpthread
+
 $(BUILD)/guest/waitset-epoll: tools/examples/waitset-epoll.c $(TOOL_HDRS) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ST_CFLAGS) -o $@ $< $(LIBA) -lpthread
@@ -248,9 +257,10 @@ debug-module:
 debug-check: selftests
 	tools/vm/debug-kernel check
 
-# make install [DESTDIR=...] [PREFIX=/usr/local]: everything, see
-# Documentation/tools.rst.  The module goes to /lib/modules/KVER/MODDIR,
-# outside PREFIX as modules must; depmod runs only without DESTDIR.
+# make install [DESTDIR=...] [PREFIX=/usr/local]: library, headers, tools,
+# man pages and docs, all under DESTDIR/PREFIX; make install-all also the
+# module (/lib/modules/KVER/MODDIR, outside PREFIX as modules must; depmod
+# runs only without DESTDIR) and the udev rule.  Documentation/tools.rst.
 PREFIX    ?= /usr/local
 BINDIR    ?= $(PREFIX)/bin
 MANDIR    ?= $(PREFIX)/share/man
@@ -259,10 +269,28 @@ UDEVDIR   ?= /etc/udev/rules.d
 DKMS_SRC  ?= /usr/src/shmk-$(VERSION)
 VERSION   := 0.1.0
 
-install: install-lib install-tools install-module install-udev
+install: install-lib install-tools install-docs
 
-install-lib:
-	$(MAKE) -C lib O=$(CURDIR)/$(BUILD)/lib install
+# What goes outside PREFIX (the module under /lib/modules, the udev rule
+# under /etc), only when asked: make install-all, or the parts.
+install-all: install install-module install-udev
+
+DOCDIR    ?= $(PREFIX)/share/doc/shmk
+
+install-docs:
+	install -d $(DESTDIR)$(DOCDIR)/examples
+	install -m 644 README.md Documentation/*.rst $(DESTDIR)$(DOCDIR)/
+	install -m 644 tools/examples/*.c tools/examples/*.cpp $(DESTDIR)$(DOCDIR)/examples/
+
+install-lib: man
+	$(MAKE) -C lib O=$(CURDIR)/$(BUILD)/lib MAN_GEN=$(CURDIR)/$(MAN3) install
+
+# Section-3 pages for every public function, from the kernel-doc comments
+# of include/shmk/*.h (tools/mkman; hand-written lib/man/*.3 pages win).
+man: $(MAN3)/.list
+
+$(MAN3)/.list: tools/mkman $(KERNELDOC) $(wildcard include/shmk/*.h lib/man/*.3)
+	tools/mkman $(KERNELDOC) $(MAN3) lib/man $(wildcard include/shmk/*.h)
 
 install-tools: tools
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8
@@ -287,7 +315,7 @@ install-dkms:
 
 # Installs into a temporary DESTDIR, builds an outside program against it
 # with pkg-config and runs it; last line "install: N passed, N failed".
-install-check: lib tools module
+install-check: lib tools module man
 	tools/install-test
 
 clean:

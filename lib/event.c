@@ -40,7 +40,7 @@ SHMK_API int shmk_notifier_notify(struct shmk_port *p, uint32_t id)
 		n++;
 	}
 	/* Its seq_cst fence orders the fetch_ors before the mask load. */
-	svc_wake_listeners(p, woken);
+	svc_wake_events(p, woken);
 	return n;
 }
 

@@ -203,10 +203,19 @@ void svc_wake_prod(const struct svc_view *v, uint32_t i)
 		wake_mask(NULL, v, &v->sh->sleep_room, 1ULL << i);
 }
 
-/* After a notifier set the event bits of the listeners in @want. */
-void svc_wake_listeners(struct shmk_port *p, uint64_t want)
+/*
+ * After a notifier set the event bits of the listeners in @want: their
+ * sleepers and their armed port fds.
+ */
+void svc_wake_events(struct shmk_port *p, uint64_t want)
 {
 	wake_mask(p, &p->v, &p->v.sh->sleep_data, want);
+}
+
+/* The sleepers only (no port fds: a blackboard reader has none). */
+void svc_wake_listeners(const struct svc_view *v, uint64_t want)
+{
+	wake_mask(NULL, v, &v->sh->sleep_data, want);
 }
 
 /* A consumer left or was reclaimed: every producer waiting for room. */

@@ -714,6 +714,7 @@ static const char *kind_name(uint32_t kind)
 	case SHMK_SVC_PUBSUB: return "pubsub";
 	case SHMK_SVC_REQRES: return "reqres";
 	case SHMK_SVC_EVENT: return "event";
+	case SHMK_SVC_BLACKBOARD: return "bboard";
 	default: return "?";
 	}
 }
