@@ -57,6 +57,7 @@ GUEST_BINS += $(BUILD)/guest/shmk-bench $(BUILD)/guest/shmkctl
 GUEST_BINS += $(BUILD)/guest/pubsub $(BUILD)/guest/reqres $(BUILD)/guest/event
 GUEST_BINS += $(BUILD)/guest/blackboard
 GUEST_BINS += $(BUILD)/guest/drones
+GUEST_BINS += $(BUILD)/guest/waitset-epoll
 
 MAKEFLAGS += --no-print-directory
 
@@ -194,6 +195,10 @@ $(BUILD)/guest/event: tools/examples/event.c $(TOOL_HDRS) $(LIBA)
 	$(CC) $(ST_CFLAGS) -o $@ $< $(LIBA) -lpthread
 
 $(BUILD)/guest/blackboard: tools/examples/blackboard.c $(TOOL_HDRS) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(ST_CFLAGS) -o $@ $< $(LIBA) -lpthread
+
+$(BUILD)/guest/waitset-epoll: tools/examples/waitset-epoll.c $(TOOL_HDRS) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ST_CFLAGS) -o $@ $< $(LIBA) -lpthread
 

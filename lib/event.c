@@ -5,8 +5,6 @@
  */
 #include <errno.h>
 #include <stddef.h>
-#include <string.h>
-#include <sys/ioctl.h>
 
 #include "svc.h"
 
@@ -42,7 +40,7 @@ SHMK_API int shmk_notifier_notify(struct shmk_port *p, uint32_t id)
 		n++;
 	}
 	/* Its seq_cst fence orders the fetch_ors before the mask load. */
-	svc_wake_listeners(v, woken);
+	svc_wake_events(p, woken);
 	return n;
 }
 
@@ -59,8 +57,6 @@ static int listener_try(struct shmk_port *p, void *arg)
 	uint32_t nev = v->cfg.max_events, i, x, b, valid;
 	unsigned int n = 0;
 
-	if (p->watching)
-		ioctl(shmk_region_fd(v->r), SHMK_IOC_ACK);
 	for (i = 0; i < v->g.ewords && n < a->max; i++) {
 		/* Ids at or beyond max_events do not exist (lib-audit #14). */
 		valid = i + 1 < v->g.ewords || nev % 32 == 0 ? 0xffffffffU :
@@ -98,35 +94,10 @@ SHMK_API int shmk_listener_wait(struct shmk_port *p, uint32_t *ids,
 	return svc_block_on(p, listener_try, &a, timeout_ns, SLEEP_DATA);
 }
 
+/* The name of LIBSHMK_0.2: shmk_port_fd() for listeners. */
 SHMK_API int shmk_listener_fd(struct shmk_port *p)
 {
-	struct shmk_watch w;
-	int fd;
-
 	if (!p || p->role != ROLE_LISTENER)
 		return -EINVAL;
-	if (shmk_region_backend(p->v.r) != SHMK_BACKEND_DEVICE)
-		return -EOPNOTSUPP;
-	fd = shmk_region_fd(p->v.r);
-	if (p->watching)
-		return fd;
-	memset(&w, 0, sizeof(w));
-	w.size = sizeof(w);
-	w.offset = slot_off(&p->v, p->slot) + offsetof(struct svc_slot, wake);
-	w.bitset = SHMK_BITSET_ANY;
-	if (ioctl(fd, SHMK_IOC_WATCH, &w) < 0)
-		return -errno;
-	SHMK_CP();
-	/* Device backend only: a listener watched by shmk_listener_fd(). */
-	/*
-	 * Seq_cst: a watcher counts as asleep on its wake word for as long
-	 * as it watches (svc_block_on() leaves the bit set; the sweep on
-	 * close clears it).  Anything notified before this RMW is found by
-	 * the caller's next shmk_listener_wait(), which it makes once
-	 * the fd polls readable or up front.
-	 */
-	atomic_fetch_or_explicit(&p->v.sh->sleep_data, p->bit,
-				 memory_order_seq_cst);
-	p->watching = 1;
-	return fd;
+	return shmk_port_fd(p);
 }

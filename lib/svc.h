@@ -88,7 +88,21 @@ struct svc_slot {
 	_Atomic uint32_t pid;
 	_Atomic uint32_t flags;
 	_Atomic uint32_t wake;
-	char _pad[SHMK_CACHELINE_PAD - 20];
+	/*
+	 * memfd: the random token in the abstract address of the slot's
+	 * watch socket (svc_wait.c, "\0shmk-<slot>-<token>"); written by
+	 * the slot's port before it sets its bit in the watch mask.
+	 */
+	_Atomic uint32_t wtok;
+	/*
+	 * The slot's port fd (shmk_port_fd()): bit 0 set while armed (the
+	 * next data waker makes the fd readable), the rest an arm count.
+	 * Armed by the slot's port (a store of count + 1, armed); disarmed
+	 * by a waker after it made the fd readable, by a CAS from the exact
+	 * value it saw, so a stale waker never disarms a newer arm.
+	 */
+	_Atomic uint32_t armed;
+	char _pad[SHMK_CACHELINE_PAD - 28];
 };
 
 /*
@@ -187,6 +201,12 @@ struct svc_shared {
 			_Atomic uint64_t sleep_data;
 			_Atomic uint64_t sleep_room;
 			_Atomic uint32_t deaths;	/* death notices' counter */
+			/*
+			 * Bit k: slot k's port has an fd (shmk_port_fd()):
+			 * data wakers look at slots[k].armed.  Set by slot
+			 * k's port only; cleared by the sweep and the claim.
+			 */
+			_Atomic uint64_t watch;
 		};
 		char _pad_wait[SHMK_CACHELINE_PAD];
 	};
@@ -245,7 +265,9 @@ struct shmk_port {
 	uint32_t bp_fails;		/* back-pressure failures in a row */
 	uint32_t *loans, *held;
 	uint64_t dropped, corr_next;
-	int watching;
+	int watching;			/* shmk_port_fd() made an fd */
+	int wfd;			/* memfd: the watch socket, or -1 */
+	int sfd;			/* memfd: a socket to wake others' watches */
 	int notice;			/* NOTICE_*: the death notice we armed */
 	int pid;			/* getpid() at open: close elsewhere only frees */
 };
@@ -321,6 +343,8 @@ static inline void chunk_put(const struct svc_view *v, uint32_t c, uint64_t bit)
 #define svc_wake_prod  shmk__svc_wake_prod
 #define svc_wake_room  shmk__svc_wake_room
 #define svc_wake_listeners shmk__svc_wake_listeners
+#define svc_wake_events shmk__svc_wake_events
+#define svc_watch_close shmk__svc_watch_close
 #define svc_block      shmk__svc_block
 #define svc_block_on   shmk__svc_block_on
 #define port_new       shmk__port_new
@@ -349,14 +373,17 @@ int view_recover(const struct svc_view *v);
 
 /* svc_wait.c */
 typedef int (*try_fn)(struct shmk_port *p, void *arg);
-void svc_wake_cons(const struct shmk_port *p, uint32_t ri);
+void svc_wake_cons(struct shmk_port *p, uint32_t ri);
 void svc_wake_prod(const struct svc_view *v, uint32_t i);
 void svc_wake_room(const struct svc_view *v);
 void svc_wake_listeners(const struct svc_view *v, uint64_t want);
+void svc_wake_events(struct shmk_port *p, uint64_t want);
+void svc_watch_close(struct shmk_port *p);
 int svc_block_on(struct shmk_port *p, try_fn fn, void *arg,
 		 int64_t timeout_ns, int which);
 int svc_block(struct shmk_port *p, try_fn fn, void *arg, int64_t timeout_ns);
 extern _Atomic unsigned long shmk__svc_wakes;	/* wake syscalls made (tests) */
+extern _Atomic unsigned long shmk__svc_watch_sends; /* watch datagrams (tests) */
 extern int64_t shmk__svc_slice_ns;		/* memfd sleep slice (tests) */
 
 /* svc_port.c */

@@ -125,6 +125,9 @@ void slot_sweep(const struct svc_view *v, uint32_t k)
 	atomic_fetch_and_explicit(&v->sh->sleep_data, ~bit, memory_order_relaxed);
 	SHMK_CP();
 	atomic_fetch_and_explicit(&v->sh->sleep_room, ~bit, memory_order_relaxed);
+	/* A dead watcher's armed fd: no waker sends to it again. */
+	SHMK_CP();
+	atomic_fetch_and_explicit(&v->sh->watch, ~bit, memory_order_relaxed);
 }
 
 /*

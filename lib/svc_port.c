@@ -138,6 +138,8 @@ static int claim_slot(struct shmk_port *p, uint32_t k)
 	SHMK_CP();
 	atomic_fetch_and_explicit(&v->sh->sleep_room, ~p->bit,
 				  memory_order_relaxed);
+	SHMK_CP();
+	atomic_fetch_and_explicit(&v->sh->watch, ~p->bit, memory_order_relaxed);
 	st = ST_CLAIM | t;
 	SHMK_CP();
 	/*
@@ -184,6 +186,7 @@ int port_new(struct shmk_service *s, int role, unsigned int kind,
 	p->role = role;
 	p->pid = (int)getpid();
 	p->prod_ch = p->cons_ch = -1;
+	p->wfd = p->sfd = -1;
 	/*
 	 * The port's own file on the very object the handle maps, checked:
 	 * a name removed and created again since the handle was opened is
@@ -324,6 +327,7 @@ SHMK_API void shmk_port_close(struct shmk_port *p)
 	 * unmaps and frees its copy (lib-audit #20).
 	 */
 	if (p->pid != (int)getpid()) {
+		svc_watch_close(p);
 		shmk_region_close(p->v.r);
 		free(p->loans);
 		free(p);
@@ -337,6 +341,8 @@ SHMK_API void shmk_port_close(struct shmk_port *p)
 	sl = &p->v.slots[p->slot];
 	st = ST_ALIVE | p->gen;
 	mine = ST_RECLAIM | p->gen;
+	/* Our sockets; the sweep below clears our watch bit. */
+	svc_watch_close(p);
 	SHMK_CP();
 	/*
 	 * Seq_cst: as slot_reclaim()'s CAS.  RECLAIM|gen still matches our

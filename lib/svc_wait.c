@@ -10,9 +10,14 @@
  * is in Documentation/messaging.rst ("Sleeping and waking").
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "svc.h"
 
@@ -25,49 +30,150 @@ _Atomic unsigned long shmk__svc_wakes;
  */
 int64_t shmk__svc_slice_ns = SLEEP_SLICE_NS;
 
-/* Wake the live slots of @want whose bit is set in @mask. */
-static void wake_mask(const struct svc_view *v, _Atomic uint64_t *mask,
-		      uint64_t want)
+/* Datagrams sent to memfd watch sockets (a statistic for the tests). */
+_Atomic unsigned long shmk__svc_watch_sends;
+
+/*
+ * memfd: the abstract address of slot @k's watch socket with token @tok,
+ * "\0shmk-<slot>-<token>"; returns the address's length.  Abstract
+ * addresses belong to the network namespace: watcher and wakers must
+ * share one (Documentation/messaging.rst, "Waiting in an event loop").
+ */
+static socklen_t watch_addr(struct sockaddr_un *a, uint32_t k, uint32_t tok)
 {
-	uint64_t m;
-	uint32_t k;
+	int n;
+
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	n = snprintf(a->sun_path + 1, sizeof(a->sun_path) - 1,
+		     "shmk-%u-%08x", k, tok);
+	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+			   (socklen_t)n);
+}
+
+/*
+ * memfd: make slot @k's watch socket readable, from @p's sending socket
+ * (made on first use).  0, or -1 when no socket could be made (the
+ * caller then leaves the fd armed, for the next waker).  A full socket
+ * (EAGAIN) is readable already; a missing one (ECONNREFUSED) belongs to
+ * a watcher that left: either is fine.
+ */
+static int watch_send(struct shmk_port *p, uint32_t k)
+{
+	struct sockaddr_un a;
+	socklen_t len;
+	/*
+	 * Relaxed: after our acquire load of the watch mask, which saw the
+	 * bit its port set after its release store of wtok.
+	 */
+	uint32_t tok = atomic_load_explicit(&p->v.slots[k].wtok,
+					    memory_order_relaxed);
+
+	if (p->sfd < 0) {
+		p->sfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK |
+				SOCK_CLOEXEC, 0);
+		if (p->sfd < 0)
+			return -1;
+	}
+	len = watch_addr(&a, k, tok);
+	(void)sendto(p->sfd, "", 1, MSG_DONTWAIT | MSG_NOSIGNAL,
+		     (const struct sockaddr *)&a, len);
+	/* Relaxed: a statistic. */
+	atomic_fetch_add_explicit(&shmk__svc_watch_sends, 1,
+				  memory_order_relaxed);
+	return 0;
+}
+
+/*
+ * Wake the live slots of @want whose bit is set in @mask; with a data
+ * wake (@p the waker's port, not NULL), also the armed fds of the slots
+ * of @want that have one (the watch mask): make the fd readable, then
+ * disarm it by a CAS from the value seen.  A waker killed before the
+ * CAS leaves the fd armed for the next waker (a spurious wake-up at
+ * worst); a stale CAS fails on a newer arm; and a dead watcher costs one
+ * datagram (or wake), as the first waker disarms it.
+ */
+static void wake_mask(struct shmk_port *p, const struct svc_view *v,
+		      _Atomic uint64_t *mask, uint64_t want)
+{
+	int dev = shmk_region_backend(v->r) == SHMK_BACKEND_DEVICE;
+	uint64_t m, sl_m, w = 0, bit;
+	uint32_t k, a;
 
 	/*
 	 * Seq_cst fence: the waker's half of the Dekker pairing with
-	 * svc_block_on() (sleeper: set bit, fence, re-check).  Our store of
-	 * what the sleeper waits for precedes this fence; the fences are
-	 * totally ordered, so either the sleeper's re-check sees our store,
-	 * or our load below sees its bit.
+	 * svc_block_on() (sleeper: set bit, fence, re-check) and with
+	 * watch_arm() (watcher: arm, fence, re-check).  Our store of what
+	 * the sleeper waits for precedes this fence; the fences are totally
+	 * ordered, so either the sleeper's re-check sees our store, or our
+	 * loads below see its bit (its arm).
 	 */
 	atomic_thread_fence(memory_order_seq_cst);
 	/*
 	 * Acquire: pairs with the sleeper's seq_cst fetch_or of its bit,
 	 * which follows its store of ALIVE: the state check below sees it.
 	 */
-	m = atomic_load_explicit(mask, memory_order_acquire) & want;
+	sl_m = atomic_load_explicit(mask, memory_order_acquire) & want;
+	if (p)
+		/*
+		 * Acquire: pairs with the watcher's seq_cst fetch_or of its
+		 * watch bit, which follows its release store of wtok.
+		 */
+		w = atomic_load_explicit(&v->sh->watch, memory_order_acquire) &
+		    want;
+	m = sl_m | w;
 	while (m) {
 		struct svc_slot *sl;
+		int armed = 0;
 
 		k = (uint32_t)__builtin_ctzll(m);
 		m &= m - 1;
 		if (k >= v->g.nslots)	/* @want is ours, but be safe */
 			break;
+		bit = 1ULL << k;
 		sl = &v->slots[k];
 		/* Relaxed: ordered by the acquire above; a dead slot sleeps not. */
 		if (ST_TAG(atomic_load_explicit(&sl->state, memory_order_relaxed)) !=
 		    ST_ALIVE)
 			continue;
-		SHMK_CP();
-		/*
-		 * Release: pairs with the sleeper's acquire load of its wake
-		 * word: if it reads this increment, our store is visible to
-		 * its re-check; if not, its wait returns at once (-EAGAIN) or
-		 * is woken by the wake below.
-		 */
-		atomic_fetch_add_explicit(&sl->wake, 1, memory_order_release);
-		shmk_wake(v->r, (const void *)&sl->wake, SHMK_WAKE_ALL);
-		/* Relaxed: a statistic. */
-		atomic_fetch_add_explicit(&shmk__svc_wakes, 1, memory_order_relaxed);
+		a = 0;
+		if (w & bit) {
+			/*
+			 * Relaxed: after our fence, which is what pairs with
+			 * the watcher's fence after its seq_cst arm.
+			 */
+			a = atomic_load_explicit(&sl->armed, memory_order_relaxed);
+			armed = a & 1;
+		}
+		/* No socket (out of fds): left armed for the next waker. */
+		if (armed && !dev && watch_send(p, k) < 0)
+			armed = 0;
+		/* The device's watch is signalled by a wake of the word. */
+		if (sl_m & bit || (armed && dev)) {
+			SHMK_CP();
+			/*
+			 * Release: pairs with the sleeper's acquire load of
+			 * its wake word: if it reads this increment, our store
+			 * is visible to its re-check; if not, its wait returns
+			 * at once (-EAGAIN) or is woken by the wake below.
+			 */
+			atomic_fetch_add_explicit(&sl->wake, 1, memory_order_release);
+			shmk_wake(v->r, (const void *)&sl->wake, SHMK_WAKE_ALL);
+			/* Relaxed: a statistic. */
+			atomic_fetch_add_explicit(&shmk__svc_wakes, 1,
+						  memory_order_relaxed);
+		}
+		if (armed) {
+			SHMK_CP();
+			/*
+			 * Relaxed: disarming publishes nothing (the fd being
+			 * readable is what the watcher acts on); from the
+			 * exact value seen, so a newer arm stays.
+			 */
+			atomic_compare_exchange_strong_explicit(&sl->armed, &a,
+					a & ~1U, memory_order_relaxed,
+					memory_order_relaxed);
+		}
 	}
 }
 
@@ -82,31 +188,40 @@ static uint64_t range_mask(uint32_t lo, uint32_t hi)
  * After a producer published into ring @ri: wake its consumers (the
  * server wakes the one client whose ring it wrote).
  */
-void svc_wake_cons(const struct shmk_port *p, uint32_t ri)
+void svc_wake_cons(struct shmk_port *p, uint32_t ri)
 {
 	uint64_t want = p->role != ROLE_SERVER ? range_mask(p->clo, p->chi) :
 			ri < 64 ? 1ULL << ri : 0;
 
-	wake_mask(&p->v, &p->v.sh->sleep_data, want);
+	wake_mask(p, &p->v, &p->v.sh->sleep_data, want);
 }
 
 /* After a consumer advanced its cursor on producer @i: wake @i if it waits. */
 void svc_wake_prod(const struct svc_view *v, uint32_t i)
 {
 	if (i < 64)
-		wake_mask(v, &v->sh->sleep_room, 1ULL << i);
+		wake_mask(NULL, v, &v->sh->sleep_room, 1ULL << i);
 }
 
-/* After a notifier set the event bits of the listeners in @want. */
+/*
+ * After a notifier set the event bits of the listeners in @want: their
+ * sleepers and their armed port fds.
+ */
+void svc_wake_events(struct shmk_port *p, uint64_t want)
+{
+	wake_mask(p, &p->v, &p->v.sh->sleep_data, want);
+}
+
+/* The sleepers only (no port fds: a blackboard reader has none). */
 void svc_wake_listeners(const struct svc_view *v, uint64_t want)
 {
-	wake_mask(v, &v->sh->sleep_data, want);
+	wake_mask(NULL, v, &v->sh->sleep_data, want);
 }
 
 /* A consumer left or was reclaimed: every producer waiting for room. */
 void svc_wake_room(const struct svc_view *v)
 {
-	wake_mask(v, &v->sh->sleep_room, ~0ULL);
+	wake_mask(NULL, v, &v->sh->sleep_room, ~0ULL);
 }
 
 /* Device: sleep until our wake word or the death counter moves. */
@@ -154,6 +269,152 @@ static void slice_recover(struct shmk_service *s)
 }
 
 /*
+ * Port fds (shmk_port_fd()).  A port with an fd has its bit in the
+ * service's watch mask.  Its fd polls readable when a data waker found
+ * it armed (slots[k].armed): the waker, on the device, wakes the port's
+ * wake word (the module's watch on it, SHMK_IOC_WATCH, makes the port's
+ * region file readable); on memfd, sends one byte to the port's
+ * abstract datagram socket; then disarms it.  The port re-arms when its
+ * receive finds nothing: it empties the fd (SHMK_IOC_ACK; reading the
+ * socket), arms (seq_cst), fences and looks again.
+ * Documentation/messaging.rst, "Waiting in an event loop", has the
+ * argument that no wake-up is lost.
+ */
+
+/* Spurious datagrams read per re-arm at most: a flood cannot hold us. */
+#define WATCH_DRAIN_MAX	64
+
+static void watch_arm(struct shmk_port *p)
+{
+	struct svc_slot *sl = &p->v.slots[p->slot];
+	char b[16];
+	uint32_t a;
+	int i;
+
+	if (p->wfd < 0) {
+		(void)ioctl(shmk_region_fd(p->v.r), SHMK_IOC_ACK);
+	} else {
+		for (i = 0; i < WATCH_DRAIN_MAX; i++)
+			if (recv(p->wfd, b, sizeof(b), MSG_DONTWAIT) < 0)
+				break;
+	}
+	/* Relaxed: only we arm it; a waker only clears bit 0. */
+	a = atomic_load_explicit(&sl->armed, memory_order_relaxed);
+	SHMK_CP();
+	/*
+	 * Seq_cst, and the fence: the watcher's half of the Dekker pairing
+	 * with wake_mask()'s fence: either our re-check after the fence
+	 * sees the waker's store, or the waker's load sees this arm.  A new
+	 * count each time: a waker's CAS from an older arm fails.
+	 */
+	atomic_store_explicit(&sl->armed, ((a >> 1) + 1) << 1 | 1,
+			      memory_order_seq_cst);
+	atomic_thread_fence(memory_order_seq_cst);
+}
+
+/* memfd: bind the port's watch socket at a fresh random address. */
+static int watch_bind(struct shmk_port *p)
+{
+	struct sockaddr_un a;
+	socklen_t len;
+	uint32_t tok = 0;
+	int fd, i, ret = -EADDRINUSE;
+
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	for (i = 0; i < 16 && ret == -EADDRINUSE; i++) {
+		if (getrandom(&tok, sizeof(tok), 0) != sizeof(tok)) {
+			ret = errno ? -errno : -EIO;
+			break;
+		}
+		len = watch_addr(&a, p->slot, tok);
+		ret = bind(fd, (const struct sockaddr *)&a, len) ? -errno : 0;
+	}
+	if (ret) {
+		if (ret == -EADDRINUSE)
+			svc_err("shmk_port_fd: 16 random watch addresses were "
+				"all taken in this network namespace");
+		close(fd);
+		return ret;
+	}
+	SHMK_CP();
+	/*
+	 * Release: with the seq_cst fetch_or of our watch bit after it,
+	 * pairs with the waker's acquire load of the mask.
+	 */
+	atomic_store_explicit(&p->v.slots[p->slot].wtok, tok,
+			      memory_order_release);
+	p->wfd = fd;
+	/* Readable at once: the caller's first receive arms the watch. */
+	(void)sendto(fd, "", 1, MSG_DONTWAIT, (const struct sockaddr *)&a, len);
+	return 0;
+}
+
+/* Device: watch the port's wake word through its own region file. */
+static int watch_device(struct shmk_port *p)
+{
+	struct svc_slot *sl = &p->v.slots[p->slot];
+	struct shmk_watch w;
+	int ret;
+
+	memset(&w, 0, sizeof(w));
+	w.size = sizeof(w);
+	w.offset = slot_off(&p->v, p->slot) + offsetof(struct svc_slot, wake);
+	w.bitset = SHMK_BITSET_ANY;
+	if (ioctl(shmk_region_fd(p->v.r), SHMK_IOC_WATCH, &w) < 0)
+		return -errno;
+	/* Readable at once: the caller's first receive arms the watch. */
+	SHMK_CP();
+	/* Relaxed: the wake word is ours; the wake below is what counts. */
+	atomic_fetch_add_explicit(&sl->wake, 1, memory_order_relaxed);
+	ret = shmk_wake(p->v.r, (const void *)&sl->wake, SHMK_WAKE_ALL);
+	return ret < 0 ? ret : 0;
+}
+
+SHMK_API int shmk_port_fd(struct shmk_port *p)
+{
+	int ret;
+
+	if (!p)
+		return -EINVAL;
+	if (p->role != ROLE_SUB && p->role != ROLE_CLIENT &&
+	    p->role != ROLE_SERVER && p->role != ROLE_LISTENER) {
+		svc_err("shmk_port_fd: a publisher or notifier receives "
+			"nothing to wait for");
+		return -EINVAL;
+	}
+	if (!p->watching) {
+		ret = shmk_region_backend(p->v.r) == SHMK_BACKEND_DEVICE ?
+		      watch_device(p) : watch_bind(p);
+		if (ret)
+			return ret;
+		SHMK_CP();
+		/*
+		 * Seq_cst (a release at least): pairs with the waker's
+		 * acquire load of the mask: our wtok is visible to it.
+		 */
+		atomic_fetch_or_explicit(&p->v.sh->watch, p->bit,
+					 memory_order_seq_cst);
+		p->watching = 1;
+	}
+	return p->wfd >= 0 ? p->wfd : shmk_region_fd(p->v.r);
+}
+
+/*
+ * Leaving, or a fork() child's copy: close our sockets.  The watch bit
+ * is the slot's: the sweep of the slot clears it.
+ */
+void svc_watch_close(struct shmk_port *p)
+{
+	if (p->wfd >= 0)
+		close(p->wfd);
+	if (p->sfd >= 0)
+		close(p->sfd);
+	p->wfd = p->sfd = -1;
+}
+
+/*
  * Call @fn until it returns something other than -EAGAIN, sleeping on the
  * port's wake word with its bit set in the @which mask in between; up to
  * @timeout_ns (0: one try; negative: forever).  A wait that fails with
@@ -167,15 +428,25 @@ int svc_block_on(struct shmk_port *p, try_fn fn, void *arg,
 	_Atomic uint64_t *mask = which == SLEEP_DATA ? &v->sh->sleep_data :
 				 &v->sh->sleep_room;
 	int dev = shmk_region_backend(v->r) == SHMK_BACKEND_DEVICE;
-	/* A watching listener's bit stays set for as long as it watches. */
-	int keep = which == SLEEP_DATA && p->watching;
 	int64_t deadline = shmk_deadline(timeout_ns), left;
 	uint32_t e, d;
 	int ret, w, i;
 
+	ret = fn(p, arg);
+	if (ret != -EAGAIN)
+		return ret;
+	/* Nothing: re-arm the port's fd, then look again (watch_arm()). */
+	if (which == SLEEP_DATA && p->watching) {
+		watch_arm(p);
+		ret = fn(p, arg);
+		if (ret != -EAGAIN)
+			return ret;
+	}
+	if (timeout_ns == 0)
+		return ret;
 	for (;;) {
 		ret = fn(p, arg);
-		if (ret != -EAGAIN || timeout_ns == 0)
+		if (ret != -EAGAIN)
 			return ret;
 		for (i = 0; i < 64; i++) {
 			shmk_cpu_relax();
@@ -219,11 +490,9 @@ int svc_block_on(struct shmk_port *p, try_fn fn, void *arg,
 					ret = w;	/* -EINTR, or a broken wait */
 			}
 		}
-		if (!keep) {
-			SHMK_CP();
-			/* Relaxed: only we set it; a late wake is spurious only. */
-			atomic_fetch_and_explicit(mask, ~p->bit, memory_order_relaxed);
-		}
+		SHMK_CP();
+		/* Relaxed: only we set it; a late wake is spurious only. */
+		atomic_fetch_and_explicit(mask, ~p->bit, memory_order_relaxed);
 		if (ret != -EAGAIN)
 			return ret;
 	}

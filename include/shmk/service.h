@@ -623,16 +623,36 @@ SHMK_API int shmk_listener_wait(struct shmk_port *p, uint32_t *ids,
 				unsigned int max, int64_t timeout_ns);
 
 /**
- * shmk_listener_fd() - a file descriptor that polls readable when an
- * event may be pending (device backend)
+ * shmk_port_fd() - a file descriptor that polls readable when the port
+ * may have something to receive
+ * @p:		subscriber, client, server or listener port
+ *
+ * For poll, select, epoll or io_uring (IORING_OP_POLL_ADD), with no
+ * thread behind it.  The fd belongs to the port (do not close it; it goes
+ * with shmk_port_close()) and is the same on every call.  It polls
+ * readable at first; once it does, call the port's receive
+ * (shmk_sub_receive(), shmk_client_receive(), shmk_server_receive(),
+ * shmk_listener_wait()) with timeout 0 until it returns -EAGAIN, which
+ * empties and re-arms the fd: anything sent after that makes it readable
+ * again, so no wake-up is lost.  It may poll readable with nothing to
+ * receive (a spurious wake-up): receive returns -EAGAIN at once.
+ *
+ * Device backend: the port's own region file, watching its wake word
+ * (SHMK_IOC_WATCH).  memfd backend: a non-blocking abstract Unix
+ * datagram socket; senders must be in the same network namespace.
+ *
+ * Return: the fd; -EINVAL (@p NULL, or a publisher or notifier:
+ * shmk_last_error() says so); -EADDRINUSE (memfd: no free random
+ * address); another negative errno from socket(), bind() or
+ * SHMK_IOC_WATCH.
+ */
+SHMK_API int shmk_port_fd(struct shmk_port *p);
+
+/**
+ * shmk_listener_fd() - shmk_port_fd() of a listener
  * @p:		listener port
  *
- * The fd belongs to the port.  Use it with epoll or io_uring; after it
- * polls readable call shmk_listener_wait() with timeout 0, which
- * re-arms it (SHMK_IOC_ACK).
- *
- * Return: the fd; -EOPNOTSUPP on the memfd backend; -EINVAL (@p NULL or
- * not a listener); another negative errno from SHMK_IOC_WATCH.
+ * Return: as shmk_port_fd(); -EINVAL (@p NULL or not a listener).
  */
 SHMK_API int shmk_listener_fd(struct shmk_port *p);
 

@@ -21,6 +21,7 @@
 #include <shmk/service.h>
 #include <shmk/blackboard.h>
 #include <shmk/inspect.h>
+#include <shmk/waitset.h>
 
 #define SHMK_VERSION_MAJOR	0
 #define SHMK_VERSION_MINOR	1

@@ -42,6 +42,20 @@ int cp_audit_holders(const struct shmk_service *s, char *msg, size_t len)
 	return n;
 }
 
+int cp_audit_watch(const struct shmk_service *s, char *msg, size_t len)
+{
+	const struct svc_view *v = &s->v;
+	uint64_t alive = alive_mask(v);
+	/* Relaxed: the harness looks while nobody else runs. */
+	uint64_t m = atomic_load_explicit(&v->sh->watch, memory_order_relaxed);
+
+	if (!(m & ~alive))
+		return 0;
+	snprintf(msg, len, "watch mask %#llx, live slots %#llx",
+		 (unsigned long long)m, (unsigned long long)alive);
+	return 1;
+}
+
 int cp_audit_port(const struct shmk_port *p, char *msg, size_t len)
 {
 	const struct svc_view *v = &p->v;

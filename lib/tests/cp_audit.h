@@ -25,6 +25,12 @@ int cp_audit_holders(const struct shmk_service *s, char *msg, size_t len);
  */
 int cp_audit_port(const struct shmk_port *p, char *msg, size_t len);
 
+/*
+ * Bits of the watch mask (port fds) whose slot is not a live
+ * participant: after recovery, a leak (wakers would keep looking).
+ */
+int cp_audit_watch(const struct shmk_service *s, char *msg, size_t len);
+
 /* Give every free chunk to slot @slot (a dead participant): 0 left free. */
 int cp_hog_chunks(const struct shmk_service *s, int slot);
 

@@ -37,6 +37,7 @@
  * more.
  */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <sys/mman.h>
@@ -202,12 +203,14 @@ enum { K_CREATE, K_PUBSUB, K_REQRES, K_EVENT, K_BB };
 #define F_LOCKED	(1U << 7)	/* a free slot's lock is held (memfd
 					 * only: OFD locks) */
 #define F_WATCHED	(1U << 8)	/* the victim listener is watched by
-					 * shmk_listener_fd() (device only) */
+					 * shmk_listener_fd() */
 /* Blackboard: keys 1000 + i, i < BB_KEYS; the parent adds BB_BASE. */
 #define BB_KEYS		6
 #define BB_BASE		4
 #define F_BBVW		(1U << 9)	/* blackboard: the victim is the
 					 * writer (the parent holds none) */
+#define F_SURVWATCH	(1U << 10)	/* the survivor consumer has an armed
+					 * fd (shmk_port_fd()) */
 
 struct world;
 
@@ -243,6 +246,7 @@ struct world {
 	uint32_t nseq[W_MAX];		/* the parent's writers' next seq */
 	uint8_t seen[R_MAX][W_MAX][SEQS];
 	uint8_t evseen[64];		/* ids the survivor listener got */
+	int wfd;			/* F_SURVWATCH: the survivor's fd */
 };
 
 #define VCHECK(cond)							\
@@ -730,6 +734,20 @@ static void world_setup(struct world *w, const struct op *op)
 		break;
 	}
 	}
+	if (op->flags & F_SURVWATCH) {
+		uint32_t ids[8];
+
+		w->wfd = shmk_port_fd(w->b);
+		assert_true(w->wfd >= 0);
+		/* Armed: nothing to receive now. */
+		if (op->kind == K_PUBSUB)
+			assert_int_equal(shmk_sub_receive(w->b, &smp, 0), -EAGAIN);
+		else
+			assert_int_equal(shmk_listener_wait(w->b, ids, 8, 0),
+					 -EAGAIN);
+		assert_int_equal(poll(&(struct pollfd){ .fd = w->wfd,
+				      .events = POLLIN }, 1, 0), 0);
+	}
 	if (op->flags & F_DEAD)
 		dead_peer(w);
 	if (op->flags & F_HOG)
@@ -1117,6 +1135,30 @@ static void check_announced(struct world *w)
 		viol(V_LEAK, "%s", msg);
 }
 
+/*
+ * Port fds: no watch bit of a slot that is not live after recovery; and
+ * with F_SURVWATCH, whatever the victim's death left (an fd armed, or
+ * made readable and not disarmed), the survivor publisher's or
+ * notifier's next wake makes the survivor's armed fd readable.
+ */
+static void check_watch(struct world *w)
+{
+	struct pollfd pf = { .fd = w->wfd, .events = POLLIN };
+	char msg[160];
+
+	if (cp_audit_watch(w->s, msg, sizeof(msg)))
+		viol(V_LEAK, "after recovery: %s", msg);
+	if (!(w->op->flags & F_SURVWATCH))
+		return;
+	if ((w->op->kind == K_PUBSUB && par_publish(w, w->a, W_SP)) ||
+	    (w->op->kind == K_EVENT && par_notify(w->a, 5) < 1)) {
+		viol(V_STUCK, "the survivor cannot wake its watched peer");
+		return;
+	}
+	if (poll(&pf, 1, 2000) != 1)
+		viol(V_LOST, "the survivor's armed fd missed a wake-up");
+}
+
 static void world_check(struct world *w)
 {
 	int ret;
@@ -1129,6 +1171,7 @@ static void world_check(struct world *w)
 		ret = shmk_service_recover(w->s);
 		if (ret < 0)
 			viol(V_STUCK, "recovery returned %d", ret);
+		check_watch(w);
 		if (w->op->kind == K_PUBSUB)
 			check_pubsub(w);
 		else if (w->op->kind == K_REQRES)
@@ -1578,6 +1621,19 @@ static void prep_listener_fd(struct vic *v)
 	VCHECK(shmk_listener_fd(v->p) >= 0);
 }
 
+/* A subscriber makes its fd and arms it (receive(0) finds nothing). */
+static void act_port_fd(struct vic *v)
+{
+	struct shmk_sample smp;
+
+	int ret, i = 0;
+
+	VCHECK(shmk_port_fd(v->p) >= 0);
+	while ((ret = shmk_sub_receive(v->p, &smp, 0)) == 0 && i++ < 64)
+		VCHECK(shmk_sub_release(v->p, &smp) == 0);
+	VCHECK(ret == -EAGAIN);
+}
+
 static void act_listener_wait(struct vic *v)
 {
 	uint32_t ids[8];
@@ -1696,6 +1752,11 @@ static const struct op ops[] = {
 	  act_close },
 	{ "close_listener_fd", K_EVENT, F_WATCHED, prep_listener_fd, NULL, NULL,
 	  act_close },
+	{ "port_fd", K_PUBSUB, 0, v_sub, NULL, NULL, act_port_fd },
+	{ "publish_watched", K_PUBSUB, F_SURVWATCH, prep_publish, NULL, NULL,
+	  act_publish_safe },
+	{ "notify_watched", K_EVENT, F_SURVWATCH, v_notifier, NULL, NULL,
+	  act_notify },
 	{ "recover_event", K_EVENT, F_DEAD, NULL, NULL, NULL, act_recover },
 	{ "bb_service_open", K_BB, 0, NULL, NULL, NULL, act_service_open },
 	{ "bb_writer_open", K_BB, F_BBVW, NULL, NULL, NULL, v_bbw },
@@ -1733,13 +1794,11 @@ static bool op_selected(const char *name)
 	return false;
 }
 
-/* OFD locks are memfd's, watched fds the device's. */
+/* OFD locks are memfd's. */
 static bool op_applies(const struct op *op)
 {
 	if (op->flags & F_LOCKED)
 		return backend == SHMK_BACKEND_MEMFD;
-	if (op->flags & F_WATCHED)
-		return backend == SHMK_BACKEND_DEVICE;
 	return true;
 }
 
@@ -1912,8 +1971,10 @@ static const struct {
 	  "allowed, device backend only: the module cannot register a death notice" },
 	{ SHMK_BACKEND_DEVICE, "svc_port.c", "no death notice could be armed",
 	  "allowed: only when the module refuses a death notice (out of memory)" },
-	{ SHMK_BACKEND_MEMFD, "event.c", "a listener watched by shmk_listener_fd()",
-	  "allowed, device backend only: a listener watched by shmk_listener_fd()" },
+	{ SHMK_BACKEND_MEMFD, "svc_wait.c", "the wake word is ours",
+	  "allowed, device backend only: a port fd is a watch of the wake word" },
+	{ SHMK_BACKEND_DEVICE, "svc_wait.c", "fetch_or of our watch bit after it",
+	  "allowed, memfd only: the token of a port fd's datagram socket" },
 	{ SHMK_BACKEND_DEVICE, "svc_wait.c", "the sleeper's acquire load of its wake",
 	  "allowed: nobody here sleeps alive while another wakes it (on memfd a killed sleeper looks alive until recovered)" },
 };

@@ -46,6 +46,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -131,7 +132,8 @@ static const struct field hdr_fields[] = {
 #define SLF(f) { "slot." #f, offsetof(struct svc_slot, f), \
 		 sizeof(((struct svc_slot *)0)->f) }
 static const struct field slot_fields[] = {
-	SLF(state), SLF(gen), SLF(pid), SLF(flags), SLF(wake),
+	SLF(state), SLF(gen), SLF(pid), SLF(flags), SLF(wake), SLF(wtok),
+	SLF(armed),
 };
 #define PF(f) { "prod." #f, offsetof(struct svc_prod, f), \
 		sizeof(((struct svc_prod *)0)->f) }
@@ -948,7 +950,10 @@ static void corrupt(struct world *w)
 			snprintf(desc, sizeof(desc), "slot[%u] word +%u", k, i);
 			break;
 		case 10:
-			/* The header's wait words (epoch, sleeper masks...). */
+			/*
+			 * The header's wait words (sleeper masks, deaths, the
+			 * watch mask of port fds).
+			 */
 			size = rndn(2) ? 8 : 4;
 			i = rndn((uint32_t)(L->wait_sz / size)) * size;
 			off = L->wait_off + i;
@@ -1375,6 +1380,31 @@ static void op_listen(struct world *w, struct vport *v)
 }
 
 /* Close a port (with or without giving back first), or reopen it. */
+/*
+ * A consumer's port fd (shmk_port_fd()): made once, then polled.  Wakers
+ * read the watch mask, slots' armed words and tokens, all corruptible:
+ * spurious wake-ups or datagrams to nobody, never a crash or a hang.
+ */
+static void op_port_fd(struct world *w, struct vport *v)
+{
+	struct pollfd pf = { .events = POLLIN };
+	int rc;
+
+	(void)w;
+	watchdog_arm("shmk_port_fd");
+	rc = shmk_port_fd(v->p);
+	watchdog_disarm();
+	hist_add("  %s = %d", H.op, rc);
+	if (rc < 0) {
+		CHECK_RC(rc, -EADDRINUSE, -EMFILE, -ENFILE, -ENOMEM, END);
+		return;
+	}
+	pf.fd = rc;
+	if (poll(&pf, 1, 0) < 0)
+		problem("%s: poll of fd %d failed: %s", H.op, rc,
+			strerror(errno));
+}
+
 static void op_close_open(struct world *w, int cons)
 {
 	struct vport *v = pick(w, cons);
@@ -1510,6 +1540,8 @@ static void victim_op(struct world *w)
 	if (!v->p)
 		{ op_close_open(w, cons); return; }
 	r = rndn(100);
+	if (cons && r < 5)
+		{ op_port_fd(w, v); return; }
 	if (w->pat == P_EVENT) {
 		cons ? op_listen(w, v) : op_notify(w, v);
 		return;
