@@ -183,17 +183,18 @@ $(BUILD)/tools/drones $(BUILD)/guest/drones: $(DRONES_SRCS) $(DRONES_HDRS) $(TOO
 		$(DRONES_SRCS) $(LIBA) -lpthread
 
 # The Cyclone DDS bridge (Documentation/dds.rst): host only, against
-# Debian's cyclonedds-dev (tools/deps); its type is compiled by idlc into
-# the build folder.  shmk-dds-bench is its own program so that shmk-bench
-# (also built static for the guest) does not need libddsc.
+# Debian's cyclonedds-dev and cyclonedds-tools (tools/deps); its type is
+# compiled by idlc into the build folder.  shmk-dds-bench is its own
+# program so that shmk-bench (also built static for the guest) does not
+# need libddsc.
 DDS_GEN   := $(BUILD)/tools/dds
 DDS_BINS  := $(BUILD)/tools/shmk-dds $(BUILD)/tools/shmk-dds-bench $(DDS_GEN)/dds-peer
 
 dds: $(DDS_BINS)
 
 $(DDS_GEN)/shmk_bridge.c $(DDS_GEN)/shmk_bridge.h &: tools/dds/shmk_bridge.idl
-	@test -e /usr/include/dds/dds.h && command -v idlc >/dev/null || \
-		{ echo "shmk-dds needs Cyclone DDS (<dds/dds.h>, idlc): run tools/deps (cyclonedds-dev)" >&2; exit 1; }
+	@echo '#include <dds/dds.h>' | $(CC) -E -x c - >/dev/null 2>&1 && command -v idlc >/dev/null || \
+		{ echo "shmk-dds needs Cyclone DDS (<dds/dds.h>, idlc): run tools/deps (Debian: cyclonedds-dev, cyclonedds-tools)" >&2; exit 1; }
 	@mkdir -p $(DDS_GEN)
 	idlc -o $(DDS_GEN) $<
 

@@ -144,6 +144,7 @@ static void *out_thread(void *arg)
 		if (ret) {
 			log_msg("--out %s: receive: %s", r->svc, strerror(-ret));
 			r->err = ret;
+			kill(getpid(), SIGTERM);	/* the whole bridge stops, status 1 */
 			break;
 		}
 		if ((int)smp.origin == r->skip_slot) {
@@ -260,6 +261,7 @@ static void *in_thread(void *arg)
 		if (n < 0) {
 			log_msg("--in %s: dds_waitset_wait: %s", r->svc, dds_strretcode(n));
 			r->err = -EIO;
+			kill(getpid(), SIGTERM);	/* the whole bridge stops, status 1 */
 			break;
 		}
 		for (;;) {
@@ -279,8 +281,10 @@ static void *in_thread(void *arg)
 				ddsi_serdata_unref(sds[i]);
 			}
 		}
-		if (r->err)
+		if (r->err) {
+			kill(getpid(), SIGTERM);	/* the whole bridge stops, status 1 */
 			break;
+		}
 	}
 	return NULL;
 }
@@ -536,6 +540,7 @@ int main(int argc, char **argv)
 	while (sigwait(&set, &sig))
 		;
 	log_msg("%s: stopping", strsignal(sig));
+	/* A route that failed sent the SIGTERM: say so in the status. */
 out:
 	atomic_store(&stopping, true);
 	if (guard > 0)
