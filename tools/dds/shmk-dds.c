@@ -112,6 +112,14 @@ static void log_msg(const char *fmt, ...)
 	fprintf(stderr, "%s: %s\n", prog, buf);
 }
 
+/* Count a dropped sample; log the first and every 1000th. */
+#define DROP(r, fmt, ...)							\
+	do {									\
+		if (++(r)->dropped == 1 || (r)->dropped % 1000 == 0)		\
+			log_msg(fmt " (%" PRIu64 " dropped)", __VA_ARGS__,	\
+				(r)->dropped);					\
+	} while (0)
+
 static uint64_t get_le_or_be(const unsigned char *p, int n, bool le)
 {
 	uint64_t v = 0;
@@ -138,7 +146,7 @@ static void *out_thread(void *arg)
 			continue;
 		if (ret == -EBADMSG) {
 			/* A peer wrote garbage: the library skipped it. */
-			r->dropped++;
+			DROP(r, "--out %s: receive: %s", r->svc, strerror(-ret));
 			continue;
 		}
 		if (ret) {
@@ -169,10 +177,7 @@ static void *out_thread(void *arg)
 		shmk_sub_release(r->port, &smp);
 		if (rc < 0) {
 			/* Reliable back-pressure beyond max_blocking_time. */
-			r->dropped++;
-			if (r->dropped == 1 || r->dropped % 1000 == 0)
-				log_msg("--out %s: dds_write: %s (%" PRIu64 " dropped)",
-					r->svc, dds_strretcode(rc), r->dropped);
+			DROP(r, "--out %s: dds_write: %s", r->svc, dds_strretcode(rc));
 			continue;
 		}
 		r->moved++;
@@ -195,15 +200,14 @@ static void in_one(struct route *r, struct ddsi_serdata *sd)
 	int ret;
 
 	if (size < CDR_PAYLOAD) {
-		r->dropped++;
+		DROP(r, "--in %s: a %" PRIu32 "-byte sample is too short", r->svc, size);
 		return;
 	}
 	ddsi_serdata_to_ser(sd, 0, CDR_PAYLOAD, hdr);
 	/* Encapsulation id, big endian: CDR_BE 0, CDR_LE 1, PLAIN_CDR2 6/7. */
 	enc = (unsigned int)hdr[0] << 8 | hdr[1];
 	if (enc != 0 && enc != 1 && enc != 6 && enc != 7) {
-		r->dropped++;
-		log_msg("--in %s: unknown CDR encapsulation %#x: dropped", r->svc, enc);
+		DROP(r, "--in %s: unknown CDR encapsulation %#x", r->svc, enc);
 		return;
 	}
 	le = enc & 1;
@@ -214,9 +218,8 @@ static void in_one(struct route *r, struct ddsi_serdata *sd)
 		return;
 	}
 	if (len > size - CDR_PAYLOAD || len > r->payload_max) {
-		r->dropped++;
-		log_msg("--in %s: a %" PRIu64 "-byte sample does not fit (payload_max %" PRIu64
-			"): dropped", r->svc, len, r->payload_max);
+		DROP(r, "--in %s: a %" PRIu64 "-byte sample does not fit (payload_max %" PRIu64 ")",
+		     r->svc, len, r->payload_max);
 		return;
 	}
 	/* No free chunk: subscribers hold them all; wait a little. */
@@ -227,9 +230,8 @@ static void in_one(struct route *r, struct ddsi_serdata *sd)
 		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
 	}
 	if (ret) {
-		r->dropped++;
-		log_msg("--in %s: loan: %s%s%s: dropped", r->svc, strerror(-ret),
-			*shmk_last_error() ? ": " : "", shmk_last_error());
+		DROP(r, "--in %s: loan: %s%s%s", r->svc, strerror(-ret),
+		     *shmk_last_error() ? ": " : "", shmk_last_error());
 		return;
 	}
 	/* The one copy: Cyclone's receive buffer -> the loaned chunk. */
@@ -240,8 +242,7 @@ static void in_one(struct route *r, struct ddsi_serdata *sd)
 	while (ret == -EINTR && !atomic_load(&stopping));
 	if (ret) {
 		shmk_pub_discard(r->port, pl);
-		r->dropped++;
-		log_msg("--in %s: publish: %s: dropped", r->svc, strerror(-ret));
+		DROP(r, "--in %s: publish: %s", r->svc, strerror(-ret));
 		return;
 	}
 	r->moved++;
