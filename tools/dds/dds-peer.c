@@ -53,9 +53,14 @@ static int64_t now_ns(void)
 
 int main(int argc, char **argv)
 {
-	/* Block overflow, buffer 64: the publisher waits for the bridge. */
+	/*
+	 * Block overflow: the publisher waits for the bridge.  Buffer 256,
+	 * and so DDS keep-last 256 in the bridges: half a second of the
+	 * test's traffic may wait in a history before the oldest is lost
+	 * (a slow or descheduled bridge thread under load, or valgrind).
+	 */
 	struct shmk_svc_config c = { .size = sizeof(c), .kind = SHMK_SVC_PUBSUB,
-				     .payload_max = PAYLOAD_MAX, .buffer = 64,
+				     .payload_max = PAYLOAD_MAX, .buffer = 256,
 				     .overflow = SHMK_OVERFLOW_BLOCK };
 	struct shmk_service *s;
 	struct shmk_port *p;
