@@ -320,7 +320,7 @@ install-tools: tools
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8
 	install -m 755 $(BUILD)/tools/shmkctl $(BUILD)/tools/shmk-bench $(DESTDIR)$(BINDIR)/
 	install -m 755 $(BUILD)/tools/shmk-dds $(BUILD)/tools/shmk-dds-bench $(DESTDIR)$(BINDIR)/
-	install -m 644 tools/dds/shmk-dds.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 tools/dds/shmk-dds.1 tools/dds/shmk-dds-bench.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 tools/shmkctl/shmkctl.8 $(DESTDIR)$(MANDIR)/man8/
 	install -D -m 644 tools/shmkctl/shmkctl.bash $(DESTDIR)$(COMPDIR)/shmkctl
 	install -m 644 tools/bench/shmk-bench.1 $(DESTDIR)$(MANDIR)/man1/

@@ -57,6 +57,7 @@ static const char *prog = "shmk-dds-bench";
 static unsigned int count = 2000, burst = 20000;
 static dds_domainid_t domain;
 static char bridge_path[PATH_MAX];
+static pid_t main_pid;
 
 static int64_t now_ns(void)
 {
@@ -280,8 +281,32 @@ static void *bridge_rx_thread(void *arg)
 	return NULL;
 }
 
+/* The bridge's log: a temporary file, read back for its counts. */
+static void bridge_log(char *buf, size_t n, const char *dir)
+{
+	snprintf(buf, n, "/tmp/shmk-dds-bench.%d%s.log", (int)main_pid, dir + 1);
+}
+
+/* Print the bridge's closing count lines ("... forwarded, ... dropped"). */
+static void bridge_counts(const char *dir)
+{
+	char path[96], line[512];
+	FILE *f;
+
+	bridge_log(path, sizeof(path), dir);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (strstr(line, " forwarded, "))
+			fprintf(stderr, "          %s", line);
+	if (f)
+		fclose(f);
+	unlink(path);
+}
+
 static pid_t spawn_bridge(const char *dir, const char *svc, const char *topic, size_t pmax)
 {
+	char log[96];
+
 	char dom[16], pm[24];
 	pid_t pid;
 
@@ -290,7 +315,9 @@ static pid_t spawn_bridge(const char *dir, const char *svc, const char *topic, s
 	fflush(NULL);
 	pid = fork();
 	if (pid == 0) {
-		freopen("/dev/null", "w", stderr);
+		bridge_log(log, sizeof(log), dir);
+		if (!freopen(log, "w", stderr))
+			_exit(126);
 		execl(bridge_path, bridge_path, "--domain", dom, "--payload-max", pm,
 		      "--buffer", "64", dir, svc, "--topic", topic, (char *)NULL);
 		_exit(127);
@@ -391,6 +418,7 @@ int main(int argc, char **argv)
 	char *self;
 	int i;
 
+	main_pid = getpid();
 	if (argc == 7 && !strcmp(argv[1], "--writer-child")) {
 		count = (unsigned int)atoi(argv[4]);
 		burst = (unsigned int)atoi(argv[5]);
@@ -480,6 +508,9 @@ int main(int argc, char **argv)
 			fprintf(stderr, "%s: bridge, %zu bytes: the end mark never came\n", prog,
 				sizes[k]);
 		report("bridge", sizes[k], &s);
+		/* Where the bridge path lost samples: the bridges' own counts. */
+		bridge_counts("--out");
+		bridge_counts("--in");
 		free(s.lat);
 	}
 	return 0;
