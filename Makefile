@@ -13,7 +13,8 @@
 #   vm-shell an interactive shell in the guest with the module loaded
 #   vm-run   CMD='...' in the guest with the module loaded
 #   rig-check tests of the QEMU rig itself (tools/vm/test-rig)
-#   tools    shmkctl, shmk-bench and the drones demo (build/tools/)
+#   tools    shmkctl, shmk-bench, the drones demo and (dds) the Cyclone DDS
+#            bridge shmk-dds with shmk-dds-bench (build/tools/)
 #   bench    shmk-bench on this machine (BENCH_ARGS, e.g. "--quick wakeup");
 #            bench-wakeup: its wakeup benchmark in the guest
 #   install  module, libshmk, headers, pkg-config, tools, man pages, bash
@@ -68,7 +69,7 @@ VM_ARGS   := $(foreach d,$(EXTRA),--extra $(d)) $(if $(TIMEOUT),--timeout $(TIME
 DEMO_TIMEOUT := 300
 
 .PHONY: FORCE all module lib selftests guest man check host-check guest-check kcheck \
-	demo vm-shell vm-run rig-check bench bench-wakeup install clean deps tools install-lib \
+	demo vm-shell vm-run rig-check bench bench-wakeup install clean deps tools dds install-lib \
 	install-module install-tools install-udev install-dkms install-check ctl-check \
 	install-all install-docs \
 	debug-kernel debug-module debug-check
@@ -163,7 +164,7 @@ TOOL_HDRS := $(wildcard include/shmk/*.h) include/uapi/linux/shmk.h
 DRONES_SRCS := tools/drones/drones.c tools/drones/png.c
 DRONES_HDRS := tools/drones/png.h
 
-tools: $(BUILD)/tools/shmkctl $(BUILD)/tools/shmk-bench $(BUILD)/tools/drones
+tools: $(BUILD)/tools/shmkctl $(BUILD)/tools/shmk-bench $(BUILD)/tools/drones dds
 
 $(BUILD)/tools/shmkctl $(BUILD)/guest/shmkctl: $(SHMKCTL_SRCS) tools/shmkctl/shmkctl.h $(TOOL_HDRS) $(LIBA)
 	@mkdir -p $(dir $@)
@@ -181,6 +182,30 @@ $(BUILD)/tools/drones $(BUILD)/guest/drones: $(DRONES_SRCS) $(DRONES_HDRS) $(TOO
 	@mkdir -p $(dir $@)
 	$(CC) $(TOOL_CFLAGS) $(if $(findstring /guest/,$@),-static) -o $@ \
 		$(DRONES_SRCS) $(LIBA) -lpthread
+
+# The Cyclone DDS bridge (Documentation/dds.rst): host only, against
+# Debian's cyclonedds-dev and cyclonedds-tools (tools/deps); its type is
+# compiled by idlc into the build folder.  shmk-dds-bench is its own
+# program so that shmk-bench (also built static for the guest) does not
+# need libddsc.
+DDS_GEN   := $(BUILD)/tools/dds
+DDS_BINS  := $(BUILD)/tools/shmk-dds $(BUILD)/tools/shmk-dds-bench $(DDS_GEN)/dds-peer
+
+dds: $(DDS_BINS)
+
+$(DDS_GEN)/shmk_bridge.c $(DDS_GEN)/shmk_bridge.h &: tools/dds/shmk_bridge.idl
+	@echo '#include <dds/dds.h>' | $(CC) -E -x c - >/dev/null 2>&1 && command -v idlc >/dev/null || \
+		{ echo "shmk-dds needs Cyclone DDS (<dds/dds.h>, idlc): run tools/deps (Debian: cyclonedds-dev, cyclonedds-tools)" >&2; exit 1; }
+	@mkdir -p $(DDS_GEN)
+	idlc -o $(DDS_GEN) $<
+
+$(BUILD)/tools/shmk-dds $(BUILD)/tools/shmk-dds-bench: $(BUILD)/tools/%: tools/dds/%.c \
+		$(DDS_GEN)/shmk_bridge.c $(DDS_GEN)/shmk_bridge.h $(TOOL_HDRS) $(LIBA)
+	$(CC) $(TOOL_CFLAGS) -I$(DDS_GEN) -o $@ $< $(DDS_GEN)/shmk_bridge.c $(LIBA) -lddsc -lpthread
+
+$(DDS_GEN)/dds-peer: tools/dds/dds-peer.c $(TOOL_HDRS) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(TOOL_CFLAGS) -o $@ $< $(LIBA) -lpthread
 
 $(BUILD)/guest/pubsub: tools/examples/pubsub.c $(TOOL_HDRS) $(LIBA)
 	@mkdir -p $(dir $@)
@@ -299,6 +324,8 @@ COMPDIR   ?= $(PREFIX)/share/bash-completion/completions
 install-tools: tools
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8
 	install -m 755 $(BUILD)/tools/shmkctl $(BUILD)/tools/shmk-bench $(DESTDIR)$(BINDIR)/
+	install -m 755 $(BUILD)/tools/shmk-dds $(BUILD)/tools/shmk-dds-bench $(DESTDIR)$(BINDIR)/
+	install -m 644 tools/dds/shmk-dds.1 tools/dds/shmk-dds-bench.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 tools/shmkctl/shmkctl.8 $(DESTDIR)$(MANDIR)/man8/
 	install -D -m 644 tools/shmkctl/shmkctl.bash $(DESTDIR)$(COMPDIR)/shmkctl
 	install -m 644 tools/bench/shmk-bench.1 $(DESTDIR)$(MANDIR)/man1/
