@@ -163,12 +163,13 @@ class Sample(_Held):
 
     @property
     def released(self):
-        return self._p.done
+        """Released, or its port closed (which released it)."""
+        return self._p.done or self._p.port.closing
 
     def __repr__(self):
         return "<shmk.Sample %d bytes seq %d corr %d origin %d%s>" % (
             self._p.size, self.seq, self.corr, self.origin,
-            " released" if self._p.done else "")
+            " released" if self.released else "")
 
 
 class Loan(_Held):
@@ -319,9 +320,10 @@ class Loan(_Held):
 
     @property
     def consumed(self):
-        """Published, sent, responded or discarded."""
-        return self._p.done
+        """Published, sent, responded or discarded (also by closing its
+        port)."""
+        return self._p.done or self._p.port.closing
 
     def __repr__(self):
         return "<shmk.Loan %d bytes%s>" % (
-            self._p.size, " consumed" if self._p.done else "")
+            self._p.size, " consumed" if self.consumed else "")

@@ -4,7 +4,7 @@
 import errno
 import weakref
 
-from ._errors import ClosedError, check, error, retry_eintr, timeout_ns
+from ._errors import check, error, retry_eintr, timeout_ns
 from ._ffi import ffi, lib
 from ._handles import PortHandle, Payload, ServiceHandle
 from ._payload import Loan, Sample

@@ -12,7 +12,6 @@ import os
 import re
 import subprocess
 
-import pytest
 
 import shmk
 from shmk import _ffi

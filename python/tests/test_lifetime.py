@@ -206,3 +206,27 @@ def test_signal_during_wait(name):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
+
+
+def test_close_waits_for_a_blocking_receive(name):
+    import threading
+    import time
+    with pubsub(name) as svc:
+        pub, sub = svc.publisher(), svc.subscriber()
+        got = []
+        t = threading.Thread(target=lambda: got.append(sub.receive(5.0)))
+        t.start()
+        time.sleep(0.05)
+        closer = threading.Thread(target=sub.close)
+        closer.start()
+        time.sleep(0.05)
+        # close() waits: the C port is still there for the receive.
+        assert closer.is_alive() and not sub.closed
+        pub.send_copy(b"last")
+        t.join(5)
+        closer.join(5)
+        assert not closer.is_alive() and sub.closed
+        # The sample was received before the close, which released it.
+        assert len(got) == 1 and got[0].released
+        with pytest.raises(shmk.ClosedError):
+            got[0].bytes()
