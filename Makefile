@@ -283,7 +283,7 @@ DOCDIR    ?= $(PREFIX)/share/doc/shmk
 install-docs:
 	install -d $(DESTDIR)$(DOCDIR)/examples
 	install -m 644 README.md Documentation/*.rst $(DESTDIR)$(DOCDIR)/
-	install -m 644 tools/examples/*.c tools/examples/*.cpp $(DESTDIR)$(DOCDIR)/examples/
+	install -m 644 tools/examples/*.c tools/examples/*.cpp tools/examples/*.py $(DESTDIR)$(DOCDIR)/examples/
 
 install-lib: man
 	$(MAKE) -C lib O=$(CURDIR)/$(BUILD)/lib MAN_GEN=$(CURDIR)/$(MAN3) install
