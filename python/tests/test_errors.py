@@ -112,3 +112,14 @@ def test_error_str_and_attributes():
         errno.EINVAL, __import__("os").strerror(errno.EINVAL))
     assert err.operation == "shmk_pub_publish" and err.detail == "why"
     assert type(err) is shmk.Error
+
+
+def test_stale_service_handle(name):
+    old = shmk.Service(name, "pubsub")
+    shmk.remove(name)
+    new = shmk.Service(name, "pubsub", exclusive=True)  # a new service
+    raises(errno.ESTALE, old.publisher)
+    new.publisher().send_copy(b"fine")
+    old.close()
+    new.close()
+
