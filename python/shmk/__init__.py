@@ -18,6 +18,7 @@ OSError) with the errno of the C call.
 from ._errors import ClosedError, Error
 from ._ffi import ffi, lib, library_path
 from ._payload import Loan, Sample
+from ._waitset import HAVE_WAITSET, Attachment, Event, WaitSet
 from ._service import (EVENT, OVERFLOW_BLOCK, OVERFLOW_SAFE, PUBSUB, REQRES,
                        Client, Listener, Notifier, Port, Publisher, Server,
                        Service, Subscriber, backend, list_services, remove)
@@ -25,6 +26,7 @@ from ._service import (EVENT, OVERFLOW_BLOCK, OVERFLOW_SAFE, PUBSUB, REQRES,
 __all__ = [
     "Error", "ClosedError", "Service", "Port", "Publisher", "Subscriber",
     "Client", "Server", "Notifier", "Listener", "Loan", "Sample",
+    "WaitSet", "Attachment", "Event", "HAVE_WAITSET",
     "backend", "remove", "list_services", "library_path",
     "PUBSUB", "REQRES", "EVENT", "OVERFLOW_SAFE", "OVERFLOW_BLOCK",
     "ffi", "lib",

@@ -132,8 +132,39 @@ int shmk_listener_wait(struct shmk_port *p, uint32_t *ids, unsigned int max,
 int shmk_listener_fd(struct shmk_port *p);
 """
 
+# LIBSHMK_0.4: port fds and the WaitSet (include/shmk/waitset.h).  An
+# older installed library lacks them: whether the loaded one has them is
+# found at import (shmk.HAVE_WAITSET).
+WAITSET_TYPES = """
+#define SHMK_WS_READY 1
+#define SHMK_WS_DEADLINE 2
+#define SHMK_WS_TICK 4
+
+struct shmk_waitset;
+
+struct shmk_waitset_event {
+	int id;
+	uint32_t what;
+	void *user;
+};
+"""
+
+WAITSET_FUNCS = """
+int shmk_port_fd(struct shmk_port *p);
+int shmk_waitset_create(struct shmk_waitset **out);
+void shmk_waitset_destroy(struct shmk_waitset *ws);
+int shmk_waitset_attach_port(struct shmk_waitset *ws, struct shmk_port *p,
+			     int64_t deadline_ns, void *user);
+int shmk_waitset_attach_interval(struct shmk_waitset *ws,
+				 int64_t interval_ns, void *user);
+int shmk_waitset_detach(struct shmk_waitset *ws, int id);
+int shmk_waitset_wait(struct shmk_waitset *ws, struct shmk_waitset_event *ev,
+		      unsigned int max, int64_t timeout_ns);
+int shmk_waitset_fd(const struct shmk_waitset *ws);
+"""
+
 ffi = cffi.FFI()
-ffi.cdef(TYPES + FUNCS)
+ffi.cdef(TYPES + FUNCS + WAITSET_TYPES + WAITSET_FUNCS)
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 # python/shmk/ -> the source tree's build/lib/ (make lib)

@@ -217,11 +217,15 @@ class PortHandle:
         self.guard.run(self._request_close)
 
     def view_gone(self, payload):
-        self.views -= 1
         payload.views -= 1
         if payload.views == 0 and payload.deferred is not None:
             work, payload.deferred = payload.deferred, None
             work()
+        self.user_gone()
+
+    def user_gone(self):
+        """A view or a WaitSet attachment, which kept the C port, is gone."""
+        self.views -= 1
         if self.views == 0 and self.closing:
             self._c_close()
 

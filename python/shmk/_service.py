@@ -9,6 +9,12 @@ from ._ffi import ffi, lib
 from ._handles import PortHandle, Payload, ServiceHandle
 from ._payload import Loan, Sample
 
+try:
+    lib.shmk_port_fd
+    _HAVE_PORT_FD = True
+except AttributeError:      # a libshmk older than LIBSHMK_0.4
+    _HAVE_PORT_FD = False
+
 PUBSUB = lib.SHMK_SVC_PUBSUB
 REQRES = lib.SHMK_SVC_REQRES
 EVENT = lib.SHMK_SVC_EVENT
@@ -259,6 +265,22 @@ class Port:
         with self._h as ptr:
             return lib.shmk_port_slot(ptr)
 
+    def fileno(self):
+        """A file descriptor that polls readable when the port may have
+        something to receive (subscribers, clients, servers, listeners;
+        shmk_port_fd()): for select, poll, asyncio's add_reader.  Once
+        it does, receive (or wait) with timeout 0 until nothing comes,
+        which re-arms it.  Owned by the port."""
+        with self._h as ptr:
+            if _HAVE_PORT_FD:
+                ret = lib.shmk_port_fd(ptr)
+                return check(ret, "shmk_port_fd",
+                             explained=ret == -errno.EINVAL)
+            if self._h.role != "listener":
+                raise error(-errno.EOPNOTSUPP, "shmk_port_fd",
+                            detail="this libshmk has no port fds")
+            return check(lib.shmk_listener_fd(ptr), "shmk_listener_fd")
+
     def __repr__(self):
         return "<shmk.%s%s>" % (type(self).__name__,
                                 " closed" if self.closed else "")
@@ -416,14 +438,3 @@ class Listener(Port):
             return []
         check(ret, "shmk_listener_wait")
         return [int(ids[i]) for i in range(ret)]
-
-    def fileno(self):
-        """A file descriptor that polls readable when an event may be
-        pending (call wait(0) then); owned by the port.  Error
-        EOPNOTSUPP where the library cannot give one (the memfd
-        backend)."""
-        with self._h as ptr:
-            return check(lib.shmk_listener_fd(ptr), "shmk_listener_fd")
-
-
-

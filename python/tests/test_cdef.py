@@ -18,9 +18,11 @@ from shmk import _ffi
 from conftest import TOP
 
 CC = os.environ.get("CC", "cc")
+FUNCS = _ffi.FUNCS + _ffi.WAITSET_FUNCS
+TYPES = _ffi.TYPES + _ffi.WAITSET_TYPES
 
 
-def c_checks(funcs=_ffi.FUNCS, types=_ffi.TYPES):
+def c_checks(funcs=FUNCS, types=TYPES):
     ffi = _ffi.ffi
     out = ["#include <stddef.h>", "#include <stdint.h>",
            "#include <shmk/shmk.h>", "", funcs, ""]
@@ -70,18 +72,18 @@ def test_cdef_matches_headers(tmp_path):
 
 
 def test_check_catches_a_changed_parameter(tmp_path):
-    funcs = _ffi.FUNCS.replace(
+    funcs = FUNCS.replace(
         "int shmk_pub_drain(struct shmk_port *p, int64_t timeout_ns);",
         "int shmk_pub_drain(struct shmk_port *p, int32_t timeout_ns);")
-    assert funcs != _ffi.FUNCS
+    assert funcs != FUNCS
     r = compile_c(tmp_path, c_checks(funcs=funcs))
     assert r.returncode != 0 and "shmk_pub_drain" in r.stderr
 
 
 def test_check_catches_a_changed_constant(tmp_path):
-    types = _ffi.TYPES.replace("#define SHMK_SVC_EXCL 2",
-                               "#define SHMK_SVC_EXCL 4")
-    assert types != _ffi.TYPES
+    types = TYPES.replace("#define SHMK_SVC_EXCL 2",
+                          "#define SHMK_SVC_EXCL 4")
+    assert types != TYPES
     r = compile_c(tmp_path, c_checks(types=types))
     assert r.returncode != 0 and "SHMK_SVC_EXCL" in r.stderr
 
@@ -90,7 +92,7 @@ def test_check_catches_a_changed_struct(tmp_path):
     # A struct cffi lays out differently from the header (a field's type).
     import cffi
     ffi = cffi.FFI()
-    types = _ffi.TYPES.replace("\tuint64_t seq;", "\tuint32_t seq;")
+    types = TYPES.replace("\tuint64_t seq;", "\tuint32_t seq;")
     ffi.cdef(types)
     saved = _ffi.ffi
     _ffi.ffi = ffi
@@ -103,7 +105,7 @@ def test_check_catches_a_changed_struct(tmp_path):
 
 
 def test_every_function_is_in_the_library():
-    names = re.findall(r"(\w+)\(", _ffi.FUNCS)
+    names = re.findall(r"(\w+)\(", FUNCS)
     assert len(names) > 30
     for n in names:
         assert getattr(shmk.lib, n) is not None, n
