@@ -7,6 +7,7 @@ import weakref
 
 from ._errors import ClosedError, check, error, retry_eintr, timeout_ns
 from ._ffi import ffi, lib
+from . import _handles
 from ._handles import Guard
 
 try:
@@ -78,6 +79,7 @@ class WaitSet:
         self._guard = Guard()
         self._att = {}
         self._closed = False
+        self._generation = _handles._fork_generation
 
     def __enter__(self):
         return self
@@ -95,6 +97,10 @@ class WaitSet:
         if self._closed:
             self._guard.release()
             raise ClosedError("the WaitSet is closed")
+        if self._generation != _handles._fork_generation:
+            self._guard.release()
+            raise ClosedError("the WaitSet was made by the parent process "
+                              "(its epoll set is shared with the child)")
         return self._ptr
 
     def attach(self, port, deadline=None):
@@ -186,6 +192,8 @@ class WaitSet:
         if self._closed:
             return
         self._closed = True
+        if self._generation != _handles._fork_generation:
+            return      # a fork() child: the epoll set is the parent's too
         for a in list(self._att.values()):
             try:
                 self._detach(a)

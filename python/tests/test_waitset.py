@@ -149,3 +149,26 @@ def test_waitset_fd_across_processes(name):
         assert evs and evs[0].port is listener and drain(listener) == [2]
         p.join(10)
         assert p.exitcode == 0
+
+
+def test_waitset_after_fork_belongs_to_parent(name):
+    import os
+    with shmk.Service(name, "pubsub") as svc, shmk.WaitSet() as ws:
+        pub, sub = svc.publisher(), svc.subscriber()
+        ws.attach(sub)
+        drain(sub)
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                ws.wait(0)
+            except shmk.ClosedError:
+                ws.close()              # must not touch the shared set
+                code = 0
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        pub.send_copy(b"after")
+        evs = ws.wait(1.0)
+        assert evs and evs[0].port is sub and drain(sub) == [b"after"]
