@@ -21,6 +21,7 @@
 #            completion and the udev rule under DESTDIR/PREFIX;
 #            install-check: tools/install-test
 #   ctl-check  shmkctl's service commands (tools/shmkctl/test-shmkctl)
+#   python-check  the Python package's tests (python/tests, pytest)
 #   debug-check  the debug-kernel lane: every selftest on a KASAN, lockdep
 #            and fault-injection guest kernel; debug-kernel builds that
 #            kernel (cached in build/debug-kernel/), debug-module shmk.ko
@@ -72,7 +73,7 @@ DEMO_TIMEOUT := 300
 	demo vm-shell vm-run rig-check bench bench-wakeup install clean deps tools dds install-lib \
 	install-module install-tools install-udev install-dkms install-check ctl-check \
 	install-all install-docs \
-	debug-kernel debug-module debug-check
+	debug-kernel debug-module debug-check python-check
 
 all: module lib selftests guest tools man
 
@@ -307,7 +308,7 @@ DOCDIR    ?= $(PREFIX)/share/doc/shmk
 install-docs:
 	install -d $(DESTDIR)$(DOCDIR)/examples
 	install -m 644 README.md Documentation/*.rst $(DESTDIR)$(DOCDIR)/
-	install -m 644 tools/examples/*.c tools/examples/*.cpp $(DESTDIR)$(DOCDIR)/examples/
+	install -m 644 tools/examples/*.c tools/examples/*.cpp tools/examples/*.py $(DESTDIR)$(DOCDIR)/examples/
 
 install-lib: man
 	$(MAKE) -C lib O=$(CURDIR)/$(BUILD)/lib MAN_GEN=$(CURDIR)/$(MAN3) install
@@ -349,6 +350,14 @@ install-dkms:
 # last line "ctl: N passed, N failed".
 ctl-check: $(BUILD)/tools/shmkctl
 	tools/shmkctl/test-shmkctl $(BUILD)/tools/shmkctl
+
+# The Python package (python/shmk, Documentation/python.rst): its pytest
+# tests against the memfd backend and build/lib/libshmk.so.0; last line
+# "python: N passed, N failed".  Debian's python3, not one earlier on PATH.
+PYTHON    ?= /usr/bin/python3
+
+python-check: lib
+	SHMK_BACKEND=memfd $(PYTHON) -m pytest -q -p no:cacheprovider python/tests
 
 # Installs into a temporary DESTDIR, builds an outside program against it
 # with pkg-config and runs it; last line "install: N passed, N failed".
