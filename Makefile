@@ -16,8 +16,10 @@
 #   tools    shmkctl, shmk-bench and the drones demo (build/tools/)
 #   bench    shmk-bench on this machine (BENCH_ARGS, e.g. "--quick wakeup");
 #            bench-wakeup: its wakeup benchmark in the guest
-#   install  module, libshmk, headers, pkg-config, tools, man pages and the
-#            udev rule under DESTDIR/PREFIX; install-check: tools/install-test
+#   install  module, libshmk, headers, pkg-config, tools, man pages, bash
+#            completion and the udev rule under DESTDIR/PREFIX;
+#            install-check: tools/install-test
+#   ctl-check  shmkctl's service commands (tools/shmkctl/test-shmkctl)
 #   debug-check  the debug-kernel lane: every selftest on a KASAN, lockdep
 #            and fault-injection guest kernel; debug-kernel builds that
 #            kernel (cached in build/debug-kernel/), debug-module shmk.ko
@@ -43,6 +45,8 @@ ST_CFLAGS := -static -std=gnu11 -O2 -g -Wall -Werror \
 LIBA      := $(BUILD)/lib/libshmk.a
 KSFT      := $(BUILD)/kselftest/kselftest_harness.h
 CHECKPATCH := $(BUILD)/third_party/scripts/checkpatch.pl
+KERNELDOC := $(BUILD)/third_party/scripts/kernel-doc
+MAN3      := $(BUILD)/man/man3
 
 KSRCS     := $(wildcard kernel/*.c kernel/*.h) include/uapi/linux/shmk.h
 SELFTESTS := $(patsubst selftests/shmk/%.c,$(BUILD)/selftests/%,\
@@ -51,6 +55,7 @@ GUEST_BINS := $(BUILD)/guest/shmk-demo $(BUILD)/guest/demo.sh \
 	      $(BUILD)/guest/uring-watch
 GUEST_BINS += $(BUILD)/guest/shmk-bench $(BUILD)/guest/shmkctl
 GUEST_BINS += $(BUILD)/guest/pubsub $(BUILD)/guest/reqres $(BUILD)/guest/event
+GUEST_BINS += $(BUILD)/guest/blackboard
 GUEST_BINS += $(BUILD)/guest/drones
 
 MAKEFLAGS += --no-print-directory
@@ -61,12 +66,13 @@ VM_ARGS   := $(foreach d,$(EXTRA),--extra $(d)) $(if $(TIMEOUT),--timeout $(TIME
 # The demo takes about 45 s under TCG on a busy 2-core machine.
 DEMO_TIMEOUT := 300
 
-.PHONY: FORCE all module lib selftests guest check host-check guest-check kcheck \
+.PHONY: FORCE all module lib selftests guest man check host-check guest-check kcheck \
 	demo vm-shell vm-run rig-check bench bench-wakeup install clean deps tools install-lib \
-	install-module install-tools install-udev install-dkms install-check \
+	install-module install-tools install-udev install-dkms install-check ctl-check \
+	install-all install-docs \
 	debug-kernel debug-module debug-check
 
-all: module lib selftests guest tools
+all: module lib selftests guest tools man
 
 deps:
 	tools/deps
@@ -87,16 +93,16 @@ FORCE:
 
 # kselftest.h, kselftest_harness.h and checkpatch.pl (with the two data
 # files it reads) come from one pass over the tarball.
-$(KSFT) $(CHECKPATCH) &:
+$(KSFT) $(CHECKPATCH) $(KERNELDOC) &:
 	@test -n "$(LINUX_TAR)" || { echo "no /usr/src/linux-source-*.tar.xz: run tools/deps" >&2; exit 1; }
 	mkdir -p $(BUILD)/third_party $(BUILD)/kselftest
 	tar -xJf $(LINUX_TAR) -C $(BUILD)/third_party --strip-components=1 \
 		--wildcards '*/tools/testing/selftests/kselftest.h' \
 		'*/tools/testing/selftests/kselftest_harness.h' \
 		'*/scripts/checkpatch.pl' '*/scripts/spelling.txt' \
-		'*/scripts/const_structs.checkpatch'
+		'*/scripts/const_structs.checkpatch' '*/scripts/kernel-doc'
 	cp $(BUILD)/third_party/tools/testing/selftests/kselftest*.h $(BUILD)/kselftest/
-	touch $(KSFT) $(CHECKPATCH)
+	touch $(KSFT) $(CHECKPATCH) $(KERNELDOC)
 
 selftests: $(SELFTESTS)
 
@@ -148,7 +154,7 @@ $(BUILD)/guest/shmk-demo: tools/demo/shmk-demo.c include/uapi/linux/shmk.h $(LIB
 # The tools: dynamic for this machine (libshmk linked in statically, so
 # an installed copy needs no library path), static for the guest.
 TOOL_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Iinclude -Iinclude/uapi
-SHMKCTL_SRCS := tools/shmkctl/shmkctl.c
+SHMKCTL_SRCS := tools/shmkctl/shmkctl.c tools/shmkctl/services.c tools/shmkctl/ports.c
 BENCH_SRCS := tools/bench/shmk-bench.c $(wildcard tools/bench/shmk-bench-*.c)
 BENCH_HDRS := tools/bench/shmk-bench.h
 TOOL_HDRS := $(wildcard include/shmk/*.h) include/uapi/linux/shmk.h
@@ -158,10 +164,10 @@ DRONES_HDRS := tools/drones/png.h
 
 tools: $(BUILD)/tools/shmkctl $(BUILD)/tools/shmk-bench $(BUILD)/tools/drones
 
-$(BUILD)/tools/shmkctl $(BUILD)/guest/shmkctl: $(SHMKCTL_SRCS) $(TOOL_HDRS) $(LIBA)
+$(BUILD)/tools/shmkctl $(BUILD)/guest/shmkctl: $(SHMKCTL_SRCS) tools/shmkctl/shmkctl.h $(TOOL_HDRS) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(TOOL_CFLAGS) $(if $(findstring /guest/,$@),-static -DSHMKCTL_NUMERIC_IDS) \
-		-o $@ $(SHMKCTL_SRCS) $(LIBA) -lpthread
+		-o $@ $(SHMKCTL_SRCS) $(LIBA) -lpthread -lm
 
 $(BUILD)/tools/shmk-bench $(BUILD)/guest/shmk-bench: $(BENCH_SRCS) $(BENCH_HDRS) $(TOOL_HDRS) $(LIBA)
 	@mkdir -p $(dir $@)
@@ -184,6 +190,10 @@ $(BUILD)/guest/reqres: tools/examples/reqres.c $(TOOL_HDRS) $(LIBA)
 	$(CC) $(ST_CFLAGS) -o $@ $< $(LIBA) -lpthread
 
 $(BUILD)/guest/event: tools/examples/event.c $(TOOL_HDRS) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(ST_CFLAGS) -o $@ $< $(LIBA) -lpthread
+
+$(BUILD)/guest/blackboard: tools/examples/blackboard.c $(TOOL_HDRS) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ST_CFLAGS) -o $@ $< $(LIBA) -lpthread
 
@@ -244,9 +254,10 @@ debug-module:
 debug-check: selftests
 	tools/vm/debug-kernel check
 
-# make install [DESTDIR=...] [PREFIX=/usr/local]: everything, see
-# Documentation/tools.rst.  The module goes to /lib/modules/KVER/MODDIR,
-# outside PREFIX as modules must; depmod runs only without DESTDIR.
+# make install [DESTDIR=...] [PREFIX=/usr/local]: library, headers, tools,
+# man pages and docs, all under DESTDIR/PREFIX; make install-all also the
+# module (/lib/modules/KVER/MODDIR, outside PREFIX as modules must; depmod
+# runs only without DESTDIR) and the udev rule.  Documentation/tools.rst.
 PREFIX    ?= /usr/local
 BINDIR    ?= $(PREFIX)/bin
 MANDIR    ?= $(PREFIX)/share/man
@@ -255,15 +266,36 @@ UDEVDIR   ?= /etc/udev/rules.d
 DKMS_SRC  ?= /usr/src/shmk-$(VERSION)
 VERSION   := 0.1.0
 
-install: install-lib install-tools install-module install-udev
+install: install-lib install-tools install-docs
 
-install-lib:
-	$(MAKE) -C lib O=$(CURDIR)/$(BUILD)/lib install
+# What goes outside PREFIX (the module under /lib/modules, the udev rule
+# under /etc), only when asked: make install-all, or the parts.
+install-all: install install-module install-udev
+
+DOCDIR    ?= $(PREFIX)/share/doc/shmk
+
+install-docs:
+	install -d $(DESTDIR)$(DOCDIR)/examples
+	install -m 644 README.md Documentation/*.rst $(DESTDIR)$(DOCDIR)/
+	install -m 644 tools/examples/*.c tools/examples/*.cpp $(DESTDIR)$(DOCDIR)/examples/
+
+install-lib: man
+	$(MAKE) -C lib O=$(CURDIR)/$(BUILD)/lib MAN_GEN=$(CURDIR)/$(MAN3) install
+
+# Section-3 pages for every public function, from the kernel-doc comments
+# of include/shmk/*.h (tools/mkman; hand-written lib/man/*.3 pages win).
+man: $(MAN3)/.list
+
+$(MAN3)/.list: tools/mkman $(KERNELDOC) $(wildcard include/shmk/*.h lib/man/*.3)
+	tools/mkman $(KERNELDOC) $(MAN3) lib/man $(wildcard include/shmk/*.h)
+
+COMPDIR   ?= $(PREFIX)/share/bash-completion/completions
 
 install-tools: tools
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8
 	install -m 755 $(BUILD)/tools/shmkctl $(BUILD)/tools/shmk-bench $(DESTDIR)$(BINDIR)/
 	install -m 644 tools/shmkctl/shmkctl.8 $(DESTDIR)$(MANDIR)/man8/
+	install -D -m 644 tools/shmkctl/shmkctl.bash $(DESTDIR)$(COMPDIR)/shmkctl
 	install -m 644 tools/bench/shmk-bench.1 $(DESTDIR)$(MANDIR)/man1/
 
 install-module: module
@@ -281,9 +313,14 @@ install-dkms:
 	install -m 644 kernel/*.c kernel/*.h $(DESTDIR)$(DKMS_SRC)/kernel/
 	install -m 644 include/uapi/linux/shmk.h $(DESTDIR)$(DKMS_SRC)/include/uapi/linux/
 
+# shmkctl's service commands against services it creates (memfd backend);
+# last line "ctl: N passed, N failed".
+ctl-check: $(BUILD)/tools/shmkctl
+	tools/shmkctl/test-shmkctl $(BUILD)/tools/shmkctl
+
 # Installs into a temporary DESTDIR, builds an outside program against it
 # with pkg-config and runs it; last line "install: N passed, N failed".
-install-check: lib tools module
+install-check: lib tools module man
 	tools/install-test
 
 clean:

@@ -15,6 +15,10 @@
 #include <linux/uaccess.h>
 #include "shmk.h"
 
+/* The tracepoints are defined here, once (shmk_trace.h). */
+#define CREATE_TRACE_POINTS
+#include "shmk_trace.h"
+
 /*
  * Byte parameters are at most SHMK_MAX_BYTES, a multiple of the page
  * size that no rounding or sum of two of them can overflow and that a

@@ -35,6 +35,7 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include "shmk.h"
+#include "shmk_trace.h"
 
 /**
  * struct shmk_wait_task - a task sleeping in WAIT or WAITV
@@ -130,11 +131,12 @@ static bool shmk_watch_less(struct rb_node *a, const struct rb_node *b)
 }
 
 /* Signal every armed watch on (@r, @offset) whose bitset meets @bitset. */
-static void shmk_wake_watches(struct shmk_region *r, u64 offset, u32 bitset)
+static u32 shmk_wake_watches(struct shmk_region *r, u64 offset, u32 bitset)
 {
 	struct shmk_region_watches *rw = &r->watches;
 	struct shmk_watch_state *ws;
 	struct rb_node *n;
+	u32 signalled = 0;
 
 	/*
 	 * Pairs with the barrier after arming in shmk_ioctl_watch(): the
@@ -143,7 +145,7 @@ static void shmk_wake_watches(struct shmk_region *r, u64 offset, u32 bitset)
 	 */
 	smp_mb();
 	if (!READ_ONCE(rw->nr))
-		return;
+		return 0;
 	spin_lock(&rw->lock);
 	for (n = rb_find_first(&offset, &rw->root, shmk_watch_cmp); n;
 	     n = rb_next(n)) {
@@ -155,8 +157,10 @@ static void shmk_wake_watches(struct shmk_region *r, u64 offset, u32 bitset)
 		/* Paired with the poll side by the waitqueue lock. */
 		WRITE_ONCE(ws->pending, 1);
 		wake_up_interruptible_poll(&ws->wq, EPOLLIN | EPOLLRDNORM);
+		signalled++;
 	}
 	spin_unlock(&rw->lock);
+	return signalled;
 }
 
 /*
@@ -168,7 +172,7 @@ static int shmk_wake(struct shmk_region *r, u64 offset, u32 count, u32 bitset)
 {
 	struct shmk_bucket *b = shmk_bucket_of(r, offset);
 	struct shmk_waiter *w, *tmp;
-	u32 woke = 0;
+	u32 woke = 0, watches;
 
 	if (!count)
 		return 0;
@@ -194,7 +198,8 @@ static int shmk_wake(struct shmk_region *r, u64 offset, u32 count, u32 bitset)
 			break;
 	}
 	spin_unlock(&b->lock);
-	shmk_wake_watches(r, offset, bitset);
+	watches = shmk_wake_watches(r, offset, bitset);
+	trace_shmk_wake(r, offset, count, bitset, woke, watches);
 	return min_t(u32, woke, INT_MAX);
 }
 
@@ -264,6 +269,7 @@ static int shmk_wait_words(struct shmk_handle *h, struct shmk_waiter *ws,
 	u32 queued, i;
 	int ret = 0, woken;
 
+	trace_shmk_wait(h->region, ws[0].offset, expected[0], nr, timeout);
 	spin_lock(&h->lock);
 	list_add(&wt.node, &h->tasks);
 	spin_unlock(&h->lock);
@@ -307,7 +313,9 @@ static int shmk_wait_words(struct shmk_handle *h, struct shmk_waiter *ws,
 
 	/* After unqueueing, no waker can set it any more. */
 	woken = atomic_read(&wt.woken);
-	return woken >= 0 ? woken : ret;
+	ret = woken >= 0 ? woken : ret;
+	trace_shmk_wait_done(h->region, ret);
+	return ret;
 }
 
 /* Known flags only, and an absolute time only with a timeout. */
@@ -487,6 +495,7 @@ static long shmk_ioctl_watch(struct shmk_handle *h, const void __user *uarg)
 	spin_unlock(&h->lock);
 	/* Pairs with the barrier in shmk_wake_watches(). */
 	smp_mb();
+	trace_shmk_watch(h->region, arg.offset, arg.bitset);
 	return 0;
 }
 
@@ -689,18 +698,19 @@ static void shmk_run_release_action(struct shmk_handle *h)
 {
 	struct shmk_release_action *act = &h->on_release;
 	struct shmk_region *r = h->region;
-	int err;
+	int slot, err;
 
 	if (!act->armed)
 		return;
-	err = shmk_release_slot(r, act);
-	if (err < 0)
+	slot = shmk_release_slot(r, act);
+	if (slot < 0)
 		pr_warn_ratelimited("region %llu: death notice slot %llu not written: %d\n",
-				    r->id, act->slot_offset, err);
+				    r->id, act->slot_offset, slot);
 	err = shmk_release_count(r, act);
 	if (err)
 		pr_warn_ratelimited("region %llu: death notice counter %llu not incremented: %d\n",
 				    r->id, act->counter_offset, err);
+	trace_shmk_death_notice(r, act, slot, err);
 	shmk_release_action_put(act);
 	act->armed = false;
 	shmk_wake(r, act->counter_offset, INT_MAX, SHMK_BITSET_ANY);

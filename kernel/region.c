@@ -54,6 +54,7 @@
 #include <linux/uaccess.h>
 #include <linux/workqueue.h>
 #include "shmk.h"
+#include "shmk_trace.h"
 
 #ifndef CONFIG_POSIX_MQUEUE
 #error "shmk keys IPC namespaces by their mqueue mount: CONFIG_POSIX_MQUEUE is needed"
@@ -427,6 +428,7 @@ static int shmk_shmem_release(struct inode *inode, struct file *file)
 	struct shmk_ns *ns = r->ns;
 	struct shmk_user *user;
 
+	trace_shmk_region_free(r);
 	if (ns) {
 		mutex_lock(&shmk_lock);
 		if (r->named)
@@ -483,7 +485,7 @@ static int shmk_region_release(struct inode *inode, struct file *file)
 	struct shmk_region *r = h->region;
 
 	shmk_handle_notify_release(h);
-	atomic_dec(&r->handles);
+	trace_shmk_region_release(r, atomic_dec_return(&r->handles));
 	kfree(h);
 	fput(r->shmem);
 	return 0;
@@ -760,6 +762,8 @@ static long shmk_region_create(const struct shmk_create *arg, u64 bytes)
 	 */
 	if (!persist)
 		fput(shmem);
+	/* Before fd_install(): a close() could free r right after it. */
+	trace_shmk_region_create(r, persist, arg->flags & SHMK_CREATE_RDONLY);
 	fd_install(fd, file);
 	return fd;
 
@@ -841,6 +845,7 @@ long shmk_ioctl_open(const void __user *uarg)
 		put_unused_fd(fd);
 		return PTR_ERR(file);
 	}
+	trace_shmk_region_open(r, !(mask & MAY_WRITE));
 	fd_install(fd, file);
 	return fd;
 }

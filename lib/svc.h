@@ -9,7 +9,8 @@
  *   svc_port.c   ports: claiming a slot, closing it
  *   chan.c       channels: loans, broadcast rings, cursors (the machinery
  *                publish-subscribe and request-response share)
- *   pubsub.c, reqres.c, event.c: one file per messaging pattern
+ *   pubsub.c, reqres.c, event.c, blackboard.c: one file per messaging
+ *                pattern
  *
  * Ownership of a chunk is one 64-bit word per chunk, a bit per
  * participant slot ("holders"): a producer allocates by CAS 0 -> its bit,
@@ -54,7 +55,23 @@
 #define SLEEP_SLICE_NS	100000000LL
 
 enum { ROLE_PUB, ROLE_SUB, ROLE_CLIENT, ROLE_SERVER, ROLE_NOTIFIER,
-       ROLE_LISTENER };
+       ROLE_LISTENER, ROLE_BB_WRITER, ROLE_BB_READER };
+
+/*
+ * Blackboard (lib/blackboard.c): at chunks_off a SHMK_CACHELINE_PAD
+ * header (the key count), then max_events entries of g.stride bytes:
+ * seq and len (8 bytes each), the key (buffer bytes, rounded up to 8),
+ * the value (payload_max bytes, rounded up to 8); the stride is rounded
+ * up to SHMK_CACHELINE.
+ */
+#define BB_ENTRY_HDR	16
+
+static inline uint64_t bb_stride(uint64_t key_size, uint64_t value_size)
+{
+	return (BB_ENTRY_HDR + ((key_size + 7) & ~7ULL) +
+		((value_size + 7) & ~7ULL) + SHMK_CACHELINE - 1) &
+	       ~(uint64_t)(SHMK_CACHELINE - 1);
+}
 
 /*
  * One participant slot (SHMK_CACHELINE_PAD bytes, so that the wake words

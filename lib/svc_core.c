@@ -21,7 +21,7 @@ static void cfg_defaults(struct shmk_svc_config *c)
 	if (!c->payload_max && c->kind != SHMK_SVC_EVENT)
 		c->payload_max = 4096;
 	if (!c->max_publishers)
-		c->max_publishers = 4;
+		c->max_publishers = c->kind == SHMK_SVC_BLACKBOARD ? 1 : 4;
 	if (!c->max_subscribers)
 		c->max_subscribers = c->kind == SHMK_SVC_REQRES ? 1 : 4;
 	if (!c->buffer)
@@ -55,10 +55,32 @@ SHMK_API const char *shmk_last_error(void)
 	return last_error;
 }
 
+/*
+ * A field's name for messages: a blackboard reuses some fields under
+ * names of its own (<shmk/blackboard.h>), given with the field's.
+ */
+static const char *cfg_name(uint32_t kind, const char *f)
+{
+	static const char *const bb[][2] = {
+		{ "payload_max", "value_size (payload_max)" },
+		{ "buffer", "key_size (buffer)" },
+		{ "max_events", "keys (max_events)" },
+		{ "max_publishers", "writers (max_publishers)" },
+		{ "max_subscribers", "max_readers (max_subscribers)" },
+	};
+	unsigned int i;
+
+	for (i = 0; kind == SHMK_SVC_BLACKBOARD && i < 5; i++)
+		if (!strcmp(f, bb[i][0]))
+			return bb[i][1];
+	return f;
+}
+
 /* -EINVAL, naming the field of @what and the range it must be in. */
 #define CFG_BAD(f, lo, hi)						\
 	do {								\
-		svc_err("%s: %llu is not in %llu..%llu", #f,		\
+		svc_err("%s: %llu is not in %llu..%llu",		\
+			cfg_name(c->kind, #f),				\
 			(unsigned long long)c->f, (unsigned long long)(lo), \
 			(unsigned long long)(hi));			\
 		return -EINVAL;						\
@@ -69,8 +91,8 @@ static int cfg_geometry(const struct shmk_svc_config *c, struct svc_geo *g)
 {
 	uint64_t M, off, per, na, ns;
 
-	if (c->kind < SHMK_SVC_PUBSUB || c->kind > SHMK_SVC_EVENT)
-		CFG_BAD(kind, SHMK_SVC_PUBSUB, SHMK_SVC_EVENT);
+	if (c->kind < SHMK_SVC_PUBSUB || c->kind > SHMK_SVC_BLACKBOARD)
+		CFG_BAD(kind, SHMK_SVC_PUBSUB, SHMK_SVC_BLACKBOARD);
 	if (c->kind != SHMK_SVC_EVENT &&
 	    (c->payload_max < 1 || c->payload_max > SHMK_SVC_PAYLOAD_MAX))
 		CFG_BAD(payload_max, 1, SHMK_SVC_PAYLOAD_MAX);
@@ -84,6 +106,11 @@ static int cfg_geometry(const struct shmk_svc_config *c, struct svc_geo *g)
 			SHMK_SVC_SLOTS_MAX);
 		return -EINVAL;
 	}
+	/* A blackboard: one writer; buffer is the key size. */
+	if (c->kind == SHMK_SVC_BLACKBOARD && c->max_publishers != 1)
+		CFG_BAD(max_publishers, 1, 1);
+	if (c->kind == SHMK_SVC_BLACKBOARD && c->buffer > SHMK_SVC_BB_KEY_MAX)
+		CFG_BAD(buffer, 1, SHMK_SVC_BB_KEY_MAX);
 	if (!c->buffer || c->buffer > SHMK_SVC_RING_MAX)
 		CFG_BAD(buffer, 1, SHMK_SVC_RING_MAX);
 	if (c->history > SHMK_SVC_RING_MAX)
@@ -137,6 +164,11 @@ static int cfg_geometry(const struct shmk_svc_config *c, struct svc_geo *g)
 		per = na * (g->cap + c->max_loans + c->max_borrow) +
 		      ns * (na * g->cap + c->max_loans + c->max_borrow);
 		break;
+	case SHMK_SVC_BLACKBOARD:
+		/* No chunks, rings or event words: entries (svc.h). */
+		g->nchan = 0;
+		per = 0;
+		break;
 	default:
 		g->nchan = 0;
 		per = 0;
@@ -167,6 +199,12 @@ static int cfg_geometry(const struct shmk_svc_config *c, struct svc_geo *g)
 	off = g->hdrs_off + (uint64_t)g->nchunks * MSG_HDR;
 	g->chunks_off = align_up(off, 4096);
 	g->total = g->chunks_off + (uint64_t)g->nchunks * g->stride;
+	if (c->kind == SHMK_SVC_BLACKBOARD) {
+		/* The chunks' area holds the blackboard: header, entries. */
+		g->stride = bb_stride(c->buffer, c->payload_max);
+		g->total = g->chunks_off + SHMK_CACHELINE_PAD +
+			   (uint64_t)c->max_events * g->stride;
+	}
 	/* Chunk indices fit an entry's 24 bits, ENT_NIL excluded. */
 	if (g->nchunks >= ENT_NIL || g->total > (1ULL << 46)) {
 		svc_err("the service would need %llu chunks, %llu bytes: "
@@ -301,7 +339,8 @@ static int cfg_match(const struct shmk_svc_config *want,
 #define M_(f)								\
 	do {								\
 		if (want->f && want->f != have->f) {			\
-			svc_err("%s: the service has %llu, not %llu", #f, \
+			svc_err("%s: the service has %llu, not %llu",	\
+				cfg_name(have->kind, #f),		\
 				(unsigned long long)have->f,		\
 				(unsigned long long)want->f);		\
 			return -EPROTOTYPE;				\
@@ -633,7 +672,7 @@ SHMK_API uint32_t shmk_service_backlog(const struct shmk_service *s)
 	uint32_t M = v->g.nslots, na, i, j, worst = 0;
 
 	shmk_service_config(s, &c);
-	if (c.kind == SHMK_SVC_EVENT)
+	if (!v->g.nchan)	/* events, blackboard */
 		return 0;
 	na = c.max_publishers;
 	/* Channel 0: A-role producers [0, na), B-role consumers [na, M). */

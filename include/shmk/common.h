@@ -11,9 +11,44 @@
 #ifndef SHMK_COMMON_H
 #define SHMK_COMMON_H
 
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/*
+ * Shared words are C11 atomics in C and std::atomic in C++, so that the
+ * public headers, whose hot paths are inline, also compile as C++ (C++23
+ * has <stdatomic.h> for this; earlier standards do not).  Both are the
+ * same lock-free object of the plain type's size and alignment (checked
+ * below), so a C and a C++ participant share a ring.
+ *
+ * SHMK_ATOMIC(T) declares a shared word.  SHMK__USE_ATOMICS (no
+ * semicolon after it), at the start of an inline function's body, brings
+ * the C11 names the body uses (atomic_load_explicit(),
+ * memory_order_acquire, ...) into that block's scope in C++ (std::), and
+ * is empty in C, where it adds no statement before the declarations: the
+ * bodies read the same in both languages and nothing is added to the
+ * user's namespace.
+ */
+#ifdef __cplusplus
+#include <atomic>
+#define SHMK_ATOMIC(T)	std::atomic<T>
+#define SHMK__USE_ATOMICS						\
+	using std::atomic_load_explicit;				\
+	using std::atomic_store_explicit;				\
+	using std::atomic_fetch_add_explicit;				\
+	using std::atomic_compare_exchange_weak_explicit;		\
+	using std::atomic_compare_exchange_strong_explicit;		\
+	using std::atomic_thread_fence;					\
+	using std::memory_order_relaxed;				\
+	using std::memory_order_acquire;				\
+	using std::memory_order_release;				\
+	using std::memory_order_acq_rel;				\
+	using std::memory_order_seq_cst;
+#else
+#include <stdatomic.h>
+#define SHMK_ATOMIC(T)	_Atomic T
+#define SHMK__USE_ATOMICS
+#endif
 
 #if defined(__GNUC__)
 #define SHMK_API	__attribute__((visibility("default")))
@@ -34,15 +69,26 @@
  * which is private to each process: two processes would then each take
  * their own lock and update the same word without any mutual exclusion,
  * torn and unordered.  Refuse such targets at compile time (32- and
- * 64-bit words; lib-audit #16).  C only: a C++ compiler may not define
- * these macros from <stdatomic.h>, and the library itself is C.
+ * 64-bit words; lib-audit #16).  <atomic> defines the same macros as
+ * <stdatomic.h>; in C++ the shared word must also be exactly the plain
+ * word, as in C, for the layouts to agree.
  */
-#ifndef __cplusplus
-_Static_assert(ATOMIC_INT_LOCK_FREE == 2,
-	       "libshmk needs always-lock-free 32-bit atomics (cross-process)");
-_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2,
-	       "libshmk needs always-lock-free 64-bit atomics (cross-process)");
+#ifdef __cplusplus
+#define SHMK__STATIC_ASSERT(c, m)	static_assert(c, m)
+#define SHMK__ALIGNOF(t)		alignof(t)
+#else
+#define SHMK__STATIC_ASSERT(c, m)	_Static_assert(c, m)
+#define SHMK__ALIGNOF(t)		_Alignof(t)
 #endif
+SHMK__STATIC_ASSERT(ATOMIC_INT_LOCK_FREE == 2,
+		    "libshmk needs always-lock-free 32-bit atomics (cross-process)");
+SHMK__STATIC_ASSERT(ATOMIC_LLONG_LOCK_FREE == 2,
+		    "libshmk needs always-lock-free 64-bit atomics (cross-process)");
+SHMK__STATIC_ASSERT(sizeof(SHMK_ATOMIC(uint32_t)) == 4 &&
+		    SHMK__ALIGNOF(SHMK_ATOMIC(uint32_t)) == 4 &&
+		    sizeof(SHMK_ATOMIC(uint64_t)) == 8 &&
+		    SHMK__ALIGNOF(SHMK_ATOMIC(uint64_t)) == 8,
+		    "shared words must have the plain words' size and alignment");
 
 /*
  * Crash points (lib/crashpoint.h has the rule and the harness).  The
@@ -140,7 +186,7 @@ void shmk__cp(struct shmk_cp_site *site);
  * All fields but @magic are written before @magic and never change.
  */
 struct shmk_obj_hdr {
-	_Atomic uint32_t magic;
+	SHMK_ATOMIC(uint32_t) magic;
 	uint16_t version;
 	uint16_t hdr_size;
 	uint32_t flags;

@@ -37,7 +37,6 @@
 #define SHMK_MPMC_H
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 #include <shmk/common.h>
@@ -78,25 +77,31 @@ struct shmk_mpmc_shared {
 		char _pad_hdr[SHMK_CACHELINE_PAD];
 	};
 	union {
-		_Atomic uint32_t enq_pos;
+		SHMK_ATOMIC(uint32_t) enq_pos;
 		char _pad_enq[SHMK_CACHELINE_PAD];
 	};
 	union {
-		_Atomic uint32_t deq_pos;
+		SHMK_ATOMIC(uint32_t) deq_pos;
 		char _pad_deq[SHMK_CACHELINE_PAD];
 	};
-	union {
-		struct {
-			_Atomic uint32_t cons_waiters;
-			_Atomic uint32_t cons_epoch;
-			_Atomic uint32_t prod_waiters;
-			_Atomic uint32_t prod_epoch;
-			_Atomic uint32_t cons_seen;
-			_Atomic uint32_t prod_seen;
-		};
-		char _pad_wait[SHMK_CACHELINE_PAD];
-	};
+	/*
+	 * Written only around sleeps.  Padded by hand, not by a union with
+	 * an anonymous struct: C++ allows no std::atomic in one.
+	 */
+	SHMK_ATOMIC(uint32_t) cons_waiters;
+	SHMK_ATOMIC(uint32_t) cons_epoch;
+	SHMK_ATOMIC(uint32_t) prod_waiters;
+	SHMK_ATOMIC(uint32_t) prod_epoch;
+	SHMK_ATOMIC(uint32_t) cons_seen;
+	SHMK_ATOMIC(uint32_t) prod_seen;
+	char _pad_wait[SHMK_CACHELINE_PAD - 6 * sizeof(uint32_t)];
 };
+
+/* The layout of Documentation/library.rst, in C and in C++ alike. */
+SHMK__STATIC_ASSERT(offsetof(struct shmk_mpmc_shared, cons_waiters) ==
+		    3 * SHMK_CACHELINE_PAD &&
+		    sizeof(struct shmk_mpmc_shared) == 4 * SHMK_CACHELINE_PAD,
+		    "struct shmk_mpmc_shared: four 128-byte lines");
 
 /**
  * struct shmk_mpmc - process-local handle on an MPMC queue
@@ -210,10 +215,11 @@ SHMK_INLINE uint32_t shmk_mpmc_capacity(const struct shmk_mpmc *q)
  * spare wake, not one per operation for ever.
  */
 SHMK_INLINE void shmk__mpmc_notify(struct shmk_mpmc *q,
-				   _Atomic uint32_t *waiters,
-				   _Atomic uint32_t *seen,
-				   _Atomic uint32_t *epoch)
+				   SHMK_ATOMIC(uint32_t) *waiters,
+				   SHMK_ATOMIC(uint32_t) *seen,
+				   SHMK_ATOMIC(uint32_t) *epoch)
 {
+	SHMK__USE_ATOMICS
 	uint32_t w;
 
 	/*
@@ -267,6 +273,7 @@ SHMK_INLINE void shmk__mpmc_notify(struct shmk_mpmc *q,
  */
 SHMK_INLINE int shmk_mpmc_push(struct shmk_mpmc *q, const void *item)
 {
+	SHMK__USE_ATOMICS
 	struct shmk_mpmc_shared *sh = q->sh;
 	/* Relaxed: only a starting guess; the cell's seq below decides. */
 	uint32_t pos = atomic_load_explicit(&sh->enq_pos, memory_order_relaxed);
@@ -279,7 +286,7 @@ SHMK_INLINE int shmk_mpmc_push(struct shmk_mpmc *q, const void *item)
 	 */
 	for (tries = 0; tries < SHMK__RETRY_MAX; tries++) {
 		unsigned char *cell = q->cells + (size_t)(pos & q->mask) * q->stride;
-		_Atomic uint32_t *seqp = (_Atomic uint32_t *)cell;
+		SHMK_ATOMIC(uint32_t) *seqp = (SHMK_ATOMIC(uint32_t) *)cell;
 		/*
 		 * Acquire: pairs with the release store of seq by the consumer
 		 * that emptied this cell: its read of the data is complete
@@ -343,6 +350,7 @@ SHMK_INLINE int shmk_mpmc_push(struct shmk_mpmc *q, const void *item)
  */
 SHMK_INLINE int shmk_mpmc_pop(struct shmk_mpmc *q, void *item)
 {
+	SHMK__USE_ATOMICS
 	struct shmk_mpmc_shared *sh = q->sh;
 	/* Relaxed: only a starting guess; the cell's seq below decides. */
 	uint32_t pos = atomic_load_explicit(&sh->deq_pos, memory_order_relaxed);
@@ -351,7 +359,7 @@ SHMK_INLINE int shmk_mpmc_pop(struct shmk_mpmc *q, void *item)
 	/* Shared values read once and only masked or compared, as in push. */
 	for (tries = 0; tries < SHMK__RETRY_MAX; tries++) {
 		unsigned char *cell = q->cells + (size_t)(pos & q->mask) * q->stride;
-		_Atomic uint32_t *seqp = (_Atomic uint32_t *)cell;
+		SHMK_ATOMIC(uint32_t) *seqp = (SHMK_ATOMIC(uint32_t) *)cell;
 		/*
 		 * Acquire: pairs with the producer's release store of
 		 * seq = pos + 1: the data is visible.

@@ -32,7 +32,6 @@
 #define SHMK_POOL_H
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <shmk/common.h>
 
@@ -72,7 +71,7 @@ struct shmk_pool_shared {
 		char _pad_hdr[SHMK_CACHELINE_PAD];
 	};
 	union {
-		_Atomic uint64_t free_head;
+		SHMK_ATOMIC(uint64_t) free_head;
 		char _pad_head[SHMK_CACHELINE_PAD];
 	};
 };
@@ -83,7 +82,7 @@ struct shmk_pool_shared {
  */
 struct shmk_pool {
 	struct shmk_pool_shared *sh;
-	_Atomic uint32_t *next;
+	SHMK_ATOMIC(uint32_t) *next;
 	unsigned char *chunks;
 	uint32_t capacity;
 	uint32_t chunk_size;
@@ -167,6 +166,7 @@ SHMK_INLINE uint64_t shmk__pool_head(uint64_t old, uint32_t idx)
  */
 SHMK_INLINE int64_t shmk_pool_alloc(struct shmk_pool *p)
 {
+	SHMK__USE_ATOMICS
 	/*
 	 * Acquire: pairs with the release CAS in shmk_pool_free() that
 	 * pushed the head chunk: its next[] entry is visible to us.
@@ -223,6 +223,7 @@ SHMK_INLINE int64_t shmk_pool_alloc(struct shmk_pool *p)
  */
 SHMK_INLINE int shmk_pool_free(struct shmk_pool *p, uint32_t idx)
 {
+	SHMK__USE_ATOMICS
 	/* Relaxed: a guess, checked by the CAS. */
 	uint64_t old = atomic_load_explicit(&p->sh->free_head,
 					    memory_order_relaxed);

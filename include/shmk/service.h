@@ -41,7 +41,8 @@ extern "C" {
 #define SHMK_SVC_PAYLOAD_MAX	(1ULL << 30)	/* bytes per sample */
 #define SHMK_SVC_SLOTS_MAX	64		/* participants per service */
 #define SHMK_SVC_RING_MAX	4096		/* buffer, history */
-#define SHMK_SVC_EVENTS_MAX	4096		/* event ids */
+#define SHMK_SVC_EVENTS_MAX	4096		/* event ids, blackboard keys */
+#define SHMK_SVC_BB_KEY_MAX	64		/* bytes per blackboard key */
 #define SHMK_SVC_PENDING_MAX	16	/* a client's pending responses */
 
 /* sizeof(struct shmk_svc_config) in LIBSHMK_0.2, the smallest accepted */
@@ -52,6 +53,7 @@ enum shmk_svc_kind {
 	SHMK_SVC_PUBSUB = 1,
 	SHMK_SVC_REQRES = 2,
 	SHMK_SVC_EVENT = 3,
+	SHMK_SVC_BLACKBOARD = 4,	/* <shmk/blackboard.h> */
 };
 
 /* Overflow policies (struct shmk_svc_config.overflow) */
@@ -71,7 +73,8 @@ enum shmk_svc_overflow {
  *		header) is accepted when the fields this library does not
  *		know are 0 (else -E2BIG), a smaller one (an older header,
  *		once fields are added) has the missing fields 0
- * @kind:	SHMK_SVC_*
+ * @kind:	SHMK_SVC_* (a blackboard, SHMK_SVC_BLACKBOARD, gives some fields
+ *		meanings of its own: see <shmk/blackboard.h>)
  * @payload_max: bytes per sample (pubsub, reqres), 1 to SHMK_SVC_PAYLOAD_MAX
  * @max_publishers: publishers (pubsub), clients (reqres), notifiers (event)
  * @max_subscribers: subscribers (pubsub), servers (reqres; every live
@@ -807,6 +810,8 @@ SHMK_API int shmk_listener_wait(struct shmk_port *p, uint32_t *ids,
  */
 SHMK_API int shmk_listener_fd(struct shmk_port *p);
 
+struct shmk_region;
+
 /**
  * shmk_region_on_release() - ask the module to write a death notice
  * when this region file is released (device backend)
@@ -820,7 +825,6 @@ SHMK_API int shmk_listener_fd(struct shmk_port *p);
  * from a module without SHMK_IOC_ON_RELEASE; another negative errno
  * from the ioctl.
  */
-struct shmk_region;
 SHMK_API int shmk_region_on_release(const struct shmk_region *r,
 				    const void *slot, uint32_t value,
 				    const void *counter);

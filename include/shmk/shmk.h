@@ -6,7 +6,8 @@
  * words inside them (notify.h), and lock-free structures that live in
  * region memory: an SPSC ring (spsc.h), an MPMC queue (mpmc.h) and a chunk
  * pool (pool.h).  Every function returns a negative errno on failure.
- * Documentation/library.rst is the guide.  Needs C11 (<stdatomic.h>).
+ * Documentation/library.rst is the guide.  Needs C11 (<stdatomic.h>) or
+ * C++11 (<atomic>).
  */
 #ifndef SHMK_SHMK_H
 #define SHMK_SHMK_H
@@ -18,6 +19,8 @@
 #include <shmk/mpmc.h>
 #include <shmk/pool.h>
 #include <shmk/service.h>
+#include <shmk/blackboard.h>
+#include <shmk/inspect.h>
 
 #define SHMK_VERSION_MAJOR	0
 #define SHMK_VERSION_MINOR	1

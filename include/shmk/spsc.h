@@ -40,7 +40,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 #include <shmk/common.h>
@@ -74,21 +73,27 @@ struct shmk_spsc_shared {
 		char _pad_hdr[SHMK_CACHELINE_PAD];
 	};
 	union {				/* producer-written line */
-		_Atomic uint32_t tail;
+		SHMK_ATOMIC(uint32_t) tail;
 		char _pad_tail[SHMK_CACHELINE_PAD];
 	};
 	union {				/* consumer-written line */
-		_Atomic uint32_t head;
+		SHMK_ATOMIC(uint32_t) head;
 		char _pad_head[SHMK_CACHELINE_PAD];
 	};
-	union {				/* written only around sleeps */
-		struct {
-			_Atomic uint32_t cons_waiting;
-			_Atomic uint32_t prod_waiting;
-		};
-		char _pad_wait[SHMK_CACHELINE_PAD];
-	};
+	/*
+	 * Written only around sleeps.  Padded by hand, not by a union with
+	 * an anonymous struct: C++ allows no std::atomic in one.
+	 */
+	SHMK_ATOMIC(uint32_t) cons_waiting;
+	SHMK_ATOMIC(uint32_t) prod_waiting;
+	char _pad_wait[SHMK_CACHELINE_PAD - 2 * sizeof(uint32_t)];
 };
+
+/* The layout of Documentation/library.rst, in C and in C++ alike. */
+SHMK__STATIC_ASSERT(offsetof(struct shmk_spsc_shared, cons_waiting) ==
+		    3 * SHMK_CACHELINE_PAD &&
+		    sizeof(struct shmk_spsc_shared) == 4 * SHMK_CACHELINE_PAD,
+		    "struct shmk_spsc_shared: four 128-byte lines");
 
 /**
  * struct shmk_spsc - process-local handle on a ring
@@ -220,9 +225,11 @@ SHMK_API int shmk_spsc_push_wait(struct shmk_spsc *q, const void *items,
  * new sleep stores a new token, which the compare-and-swap leaves alone.
  * So a killed sleeper costs one wake system call, not one per operation.
  */
-SHMK_INLINE void shmk__spsc_wake(struct shmk_spsc *q, _Atomic uint32_t *flag,
-				 uint32_t token, _Atomic uint32_t *word)
+SHMK_INLINE void shmk__spsc_wake(struct shmk_spsc *q,
+				 SHMK_ATOMIC(uint32_t) *flag, uint32_t token,
+				 SHMK_ATOMIC(uint32_t) *word)
 {
+	SHMK__USE_ATOMICS
 	if (shmk_wake(q->region, word, 1) == 0) {
 		SHMK__CP();
 		/*
@@ -308,6 +315,7 @@ SHMK_INLINE void shmk__spsc_copy_out(struct shmk_spsc *q, uint32_t idx,
 SHMK_INLINE int shmk_spsc_push_burst(struct shmk_spsc *q, const void *items,
 				     unsigned int n)
 {
+	SHMK__USE_ATOMICS
 	uint32_t tail = q->p.tail;
 	uint32_t cap = q->mask + 1;
 	uint32_t token;
@@ -378,6 +386,7 @@ SHMK_INLINE int shmk_spsc_push_burst(struct shmk_spsc *q, const void *items,
 SHMK_INLINE int shmk_spsc_pop_burst(struct shmk_spsc *q, void *items,
 				    unsigned int n)
 {
+	SHMK__USE_ATOMICS
 	uint32_t head = q->c.head;
 	uint32_t token;
 

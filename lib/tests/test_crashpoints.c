@@ -83,10 +83,11 @@ static const char *const rname[R_MAX] = {
 };
 
 /* Violation classes. */
-enum { V_LEAK, V_OWNED2, V_UNPUB, V_TWICE, V_LOST, V_STUCK, V_CHILD, V_MAX };
+enum { V_LEAK, V_OWNED2, V_UNPUB, V_TWICE, V_LOST, V_STUCK, V_CHILD, V_TORN,
+       V_MAX };
 static const char *const vname[V_MAX] = {
 	"leak", "owned-twice", "unpublished-delivered", "delivered-twice",
-	"lost", "stuck", "child",
+	"lost", "stuck", "child", "torn",
 };
 
 /*
@@ -188,7 +189,7 @@ static void log_pub(uint32_t w, uint32_t seq, uint32_t to)
 /* ------------------------------------------------------------------ */
 /* The world: a service, the survivors (parent), tracking */
 
-enum { K_CREATE, K_PUBSUB, K_REQRES, K_EVENT };
+enum { K_CREATE, K_PUBSUB, K_REQRES, K_EVENT, K_BB };
 
 #define F_DEAD		(1U << 0)	/* a participant died before the victim */
 #define F_HOG		(1U << 1)	/* ... holding every free chunk */
@@ -202,8 +203,13 @@ enum { K_CREATE, K_PUBSUB, K_REQRES, K_EVENT };
 					 * only: OFD locks) */
 #define F_WATCHED	(1U << 8)	/* the victim listener is watched by
 					 * shmk_listener_fd() (device only) */
-#define F_TWOSRV	(1U << 9)	/* reqres: two servers, the survivor's
+#define F_TWOSRV	(1U << 10)	/* reqres: two servers, the survivor's
 					 * and the victim's */
+/* Blackboard: keys 1000 + i, i < BB_KEYS; the parent adds BB_BASE. */
+#define BB_KEYS		6
+#define BB_BASE		4
+#define F_BBVW		(1U << 9)	/* blackboard: the victim is the
+					 * writer (the parent holds none) */
 
 struct world;
 
@@ -286,6 +292,9 @@ static struct shmk_svc_config world_cfg(const struct op *op)
 		c.max_loans = 2;
 		c.max_borrow = 2;
 		break;
+	case K_BB:
+		shmk_bb_config(&c, BB_KEYS, 8, PLEN, 3);
+		break;
 	default:
 		c = cfg_of(SHMK_SVC_EVENT);
 		c.max_publishers = 2;
@@ -294,6 +303,63 @@ static struct shmk_svc_config world_cfg(const struct op *op)
 		break;
 	}
 	return c;
+}
+
+/*
+ * Blackboard: keys 1000 + i; the value of key i at version n is a
+ * payload of writer i, seq n (pl_put()), so that a copy mixing two
+ * versions fails pl_get().  The parent adds keys 0 to 3 at version 0.
+ */
+
+static int bb_put(struct shmk_port *w, uint32_t i, uint32_t n, int add)
+{
+	unsigned char buf[PLEN];
+	uint64_t k = 1000 + i;
+
+	pl_put(buf, "PUB", i, n, 0);
+	return add ? shmk_bb_add(w, &k, buf, PLEN) :
+		     shmk_bb_write(w, &k, buf, PLEN);
+}
+
+/*
+ * Read key @i: its version (>= 0), or the error; a value that is not
+ * one whole version of key @i is "torn".
+ */
+static int bb_get(struct shmk_port *r, uint32_t i, const char *who)
+{
+	unsigned char buf[PLEN];
+	uint64_t k = 1000 + i;
+	struct pl x;
+	int ret = shmk_bb_read(r, &k, buf, sizeof(buf), NULL);
+
+	if (ret < 0)
+		return ret;
+	if (pl_get(buf, (size_t)ret, &x) || x.writer != i) {
+		viol(V_TORN, "%s read a torn value of key %u (%d bytes)", who,
+		     i, ret);
+		return -EBADMSG;
+	}
+	return (int)x.seq;
+}
+
+/*
+ * Every key a reader can see: a whole value, or -ENODATA (repaired
+ * after a writer's death), or with @busy_ok (no writer has come since a
+ * death) -EAGAIN; keys beyond the parent's may be missing.
+ */
+static void bb_read_all(struct shmk_port *r, const char *who, bool busy_ok)
+{
+	uint32_t i;
+	int ret;
+
+	for (i = 0; i < BB_KEYS; i++) {
+		ret = bb_get(r, i, who);
+		if (ret >= 0 || ret == -ENODATA || ret == -EBADMSG ||
+		    (ret == -EAGAIN && busy_ok) ||
+		    (ret == -ENOENT && i >= BB_BASE))
+			continue;
+		viol(V_STUCK, "%s: key %u: read returned %d", who, i, ret);
+	}
 }
 
 /* A parent writer loans, writes and publishes (pubsub). */
@@ -569,6 +635,20 @@ static void dead_peer(struct world *w)
 	pid = fork();
 	if (pid == 0) {
 		VCHECK(shmk_service_open(w->name, NULL, 0, &s) == 0);
+		if (w->op->kind == K_BB) {
+			/*
+			 * A reader, and a writer killed inside a write of key
+			 * 1: before the store that makes its sequence even
+			 * again (its third crash point).
+			 */
+			VCHECK(shmk_bb_reader_open(s, &q) == 0);
+			VCHECK(shmk_bb_writer_open(s, &p) == 0);
+			VCHECK(bb_put(p, 0, 1, 0) == 0);
+			LOG->dead_slot = shmk_port_slot(p);
+			shmk_cp_arm(3);
+			bb_put(p, 1, 1, 0);
+			_exit(5);
+		}
 		if (w->op->kind == K_PUBSUB) {
 			struct shmk_port *hold = NULL;
 
@@ -610,8 +690,9 @@ static void dead_peer(struct world *w)
 		}
 		_exit(0);
 	}
-	if (reap(pid))
-		viol(V_CHILD, "the dead peer failed: %s", LOG->err);
+	i = (uint32_t)reap(pid);
+	if (w->op->kind == K_BB ? i != 128 + SIGKILL : i != 0)
+		viol(V_CHILD, "the dead peer failed (%u): %s", i, LOG->err);
 }
 
 static void world_setup(struct world *w, const struct op *op)
@@ -669,6 +750,22 @@ static void world_setup(struct world *w, const struct op *op)
 		assert_int_equal(par_notify(w->a, 1), 1);
 		assert_int_equal(shmk_listener_wait(w->b, ids, 8, 0), 1);
 		w->evseen[ids[0]] = 1;
+		break;
+	}
+	case K_BB: {
+		struct shmk_port *wr;
+		uint32_t i;
+
+		assert_int_equal(shmk_bb_writer_open(w->s, &wr), 0);
+		for (i = 0; i < BB_BASE; i++)
+			assert_int_equal(bb_put(wr, i, 0, 1), 0);
+		if (op->flags & F_BBVW)
+			shmk_port_close(wr);
+		else
+			w->a = wr;
+		assert_int_equal(shmk_bb_reader_open(w->s, &w->b), 0);
+		for (i = 0; i < BB_BASE; i++)
+			assert_int_equal(bb_get(w->b, i, "survivor reader"), 0);
 		break;
 	}
 	}
@@ -965,6 +1062,57 @@ static void check_event(struct world *w)
 	shmk_port_close(nn);
 }
 
+/*
+ * Blackboard: no torn value ever; the survivor reader reads every key;
+ * a new writer (where the victim was the writer) takes over and repairs,
+ * after which nothing is busy; its writes reach the survivor and a new
+ * reader; the keys listed agree.
+ */
+static void check_bb(struct world *w)
+{
+	struct shmk_port *nw = NULL, *nr = NULL, *wr = w->a;
+	uint64_t keys[BB_KEYS];
+	uint32_t i;
+	int ret, n;
+
+	bb_read_all(w->b, "survivor reader", !wr);
+	if (!wr) {
+		ret = shmk_bb_writer_open(w->s, &nw);
+		if (ret) {
+			viol(V_STUCK, "a new writer cannot take over: %d", ret);
+			return;
+		}
+		wr = nw;
+		bb_read_all(w->b, "survivor reader after the new writer", false);
+	}
+	for (i = 0; i < BB_BASE; i++)
+		if (bb_put(wr, i, 10, 0))
+			viol(V_STUCK, "the writer cannot write key %u", i);
+	ret = shmk_bb_reader_open(w->s, &nr);
+	if (ret)
+		viol(V_STUCK, "a new reader cannot join: %d", ret);
+	for (i = 0; i < BB_BASE; i++) {
+		if ((ret = bb_get(w->b, i, "survivor reader")) != 10)
+			viol(V_STUCK, "survivor reader: key %u: %d, not version 10",
+			     i, ret);
+		if (nr && (ret = bb_get(nr, i, "new reader")) != 10)
+			viol(V_STUCK, "new reader: key %u: %d, not version 10",
+			     i, ret);
+	}
+	n = shmk_bb_keys(wr, keys, BB_KEYS);
+	if (n < BB_BASE || n > BB_KEYS || shmk_bb_keys(w->b, NULL, 0) != n)
+		viol(V_STUCK, "the writer lists %d keys, the reader %d", n,
+		     shmk_bb_keys(w->b, NULL, 0));
+	for (i = 0; n >= 0 && i < (uint32_t)n && i < BB_KEYS; i++)
+		if (keys[i] != 1000 + i)
+			viol(V_TORN, "key %u listed as %llu", i,
+			     (unsigned long long)keys[i]);
+	if (bb_put(wr, 0, 11, 0) || shmk_bb_changed(w->b, &(uint64_t){ 1000 }) != 1)
+		viol(V_STUCK, "the survivor reader misses a change");
+	shmk_port_close(nr);
+	shmk_port_close(nw);
+}
+
 static void check_create(struct world *w)
 {
 	struct shmk_service *s;
@@ -1014,6 +1162,9 @@ static void world_consume(struct world *w)
 	case K_EVENT:
 		listener_drain(w->b, w->evseen, "survivor listener");
 		break;
+	case K_BB:
+		bb_read_all(w->b, "survivor reader", true);
+		break;
 	}
 }
 
@@ -1051,6 +1202,8 @@ static void world_check(struct world *w)
 			check_pubsub(w);
 		else if (w->op->kind == K_REQRES)
 			check_reqres(w);
+		else if (w->op->kind == K_BB)
+			check_bb(w);
 		else
 			check_event(w);
 	}
@@ -1584,6 +1737,63 @@ static void act_listener_wait(struct vic *v)
 	VCHECK(shmk_listener_wait(v->p, ids, 8, 1000000) == -ETIMEDOUT);
 }
 
+/* Blackboard */
+
+static void v_bbw(struct vic *v)
+{
+	VCHECK(shmk_bb_writer_open(v->s, &v->p) == 0);
+}
+
+static void v_bbr(struct vic *v)
+{
+	VCHECK(shmk_bb_reader_open(v->s, &v->p) == 0);
+}
+
+static void act_bb_add(struct vic *v)
+{
+	VCHECK(bb_put(v->p, BB_BASE, 0, 1) == 0);
+	VCHECK(bb_put(v->p, BB_BASE + 1, 0, 1) == 0);
+}
+
+static void act_bb_write(struct vic *v)
+{
+	uint32_t i;
+
+	for (i = 0; i < BB_BASE; i++)
+		VCHECK(bb_put(v->p, i, 2, 0) == 0);
+}
+
+static void act_bb_read(struct vic *v)
+{
+	uint32_t i;
+
+	for (i = 0; i < BB_BASE; i++)
+		VCHECK(bb_get(v->p, i, "victim reader") == 0);
+	VCHECK(shmk_bb_keys(v->p, NULL, 0) == BB_BASE);
+}
+
+static void prep_bb_wait(struct vic *v)
+{
+	v_bbr(v);
+	VCHECK(bb_get(v->p, 0, "victim reader") == 0);
+	VCHECK(bb_get(v->p, 1, "victim reader") == 0);
+}
+
+static void between_bb_write(struct world *w)
+{
+	if (bb_put(w->a, 0, 3, 0))
+		viol(V_STUCK, "the survivor writer cannot write");
+}
+
+static void act_bb_wait(struct vic *v)
+{
+	uint64_t k0 = 1000, k1 = 1001;
+
+	VCHECK(shmk_bb_wait(v->p, &k0, 0) == 0);
+	VCHECK(bb_get(v->p, 0, "victim reader") == 3);
+	VCHECK(shmk_bb_wait(v->p, &k1, 1000000) == -ETIMEDOUT);
+}
+
 static const struct op ops[] = {
 	{ "service_create", K_CREATE, 0, NULL, NULL, NULL, act_service_create },
 	{ "service_open", K_PUBSUB, 0, NULL, NULL, NULL, act_service_open },
@@ -1645,6 +1855,18 @@ static const struct op ops[] = {
 	{ "close_listener_fd", K_EVENT, F_WATCHED, prep_listener_fd, NULL, NULL,
 	  act_close },
 	{ "recover_event", K_EVENT, F_DEAD, NULL, NULL, NULL, act_recover },
+	{ "bb_service_open", K_BB, 0, NULL, NULL, NULL, act_service_open },
+	{ "bb_writer_open", K_BB, F_BBVW, NULL, NULL, NULL, v_bbw },
+	{ "bb_writer_repair", K_BB, F_BBVW | F_DEAD, NULL, NULL, NULL, v_bbw },
+	{ "bb_reader_open", K_BB, 0, NULL, NULL, NULL, v_bbr },
+	{ "bb_add", K_BB, F_BBVW, v_bbw, NULL, NULL, act_bb_add },
+	{ "bb_write", K_BB, F_BBVW, v_bbw, NULL, NULL, act_bb_write },
+	{ "bb_read", K_BB, 0, v_bbr, NULL, NULL, act_bb_read },
+	{ "bb_wait", K_BB, F_SYNC, prep_bb_wait, between_bb_write, NULL,
+	  act_bb_wait },
+	{ "bb_close_writer", K_BB, F_BBVW, v_bbw, NULL, NULL, act_close },
+	{ "bb_close_reader", K_BB, 0, v_bbr, NULL, NULL, act_close },
+	{ "recover_bb", K_BB, F_BBVW | F_DEAD, NULL, NULL, NULL, act_recover },
 };
 #define NOPS (sizeof(ops) / sizeof(ops[0]))
 

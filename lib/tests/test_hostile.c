@@ -86,9 +86,9 @@ extern const char *shmk_last_error(void) __attribute__((weak));
 #define MAXL		8		/* loans / held samples the test tracks */
 #define REBUILD_ONE_IN	120		/* rebuild the service this often */
 
-enum pattern { P_SAFE, P_BLOCK, P_REQRES, P_EVENT, P_TRUNC, NPAT };
+enum pattern { P_SAFE, P_BLOCK, P_REQRES, P_EVENT, P_TRUNC, P_BB, NPAT };
 static const char *const pat_name[NPAT] = { "safe", "block", "reqres", "event",
-					    "truncate" };
+					    "truncate", "blackboard" };
 
 /* Value returned by a check that is not an errno (see ok_rc()). */
 #define END	1
@@ -1797,6 +1797,252 @@ static void hostile_truncate(void **state)
 	}
 }
 
+/*
+ * Blackboard (include/shmk/blackboard.h), self-contained: a writer and
+ * two readers in this process, a hostile peer's raw mapping that writes
+ * random values into the key count, the entries (sequences, lengths,
+ * keys, values) and now and then the slots and the header, between
+ * random victim operations.  Every return code must be documented, no
+ * read may return more than its buffer or value_size (the buffers are
+ * exactly their size, so AddressSanitizer sees a byte more), no key list
+ * more than the keys, and nothing may hang (the watchdog).
+ */
+#define BB_NK	6	/* keys of the service */
+#define BB_VS	40	/* value_size */
+
+struct bbw {
+	char name[SHMK_SVC_NAME_MAX];
+	struct shmk_service *s;
+	struct shmk_region *raw;
+	unsigned char *base;
+	uint64_t lo, hi;	/* the blackboard area: header, entries */
+	struct shmk_port *w, *r[2];
+};
+
+static void bb_world_create(struct bbw *b)
+{
+	struct shmk_svc_config c;
+	char rname[SHMK_NAME_MAX];
+	int i;
+
+	shmk_bb_config(&c, BB_NK, 8, BB_VS, 3);
+	uniq_name(b->name, sizeof(b->name), "hbb");
+	assert_int_equal(shmk_service_open(b->name, &c, SHMK_SVC_CREATE |
+					   SHMK_SVC_EXCL, &b->s), 0);
+	snprintf(rname, sizeof(rname), SHMK_SVC_PREFIX "%s", b->name);
+	assert_int_equal(shmk_region_open(rname, 0, &b->raw), 0);
+	b->base = shmk_region_base(b->raw);
+	b->lo = b->s->v.g.chunks_off;
+	b->hi = b->s->v.g.total;
+	assert_int_equal(shmk_bb_writer_open(b->s, &b->w), 0);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(shmk_bb_reader_open(b->s, &b->r[i]), 0);
+	H.nhist = 0;
+}
+
+static void bb_world_destroy(struct bbw *b)
+{
+	int i;
+
+	for (i = 0; i < 2; i++)
+		shmk_port_close(b->r[i]);
+	shmk_port_close(b->w);
+	shmk_region_close(b->raw);
+	shmk_service_remove(b->name);
+	shmk_service_close(b->s);
+	memset(b, 0, sizeof(*b));
+}
+
+static uint64_t bb_val(void)
+{
+	static const uint64_t v[] = { 0, 1, 2, 3, BB_NK - 1, BB_NK, BB_NK + 1,
+		BB_VS - 1, BB_VS, BB_VS + 1, 0xffffffffULL, 0x100000000ULL,
+		UINT64_MAX, UINT64_MAX - 1, 1ULL << 63, 1ULL << 40 };
+
+	return rndn(4) ? v[rndn(NF(v))] : rnd();
+}
+
+static void bb_corrupt(struct bbw *b)
+{
+	uint64_t off, x = bb_val();
+	unsigned int which = rndn(10);
+
+	if (which < 8) {		/* the blackboard area */
+		off = b->lo + 8 * (uint64_t)rndn((uint32_t)((b->hi - b->lo) / 8));
+		if (off == b->lo && rndn(2))	/* the key count */
+			x = rndn(2) ? BB_NK + rndn(3) : rndn(BB_NK + 1);
+	} else if (which == 8) {	/* a slot's state */
+		off = b->s->v.g.slots_off + (uint64_t)rndn(b->s->v.g.nslots) *
+		      sizeof(struct svc_slot);
+		x = rndn(2) ? ST_ALIVE | rndn(8) : rndn(2) ? ST_FREE : rnd();
+		__atomic_store_n((uint32_t *)(void *)(b->base + off),
+				 (uint32_t)x, __ATOMIC_RELAXED);
+		hist_add("peer: slot word at %" PRIu64 " = %#" PRIx64, off, x);
+		H.corruptions++;
+		return;
+	} else {			/* a header word */
+		off = 8 * (uint64_t)rndn(sizeof(struct svc_shared) / 8);
+	}
+	__atomic_store_n((uint64_t *)(void *)(b->base + off), x,
+			 __ATOMIC_RELAXED);
+	hist_add("peer: word at %" PRIu64 " = %#" PRIx64, off, x);
+	H.corruptions++;
+}
+
+static void bb_victim_op(struct bbw *b)
+{
+	uint64_t k = rndn(BB_NK + 2), v;
+	struct shmk_port *r = b->r[rndn(2)], **pp;
+	size_t size = rndn(BB_VS + 2);
+	unsigned char *buf, val[BB_VS];
+	uint64_t *keys;
+	int ret, i;
+
+	memset(val, (int)k, sizeof(val));
+	switch (rndn(12)) {
+	case 0:
+		if (!b->w)
+			break;
+		watchdog_arm("shmk_bb_add");
+		ret = shmk_bb_add(b->w, &k, val, rndn(BB_VS + 1));
+		CHECK_RC(ret, -EEXIST, -ENOSPC, END);
+		break;
+	case 1:
+	case 2:
+		if (!b->w)
+			break;
+		watchdog_arm("shmk_bb_write");
+		ret = shmk_bb_write(b->w, &k, val, rndn(BB_VS + 1));
+		CHECK_RC(ret, -ENOENT, END);
+		break;
+	case 3:
+	case 4:
+	case 5:
+		if (!r)
+			break;
+		buf = malloc(size ? size : 1);
+		assert_non_null(buf);
+		watchdog_arm("shmk_bb_read");
+		ret = shmk_bb_read(r, &k, size ? buf : NULL, size, &v);
+		if (ret > (int)size || ret > BB_VS)
+			problem("shmk_bb_read returned %d for a buffer of %zu", ret,
+				size);
+		if (ret >= 0 && (v & 1))
+			problem("shmk_bb_read returned an odd version %" PRIu64, v);
+		free(buf);
+		if (ret > 0)
+			ret = 0;
+		CHECK_RC(ret, -ENOENT, -EAGAIN, -ENODATA, -EMSGSIZE, -EBADMSG,
+			 END);
+		break;
+	case 6:
+		if (!r)
+			break;
+		watchdog_arm("shmk_bb_changed");
+		ret = shmk_bb_changed(r, &k);
+		CHECK_RC(ret == 1 ? 0 : ret, -ENOENT, END);
+		watchdog_arm("shmk_bb_wait");
+		ret = shmk_bb_wait(r, &k, rndn(2) ? 0 : TMO_NS);
+		CHECK_RC(ret, -ENOENT, -EAGAIN, -ETIMEDOUT, END);
+		break;
+	case 7:
+		pp = rndn(2) ? &b->w : &b->r[rndn(2)];
+		if (!*pp)
+			break;
+		keys = malloc(BB_NK * 8);
+		assert_non_null(keys);
+		i = (int)rndn(BB_NK + 1);
+		watchdog_arm("shmk_bb_keys");
+		ret = shmk_bb_keys(*pp, i ? keys : NULL, (size_t)i);
+		free(keys);
+		if (ret > BB_NK)
+			problem("shmk_bb_keys listed %d keys of %d", ret, BB_NK);
+		CHECK_RC(ret > 0 ? 0 : ret, END);
+		break;
+	case 8:
+	case 9:
+		i = (int)rndn(3);
+		pp = i == 2 ? &b->w : &b->r[i];
+		watchdog_arm(*pp ? "shmk_port_close" : "shmk_bb_*_open");
+		if (*pp) {
+			shmk_port_close(*pp);
+			*pp = NULL;
+			break;
+		}
+		ret = i == 2 ? shmk_bb_writer_open(b->s, pp) :
+			       shmk_bb_reader_open(b->s, pp);
+		if (ret)
+			*pp = NULL;
+		CHECK_RC(ret, -EBUSY, -EBADMSG, -ESTALE, -EPROTO, END);
+		break;
+	default:
+		watchdog_arm("shmk_service_recover");
+		ret = shmk_service_recover(b->s);
+		CHECK_RC(ret > 0 ? 0 : ret, END);
+		break;
+	}
+	watchdog_disarm();
+	hist_add("victim: %s", H.op ? H.op : "-");
+}
+
+static void hostile_blackboard(void **state)
+{
+	static struct bbw b;
+	const char *only = getenv("SHMK_HOSTILE_PATTERN");
+	volatile unsigned long it;
+	unsigned long problems_before = H.problems;
+
+	(void)state;
+	if (only && *only && strcmp(only, pat_name[P_BB])) {
+		skip();
+		return;
+	}
+	use_memfd_backend();
+	fatal_install();
+	H.pat = P_BB;
+	H.w = NULL;
+	H.seed = env_ul("SHMK_HOSTILE_SEED", 1);
+	H.iters = scaled(env_ul("SHMK_HOSTILE_ITERS", 2000));
+	H.keepgoing = env_ul("SHMK_HOSTILE_KEEPGOING", 0) != 0;
+	H.verbose = env_ul("SHMK_HOSTILE_VERBOSE", 0) != 0;
+	rng = (H.seed + 1) * 0x9E3779B97F4A7C15ULL ^ (uint64_t)(P_BB + 1) << 56;
+	if (!rng)
+		rng = 1;
+	printf("hostile blackboard: seed %" PRIu64 ", %lu iterations\n",
+	       H.seed, H.iters);
+	bb_world_create(&b);
+	for (it = 0; it < H.iters; it++) {
+		H.iter = it;
+		H.op = NULL;
+		if (setjmp(H.jb)) {
+			bb_world_destroy(&b);
+			if (!H.keepgoing)
+				fail_msg("hostile blackboard: problem at seed %"
+					 PRIu64 " iteration %lu (see above)",
+					 H.seed, H.iter);
+			bb_world_create(&b);
+			continue;
+		}
+		if (it && rndn(150) == 0) {
+			bb_world_destroy(&b);
+			bb_world_create(&b);
+		}
+		if (rndn(3) == 0)
+			bb_corrupt(&b);
+		for (unsigned int n = 1 + rndn(3); n; n--)
+			bb_victim_op(&b);
+	}
+	H.op = NULL;
+	bb_world_destroy(&b);
+	printf("hostile blackboard: %lu corruptions, %lu operations, %lu "
+	       "problems, %lu undocumented -EBADMSG\n", H.corruptions, H.ops,
+	       H.problems - problems_before, H.ebadmsg_undoc);
+	H.corruptions = H.ops = H.ebadmsg_undoc = 0;
+	if (H.problems != problems_before)
+		fail_msg("hostile blackboard: %lu problems (keep-going mode)",
+			 H.problems - problems_before);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1805,6 +2051,7 @@ int main(void)
 		cmocka_unit_test(hostile_reqres),
 		cmocka_unit_test(hostile_event),
 		cmocka_unit_test(hostile_truncate),
+		cmocka_unit_test(hostile_blackboard),
 	};
 	struct sigaction sa;
 

@@ -33,5 +33,13 @@ listener=$!
 sleep 0.3
 event notify demo.bell 4 7
 wait "$listener"
+echo "== a blackboard: one writer, lock-free readers (tools/examples/blackboard.c):"
+blackboard watch demo.board speed 2 &
+watcher=$!
+sleep 0.3
+blackboard write demo.board speed=10 mode=auto
+blackboard read demo.board
+blackboard write demo.board speed=20
+wait "$watcher"
 rmmod shmk
 echo "== rmmod shmk: done, nothing was left in use"

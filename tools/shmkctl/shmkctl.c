@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * shmkctl - inspect and manage shmk regions.
+ * shmkctl - inspect and manage shmk regions and services.
  *
  *   shmkctl [--json] list | info NAME... | create NAME SIZE [-m MODE] [-r]
  *           | remove NAME... | top [-i SECONDS] [-n COUNT]
+ *           | service list|info|create|remove ...
+ *           | echo | publish | notify | listen | hz | record | replay ...
  *
  * On the device backend (/dev/shmk) the regions come from SHMK_IOC_LIST,
  * which needs no permission on the regions themselves and does not count
@@ -34,24 +36,14 @@
 #include <shmk/shmk.h>
 #include <shmk/service.h>
 
-#define PROG		"shmkctl"
+#include "shmkctl.h"
+
 #define VERSION		"0.1.0"
 #define MEMFD_DIR	"/dev/shm"
 #define MEMFD_PREFIX	"shmk."
 
-/* Exit codes; shmkctl(8) lists them. */
-enum {
-	EXIT_OK = 0,
-	EXIT_FAIL = 1,		/* any other failure */
-	EXIT_USAGE = 2,		/* bad command line */
-	EXIT_NODEV = 3,		/* backend unavailable: no /dev/shmk */
-	EXIT_NOENT = 4,		/* no such region */
-	EXIT_PERM = 5,		/* permission denied */
-	EXIT_EXIST = 6,		/* region already exists */
-};
-
-static bool opt_json;
-static int backend;		/* SHMK_BACKEND_DEVICE or _MEMFD */
+bool opt_json;
+int backend;			/* SHMK_BACKEND_DEVICE or _MEMFD */
 
 /* One region, whichever backend it comes from. */
 struct region {
@@ -60,20 +52,22 @@ struct region {
 	bool have_huge;		/* info.huge_bytes is known */
 };
 
-static int exit_code(int err)
+int exit_code(int err)
 {
 	switch (err) {
 	case ENODEV: case ENXIO: return EXIT_NODEV;
 	case ENOENT: return EXIT_NOENT;
 	case EACCES: case EPERM: return EXIT_PERM;
 	case EEXIST: return EXIT_EXIST;
+	case EPROTOTYPE: return EXIT_KIND;
+	case ETIMEDOUT: return EXIT_TIMEOUT;
 	case EINVAL: case ENAMETOOLONG: return EXIT_USAGE;
 	default: return EXIT_FAIL;
 	}
 }
 
 /* Prints "shmkctl: WHAT: strerror" with a hint; returns the exit code. */
-static int fail(int err, const char *what)
+int fail(int err, const char *what)
 {
 	const char *hint = "";
 
@@ -87,7 +81,7 @@ static int fail(int err, const char *what)
 	return exit_code(err);
 }
 
-static const char *backend_name(void)
+const char *backend_name(void)
 {
 	return backend == SHMK_BACKEND_DEVICE ? "device" : "memfd";
 }
@@ -213,15 +207,62 @@ static int list_regions(struct region **out, size_t *n)
 
 /* Output */
 
-static void json_str(const char *s)
+/* @n bytes as a JSON string: bytes above 0x7e and controls as \u00XX. */
+void json_bytes(const void *p, size_t n)
 {
+	const unsigned char *b = p;
+	size_t i;
+
 	putchar('"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			putchar('\\');
-		putchar(*s);
+	for (i = 0; i < n; i++) {
+		if (b[i] == '"' || b[i] == '\\')
+			printf("\\%c", b[i]);
+		else if (b[i] == '\n')
+			fputs("\\n", stdout);
+		else if (b[i] < 0x20 || b[i] > 0x7e)
+			printf("\\u%04x", b[i]);
+		else
+			putchar(b[i]);
 	}
 	putchar('"');
+}
+
+void json_str(const char *s)
+{
+	json_bytes(s, strlen(s));
+}
+
+bool parse_u64(const char *opt, const char *s, uint64_t lo, uint64_t hi,
+	       uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s || *end || *s == '-' || v < lo || v > hi) {
+		fprintf(stderr, PROG ": bad %s '%s' (a whole number, %llu to %llu)\n",
+			opt, s, (unsigned long long)lo, (unsigned long long)hi);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+bool parse_seconds(const char *opt, const char *s, double lo, double hi,
+		   double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !(v >= lo && v <= hi)) {
+		fprintf(stderr, PROG ": bad %s '%s' (%g to %g)\n", opt, s, lo, hi);
+		return false;
+	}
+	*out = v;
+	return true;
 }
 
 /*
@@ -253,7 +294,7 @@ static const char *group_name(uint32_t gid, char *buf, size_t len)
 }
 
 /* "64M", "2G", "512K", "123" */
-static const char *human(uint64_t b, char *buf, size_t len)
+const char *human(uint64_t b, char *buf, size_t len)
 {
 	static const char units[] = "BKMGTP";
 	double v = (double)b;
@@ -317,7 +358,8 @@ static void json_region(const struct region *r)
 	       (i->flags & SHMK_INFO_UNLINKED) ? "true" : "false");
 }
 
-static void json_list(const struct region *r, size_t n)
+/* @with_services: top's refresh, with the services too. */
+static void json_list(const struct region *r, size_t n, bool with_services)
 {
 	size_t i;
 
@@ -328,7 +370,10 @@ static void json_list(const struct region *r, size_t n)
 			putchar(',');
 		json_region(&r[i]);
 	}
-	printf("]}\n");
+	putchar(']');
+	if (with_services)
+		top_services(true);
+	printf("}\n");
 }
 
 static void table_header(void)
@@ -368,7 +413,7 @@ static int cmd_list(void)
 		return fail(-ret, backend == SHMK_BACKEND_DEVICE ?
 			    SHMK_DEVICE_PATH : MEMFD_DIR);
 	if (opt_json) {
-		json_list(r, n);
+		json_list(r, n, false);
 	} else {
 		table_header();
 		for (i = 0; i < n; i++)
@@ -567,12 +612,23 @@ static int cmd_remove(int argc, char **argv)
 	return rc;
 }
 
-static volatile sig_atomic_t stop;
+volatile sig_atomic_t stop;
 
 static void on_signal(int sig)
 {
 	(void)sig;
 	stop = 1;
+}
+
+/* SIGINT, SIGTERM: set stop, and cut a sleep short (no SA_RESTART). */
+void catch_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 }
 
 /*
@@ -620,8 +676,7 @@ static int cmd_top(int argc, char **argv)
 		fprintf(stderr, PROG ": top takes no arguments\n");
 		return EXIT_USAGE;
 	}
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	catch_signals();
 	while (!stop) {
 		uint64_t total = 0, rss = 0, huge = 0;
 		struct timespec ts;
@@ -635,7 +690,7 @@ static int cmd_top(int argc, char **argv)
 				    SHMK_DEVICE_PATH : MEMFD_DIR);
 		}
 		if (opt_json) {
-			json_list(cur, ncur);
+			json_list(cur, ncur, true);
 		} else {
 			if (tty)
 				printf("\033[H\033[J");
@@ -687,6 +742,7 @@ static int cmd_top(int argc, char **argv)
 				if (i == ncur)
 					printf("%-24s (gone)\n", prev[j].info.name);
 			}
+			top_services(false);
 		}
 		fflush(stdout);
 		free(prev);
@@ -702,128 +758,50 @@ static int cmd_top(int argc, char **argv)
 	return EXIT_OK;
 }
 
-/*
- * Services: the messaging layer's public API only (<shmk/service.h>),
- * never its layout.  Each service is opened without a configuration
- * (any kind) to read its configuration and occupancy, then closed; that
- * takes no participant slot.
- */
-static const char *kind_name(uint32_t kind)
-{
-	switch (kind) {
-	case SHMK_SVC_PUBSUB: return "pubsub";
-	case SHMK_SVC_REQRES: return "reqres";
-	case SHMK_SVC_EVENT: return "event";
-	default: return "?";
-	}
-}
-
-static int cmd_services(void)
-{
-	char (*names)[SHMK_SVC_NAME_MAX] = NULL;
-	int n, m, i, shown = 0;
-
-	n = shmk_service_list(NULL, 0);
-	if (n < 0)
-		return fail(-n, "services");
-	if (n) {
-		names = calloc((size_t)n + 8, sizeof(*names));
-		if (!names)
-			return fail(ENOMEM, "services");
-		m = shmk_service_list(names, (size_t)n + 8);
-		if (m < 0) {
-			free(names);
-			return fail(-m, "services");
-		}
-		n = m < n + 8 ? m : n + 8;
-	}
-	if (opt_json)
-		printf("{\"backend\":\"%s\",\"services\":[", backend_name());
-	else
-		printf("%-24s %-6s %8s %6s %6s %6s %7s %7s %5s %6s %11s %s\n",
-		       "SERVICE", "KIND", "PAYLOAD", "MAXPUB", "MAXSUB", "BUFFER",
-		       "PRODS", "CONS", "DEAD", "QUEUED", "CHUNKS", "OVERFLOW");
-	for (i = 0; i < n; i++) {
-		struct shmk_svc_config c = { .size = sizeof(c) };
-		struct shmk_service *svc;
-		uint32_t used, total, parts, prods, cons, queued, dead;
-		int ret = shmk_service_open(names[i], NULL, 0, &svc);
-
-		if (ret) {
-			if (opt_json) {
-				printf("%s{\"name\":", shown++ ? "," : "");
-				json_str(names[i]);
-				printf(",\"error\":");
-				json_str(strerror(-ret));
-				putchar('}');
-			} else {
-				printf("%-24s (%s)\n", names[i], strerror(-ret));
-			}
-			continue;
-		}
-		shmk_service_config(svc, &c);
-		used = shmk_service_chunks_used(svc);
-		total = shmk_service_chunks(svc);
-		parts = shmk_service_participants(svc);
-		shmk_service_roles(svc, &prods, &cons);
-		queued = shmk_service_backlog(svc);
-		dead = shmk_service_dead(svc);
-		shmk_service_close(svc);
-		if (opt_json) {
-			printf("%s{\"name\":", shown++ ? "," : "");
-			json_str(names[i]);
-			printf(",\"kind\":\"%s\",\"payload_max\":%llu,\"max_publishers\":%u,"
-			       "\"max_subscribers\":%u,\"buffer\":%u,\"history\":%u,"
-			       "\"overflow\":\"%s\",\"max_events\":%u,\"participants\":%u,"
-			       "\"producers\":%u,\"consumers\":%u,\"dead\":%u,\"backlog\":%u,"
-			       "\"chunks\":%u,\"chunks_used\":%u}",
-			       kind_name(c.kind), (unsigned long long)c.payload_max,
-			       c.max_publishers, c.max_subscribers, c.buffer, c.history,
-			       c.overflow == SHMK_OVERFLOW_BLOCK ? "block" : "safe",
-			       c.max_events, parts, prods, cons, dead, queued, total,
-			       used);
-		} else {
-			char pb[16], cb[24];
-
-			snprintf(cb, sizeof(cb), "%u/%u", used, total);
-			printf("%-24s %-6s %8s %6u %6u %6u %7u %7u %5u %6u %11s %s\n",
-			       names[i], kind_name(c.kind),
-			       c.kind == SHMK_SVC_EVENT ? "-" : human(c.payload_max, pb, sizeof(pb)),
-			       c.max_publishers, c.max_subscribers, c.buffer, prods, cons,
-			       dead, queued, cb,
-			       c.overflow == SHMK_OVERFLOW_BLOCK ? "block" : "safe");
-		}
-	}
-	if (opt_json)
-		printf("]}\n");
-	free(names);
-	return EXIT_OK;
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: " PROG " [--json] COMMAND [ARGS]\n"
 		"\n"
+		"Regions:\n"
 		"  list                         regions: size, resident, share in 2 MiB pages,\n"
 		"                               owner, group, mode, open handles, persistence\n"
 		"  info NAME...                 one region in detail\n"
 		"  create NAME SIZE [-m MODE] [-r]  a persistent region (SIZE: bytes or K/M/G;\n"
 		"                               MODE octal, default 0600; -r: read-only fds)\n"
 		"  remove NAME...               remove regions' names (alias: rm, unlink)\n"
-		"  top [-i SECONDS] [-n COUNT]  refreshing view (alias: watch)\n"
-		"  services                     messaging services: kind, payload, publishers and\n"
-		"                               subscribers (max), live participants, dead ones\n"
-		"                               not yet reclaimed, chunks in use\n"
+		"  top [-i SECONDS] [-n COUNT]  refreshing view of regions and services\n"
+		"                               (alias: watch)\n"
 		"\n"
-		"  -j, --json     JSON on stdout (top: one object per line per refresh)\n"
+		"Services:\n"
+		"  service list                 kind, limits, live and dead participants,\n"
+		"                               queue depth, chunks in use (alias: services)\n"
+		"  service info NAME...         configuration and each participant: slot,\n"
+		"                               role, pid, state (alive or dead), lag, drops\n"
+		"  service remove NAME...\n"
+		"  echo NAME [--hex|--text] [--count N] [--timeout S]   print samples\n"
+		"  publish NAME [DATA|--file F] [--hex] [--repeat N] [--rate HZ] [--stamp]\n"
+		"        [--drain S]            publish DATA (text, or hex with --hex)\n"
+		"  notify NAME ID [--repeat N]  signal an event id\n"
+		"  listen NAME [--count N] [--timeout S]   print event ids as they come\n"
+		"  hz NAME [--window S] [--count N]   rate, inter-arrival and latency\n"
+		"  record NAME FILE [--count N] [--duration S] [--timeout S]\n"
+		"  replay FILE NAME [--rate HZ|--as-recorded] [--drain S]\n"
+		"  (publish and replay: --wait S waits for a subscriber, notify for a\n"
+		"  listener.  Each of these may --create the service when it is missing,\n"
+		"  with [--payload BYTES] [--publishers N] [--subscribers N] [--buffer N]\n"
+		"  [--history N] [--overflow safe|block] [--events N] [--mode MODE];\n"
+		"  a service lives while some process has it open.)\n"
+		"\n"
+		"  -j, --json     JSON on stdout (streams: one object per line)\n"
 		"  -V, --version  print the version\n"
 		"  -h, --help     this text\n"
 		"\n"
 		"Backend: /dev/shmk when it opens, else memfd (/dev/shm/shmk.*);\n"
 		"SHMK_BACKEND=device|memfd forces one.\n"
-		"Exit status: 0 ok, 1 failure, 2 usage, 3 no /dev/shmk, 4 no such region,\n"
-		"5 permission denied, 6 region exists.  See shmkctl(8).\n");
+		"Exit status: 0 ok, 1 failure, 2 usage, 3 no /dev/shmk, 4 no such region\n"
+		"or service, 5 permission denied, 6 exists, 7 the service's kind or size\n"
+		"does not fit, 8 timed out, 9 bad record file.  See shmkctl(8).\n");
 }
 
 int main(int argc, char **argv)
@@ -834,7 +812,18 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
+	static const struct {
+		const char *name;
+		int (*fn)(int argc, char **argv);
+	} port_cmds[] = {
+		{ "echo", cmd_echo }, { "publish", cmd_publish },
+		{ "notify", cmd_notify }, { "listen", cmd_listen },
+		{ "hz", cmd_hz }, { "record", cmd_record },
+		{ "replay", cmd_replay }, { "service", cmd_service },
+	};
 	const char *cmd;
+	char *prefix;
+	size_t k;
 	int c;
 
 	/* '+': stop at the command; its own options come after it. */
@@ -861,6 +850,9 @@ int main(int argc, char **argv)
 	cmd = argv[optind];
 	argc -= optind;
 	argv += optind;
+	/* getopt's messages in the commands: "shmkctl: CMD: ...". */
+	if (asprintf(&prefix, PROG ": %s", cmd) > 0)
+		argv[0] = prefix;
 	/* A --json after the command name is accepted too. */
 	for (c = 1; c < argc; c++)
 		if (!strcmp(argv[c], "--json") || !strcmp(argv[c], "-j")) {
@@ -878,6 +870,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, PROG ": SHMK_BACKEND must be 'device' or 'memfd'\n");
 		return EXIT_USAGE;
 	}
+	/* Stream commands: each line out as it comes, also into a pipe. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (!strcmp(cmd, "list") || !strcmp(cmd, "ls")) {
 		if (argc > 1) {
 			fprintf(stderr, PROG ": list takes no arguments\n");
@@ -900,6 +894,9 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "top") || !strcmp(cmd, "watch"))
 		return cmd_top(argc, argv);
+	for (k = 0; k < sizeof(port_cmds) / sizeof(port_cmds[0]); k++)
+		if (!strcmp(cmd, port_cmds[k].name))
+			return port_cmds[k].fn(argc, argv);
 	fprintf(stderr, PROG ": unknown command '%s' (try '" PROG " --help')\n", cmd);
 	return EXIT_USAGE;
 }
