@@ -10,6 +10,7 @@
 #include <sys/time.h>
 #include <time.h>
 #include "msgutil.h"
+#include <shmk/inspect.h>
 
 static int serve_one(struct shmk_port *sv, int64_t timeout)
 {
@@ -1169,6 +1170,49 @@ static void test_stream_errors(void **state)
 	drop_service(s, name);
 }
 
+/*
+ * shmk_service_inspect() with two servers: a client's lag counts the
+ * responses of both (each on its own channel), each server's count its
+ * own.
+ */
+static void test_inspect_servers(void **state)
+{
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_REQRES);
+	struct shmk_participant_info e[4];
+	char name[SHMK_SVC_NAME_MAX];
+	struct shmk_service *s;
+	struct shmk_port *cl, *sv[2];
+	struct shmk_sample req[2];
+	int k;
+
+	(void)state;
+	c.max_publishers = 1;
+	c.max_subscribers = 2;
+	s = new_service(&c, name);
+	for (k = 0; k < 2; k++)
+		assert_int_equal(shmk_server_open(s, &sv[k]), 0);
+	assert_int_equal(shmk_client_open(s, &cl), 0);
+	request(cl, 3, 0, NULL);
+	for (k = 0; k < 2; k++) {
+		assert_int_equal(shmk_server_receive(sv[k], &req[k], 0), 0);
+		assert_int_equal(stream_n(sv[k], &req[k], k ? 1 : 3, 0, 0), 0);
+	}
+	memset(e, 0, sizeof(e));
+	e[0].size = sizeof(e[0]);
+	assert_int_equal(shmk_service_inspect(s, e, 4), 3);
+	assert_int_equal(e[0].role, SHMK_ROLE_CLIENT);
+	assert_int_equal(e[0].lag, 4);
+	assert_int_equal(e[1].published, 3);
+	assert_int_equal(e[2].published, 1);
+	for (k = 0; k < 2; k++) {
+		shmk_sub_release(sv[k], &req[k]);
+		shmk_port_close(sv[k]);
+	}
+	shmk_port_close(cl);
+	assert_int_equal(shmk_service_chunks_used(s), 0);
+	drop_service(s, name);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1186,6 +1230,7 @@ int main(void)
 		cmocka_unit_test(test_server_killed_midstream),
 		cmocka_unit_test(test_client_gone),
 		cmocka_unit_test(test_stream_errors),
+		cmocka_unit_test(test_inspect_servers),
 	};
 
 	use_memfd_backend();
