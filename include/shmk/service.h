@@ -573,9 +573,8 @@ SHMK_API int shmk_client_send_wait(struct shmk_port *p, void *payload,
  * response to a pending request is noted in it (a last one ends its
  * server's stream); shmk_sample_flags() has SHMK_RESP_LAST.
  *
- * Return: as shmk_sub_receive() (-EINVAL: @p not a client; -ENOBUFS
- * also when SHMK_SVC_PENDING_MAX responses are kept); release with
- * shmk_sub_release().
+ * Return: as shmk_sub_receive() (-EINVAL: @p not a client); release
+ * with shmk_sub_release().
  */
 SHMK_API int shmk_client_receive(struct shmk_port *p, struct shmk_sample *smp,
 				 int64_t timeout_ns);
