@@ -68,6 +68,9 @@ void chan_claim(struct shmk_port *p, uint32_t k)
 {
 	uint32_t na = p->v.cfg.max_publishers, i;
 
+	/* Server s (slot na + s) answers on channel 1 + s (svc_core.c). */
+	if (p->role == ROLE_SERVER)
+		p->prod_ch = (int)(1 + k - na);
 	if (p->prod_ch >= 0) {
 		struct svc_prod *pr = prod_of(&p->v, (uint32_t)p->prod_ch, k);
 
@@ -77,9 +80,9 @@ void chan_claim(struct shmk_port *p, uint32_t k)
 		SHMK_CP();
 		atomic_store_explicit(&pr->start, p->start, memory_order_relaxed);
 		for (i = 0; p->role == ROLE_SERVER && i < na; i++) {
-			pr = prod_of(&p->v, 1, i);
+			pr = prod_of(&p->v, (uint32_t)p->prod_ch, i);
 			SHMK_CP();
-			/* Relaxed: as above (one server). */
+			/* Relaxed: as above (this server's own channel). */
 			atomic_store_explicit(&pr->start,
 				atomic_load_explicit(&pr->tail,
 						     memory_order_relaxed),
@@ -87,9 +90,15 @@ void chan_claim(struct shmk_port *p, uint32_t k)
 		}
 	}
 	p->bp_fails = 0;
-	if (p->cons_ch >= 0)
-		cursors_init(&p->v, (uint32_t)p->cons_ch, k, p->plo, p->phi,
-			     p->role == ROLE_CLIENT);
+	if (p->role == ROLE_CLIENT) {
+		/* One response channel per server slot, 1 to nchan - 1. */
+		for (i = 1; i < p->v.g.nchan; i++)
+			cursors_init(&p->v, i, k, p->plo, p->phi, 1);
+	} else if (p->cons_ch >= 0) {
+		cursors_init(&p->v, (uint32_t)p->cons_ch, k, p->plo, p->phi, 0);
+	}
+	p->nstash = 0;
+	memset(p->pend, 0, sizeof(p->pend));
 }
 
 /* Publish-subscribe: producers */
@@ -218,6 +227,25 @@ int chan_room(struct shmk_port *p)
 	return bp_room(p, NULL);
 }
 
+/*
+ * A server: 0 when client @k has fewer than buffer responses of ours
+ * unread in its ring (so that none is overwritten), else -EAGAIN.
+ */
+int chan_room_to(struct shmk_port *p, uint32_t k)
+{
+	const struct svc_view *v = &p->v;
+	uint32_t ch = (uint32_t)p->prod_ch;
+	struct svc_prod *pr = prod_of(v, ch, k);
+	/* Relaxed: only we (this server) write them. */
+	uint64_t tail = atomic_load_explicit(&pr->tail, memory_order_relaxed);
+	uint64_t start = atomic_load_explicit(&pr->start, memory_order_relaxed);
+
+	if (start > tail)	/* corrupt: as prod_publish() */
+		start = tail;
+	return tail - cursor_clamp(v, ch, k, p->slot, start, tail) >=
+	       v->cfg.buffer ? -EAGAIN : 0;
+}
+
 /* Is any consumer of ours live? */
 int chan_consumers(const struct shmk_port *p)
 {
@@ -239,6 +267,15 @@ int chan_consumers(const struct shmk_port *p)
 int prod_publish(struct shmk_port *p, void *payload, size_t len,
 			uint64_t corr, uint32_t target, uint32_t tgen,
 			int policy, int64_t timeout_ns)
+{
+	return prod_publish_f(p, payload, len, corr, target, tgen, policy,
+			      timeout_ns, 0);
+}
+
+/* prod_publish() with the header's flags (request-response). */
+int prod_publish_f(struct shmk_port *p, void *payload, size_t len,
+		   uint64_t corr, uint32_t target, uint32_t tgen,
+		   int policy, int64_t timeout_ns, uint32_t flags)
 {
 	const struct svc_view *v = &p->v;
 	uint32_t M = v->g.nslots, ch = (uint32_t)p->prod_ch, c, oc;
@@ -295,6 +332,7 @@ int prod_publish(struct shmk_port *p, void *payload, size_t len,
 	h->origin_gen = p->gen;
 	h->target = target;
 	h->target_gen = tgen;
+	h->flags = flags;
 	e = &ring_of(v, ch, ri)[pos % v->g.cap];
 	/* Relaxed: only this producer writes its ring. */
 	old = atomic_load_explicit(e, memory_order_relaxed);
@@ -397,11 +435,11 @@ static void cursor_skip(struct shmk_port *p, _Atomic uint64_t *cur,
  * left or died before we took it (its references go with its slot), or
  * because a later generation of the slot had started meanwhile.
  */
-static int cons_try_one(struct shmk_port *p, uint32_t i,
+static int cons_try_one(struct shmk_port *p, uint32_t ch, uint32_t i,
 			struct shmk_sample *smp)
 {
 	const struct svc_view *v = &p->v;
-	uint32_t ch = (uint32_t)p->cons_ch, cap = v->g.cap;
+	uint32_t cap = v->g.cap;
 	_Atomic uint64_t *cur = cursor_at(v, ch, p->slot, i);
 	/* Responses: the server writes client k's into ring k. */
 	uint32_t ri = p->role == ROLE_CLIENT ? p->slot : i;
@@ -543,13 +581,8 @@ static int cons_try_one(struct shmk_port *p, uint32_t i,
 		smp->origin = i;
 		smp->chunk = c;
 		smp->origin_gen = ST_VAL(st);
-		{
-			uint32_t tg = SHMK_READ_ONCE(h->target);
-
-			smp->reserved = tg == NIL ? NIL :
-				(tg == p->slot &&
-				 SHMK_READ_ONCE(h->target_gen) == p->gen);
-		}
+		/* Just bits: a hostile value misleads nobody but us. */
+		smp->reserved = SHMK_READ_ONCE(h->flags);
 		/*
 		 * Producer i may wait for room (back-pressure) or in a drain:
 		 * its seq_cst fence orders our cursor store before the mask
@@ -569,7 +602,9 @@ int cons_try(struct shmk_port *p, void *arg)
 
 	for (t = 0; t < n; t++) {
 		i = p->plo + (p->rr + t) % n;
-		ret = cons_try_one(p, i, smp);
+		/* A client reads server s's responses on channel 1 + s. */
+		ret = cons_try_one(p, p->role == ROLE_CLIENT ? 1 + i - p->plo :
+				   (uint32_t)p->cons_ch, i, smp);
 		if (ret == -EAGAIN)
 			continue;
 		if (ret == 0)

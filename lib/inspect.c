@@ -117,8 +117,8 @@ static int alive_tag(uint32_t st)
 /*
  * The figures of slot @k (role @role, A-side when @k < na) into @e.
  * Channel 0 runs from the A-side (publishers, clients) to the B-side
- * (subscribers, the server); channel 1 from the server to client k, in
- * ring k (see chan.c).
+ * (subscribers, servers); channel 1 + s from server s (slot na + s) to
+ * client k, in ring k (see chan.c).
  */
 static void figures(const struct svc_view *v, uint32_t k, uint32_t role,
 		    struct shmk_participant_info *e)
@@ -147,7 +147,7 @@ static void figures(const struct svc_view *v, uint32_t k, uint32_t role,
 		}
 		/* A client's own lag: responses in its ring. */
 		for (i = na; i < M; i++)
-			standing(v, 1, k, i, k, &e->lag, &e->drops);
+			standing(v, 1 + i - na, k, i, k, &e->lag, &e->drops);
 		break;
 	case SHMK_ROLE_SUBSCRIBER:
 		e->flags |= SHMK_PART_CONSUMER;
@@ -158,7 +158,8 @@ static void figures(const struct svc_view *v, uint32_t k, uint32_t role,
 		e->flags |= SHMK_PART_CONSUMER | SHMK_PART_PRODUCER;
 		for (i = 0; i < na; i++) {
 			standing(v, 0, i, i, k, &e->lag, &e->drops);
-			e->published = sat_add(e->published, produced(v, 1, i));
+			e->published = sat_add(e->published,
+					       produced(v, 1 + k - na, i));
 		}
 		break;
 	case SHMK_ROLE_LISTENER:

@@ -1,49 +1,181 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * libshmk request-response: clients publish requests on channel 0, the
- * server answers each client in that client's own ring of channel 1.
+ * libshmk request-response: clients publish requests on channel 0, which
+ * every live server reads; server s answers client k in ring k of its own
+ * channel 1 + s.  A request tracked by its client (shmk_client_request())
+ * is a pending response: each server that was live at the send answers
+ * with a stream of responses, the last one flagged SHMK_RESP_LAST, and
+ * the client sees the stream end, or end abnormally when a server leaves
+ * or dies first.  Documentation/messaging.rst is the guide.
  */
 #include <errno.h>
+#include <string.h>
 
 #include "svc.h"
 
 /* Request-response */
 
-static int client_publish(struct shmk_port *p, void *payload, size_t len,
-			  uint64_t *corr)
+/* Is this response addressed to us (this generation of our slot)? */
+static int resp_mine(const struct shmk_port *p, const struct shmk_sample *smp)
 {
-	uint64_t id = p->corr_next + 1;
-	int ret;
+	const struct msg_hdr *h = &p->v.hdrs[smp->chunk];
 
-	ret = prod_publish(p, payload, len, id, NIL, 0,
-			   (int)p->svc->v.cfg.overflow, 0);
-	if (ret)
-		return ret;
-	p->corr_next = id;
-	if (corr)
-		*corr = id;
+	/* Read once each; we hold the chunk (cons_try_one() checked it). */
+	return SHMK_READ_ONCE(h->target) == p->slot &&
+	       SHMK_READ_ONCE(h->target_gen) == p->gen;
+}
+
+static int popcount64(uint64_t m)
+{
+	return __builtin_popcountll(m);
+}
+
+/* The pending response of request @corr, or NULL. */
+static struct rr_pend *pend_find(struct shmk_port *p, uint64_t corr)
+{
+	uint32_t i;
+
+	for (i = 0; corr && i < SHMK_SVC_PENDING_MAX; i++)
+		if (p->pend[i].corr == corr)
+			return &p->pend[i];
+	return NULL;
+}
+
+/* A response of @pe's request came: a last one ends that server's stream. */
+static void pend_note(struct rr_pend *pe, const struct shmk_sample *smp)
+{
+	uint64_t b = smp->origin < 64 ? 1ULL << smp->origin : 0;
+
+	if ((pe->live & b) && pe->gen[smp->origin] == smp->origin_gen &&
+	    (smp->reserved & SHMK_RESP_LAST))
+		pe->ended |= b;
+}
+
+/*
+ * Servers of @pe's request whose stream is open but whose generation is
+ * no longer live (left, died, reclaimed): their streams ended abnormally.
+ * Called only after the rings were read empty: a server that is not live
+ * has nothing more we could receive (cons_try_one() skips it).
+ */
+static void pend_check(const struct shmk_port *p, struct rr_pend *pe)
+{
+	uint64_t open = pe->live & ~pe->ended & ~pe->aborted;
+	uint32_t i, st;
+
+	for (i = 0; open && i < 64; i++) {
+		if (!(open & (1ULL << i)))
+			continue;
+		open &= ~(1ULL << i);
+		/* Acquire: pairs with the server's ALIVE or a reclaimer's FREE. */
+		st = atomic_load_explicit(&p->v.slots[i].state,
+					  memory_order_acquire);
+		if (st != (ST_ALIVE | pe->gen[i]))
+			pe->aborted |= 1ULL << i;
+	}
+}
+
+/* Keep a received response for a later call (counts in max_borrow). */
+static void stash_push(struct shmk_port *p, const struct shmk_sample *smp)
+{
+	p->stash[p->nstash++] = *smp;
+}
+
+/* Take the first kept response, of request @corr (0: any), in order. */
+static int stash_take(struct shmk_port *p, uint64_t corr,
+		      struct shmk_sample *smp)
+{
+	uint32_t i;
+
+	for (i = 0; i < p->nstash; i++) {
+		if (corr && p->stash[i].corr != corr)
+			continue;
+		*smp = p->stash[i];
+		memmove(&p->stash[i], &p->stash[i + 1],
+			(p->nstash - i - 1) * sizeof(p->stash[0]));
+		p->nstash--;
+		return 1;
+	}
 	return 0;
 }
 
-SHMK_API int shmk_client_send(struct shmk_port *p, void *payload, size_t len,
-			      uint64_t *corr)
+/*
+ * The next response addressed to us from the rings: the others' are
+ * released, and so are responses of tracked requests we no longer wait
+ * for (cancelled, or whose end was reported).
+ */
+static int client_next(struct shmk_port *p, struct shmk_sample *smp)
 {
 	int ret;
 
-	if (!p || p->role != ROLE_CLIENT)
-		return -EINVAL;
-	if (find_chunk(&p->v, p->loans, p->nloans, payload) < 0 ||
-	    len > p->v.cfg.payload_max)
-		return -EINVAL;
-	/* Nobody would ever answer: say so, keep the loan (lib-audit). */
-	if (!chan_consumers(p)) {
-		svc_err("shmk_client_send: no live server");
-		return -ENOTCONN;
+	for (;;) {
+		if (p->nstash >= SHMK_SVC_PENDING_MAX)
+			return -ENOBUFS;
+		ret = cons_try(p, smp);
+		if (ret)
+			return ret;
+		if (!resp_mine(p, smp) ||
+		    ((smp->reserved & MSG_TRACKED) && !pend_find(p, smp->corr))) {
+			chan_release(p, smp);
+			continue;
+		}
+		return 0;
 	}
-	ret = client_publish(p, payload, len, corr);
-	if (ret == -ENOTCONN)	/* recovery found the server dead */
-		svc_err("shmk_client_send: no live server");
-	return ret;
+}
+
+/* The live servers, and their generations in @gen. */
+static uint64_t live_servers(const struct shmk_port *p, uint32_t *gen)
+{
+	uint64_t m = 0;
+	uint32_t i, st;
+
+	for (i = p->plo; i < p->phi && i < 64; i++) {
+		/* Acquire: pairs with the server's store of ALIVE. */
+		st = atomic_load_explicit(&p->v.slots[i].state,
+					  memory_order_acquire);
+		if (ST_TAG(st) == ST_ALIVE) {
+			m |= 1ULL << i;
+			gen[i] = ST_VAL(st);
+		}
+	}
+	return m;
+}
+
+static int client_publish(struct shmk_port *p, void *payload, size_t len,
+			  uint64_t *corr, uint32_t flags, uint32_t *servers)
+{
+	uint64_t id = p->corr_next + 1, live;
+	uint32_t gen[SHMK_SVC_SLOTS_MAX];
+	struct rr_pend *pe = NULL;
+	int ret;
+
+	if (flags & MSG_TRACKED) {
+		for (ret = 0; !pe && ret < SHMK_SVC_PENDING_MAX; ret++)
+			if (!p->pend[ret].corr)
+				pe = &p->pend[ret];
+		if (!pe) {
+			svc_err("shmk_client_request: %d responses pending",
+				SHMK_SVC_PENDING_MAX);
+			return -EBUSY;
+		}
+	}
+	/* Before the publish: a server live now reads the request. */
+	live = live_servers(p, gen);
+	ret = prod_publish_f(p, payload, len, id, NIL, 0,
+			     (int)p->svc->v.cfg.overflow, 0, flags);
+	if (ret)
+		return ret;
+	p->corr_next = id;
+	if (pe) {
+		memset(pe, 0, sizeof(*pe));
+		pe->corr = id;
+		pe->live = live;
+		memcpy(pe->gen, gen, sizeof(gen));
+	}
+	if (corr)
+		*corr = id;
+	if (servers)
+		*servers = (uint32_t)popcount64(live);
+	return 0;
 }
 
 /* Ready to send: a server is live and (back-pressure) it has room. */
@@ -55,43 +187,88 @@ static int send_ready(struct shmk_port *p, void *arg)
 	return p->svc->v.cfg.overflow == SHMK_OVERFLOW_BLOCK ? chan_room(p) : 0;
 }
 
-SHMK_API int shmk_client_send_wait(struct shmk_port *p, void *payload,
-				   size_t len, uint64_t *corr,
-				   int64_t timeout_ns)
+/* shmk_client_send(), shmk_client_send_wait(), shmk_client_request(). */
+static int client_send(struct shmk_port *p, void *payload, size_t len,
+		       uint64_t *corr, uint32_t flags, uint32_t *servers,
+		       int64_t timeout_ns, const char *fn)
 {
 	int ret;
 
 	if (!p || p->role != ROLE_CLIENT)
 		return -EINVAL;
-	if (timeout_ns == 0)
-		return shmk_client_send(p, payload, len, corr);
 	if (find_chunk(&p->v, p->loans, p->nloans, payload) < 0 ||
 	    len > p->v.cfg.payload_max)
 		return -EINVAL;
-	ret = svc_block_on(p, send_ready, NULL, timeout_ns, SLEEP_ROOM);
-	if (ret == -ETIMEDOUT)
-		svc_err("shmk_client_send_wait: %s", chan_consumers(p) ?
-			"the server's buffer stayed full" : "no live server");
-	if (ret)
-		return ret;
-	/* Room cannot shrink but by our own publish: this does not wait. */
-	return client_publish(p, payload, len, corr);
+	if (timeout_ns == 0) {
+		/* Nobody would ever answer: say so, keep the loan. */
+		if (!chan_consumers(p)) {
+			svc_err("%s: no live server", fn);
+			return -ENOTCONN;
+		}
+	} else {
+		ret = svc_block_on(p, send_ready, NULL, timeout_ns,
+				   SLEEP_ROOM);
+		if (ret == -ETIMEDOUT)
+			svc_err("%s: %s", fn, chan_consumers(p) ?
+				"the server's buffer stayed full" :
+				"no live server");
+		if (ret)
+			return ret;
+	}
+	ret = client_publish(p, payload, len, corr, flags, servers);
+	if (ret == -ENOTCONN)	/* recovery found the server dead */
+		svc_err("%s: no live server", fn);
+	return ret;
 }
 
-/* A response addressed to us, skipping (releasing) the others'. */
+SHMK_API int shmk_client_send(struct shmk_port *p, void *payload, size_t len,
+			      uint64_t *corr)
+{
+	return client_send(p, payload, len, corr, 0, NULL, 0,
+			   "shmk_client_send");
+}
+
+SHMK_API int shmk_client_send_wait(struct shmk_port *p, void *payload,
+				   size_t len, uint64_t *corr,
+				   int64_t timeout_ns)
+{
+	/* Room cannot shrink but by our own publish: that does not wait. */
+	return client_send(p, payload, len, corr, 0, NULL, timeout_ns,
+			   "shmk_client_send_wait");
+}
+
+SHMK_API int shmk_client_request(struct shmk_port *p, void *payload,
+				 size_t len, unsigned int flags,
+				 uint64_t *corr, uint32_t *servers,
+				 int64_t timeout_ns)
+{
+	if (flags & ~SHMK_REQ_NO_RESPONSE) {
+		svc_err("shmk_client_request: unknown flags %#x", flags);
+		return -EINVAL;
+	}
+	if (!(flags & SHMK_REQ_NO_RESPONSE))
+		flags |= MSG_TRACKED;
+	return client_send(p, payload, len, corr, flags, servers, timeout_ns,
+			   "shmk_client_request");
+}
+
+/* Any response to us: kept ones first, then the rings'. */
 static int client_try(struct shmk_port *p, void *arg)
 {
 	struct shmk_sample *smp = arg;
+	struct rr_pend *pe;
 	int ret;
 
-	for (;;) {
-		ret = cons_try(p, smp);
+	if (!stash_take(p, 0, smp)) {
+		ret = client_next(p, smp);
 		if (ret)
 			return ret;
-		if (smp->reserved == 1)
-			return 0;
-		shmk_sub_release(p, smp);
 	}
+	pe = (smp->reserved & MSG_TRACKED) ? pend_find(p, smp->corr) : NULL;
+	if (pe)
+		pend_note(pe, smp);
+	smp->reserved &= ~MSG_TRACKED;
+	return 0;
 }
 
 SHMK_API int shmk_client_receive(struct shmk_port *p, struct shmk_sample *smp,
@@ -102,6 +279,110 @@ SHMK_API int shmk_client_receive(struct shmk_port *p, struct shmk_sample *smp,
 	return svc_block(p, client_try, smp, timeout_ns);
 }
 
+struct for_arg {
+	uint64_t corr;
+	struct shmk_sample *smp;
+};
+
+/* The next response of one pending request, or the end of its streams. */
+static int for_try(struct shmk_port *p, void *arg)
+{
+	struct for_arg *a = arg;
+	struct rr_pend *pe = pend_find(p, a->corr);
+	struct shmk_sample s;
+	int ret;
+
+	if (!pe)
+		return -ENOENT;
+	if (stash_take(p, a->corr, a->smp))
+		goto got;
+	for (;;) {
+		ret = client_next(p, &s);
+		if (ret == -EAGAIN)
+			break;
+		if (ret)
+			return ret;
+		if ((s.reserved & MSG_TRACKED) && s.corr == a->corr) {
+			*a->smp = s;
+			goto got;
+		}
+		/* Another request's, or an untracked one's: for later. */
+		stash_push(p, &s);
+	}
+	/* The rings are empty: who of those we wait for is gone? */
+	pend_check(p, pe);
+	if (((pe->ended | pe->aborted) & pe->live) != pe->live)
+		return -EAGAIN;
+	ret = pe->aborted ? -ECONNRESET : -ENODATA;
+	memset(pe, 0, sizeof(*pe));
+	return ret;
+got:
+	pend_note(pe, a->smp);
+	a->smp->reserved &= ~MSG_TRACKED;
+	return 0;
+}
+
+SHMK_API int shmk_client_receive_for(struct shmk_port *p, uint64_t corr,
+				     struct shmk_sample *smp,
+				     int64_t timeout_ns)
+{
+	struct for_arg a = { corr, smp };
+	int64_t deadline, left;
+	int ret;
+
+	if (!p || !smp || p->role != ROLE_CLIENT)
+		return -EINVAL;
+	if (!pend_find(p, corr)) {
+		svc_err("shmk_client_receive_for: request %llu is not pending",
+			(unsigned long long)corr);
+		return -ENOENT;
+	}
+	/*
+	 * A server that closes without ending its streams wakes nobody
+	 * (one that dies does, on the device: the death counter): look
+	 * again every slice.
+	 */
+	deadline = shmk_deadline(timeout_ns);
+	for (;;) {
+		left = shmk_remaining(deadline);
+		ret = svc_block(p, for_try, &a, left < 0 || left > SLEEP_SLICE_NS ?
+				SLEEP_SLICE_NS : left);
+		if (ret != -ETIMEDOUT || timeout_ns == 0 ||
+		    shmk_remaining(deadline) == 0)
+			return ret;
+	}
+}
+
+SHMK_API int shmk_client_pending(struct shmk_port *p, uint64_t corr)
+{
+	struct rr_pend *pe;
+
+	if (!p || p->role != ROLE_CLIENT)
+		return -EINVAL;
+	pe = pend_find(p, corr);
+	if (!pe)
+		return -ENOENT;
+	pend_check(p, pe);
+	return popcount64(pe->live & ~pe->ended & ~pe->aborted);
+}
+
+SHMK_API int shmk_client_cancel(struct shmk_port *p, uint64_t corr)
+{
+	struct rr_pend *pe;
+	struct shmk_sample s;
+
+	if (!p || p->role != ROLE_CLIENT)
+		return -EINVAL;
+	pe = pend_find(p, corr);
+	if (!pe)
+		return -ENOENT;
+	memset(pe, 0, sizeof(*pe));
+	/* What we kept of it goes back; what comes later is released. */
+	while (stash_take(p, corr, &s))
+		chan_release(p, &s);
+	return 0;
+}
+
 SHMK_API int shmk_server_receive(struct shmk_port *p, struct shmk_sample *req,
 				 int64_t timeout_ns)
 {
@@ -110,13 +391,96 @@ SHMK_API int shmk_server_receive(struct shmk_port *p, struct shmk_sample *req,
 	return svc_block(p, cons_try, req, timeout_ns);
 }
 
-SHMK_API int shmk_server_respond(struct shmk_port *p,
-				 const struct shmk_sample *req, void *payload,
-				 size_t len)
+/* Checks common to the ways of answering @req. */
+static int resp_check(const struct shmk_port *p, const struct shmk_sample *req,
+		      const char *fn)
 {
 	if (!p || !req || p->role != ROLE_SERVER ||
 	    req->origin >= p->v.cfg.max_publishers)
 		return -EINVAL;
-	return prod_publish(p, payload, len, req->corr, req->origin,
-			    req->origin_gen, SHMK_OVERFLOW_SAFE, 0);
+	if (req->reserved & SHMK_REQ_NO_RESPONSE) {
+		svc_err("%s: the request asked for no response", fn);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The client of @req is still there, and has room in our ring for it. */
+static int resp_room_try(struct shmk_port *p, void *arg)
+{
+	const struct shmk_sample *req = arg;
+	/* Acquire: pairs with the client's ALIVE (or a reclaimer's FREE). */
+	uint32_t st = atomic_load_explicit(&p->v.slots[req->origin].state,
+					   memory_order_acquire);
+
+	if (st != (ST_ALIVE | req->origin_gen))
+		return -ECANCELED;
+	return chan_room_to(p, req->origin);
+}
+
+SHMK_API int shmk_server_respond(struct shmk_port *p,
+				 const struct shmk_sample *req, void *payload,
+				 size_t len)
+{
+	uint32_t fl = SHMK_RESP_LAST;
+	int ret = resp_check(p, req, "shmk_server_respond");
+
+	if (ret)
+		return ret;
+	if (req->reserved & MSG_TRACKED) {
+		/* A pending response: its end must not be overwritten. */
+		if (find_chunk(&p->v, p->loans, p->nloans, payload) < 0 ||
+		    len > p->v.cfg.payload_max)
+			return -EINVAL;
+		ret = resp_room_try(p, (void *)req);
+		if (ret)
+			return ret;
+		fl |= MSG_TRACKED;
+	}
+	return prod_publish_f(p, payload, len, req->corr, req->origin,
+			      req->origin_gen, SHMK_OVERFLOW_SAFE, 0, fl);
+}
+
+SHMK_API int shmk_server_stream(struct shmk_port *p,
+				const struct shmk_sample *req, void *payload,
+				size_t len, unsigned int flags,
+				int64_t timeout_ns)
+{
+	int ret = resp_check(p, req, "shmk_server_stream");
+
+	if (ret)
+		return ret;
+	if (flags & ~SHMK_RESP_LAST) {
+		svc_err("shmk_server_stream: unknown flags %#x", flags);
+		return -EINVAL;
+	}
+	if (find_chunk(&p->v, p->loans, p->nloans, payload) < 0 ||
+	    len > p->v.cfg.payload_max)
+		return -EINVAL;
+	ret = svc_block_on(p, resp_room_try, (void *)req, timeout_ns,
+			   SLEEP_ROOM);
+	if (ret == -ECANCELED)
+		svc_err("shmk_server_stream: the client is gone");
+	if (ret)
+		return ret;
+	return prod_publish_f(p, payload, len, req->corr, req->origin,
+			      req->origin_gen, SHMK_OVERFLOW_SAFE, 0,
+			      flags | (req->reserved & MSG_TRACKED));
+}
+
+SHMK_API int shmk_server_end(struct shmk_port *p,
+			     const struct shmk_sample *req, int64_t timeout_ns)
+{
+	void *buf;
+	int ret = resp_check(p, req, "shmk_server_end");
+
+	if (ret)
+		return ret;
+	ret = shmk_pub_loan(p, &buf);
+	if (ret)
+		return ret;
+	ret = shmk_server_stream(p, req, buf, 0, SHMK_RESP_LAST, timeout_ns);
+	if (ret)
+		shmk_pub_discard(p, buf);
+	return ret;
 }

@@ -170,7 +170,28 @@ struct msg_hdr {
 	uint32_t origin_gen;
 	uint32_t target;
 	uint32_t target_gen;
-	char _pad[MSG_HDR - 40];
+	/*
+	 * Request-response: SHMK_REQ_* of a request, SHMK_RESP_* of a
+	 * response, and MSG_TRACKED (0 in publish-subscribe, and in a file
+	 * written by a library before LIBSHMK_0.4: that was padding).
+	 */
+	uint32_t flags;
+	char _pad[MSG_HDR - 44];
+};
+
+/*
+ * msg_hdr.flags, library-private: a request the client tracks as a
+ * pending response (shmk_client_request()), and every response to one.
+ */
+#define MSG_TRACKED	(1U << 15)
+
+/* A client's pending response (shmk_client_request()): private memory. */
+struct rr_pend {
+	uint64_t corr;		/* 0: entry unused */
+	uint64_t live;		/* server slots live at the send */
+	uint64_t ended;		/* ...that sent their last response */
+	uint64_t aborted;	/* ...that left or died before it */
+	uint32_t gen[SHMK_SVC_SLOTS_MAX];	/* their generations, by slot */
 };
 
 /* The service header, at offset 0 of the region. */
@@ -270,6 +291,10 @@ struct shmk_port {
 	int sfd;			/* memfd: a socket to wake others' watches */
 	int notice;			/* NOTICE_*: the death notice we armed */
 	int pid;			/* getpid() at open: close elsewhere only frees */
+	/* Client: pending responses, and responses received for later. */
+	uint32_t nstash;
+	struct rr_pend pend[SHMK_SVC_PENDING_MAX];
+	struct shmk_sample stash[SHMK_SVC_PENDING_MAX];
 };
 
 /* struct shmk_port.notice: how the module learns of the port's death. */
@@ -351,10 +376,12 @@ static inline void chunk_put(const struct svc_view *v, uint32_t c, uint64_t bit)
 #define chan_claim     shmk__chan_claim
 #define find_chunk     shmk__find_chunk
 #define prod_publish   shmk__prod_publish
+#define prod_publish_f shmk__prod_publish_f
 #define drained        shmk__drained
 #define cons_try       shmk__cons_try
 #define chan_release   shmk__chan_release
 #define chan_room      shmk__chan_room
+#define chan_room_to   shmk__chan_room_to
 #define chan_consumers shmk__chan_consumers
 #define svc_err        shmk__svc_err
 
@@ -397,10 +424,14 @@ int find_chunk(const struct svc_view *v, const uint32_t *arr, uint32_t n,
 int prod_publish(struct shmk_port *p, void *payload, size_t len,
 		 uint64_t corr, uint32_t target, uint32_t tgen, int policy,
 		 int64_t timeout_ns);
+int prod_publish_f(struct shmk_port *p, void *payload, size_t len,
+		   uint64_t corr, uint32_t target, uint32_t tgen, int policy,
+		   int64_t timeout_ns, uint32_t flags);
 int drained(struct shmk_port *p, void *arg);
 int cons_try(struct shmk_port *p, void *arg);
 int chan_release(struct shmk_port *p, struct shmk_sample *smp);
 int chan_room(struct shmk_port *p);
+int chan_room_to(struct shmk_port *p, uint32_t k);
 int chan_consumers(const struct shmk_port *p);
 
 #endif /* SHMK_LIB_SVC_H */

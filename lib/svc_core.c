@@ -106,8 +106,6 @@ static int cfg_geometry(const struct shmk_svc_config *c, struct svc_geo *g)
 			SHMK_SVC_SLOTS_MAX);
 		return -EINVAL;
 	}
-	if (c->kind == SHMK_SVC_REQRES && c->max_subscribers != 1)
-		CFG_BAD(max_subscribers, 1, 1);
 	/* A blackboard: one writer; buffer is the key size. */
 	if (c->kind == SHMK_SVC_BLACKBOARD && c->max_publishers != 1)
 		CFG_BAD(max_publishers, 1, 1);
@@ -155,13 +153,16 @@ static int cfg_geometry(const struct shmk_svc_config *c, struct svc_geo *g)
 		break;
 	case SHMK_SVC_REQRES:
 		/*
-		 * Clients: a request ring, loans, held responses.  The one
+		 * Clients: a request ring, loans, held responses.  Each
 		 * server: a response ring per client (lib-audit #3: it keeps
-		 * cap references in each), loans, held requests.
+		 * cap references in each), loans, held requests.  Channel 0
+		 * carries the requests, channel 1 + s server s's responses
+		 * (ring k: client k's), so one server has the layout of
+		 * LIBSHMK_0.3.
 		 */
-		g->nchan = 2;
+		g->nchan = (uint32_t)(1 + ns);
 		per = na * (g->cap + c->max_loans + c->max_borrow) +
-		      na * g->cap + c->max_loans + c->max_borrow;
+		      ns * (na * g->cap + c->max_loans + c->max_borrow);
 		break;
 	case SHMK_SVC_BLACKBOARD:
 		/* No chunks, rings or event words: entries (svc.h). */

@@ -43,6 +43,7 @@ extern "C" {
 #define SHMK_SVC_RING_MAX	4096		/* buffer, history */
 #define SHMK_SVC_EVENTS_MAX	4096		/* event ids, blackboard keys */
 #define SHMK_SVC_BB_KEY_MAX	64		/* bytes per blackboard key */
+#define SHMK_SVC_PENDING_MAX	16	/* a client's pending responses */
 
 /* sizeof(struct shmk_svc_config) in LIBSHMK_0.2, the smallest accepted */
 #define SHMK_SVC_CONFIG_SIZE_V0	56
@@ -76,8 +77,9 @@ enum shmk_svc_overflow {
  *		meanings of its own: see <shmk/blackboard.h>)
  * @payload_max: bytes per sample (pubsub, reqres), 1 to SHMK_SVC_PAYLOAD_MAX
  * @max_publishers: publishers (pubsub), clients (reqres), notifiers (event)
- * @max_subscribers: subscribers (pubsub), servers (reqres: must be 1),
- *		listeners (event); publishers plus subscribers at most
+ * @max_subscribers: subscribers (pubsub), servers (reqres; every live
+ *		server receives each request), listeners (event);
+ *		publishers plus subscribers at most
  *		SHMK_SVC_SLOTS_MAX
  * @buffer:	samples each subscriber may lag behind a publisher before
  *		the overflow policy applies
@@ -89,7 +91,7 @@ enum shmk_svc_overflow {
  * @mode:	permission bits of the region (0: 0600)
  *
  * On create, 0 in a field means its default (4096-byte payload, 4
- * publishers, 4 subscribers, buffer 8, history 0, safe overflow, 2 loans,
+ * publishers, 4 subscribers (1 server), buffer 8, history 0, safe overflow, 2 loans,
  * 4 borrowed, 64 event ids).  On open, 0 means "any"; every other field
  * must equal the service's, else the open fails with -EPROTOTYPE and
  * shmk_last_error() names the field.
@@ -119,7 +121,7 @@ struct shmk_svc_config {
  * @origin:	the producer's participant slot
  * @chunk:	internal: the chunk index
  * @origin_gen:	internal: the producer's slot generation
- * @reserved:	internal
+ * @reserved:	the message's flags: read them with shmk_sample_flags()
  */
 struct shmk_sample {
 	const void *data;
@@ -131,6 +133,21 @@ struct shmk_sample {
 	uint32_t origin_gen;
 	uint32_t reserved;
 };
+
+/* Request flags (shmk_client_request()), seen by servers */
+#define SHMK_REQ_NO_RESPONSE	(1U << 0)	/* fire-and-forget */
+/* Response flags (shmk_server_stream()), seen by clients */
+#define SHMK_RESP_LAST		(1U << 1)	/* the server's stream ends */
+
+/*
+ * shmk_sample_flags() - SHMK_REQ_* of a received request, SHMK_RESP_* of
+ * a received response (0 in publish-subscribe).  Other bits are the
+ * library's: test for the ones you know.
+ */
+static inline uint32_t shmk_sample_flags(const struct shmk_sample *smp)
+{
+	return smp->reserved;
+}
 
 struct shmk_service;
 struct shmk_port;
@@ -165,9 +182,13 @@ SHMK_API int shmk_service_open(const char *name,
  * shmk_last_error() - why the last failed call of this thread failed
  *
  * Set by shmk_service_open() on every call (an empty string on success
- * or when it has nothing to add to the errno), and by shmk_client_send()
- * and shmk_client_send_wait() when they fail with -ENOTCONN or
- * -ETIMEDOUT, and by shmk_pub_loan() and shmk_pub_send_copy() when the
+ * or when it has nothing to add to the errno), and by shmk_client_send(),
+ * shmk_client_send_wait() and shmk_client_request() when they fail with
+ * -ENOTCONN or -ETIMEDOUT (and the last with -EBUSY, or -EINVAL for
+ * unknown flags), by shmk_client_receive_for() on -ENOENT, by
+ * shmk_server_respond(), shmk_server_stream() and shmk_server_end() on
+ * -EINVAL for a fire-and-forget request or unknown flags and on
+ * -ECANCELED, and by shmk_pub_loan() and shmk_pub_send_copy() when the
  * pool has no free chunk (-EAGAIN).  For example "max_publishers: the
  * service has 4, not 2".
  *
@@ -470,9 +491,17 @@ SHMK_API int shmk_sub_release(struct shmk_port *p, struct shmk_sample *smp);
 SHMK_API uint64_t shmk_sub_dropped(const struct shmk_port *p);
 
 /*
- * Request-response.  A client sends a loaned request (channel 0); the
- * one server receives it and answers with a loaned response (channel 1)
- * addressed to that client, carrying the request's correlation id.
+ * Request-response.  A client sends a loaned request (channel 0); every
+ * live server (max_subscribers of them) receives it, and each may answer
+ * with loaned responses addressed to that client (server s on channel
+ * 1 + s), carrying the request's correlation id; smp->origin of a
+ * response names its server.  A request sent with shmk_client_request()
+ * is a pending response: each server live at the send answers with a
+ * stream of responses that ends with one flagged SHMK_RESP_LAST
+ * (shmk_server_respond(), shmk_server_stream(), shmk_server_end()), and
+ * shmk_client_receive_for() reports the end of the streams, or their
+ * abnormal end when a server leaves or dies first.  A request flagged
+ * SHMK_REQ_NO_RESPONSE expects no answer (fire-and-forget).
  */
 
 /**
@@ -489,7 +518,7 @@ SHMK_API int shmk_client_open(struct shmk_service *s, struct shmk_port **out);
  * @s:		service handle
  * @out:	receives the port
  *
- * Return: as shmk_pub_open() (-EBUSY: a server is live).
+ * Return: as shmk_pub_open() (-EBUSY: max_subscribers servers live).
  */
 SHMK_API int shmk_server_open(struct shmk_service *s, struct shmk_port **out);
 
@@ -537,7 +566,12 @@ SHMK_API int shmk_client_send_wait(struct shmk_port *p, void *payload,
  * @smp:	receives it; smp->corr is the request's id
  * @timeout_ns:	as shmk_sub_receive()
  *
- * Responses to other clients are skipped.
+ * Responses to other clients are skipped, and so are responses to
+ * requests of shmk_client_request() that are no longer pending
+ * (cancelled, or whose end shmk_client_receive_for() reported).
+ * Responses kept by shmk_client_receive_for() for later come first.  A
+ * response to a pending request is noted in it (a last one ends its
+ * server's stream); shmk_sample_flags() has SHMK_RESP_LAST.
  *
  * Return: as shmk_sub_receive() (-EINVAL: @p not a client); release
  * with shmk_sub_release().
@@ -551,7 +585,11 @@ SHMK_API int shmk_client_receive(struct shmk_port *p, struct shmk_sample *smp,
  * @req:	receives it; keep it to answer, then shmk_sub_release() it
  * @timeout_ns:	as shmk_sub_receive()
  *
- * Return: as shmk_sub_receive() (-EINVAL: @p not the server).
+ * Every live server receives every request sent after it opened (and
+ * up to @history sent before).  shmk_sample_flags(@req) has
+ * SHMK_REQ_NO_RESPONSE for a fire-and-forget request.
+ *
+ * Return: as shmk_sub_receive() (-EINVAL: @p not a server).
  */
 SHMK_API int shmk_server_receive(struct shmk_port *p, struct shmk_sample *req,
 				 int64_t timeout_ns);
@@ -563,14 +601,149 @@ SHMK_API int shmk_server_receive(struct shmk_port *p, struct shmk_sample *req,
  * @payload:	from shmk_pub_loan() on @p
  * @len:	bytes
  *
- * Responses never block (safe overflow).
+ * One response that is also the last: it ends this server's stream
+ * (SHMK_RESP_LAST).  Never waits.  To a request of shmk_client_send()
+ * it overwrites the client's oldest unread response when the client
+ * lags a full ring (safe overflow); to a pending request
+ * (shmk_client_request()) it fails with -EAGAIN instead, as
+ * shmk_server_stream() with timeout 0.
  *
- * Return: 0; -EINVAL (@p or @req NULL, @p not the server, @req's origin
- * not a client slot, @payload not a loan of @p, @len > payload_max).
+ * Return: 0; -EINVAL (@p or @req NULL, @p not a server, @req's origin
+ * not a client slot, @req fire-and-forget (shmk_last_error() says so),
+ * @payload not a loan of @p, @len > payload_max); for a pending
+ * request also -EAGAIN (the client has buffer unread responses of ours)
+ * and -ECANCELED (the client is gone).
  */
 SHMK_API int shmk_server_respond(struct shmk_port *p,
 				 const struct shmk_sample *req, void *payload,
 				 size_t len);
+
+/**
+ * shmk_client_request() - send a loaned request, as a pending response
+ * or fire-and-forget
+ * @p:		client port
+ * @payload:	from shmk_pub_loan() on @p
+ * @len:	bytes
+ * @flags:	0, or SHMK_REQ_NO_RESPONSE (fire-and-forget: not tracked,
+ *		and servers may not answer it)
+ * @corr:	receives the request's correlation id (may be NULL)
+ * @servers:	receives how many servers were live at the send, the
+ *		streams the client waits for (may be NULL)
+ * @timeout_ns:	0: never waits (as shmk_client_send()); SHMK_FOREVER or
+ *		relative: waits for a server and, SHMK_OVERFLOW_BLOCK, room
+ *		(as shmk_client_send_wait())
+ *
+ * Without SHMK_REQ_NO_RESPONSE the request is pending until
+ * shmk_client_receive_for() reports the end of its streams, or
+ * shmk_client_cancel(); a client has at most SHMK_SVC_PENDING_MAX.  On
+ * any failure nothing is sent and the caller keeps the loan.
+ *
+ * Return: 0; -EBUSY (SHMK_SVC_PENDING_MAX requests pending); -EINVAL
+ * (unknown @flags, or as shmk_client_send()); otherwise as
+ * shmk_client_send_wait().
+ */
+SHMK_API int shmk_client_request(struct shmk_port *p, void *payload,
+				 size_t len, unsigned int flags,
+				 uint64_t *corr, uint32_t *servers,
+				 int64_t timeout_ns);
+
+/**
+ * shmk_client_receive_for() - the next response of one pending request,
+ * or the end of its streams
+ * @p:		client port
+ * @corr:	the id from shmk_client_request()
+ * @smp:	receives a response; release it with shmk_sub_release()
+ * @timeout_ns:	as shmk_sub_receive()
+ *
+ * Responses of one server come in the order it sent them.  Responses to
+ * other requests met on the way are kept (held, counted in max_borrow)
+ * for their own calls, and for shmk_client_receive().  The streams end
+ * when every server live at the send has sent its last response
+ * (-ENODATA), or has left or died first (-ECONNRESET, once the others
+ * ended); the request is then no longer pending.  A server that dies is
+ * noticed at once on the device backend, within 100 ms on memfd, as is
+ * one that closes without ending its stream.
+ *
+ * Return: 0; -ENODATA (every stream ended with its last response);
+ * -ECONNRESET (at least one server left or died before its last
+ * response); -ENOENT (@corr is not pending); -EAGAIN (timeout 0);
+ * -ETIMEDOUT; -EINTR; -ENOBUFS (max_borrow samples held, or
+ * SHMK_SVC_PENDING_MAX responses kept); -EBADMSG (as shmk_sub_receive());
+ * -EINVAL (@p or @smp NULL, @p not a client).
+ */
+SHMK_API int shmk_client_receive_for(struct shmk_port *p, uint64_t corr,
+				     struct shmk_sample *smp,
+				     int64_t timeout_ns);
+
+/**
+ * shmk_client_pending() - how many streams of a pending request are open
+ * @p:		client port
+ * @corr:	the id from shmk_client_request()
+ *
+ * A stream is open until its server's last response is received, or its
+ * server is no longer live.  A snapshot; the request stays pending until
+ * shmk_client_receive_for() reports the end.
+ *
+ * Return: the count (0 or more); -ENOENT (@corr is not pending);
+ * -EINVAL (@p NULL or not a client).
+ */
+SHMK_API int shmk_client_pending(struct shmk_port *p, uint64_t corr);
+
+/**
+ * shmk_client_cancel() - drop interest in a pending response
+ * @p:		client port
+ * @corr:	the id from shmk_client_request()
+ *
+ * Responses kept for it are released now, and those that come later are
+ * released as the client receives (shmk_client_receive(),
+ * shmk_client_receive_for()): none is leaked.  Servers are not told: a
+ * server's stream goes on, and, like any stream, waits for room when the
+ * client does not receive.
+ *
+ * Return: 0; -ENOENT (@corr is not pending); -EINVAL (@p NULL or not a
+ * client).
+ */
+SHMK_API int shmk_client_cancel(struct shmk_port *p, uint64_t corr);
+
+/**
+ * shmk_server_stream() - one response of a stream
+ * @p:		server port
+ * @req:	the request (still held)
+ * @payload:	from shmk_pub_loan() on @p
+ * @len:	bytes
+ * @flags:	0, or SHMK_RESP_LAST to end the stream with this response
+ * @timeout_ns:	0: never waits; SHMK_FOREVER; else relative
+ *
+ * A response never overwrites an unread one: with buffer responses of
+ * this server unread by the client it waits for room.  On failure the
+ * caller keeps the loan.  A pending response ends, for this server, with
+ * SHMK_RESP_LAST (or shmk_server_respond(), shmk_server_end()); a server
+ * that never ends it leaves the client waiting until it closes.
+ *
+ * Return: 0; -ECANCELED (the client is gone: left, died); -EAGAIN
+ * (timeout 0, no room); -ETIMEDOUT; -EINTR; -EINVAL (unknown @flags,
+ * @req fire-and-forget (shmk_last_error() says which), or as
+ * shmk_server_respond()); another negative errno from a broken wait.
+ */
+SHMK_API int shmk_server_stream(struct shmk_port *p,
+				const struct shmk_sample *req, void *payload,
+				size_t len, unsigned int flags,
+				int64_t timeout_ns);
+
+/**
+ * shmk_server_end() - end a stream without a payload
+ * @p:		server port
+ * @req:	the request (still held)
+ * @timeout_ns:	as shmk_server_stream()
+ *
+ * Sends an empty response flagged SHMK_RESP_LAST, from a chunk it loans
+ * and, on failure, gives back.
+ *
+ * Return: as shmk_server_stream(), and as shmk_pub_loan() (-ENOBUFS:
+ * max_loans outstanding; -EAGAIN: no free chunk).
+ */
+SHMK_API int shmk_server_end(struct shmk_port *p,
+			     const struct shmk_sample *req, int64_t timeout_ns);
 
 /*
  * Events.  A notifier signals event ids; each listener sees every id

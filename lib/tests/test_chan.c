@@ -485,6 +485,7 @@ static void test_no_false_sharing(void **state)
 		{ SHMK_SVC_PUBSUB, 7, 1, 16, 0, 0 },
 		{ SHMK_SVC_REQRES, 4, 1, 0, 0, 0 },
 		{ SHMK_SVC_REQRES, 9, 1, 3, 0, 0 },
+		{ SHMK_SVC_REQRES, 5, 3, 4, 0, 0 },	/* several servers */
 		{ SHMK_SVC_EVENT, 0, 0, 0, 0, 0 },	/* 64 ids: 2 words */
 		{ SHMK_SVC_EVENT, 7, 9, 0, 0, 100 },
 		{ SHMK_SVC_EVENT, 2, 2, 0, 0, 1 },

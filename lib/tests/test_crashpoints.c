@@ -211,6 +211,8 @@ enum { K_CREATE, K_PUBSUB, K_REQRES, K_EVENT, K_BB };
 					 * writer (the parent holds none) */
 #define F_SURVWATCH	(1U << 10)	/* the survivor consumer has an armed
 					 * fd (shmk_port_fd()) */
+#define F_TWOSRV	(1U << 11)	/* reqres: two servers, the survivor's
+					 * and the victim's */
 
 struct world;
 
@@ -221,6 +223,7 @@ struct vic {
 	struct shmk_sample smp[4];
 	int nsmp;
 	uint32_t seq;
+	uint64_t corr[2];	/* pending responses (shmk_client_request()) */
 };
 
 struct op {
@@ -247,6 +250,8 @@ struct world {
 	uint8_t seen[R_MAX][W_MAX][SEQS];
 	uint8_t evseen[64];		/* ids the survivor listener got */
 	int wfd;			/* F_SURVWATCH: the survivor's fd */
+	uint64_t pend[8];		/* the survivor client's pending requests */
+	int npend;
 };
 
 #define VCHECK(cond)							\
@@ -286,7 +291,7 @@ static struct shmk_svc_config world_cfg(const struct op *op)
 		c = cfg_of(SHMK_SVC_REQRES);
 		c.payload_max = PLEN;
 		c.max_publishers = 3;
-		c.max_subscribers = 1;
+		c.max_subscribers = op->flags & F_TWOSRV ? 2 : 1;
 		c.buffer = 4;
 		c.max_loans = 2;
 		c.max_borrow = 2;
@@ -403,6 +408,32 @@ static int par_request(struct world *w, struct shmk_port *p, uint32_t wr)
 	return 0;
 }
 
+/* A parent client sends a request it tracks (a stream to wait for). */
+static int par_request_tracked(struct world *w, struct shmk_port *p,
+			       uint32_t wr)
+{
+	void *pl;
+	uint32_t seq = w->nseq[wr];
+	uint64_t corr;
+	int ret;
+
+	if (w->npend >= 8)
+		return -ENOSPC;
+	ret = shmk_pub_loan(p, &pl);
+	if (ret)
+		return ret;
+	pl_put(pl, "PUB", wr, seq, 0);
+	ret = shmk_client_request(p, pl, PLEN, 0, &corr, NULL, 0);
+	if (ret) {
+		shmk_pub_discard(p, pl);
+		return ret;
+	}
+	w->pend[w->npend++] = corr;
+	w->nseq[wr]++;
+	log_pub(wr, seq, 0);
+	return 0;
+}
+
 static int par_notify(struct shmk_port *p, uint32_t id)
 {
 	int ret = shmk_notifier_notify(p, id);
@@ -475,7 +506,9 @@ static void client_drain(struct world *w, struct shmk_port *p, int r)
 			     rname[r], ret);
 			return;
 		}
-		got(w, r, &smp, &x);
+		/* An empty last response (shmk_server_end()) carries no tag. */
+		if (smp.len || !(shmk_sample_flags(&smp) & SHMK_RESP_LAST))
+			got(w, r, &smp, &x);
 		if (shmk_sub_release(p, &smp))
 			viol(V_STUCK, "%s: release failed", rname[r]);
 	}
@@ -498,7 +531,9 @@ static void server_serve(struct world *w, struct shmk_port *p, uint32_t wr)
 			viol(V_STUCK, "server: receive returned %d", ret);
 			return;
 		}
-		if (got(w, R_SRV, &req, &x) == 0) {
+		/* Fire-and-forget: no response may be sent. */
+		if (got(w, R_SRV, &req, &x) == 0 &&
+		    !(shmk_sample_flags(&req) & SHMK_REQ_NO_RESPONSE)) {
 			uint32_t seq = w->nseq[wr];
 
 			ret = shmk_pub_loan(p, &pl);
@@ -508,7 +543,11 @@ static void server_serve(struct world *w, struct shmk_port *p, uint32_t wr)
 			} else {
 				pl_put(pl, "PUB", wr, seq, x.writer);
 				ret = shmk_server_respond(p, &req, pl, PLEN);
-				if (ret) {
+				/* A tracked request of a client now gone. */
+				if (ret == -ECANCELED &&
+				    (x.writer == W_VIC || x.writer == W_DEAD)) {
+					shmk_pub_discard(p, pl);
+				} else if (ret) {
 					viol(V_STUCK, "server: respond returned %d",
 					     ret);
 					shmk_pub_discard(p, pl);
@@ -877,6 +916,35 @@ static bool seen_to(struct world *w, int r, uint32_t swr, uint32_t to)
 	return false;
 }
 
+/*
+ * Every pending request of the survivor client ends (all its servers sent
+ * their last response, or are gone): never a hang; its responses are
+ * checked as any (not twice, never an unpublished loan).
+ */
+static void pend_end(struct world *w)
+{
+	struct shmk_sample smp;
+	struct pl x;
+	int i, n, ret;
+
+	for (i = 0; i < w->npend; i++) {
+		for (n = 0; n < 100; n++) {
+			ret = shmk_client_receive_for(w->a, w->pend[i], &smp,
+						      3000000000LL);
+			if (ret)
+				break;
+			if (smp.len || !(shmk_sample_flags(&smp) & SHMK_RESP_LAST))
+				got(w, R_SC, &smp, &x);
+			if (shmk_sub_release(w->a, &smp))
+				viol(V_STUCK, "survivor client: release failed");
+		}
+		if (ret != -ENODATA && ret != -ECONNRESET)
+			viol(V_STUCK, "survivor client: the end of pending request %llu never seen (%d)",
+			     (unsigned long long)w->pend[i], ret);
+	}
+	w->npend = 0;
+}
+
 static void check_reqres(struct world *w)
 {
 	struct shmk_port *srv = w->b, *nc = NULL;
@@ -899,6 +967,7 @@ static void check_reqres(struct world *w)
 			viol(V_STUCK, "the new server cannot loan");
 	}
 	client_drain(w, w->a, R_SC);
+	pend_end(w);
 	if (srv != w->b)
 		loan_sweep(w, srv, W_NSV, w->a, R_SC, 0);
 	server_serve(w, srv, swr);
@@ -1589,6 +1658,87 @@ static void prep2_close_server(struct vic *v)
 	v_loan_unpub(v);
 }
 
+/* Streams, fire-and-forget */
+
+static void v_request(struct vic *v, unsigned int flags, uint64_t *corr)
+{
+	void *pl;
+
+	VCHECK(shmk_pub_loan(v->p, &pl) == 0);
+	pl_put(pl, "PUB", W_VIC, v->seq, 0);
+	VCHECK(shmk_client_request(v->p, pl, PLEN, flags, corr, NULL, 0) == 0);
+	log_pub(W_VIC, v->seq++, 0);
+}
+
+/* A pending request, then a fire-and-forget one. */
+static void act_client_request(struct vic *v)
+{
+	v_request(v, 0, &v->corr[0]);
+	v_request(v, SHMK_REQ_NO_RESPONSE, NULL);
+}
+
+static void prep_client_pending2(struct vic *v)
+{
+	v_client(v);
+	v_request(v, 0, &v->corr[0]);
+	v_request(v, 0, &v->corr[1]);
+}
+
+/* The second's response first (the first's is kept), then each end. */
+static void act_client_receive_for(struct vic *v)
+{
+	VCHECK(shmk_client_receive_for(v->p, v->corr[1], &v->smp[0], 0) == 0);
+	VCHECK(shmk_sub_release(v->p, &v->smp[0]) == 0);
+	VCHECK(shmk_client_receive_for(v->p, v->corr[1], &v->smp[0], 0) ==
+	       -ENODATA);
+	VCHECK(shmk_client_receive_for(v->p, v->corr[0], &v->smp[0], 0) == 0);
+	VCHECK(shmk_sub_release(v->p, &v->smp[0]) == 0);
+	VCHECK(shmk_client_receive_for(v->p, v->corr[0], &v->smp[0], 0) ==
+	       -ENODATA);
+}
+
+/* Cancel the first while its response is kept: it goes back. */
+static void act_client_cancel(struct vic *v)
+{
+	VCHECK(shmk_client_receive_for(v->p, v->corr[1], &v->smp[0], 0) == 0);
+	VCHECK(shmk_sub_release(v->p, &v->smp[0]) == 0);
+	VCHECK(shmk_client_cancel(v->p, v->corr[0]) == 0);
+	VCHECK(shmk_client_receive_for(v->p, v->corr[1], &v->smp[0], 0) ==
+	       -ENODATA);
+}
+
+/* Two pending requests, which the survivor server answers too. */
+static void between_request_tracked2(struct world *w)
+{
+	if (par_request_tracked(w, w->a, W_SC) ||
+	    par_request_tracked(w, w->a, W_SC))
+		viol(V_STUCK, "the survivor client cannot send");
+	server_serve(w, w->b, W_SV);
+}
+
+/* Two responses and an end to the first, one last response to the second. */
+static void act_server_stream(struct vic *v)
+{
+	struct pl x;
+	void *pl;
+	int i, n;
+
+	for (i = 0; i < 2; i++) {
+		VCHECK(pl_get(v->smp[i].data, v->smp[i].len, &x) == 0);
+		for (n = 0; n < 2 - i; n++) {
+			VCHECK(shmk_pub_loan(v->p, &pl) == 0);
+			pl_put(pl, "PUB", W_VIC, v->seq, x.writer);
+			VCHECK(shmk_server_stream(v->p, &v->smp[i], pl, PLEN,
+						  i ? SHMK_RESP_LAST : 0,
+						  0) == 0);
+			log_pub(W_VIC, v->seq++, x.writer);
+		}
+	}
+	VCHECK(shmk_server_end(v->p, &v->smp[0], 0) == 0);
+	for (i = 0; i < 2; i++)
+		VCHECK(shmk_sub_release(v->p, &v->smp[i]) == 0);
+}
+
 /* Events */
 
 static void v_notifier(struct vic *v)
@@ -1742,6 +1892,14 @@ static const struct op ops[] = {
 	{ "close_server", K_REQRES, F_NOSERVER | F_SYNC, v_server,
 	  between_request1, prep2_close_server, act_close },
 	{ "recover_reqres", K_REQRES, F_DEAD, NULL, NULL, NULL, act_recover },
+	{ "client_request", K_REQRES, 0, prep_client_send, NULL, NULL,
+	  act_client_request },
+	{ "client_receive_for", K_REQRES, F_SYNC, prep_client_pending2,
+	  between_serve, NULL, act_client_receive_for },
+	{ "client_cancel", K_REQRES, F_SYNC, prep_client_pending2,
+	  between_serve, NULL, act_client_cancel },
+	{ "server_stream", K_REQRES, F_TWOSRV | F_SYNC, v_server,
+	  between_request_tracked2, prep2_server_respond, act_server_stream },
 	{ "notifier_open", K_EVENT, 0, NULL, NULL, NULL, v_notifier },
 	{ "listener_open", K_EVENT, 0, NULL, NULL, NULL, v_listener },
 	{ "notify", K_EVENT, 0, v_notifier, NULL, NULL, act_notify },

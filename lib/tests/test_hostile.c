@@ -142,7 +142,7 @@ static const struct field prod_fields[] = { PF(tail), PF(start) };
 		sizeof(((struct msg_hdr *)0)->f) }
 static const struct field mhdr_fields[] = {
 	MF(seq), MF(corr), MF(len), MF(origin), MF(origin_gen), MF(target),
-	MF(target_gen),
+	MF(target_gen), MF(flags),
 };
 #define NF(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -179,6 +179,7 @@ struct vport {
 	unsigned int nloans;
 	struct shmk_sample held[MAXL];
 	unsigned int nheld;
+	uint64_t pend;		/* reqres client: a pending request, or 0 */
 };
 
 struct world {
@@ -649,7 +650,7 @@ static struct shmk_svc_config pattern_cfg(enum pattern pat)
 		c = cfg_of(SHMK_SVC_REQRES);
 		c.payload_max = 100;
 		c.max_publishers = NSIDE;
-		c.max_subscribers = 1;
+		c.max_subscribers = NSIDE;	/* several servers, streams */
 		c.buffer = 4;
 		c.max_loans = 2;
 		c.max_borrow = 3;
@@ -752,7 +753,7 @@ static void world_create(struct world *w)
 	w->size = shmk_region_size(w->raw);
 	layout_read(&w->L, w->raw);
 	assert_true(w->L.total <= w->size);
-	w->ncons = w->pat == P_REQRES ? 1 : NSIDE;
+	w->ncons = NSIDE;
 	memset(w->prod, 0, sizeof(w->prod));
 	memset(w->cons, 0, sizeof(w->cons));
 	for (i = 0; i < NSIDE; i++)
@@ -1188,6 +1189,24 @@ static void op_publish(struct world *w, struct vport *v)
 		hist_add("  %s(len %zu, timeout %" PRId64 ") = %d", H.op, len,
 			 t, rc);
 		CHECK_RC(rc, -ENOTCONN, -EAGAIN, -ETIMEDOUT, END);
+	} else if (w->pat == P_REQRES && !rndn(2)) {
+		/* A pending request (a stream to wait for) or fire-and-forget. */
+		unsigned int fl = rndn(4) ? 0 : SHMK_REQ_NO_RESPONSE;
+		uint64_t corr = 0;
+		uint32_t nsv = 0;
+
+		watchdog_arm("shmk_client_request");
+		rc = shmk_client_request(v->p, v->loans[i], len, fl, &corr,
+					 &nsv, t);
+		watchdog_disarm();
+		hist_add("  %s(len %zu, flags %u, timeout %" PRId64 ") = %d",
+			 H.op, len, fl, t, rc);
+		CHECK_RC(rc, -ENOTCONN, -EAGAIN, -ETIMEDOUT, -EBUSY, END);
+		if (rc == 0 && !fl)
+			v->pend = corr;
+		if (rc == 0 && nsv > NSIDE)
+			problem("%s: %u servers live, more than %u", H.op, nsv,
+				NSIDE);
 	} else if (w->pat == P_REQRES) {
 		uint64_t corr = 0;
 
@@ -1274,7 +1293,19 @@ static void op_receive(struct world *w, struct vport *v, int client)
 	int rc;
 
 	memset(&smp, 0, sizeof(smp));
-	if (w->pat == P_REQRES && client) {
+	if (w->pat == P_REQRES && client && v->pend && rndn(2)) {
+		watchdog_arm("shmk_client_receive_for");
+		rc = shmk_client_receive_for(v->p, v->pend, &smp, t);
+		watchdog_disarm();
+		hist_add("  %s(timeout %" PRId64 ") = %d", H.op, t, rc);
+		/* The end of the streams: no longer pending. */
+		if (rc == -ENODATA || rc == -ECONNRESET || rc == -ENOENT)
+			v->pend = 0, rc = -EAGAIN;
+		CHECK_RC(rc, -EAGAIN, -ETIMEDOUT, -ENOBUFS, -EBADMSG, END);
+		if (rc == 0)
+			check_sample(w, v, &smp);
+		return;
+	} else if (w->pat == P_REQRES && client) {
 		watchdog_arm("shmk_client_receive");
 		rc = shmk_client_receive(v->p, &smp, t);
 	} else if (w->pat == P_REQRES) {
@@ -1311,7 +1342,7 @@ static void op_release(struct world *w, struct vport *v)
 
 static void op_respond(struct world *w, struct vport *v)
 {
-	unsigned int i, j;
+	unsigned int i, j, k;
 	size_t len;
 	int rc;
 
@@ -1322,13 +1353,32 @@ static void op_respond(struct world *w, struct vport *v)
 	i = rndn(v->nheld);
 	j = rndn(v->nloans);
 	len = rndn((uint32_t)w->cfg.payload_max + 1);
-	watchdog_arm("shmk_server_respond");
-	rc = shmk_server_respond(v->p, &v->held[i], v->loans[j], len);
+	k = rndn(3);
+	if (k == 0) {
+		watchdog_arm("shmk_server_respond");
+		rc = shmk_server_respond(v->p, &v->held[i], v->loans[j], len);
+	} else if (k == 1) {
+		watchdog_arm("shmk_server_stream");
+		rc = shmk_server_stream(v->p, &v->held[i], v->loans[j], len,
+					rndn(2) ? SHMK_RESP_LAST : 0, tmo());
+	} else {
+		watchdog_arm("shmk_server_end");
+		rc = shmk_server_end(v->p, &v->held[i], tmo());
+	}
 	watchdog_disarm();
-	hist_add("  %s(to slot %u, len %zu) = %d", H.op, v->held[i].origin,
-		 len, rc);
-	CHECK_RC(rc, END);
-	if (rc == 0)
+	hist_add("  %s(kind %u, to slot %u, len %zu) = %d", H.op, k,
+		 v->held[i].origin, len, rc);
+	/* Fire-and-forget: its flag, possibly the peer's, says no response. */
+	if (rc == -EINVAL &&
+	    (shmk_sample_flags(&v->held[i]) & SHMK_REQ_NO_RESPONSE))
+		rc = 0, k = 3;
+	/*
+	 * A pending request (its flag possibly the peer's): no room
+	 * (-EAGAIN, -ETIMEDOUT), the client gone (-ECANCELED); end loans a
+	 * chunk of its own (-ENOBUFS, -EAGAIN).
+	 */
+	CHECK_RC(rc, -EAGAIN, -ETIMEDOUT, -ECANCELED, -ENOBUFS, END);
+	if (rc == 0 && k < 2)
 		v->loans[j] = v->loans[--v->nloans];
 }
 

@@ -10,6 +10,7 @@
 #include <sys/time.h>
 #include <time.h>
 #include "msgutil.h"
+#include <shmk/inspect.h>
 
 static int serve_one(struct shmk_port *sv, int64_t timeout)
 {
@@ -532,6 +533,686 @@ static void test_dead_server_block(void **state)
 	drop_service(s, name);
 }
 
+
+/* Streams (shmk_client_request(), shmk_server_stream()) */
+
+/* Answer @req with @n responses (value * 1000 + i), the last flagged. */
+static int stream_n(struct shmk_port *sv, const struct shmk_sample *req,
+		    uint32_t n, int end, int64_t timeout)
+{
+	uint32_t v, i;
+	void *pl;
+	int ret;
+
+	memcpy(&v, req->data, 4);
+	for (i = 0; i < n; i++) {
+		uint32_t r = v * 1000 + i;
+
+		ret = shmk_pub_loan(sv, &pl);
+		if (ret)
+			return ret;
+		memcpy(pl, &r, 4);
+		ret = shmk_server_stream(sv, req, pl, 4,
+					 end && i + 1 == n ? SHMK_RESP_LAST : 0,
+					 timeout);
+		if (ret) {
+			shmk_pub_discard(sv, pl);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+static uint64_t request(struct shmk_port *cl, uint32_t v, unsigned int flags,
+			uint32_t *servers)
+{
+	uint64_t corr = 0;
+	void *pl;
+
+	assert_int_equal(shmk_pub_loan(cl, &pl), 0);
+	memcpy(pl, &v, 4);
+	assert_int_equal(shmk_client_request(cl, pl, 4, flags, &corr, servers,
+					     0), 0);
+	return corr;
+}
+
+/*
+ * One server, one client: a stream of 3 * buffer responses with its end;
+ * a response never overwrites an unread one (-EAGAIN at timeout 0).
+ */
+static void test_stream(void **state)
+{
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_REQRES);
+	char name[SHMK_SVC_NAME_MAX];
+	struct shmk_service *s;
+	struct shmk_port *cl, *sv;
+	struct shmk_sample req, smp;
+	uint32_t n = 0, got = 0, v, nsv;
+	uint64_t corr;
+	void *pl;
+	int ret;
+
+	(void)state;
+	c.buffer = 4;
+	s = new_service(&c, name);
+	assert_int_equal(shmk_server_open(s, &sv), 0);
+	assert_int_equal(shmk_client_open(s, &cl), 0);
+	corr = request(cl, 7, 0, &nsv);
+	assert_int_equal(nsv, 1);
+	assert_int_equal(shmk_client_pending(cl, corr), 1);
+	assert_int_equal(shmk_server_receive(sv, &req, 0), 0);
+	assert_int_equal(shmk_sample_flags(&req) & SHMK_REQ_NO_RESPONSE, 0);
+	while (got < 12) {
+		if (n < 12) {
+			assert_int_equal(shmk_pub_loan(sv, &pl), 0);
+			v = 7000 + n;
+			memcpy(pl, &v, 4);
+			ret = shmk_server_stream(sv, &req, pl, 4, 0, 0);
+			if (ret == 0) {
+				n++;
+				/* Never more than buffer unread. */
+				assert_true(n - got <= 4);
+				continue;
+			}
+			assert_int_equal(ret, -EAGAIN);
+			assert_int_equal(n - got, 4);
+			assert_int_equal(shmk_pub_discard(sv, pl), 0);
+		}
+		assert_int_equal(shmk_client_receive_for(cl, corr, &smp, 0), 0);
+		assert_int_equal(smp.corr, corr);
+		assert_int_equal(smp.origin, (uint32_t)shmk_port_slot(sv));
+		assert_int_equal(shmk_sample_flags(&smp), 0);
+		memcpy(&v, smp.data, 4);
+		assert_int_equal(v, 7000 + got);
+		got++;
+		assert_int_equal(shmk_sub_release(cl, &smp), 0);
+	}
+	assert_int_equal(shmk_client_receive_for(cl, corr, &smp, 0), -EAGAIN);
+	assert_int_equal(shmk_client_pending(cl, corr), 1);
+	assert_int_equal(shmk_server_end(sv, &req, 0), 0);
+	assert_int_equal(shmk_client_receive_for(cl, corr, &smp, 0), 0);
+	assert_int_equal(smp.len, 0);
+	assert_true(shmk_sample_flags(&smp) & SHMK_RESP_LAST);
+	assert_int_equal(shmk_client_pending(cl, corr), 0);
+	shmk_sub_release(cl, &smp);
+	assert_int_equal(shmk_client_receive_for(cl, corr, &smp, 0), -ENODATA);
+	/* Reported once: no longer pending. */
+	assert_int_equal(shmk_client_receive_for(cl, corr, &smp, 0), -ENOENT);
+	assert_int_equal(shmk_client_pending(cl, corr), -ENOENT);
+	/* A response after the end is released, never delivered. */
+	assert_int_equal(stream_n(sv, &req, 1, 1, 0), 0);
+	assert_int_equal(shmk_client_receive(cl, &smp, 0), -EAGAIN);
+	shmk_sub_release(sv, &req);
+	shmk_port_close(sv);
+	shmk_port_close(cl);
+	assert_int_equal(shmk_service_chunks_used(s), 0);
+	drop_service(s, name);
+}
+
+/*
+ * Two requests pending at once: the responses of the one not asked for
+ * are kept, in order, for its own call and for shmk_client_receive();
+ * shmk_server_respond() ends a stream; responses to shmk_client_send()
+ * come through shmk_client_receive() as before.
+ */
+static void test_stream_interleaved(void **state)
+{
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_REQRES);
+	char name[SHMK_SVC_NAME_MAX];
+	struct shmk_service *s;
+	struct shmk_port *cl, *sv;
+	struct shmk_sample ra, rb, rc, smp;
+	uint64_t a, b, cc;
+	uint32_t v, i;
+	void *pl;
+
+	(void)state;
+	c.buffer = 8;
+	c.max_borrow = 8;
+	s = new_service(&c, name);
+	assert_int_equal(shmk_server_open(s, &sv), 0);
+	assert_int_equal(shmk_client_open(s, &cl), 0);
+	a = request(cl, 1, 0, NULL);
+	b = request(cl, 2, 0, NULL);
+	assert_int_equal(shmk_pub_loan(cl, &pl), 0);
+	v = 3;
+	memcpy(pl, &v, 4);
+	assert_int_equal(shmk_client_send(cl, pl, 4, &cc), 0);
+	assert_int_equal(shmk_server_receive(sv, &ra, 0), 0);
+	assert_int_equal(shmk_server_receive(sv, &rb, 0), 0);
+	assert_int_equal(shmk_server_receive(sv, &rc, 0), 0);
+	assert_int_equal(ra.corr, a);
+	assert_int_equal(rc.corr, cc);
+	assert_int_equal(stream_n(sv, &ra, 2, 0, 0), 0);	/* a: 1000, 1001 */
+	assert_int_equal(stream_n(sv, &rc, 1, 0, 0), 0);	/* untracked */
+	assert_int_equal(stream_n(sv, &rb, 2, 1, 0), 0);	/* b: 2000, 2001. */
+	/* b first: a's two and c's one are kept. */
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(shmk_client_receive_for(cl, b, &smp, 0), 0);
+		memcpy(&v, smp.data, 4);
+		assert_int_equal(v, 2000 + i);
+		assert_int_equal(!!(shmk_sample_flags(&smp) & SHMK_RESP_LAST),
+				 i == 1);
+		shmk_sub_release(cl, &smp);
+	}
+	assert_int_equal(shmk_client_receive_for(cl, b, &smp, 0), -ENODATA);
+	/* a's first through shmk_client_receive(), in order. */
+	assert_int_equal(shmk_client_receive(cl, &smp, 0), 0);
+	memcpy(&v, smp.data, 4);
+	assert_int_equal(v, 1000);
+	shmk_sub_release(cl, &smp);
+	assert_int_equal(shmk_client_receive_for(cl, a, &smp, 0), 0);
+	memcpy(&v, smp.data, 4);
+	assert_int_equal(v, 1001);
+	shmk_sub_release(cl, &smp);
+	assert_int_equal(shmk_client_receive_for(cl, a, &smp, 0), -EAGAIN);
+	/* The one-shot answer ends a's stream. */
+	assert_int_equal(shmk_pub_loan(sv, &pl), 0);
+	assert_int_equal(shmk_server_respond(sv, &ra, pl, 0), 0);
+	assert_int_equal(shmk_client_receive_for(cl, a, &smp, 0), 0);
+	assert_true(shmk_sample_flags(&smp) & SHMK_RESP_LAST);
+	shmk_sub_release(cl, &smp);
+	assert_int_equal(shmk_client_receive_for(cl, a, &smp, 0), -ENODATA);
+	/* c's answer was kept for shmk_client_receive(). */
+	assert_int_equal(shmk_client_receive(cl, &smp, 0), 0);
+	assert_int_equal(smp.corr, cc);
+	shmk_sub_release(cl, &smp);
+	assert_int_equal(shmk_client_receive(cl, &smp, 0), -EAGAIN);
+	shmk_sub_release(sv, &ra);
+	shmk_sub_release(sv, &rb);
+	shmk_sub_release(sv, &rc);
+	shmk_port_close(sv);
+	shmk_port_close(cl);
+	assert_int_equal(shmk_service_chunks_used(s), 0);
+	drop_service(s, name);
+}
+
+/*
+ * A server process: answers every request with a stream of @n responses
+ * and its end, until a fire-and-forget request tells it to stop (value 0).
+ */
+static void stream_server_child(const char *name, int wfd, uint32_t n)
+{
+	struct shmk_service *cs;
+	struct shmk_port *sv;
+	struct shmk_sample req;
+	uint32_t v;
+
+	CHILD_CHECK(shmk_service_open(name, NULL, 0, &cs) == 0);
+	CHILD_CHECK(shmk_server_open(cs, &sv) == 0);
+	CHILD_CHECK(write(wfd, "s", 1) == 1);
+	for (;;) {
+		CHILD_CHECK(shmk_server_receive(sv, &req, SHMK_FOREVER) == 0);
+		memcpy(&v, req.data, 4);
+		if (v == 0) {
+			void *pl;
+
+			CHILD_CHECK(shmk_sample_flags(&req) &
+				    SHMK_REQ_NO_RESPONSE);
+			CHILD_CHECK(shmk_pub_loan(sv, &pl) == 0);
+			CHILD_CHECK(shmk_server_stream(sv, &req, pl, 0, 0, 0) ==
+				    -EINVAL);
+			CHILD_CHECK(shmk_server_respond(sv, &req, pl, 0) ==
+				    -EINVAL);
+			CHILD_CHECK(shmk_server_end(sv, &req, 0) == -EINVAL);
+			CHILD_CHECK(strstr(shmk_last_error(), "no response"));
+			shmk_pub_discard(sv, pl);
+			shmk_sub_release(sv, &req);
+			break;
+		}
+		if (v >= 1000000) {	/* stream, never end, wait for the kill */
+			CHILD_CHECK(stream_n(sv, &req, 3, 0, SHMK_FOREVER) == 0);
+			CHILD_CHECK(write(wfd, "m", 1) == 1);
+			pause();
+		}
+		CHILD_CHECK(stream_n(sv, &req, n, 1, SHMK_FOREVER) == 0);
+		shmk_sub_release(sv, &req);
+	}
+	CHILD_CHECK(shmk_pub_drain(sv, SHMK_FOREVER) == 0);
+	shmk_port_close(sv);
+	shmk_service_close(cs);
+	_exit(0);
+}
+
+/*
+ * Three servers in three processes: each receives every request and
+ * answers with its own stream; the client sees each server's responses
+ * in order, tells them apart by origin, and sees the end.  Then a
+ * fire-and-forget request stops them.
+ */
+static void test_several_servers(void **state)
+{
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_REQRES);
+	char name[SHMK_SVC_NAME_MAX], ch;
+	struct shmk_service *s;
+	struct shmk_port *cl;
+	struct shmk_sample smp;
+	uint32_t N = 5, nsv, seen[64], v, r, k, slot0 = 0;
+	unsigned long i, rounds = scaled(200);
+	int fds[2], ret;
+	pid_t kid[3];
+
+	(void)state;
+	c.max_publishers = 2;
+	c.max_subscribers = 3;
+	c.buffer = 2;	/* streams longer than the buffer */
+	s = new_service(&c, name);
+	assert_int_equal(pipe(fds), 0);
+	for (k = 0; k < 3; k++) {
+		kid[k] = fork();
+		assert_true(kid[k] >= 0);
+		if (kid[k] == 0)
+			stream_server_child(name, fds[1], N);
+		assert_int_equal(read(fds[0], &ch, 1), 1);
+	}
+	assert_int_equal(shmk_client_open(s, &cl), 0);
+	slot0 = c.max_publishers;
+	for (i = 0; i < rounds; i++) {
+		uint64_t corr = request(cl, (uint32_t)(i + 1), 0, &nsv);
+
+		assert_int_equal(nsv, 3);
+		memset(seen, 0, sizeof(seen));
+		for (k = 0; k < 3 * N; k++) {
+			/* A bounded wait: a lost response fails, never hangs. */
+			assert_int_equal(shmk_client_receive_for(cl, corr, &smp,
+								 10000000000LL), 0);
+			assert_int_equal(smp.corr, corr);
+			assert_true(smp.origin >= slot0 && smp.origin < slot0 + 3);
+			memcpy(&r, smp.data, 4);
+			/* Each server's stream in order. */
+			assert_int_equal(r, (i + 1) * 1000 + seen[smp.origin]);
+			seen[smp.origin]++;
+			assert_int_equal(!!(shmk_sample_flags(&smp) & SHMK_RESP_LAST),
+					 seen[smp.origin] == N);
+			shmk_sub_release(cl, &smp);
+		}
+		ret = shmk_client_receive_for(cl, corr, &smp, 10000000000LL);
+		assert_int_equal(ret, -ENODATA);
+	}
+	request(cl, 0, SHMK_REQ_NO_RESPONSE, &nsv);
+	assert_int_equal(nsv, 3);
+	for (k = 0; k < 3; k++)
+		assert_int_equal(reap(kid[k]), 0);
+	close(fds[0]);
+	close(fds[1]);
+	(void)v;
+	shmk_port_close(cl);
+	assert_int_equal(shmk_service_chunks_used(s), 0);
+	drop_service(s, name);
+}
+
+/*
+ * Two servers; one is killed mid-stream: the client still receives the
+ * other's whole stream, then the abnormal end (-ECONNRESET), never a
+ * hang, and every chunk comes back.
+ */
+static void test_server_killed_midstream(void **state)
+{
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_REQRES);
+	char name[SHMK_SVC_NAME_MAX], ch;
+	struct shmk_service *s;
+	struct shmk_port *cl, *sv;
+	struct shmk_sample smp, req;
+	uint32_t nsv, got = 0, last = 0;
+	uint64_t corr;
+	int fds[2], ret;
+	pid_t kid;
+
+	(void)state;
+	c.max_publishers = 1;
+	c.max_subscribers = 2;
+	s = new_service(&c, name);
+	assert_int_equal(pipe(fds), 0);
+	kid = fork();
+	assert_true(kid >= 0);
+	if (kid == 0)
+		stream_server_child(name, fds[1], 1);
+	assert_int_equal(read(fds[0], &ch, 1), 1);
+	assert_int_equal(shmk_server_open(s, &sv), 0);
+	assert_int_equal(shmk_client_open(s, &cl), 0);
+	assert_int_equal(shmk_service_chunks_used(s), 0);
+	corr = request(cl, 1000000, 0, &nsv);
+	assert_int_equal(nsv, 2);
+	assert_int_equal(read(fds[0], &ch, 1), 1);	/* 3 sent, no end */
+	assert_int_equal(ch, 'm');
+	/* The child's three, at least one before the kill. */
+	assert_int_equal(shmk_client_receive_for(cl, corr, &smp, 0), 0);
+	assert_int_not_equal(smp.origin, (uint32_t)shmk_port_slot(sv));
+	shmk_sub_release(cl, &smp);
+	kill(kid, SIGKILL);
+	assert_int_equal(reap(kid), 128 + SIGKILL);
+	/* Our own server streams and ends. */
+	assert_int_equal(shmk_server_receive(sv, &req, 0), 0);
+	assert_int_equal(stream_n(sv, &req, 2, 1, 0), 0);
+	shmk_sub_release(sv, &req);
+	for (;;) {
+		ret = shmk_client_receive_for(cl, corr, &smp, 5000000000LL);
+		if (ret)
+			break;
+		if (smp.origin == (uint32_t)shmk_port_slot(sv)) {
+			got++;
+			last = shmk_sample_flags(&smp) & SHMK_RESP_LAST;
+		}
+		shmk_sub_release(cl, &smp);
+	}
+	assert_int_equal(ret, -ECONNRESET);
+	assert_int_equal(got, 2);
+	assert_true(last);
+	assert_int_equal(shmk_client_receive_for(cl, corr, &smp, 0), -ENOENT);
+	shmk_service_recover(s);
+	/*
+	 * Left: our server's two references in the client's ring, and the
+	 * client's own on its request.
+	 */
+	assert_int_equal(shmk_service_chunks_used(s), 3);
+	shmk_port_close(sv);
+	assert_int_equal(shmk_service_chunks_used(s), 1);	/* the request */
+	/* A server that closes without ending its stream: the same. */
+	assert_int_equal(shmk_server_open(s, &sv), 0);
+	corr = request(cl, 5, 0, &nsv);
+	assert_int_equal(nsv, 1);
+	assert_int_equal(shmk_server_receive(sv, &req, 0), 0);
+	assert_int_equal(stream_n(sv, &req, 1, 0, 0), 0);
+	shmk_sub_release(sv, &req);
+	assert_int_equal(shmk_client_receive_for(cl, corr, &smp, 0), 0);
+	shmk_sub_release(cl, &smp);
+	shmk_port_close(sv);
+	assert_int_equal(shmk_client_receive_for(cl, corr, &smp, SHMK_FOREVER),
+			 -ECONNRESET);
+	close(fds[0]);
+	close(fds[1]);
+	shmk_port_close(cl);
+	assert_int_equal(shmk_service_chunks_used(s), 0);
+	drop_service(s, name);
+}
+
+/*
+ * A client killed with a stream pending: the server learns it
+ * (-ECANCELED) instead of waiting for room for good, and nothing leaks.
+ * A client that cancels: its responses are released, none delivered.
+ */
+static void test_client_gone(void **state)
+{
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_REQRES);
+	char name[SHMK_SVC_NAME_MAX], ch;
+	struct shmk_service *s;
+	struct shmk_port *cl, *sv;
+	struct shmk_sample req, smp;
+	uint64_t corr;
+	int fds[2], ret, i;
+	void *pl;
+	pid_t kid;
+
+	(void)state;
+	c.max_publishers = 1;
+	c.buffer = 2;
+	s = new_service(&c, name);
+	assert_int_equal(shmk_server_open(s, &sv), 0);
+	assert_int_equal(pipe(fds), 0);
+	kid = fork();
+	assert_true(kid >= 0);
+	if (kid == 0) {
+		struct shmk_service *cs;
+
+		CHILD_CHECK(shmk_service_open(name, NULL, 0, &cs) == 0);
+		CHILD_CHECK(shmk_client_open(cs, &cl) == 0);
+		CHILD_CHECK(shmk_pub_loan(cl, &pl) == 0);
+		CHILD_CHECK(shmk_client_request(cl, pl, 4, 0, NULL, NULL, 0) == 0);
+		CHILD_CHECK(shmk_client_receive_for(cl, 1, &smp,
+						    SHMK_FOREVER) == 0);
+		CHILD_CHECK(write(fds[1], "r", 1) == 1);
+		pause();
+		_exit(0);
+	}
+	assert_int_equal(shmk_server_receive(sv, &req, SHMK_FOREVER), 0);
+	assert_int_equal(stream_n(sv, &req, 1, 0, 0), 0);
+	assert_int_equal(read(fds[0], &ch, 1), 1);	/* it holds one */
+	kill(kid, SIGKILL);
+	assert_int_equal(reap(kid), 128 + SIGKILL);
+	for (i = 0; i < 10; i++) {
+		assert_int_equal(shmk_pub_loan(sv, &pl), 0);
+		ret = shmk_server_stream(sv, &req, pl, 4, 0, 2000000000LL);
+		if (ret) {
+			shmk_pub_discard(sv, pl);
+			break;
+		}
+	}
+	assert_int_equal(ret, -ECANCELED);
+	assert_non_null(strstr(shmk_last_error(), "client is gone"));
+	assert_int_equal(shmk_server_end(sv, &req, 0), -ECANCELED);
+	assert_int_equal(shmk_server_respond(sv, &req, pl, 0) , -EINVAL);
+	shmk_sub_release(sv, &req);
+	shmk_service_recover(s);
+	/* Only our ring's references to the dead client's ring remain. */
+	assert_true(shmk_service_chunks_used(s) <= 3);
+	shmk_port_close(sv);
+	assert_int_equal(shmk_service_chunks_used(s), 0);
+
+	/* Cancel */
+	assert_int_equal(shmk_server_open(s, &sv), 0);
+	assert_int_equal(shmk_client_open(s, &cl), 0);
+	corr = request(cl, 4, 0, NULL);
+	assert_int_equal(shmk_server_receive(sv, &req, 0), 0);
+	assert_int_equal(stream_n(sv, &req, 2, 0, 0), 0);
+	assert_int_equal(shmk_client_cancel(cl, corr), 0);
+	assert_int_equal(shmk_client_cancel(cl, corr), -ENOENT);
+	assert_int_equal(shmk_client_receive_for(cl, corr, &smp, 0), -ENOENT);
+	/* Received and released, never delivered; room for the rest. */
+	assert_int_equal(shmk_client_receive(cl, &smp, 0), -EAGAIN);
+	assert_int_equal(stream_n(sv, &req, 2, 1, 0), 0);
+	assert_int_equal(shmk_client_receive(cl, &smp, 0), -EAGAIN);
+	shmk_sub_release(sv, &req);
+	shmk_port_close(sv);
+	/* Only the client's ring's reference on its request. */
+	assert_int_equal(shmk_service_chunks_used(s), 1);
+	/* Cancel with responses kept for it: released at once. */
+	assert_int_equal(shmk_server_open(s, &sv), 0);
+	corr = request(cl, 5, 0, NULL);
+	assert_int_equal(shmk_server_receive(sv, &req, 0), 0);
+	assert_int_equal(stream_n(sv, &req, 2, 1, 0), 0);
+	{
+		uint64_t other = request(cl, 6, 0, NULL);
+		struct shmk_sample r2;
+
+		assert_int_equal(shmk_server_receive(sv, &r2, 0), 0);
+		shmk_sub_release(sv, &req);
+		/* Reads corr's two on the way, keeps them. */
+		assert_int_equal(shmk_client_receive_for(cl, other, &smp, 0),
+				 -EAGAIN);
+		shmk_port_close(sv);	/* other's stream never ends */
+		assert_int_equal(shmk_client_receive_for(cl, other, &smp, 0),
+				 -ECONNRESET);
+		(void)r2;
+	}
+	i = (int)shmk_service_chunks_used(s);	/* 2 kept, 2 requests */
+	assert_int_equal(i, 4);
+	assert_int_equal(shmk_client_cancel(cl, corr), 0);
+	assert_int_equal(shmk_service_chunks_used(s), 2);
+	close(fds[0]);
+	close(fds[1]);
+	shmk_port_close(cl);
+	assert_int_equal(shmk_service_chunks_used(s), 0);
+	drop_service(s, name);
+}
+
+/* Fire-and-forget, and every bad input of the new calls. */
+static void test_stream_errors(void **state)
+{
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_REQRES);
+	char name[SHMK_SVC_NAME_MAX];
+	struct shmk_service *s;
+	struct shmk_port *cl, *sv;
+	struct shmk_sample req, bad, smp;
+	uint64_t corr, ids[SHMK_SVC_PENDING_MAX];
+	uint32_t nsv = 99;
+	void *pl, *spl;
+	int i;
+
+	(void)state;
+	c.max_publishers = 1;
+	c.buffer = 1;
+	c.max_loans = 2;
+	s = new_service(&c, name);
+	assert_int_equal(shmk_client_open(s, &cl), 0);
+	assert_int_equal(shmk_pub_loan(cl, &pl), 0);
+	/* No server */
+	assert_int_equal(shmk_client_request(cl, pl, 4, 0, &corr, &nsv, 0),
+			 -ENOTCONN);
+	assert_int_equal(nsv, 99);
+	assert_int_equal(shmk_client_request(cl, pl, 4, 0, &corr, &nsv,
+					     1000000), -ETIMEDOUT);
+	assert_non_null(strstr(shmk_last_error(), "no live server"));
+	assert_int_equal(shmk_server_open(s, &sv), 0);
+	/* Bad client input */
+	assert_int_equal(shmk_client_request(NULL, pl, 4, 0, NULL, NULL, 0), -EINVAL);
+	assert_int_equal(shmk_client_request(sv, pl, 4, 0, NULL, NULL, 0), -EINVAL);
+	assert_int_equal(shmk_client_request(cl, pl, 4, 4, NULL, NULL, 0), -EINVAL);
+	assert_non_null(strstr(shmk_last_error(), "unknown flags"));
+	assert_int_equal(shmk_client_request(cl, (char *)pl + 1, 4, 0, NULL,
+					     NULL, 0), -EINVAL);
+	assert_int_equal(shmk_client_request(cl, pl, 4097, 0,
+					     NULL, NULL, 0), -EINVAL);
+	assert_int_equal(shmk_client_receive_for(NULL, 1, &smp, 0), -EINVAL);
+	assert_int_equal(shmk_client_receive_for(cl, 1, NULL, 0), -EINVAL);
+	assert_int_equal(shmk_client_receive_for(sv, 1, &smp, 0), -EINVAL);
+	assert_int_equal(shmk_client_receive_for(cl, 0, &smp, 0), -ENOENT);
+	assert_int_equal(shmk_client_receive_for(cl, 1, &smp, 0), -ENOENT);
+	assert_non_null(strstr(shmk_last_error(), "not pending"));
+	assert_int_equal(shmk_client_pending(NULL, 1), -EINVAL);
+	assert_int_equal(shmk_client_pending(sv, 1), -EINVAL);
+	assert_int_equal(shmk_client_pending(cl, 0), -ENOENT);
+	assert_int_equal(shmk_client_cancel(NULL, 1), -EINVAL);
+	assert_int_equal(shmk_client_cancel(sv, 1), -EINVAL);
+	assert_int_equal(shmk_client_cancel(cl, 0), -ENOENT);
+	/* Fire-and-forget: not pending; the server may not answer. */
+	assert_int_equal(shmk_client_request(cl, pl, 4, SHMK_REQ_NO_RESPONSE,
+					     &corr, &nsv, 0), 0);
+	assert_int_equal(nsv, 1);
+	assert_int_equal(shmk_client_pending(cl, corr), -ENOENT);
+	assert_int_equal(shmk_client_receive_for(cl, corr, &smp, 0), -ENOENT);
+	assert_int_equal(shmk_server_receive(sv, &req, 0), 0);
+	assert_int_equal(req.corr, corr);
+	assert_true(shmk_sample_flags(&req) & SHMK_REQ_NO_RESPONSE);
+	assert_int_equal(shmk_pub_loan(sv, &spl), 0);
+	assert_int_equal(shmk_server_stream(sv, &req, spl, 4, 0, 0), -EINVAL);
+	assert_non_null(strstr(shmk_last_error(), "no response"));
+	assert_int_equal(shmk_server_respond(sv, &req, spl, 4), -EINVAL);
+	assert_int_equal(shmk_server_end(sv, &req, 0), -EINVAL);
+	shmk_sub_release(sv, &req);
+	/* Bad server input */
+	corr = request(cl, 1, 0, NULL);
+	assert_int_equal(shmk_server_receive(sv, &req, 0), 0);
+	assert_int_equal(shmk_server_stream(NULL, &req, spl, 4, 0, 0), -EINVAL);
+	assert_int_equal(shmk_server_stream(sv, NULL, spl, 4, 0, 0), -EINVAL);
+	assert_int_equal(shmk_server_stream(cl, &req, spl, 4, 0, 0), -EINVAL);
+	assert_int_equal(shmk_server_stream(sv, &req, spl, 4, 1, 0), -EINVAL);
+	assert_non_null(strstr(shmk_last_error(), "unknown flags"));
+	assert_int_equal(shmk_server_stream(sv, &req, (char *)spl + 1, 4, 0, 0),
+			 -EINVAL);
+	assert_int_equal(shmk_server_stream(sv, &req, spl, 4097,
+					    0, 0), -EINVAL);
+	bad = req;
+	bad.origin = 1;	/* not a client slot */
+	assert_int_equal(shmk_server_stream(sv, &bad, spl, 4, 0, 0), -EINVAL);
+	assert_int_equal(shmk_server_end(NULL, &req, 0), -EINVAL);
+	assert_int_equal(shmk_server_end(sv, &bad, 0), -EINVAL);
+	/* No room (buffer 1): -EAGAIN, -ETIMEDOUT; the loan stays ours. */
+	assert_int_equal(shmk_server_stream(sv, &req, spl, 4, 0, 0), 0);
+	assert_int_equal(shmk_pub_loan(sv, &spl), 0);
+	assert_int_equal(shmk_server_stream(sv, &req, spl, 4, 0, 0), -EAGAIN);
+	assert_int_equal(shmk_server_stream(sv, &req, spl, 4, 0, 1000000),
+			 -ETIMEDOUT);
+	assert_int_equal(shmk_server_respond(sv, &req, spl, 4), -EAGAIN);
+	assert_int_equal(shmk_server_end(sv, &req, 0), -EAGAIN);
+	assert_int_equal(shmk_pub_discard(sv, spl), 0);
+	/* max_loans: end cannot loan. */
+	{
+		void *l1, *l2;
+
+		assert_int_equal(shmk_pub_loan(sv, &l1), 0);
+		assert_int_equal(shmk_pub_loan(sv, &l2), 0);
+		assert_int_equal(shmk_server_end(sv, &req, 0), -ENOBUFS);
+		shmk_pub_discard(sv, l1);
+		shmk_pub_discard(sv, l2);
+	}
+	assert_int_equal(shmk_client_receive_for(cl, corr, &smp, 0), 0);
+	shmk_sub_release(cl, &smp);
+	assert_int_equal(shmk_server_end(sv, &req, 0), 0);
+	assert_int_equal(shmk_client_receive_for(cl, corr, &smp, 0), 0);
+	shmk_sub_release(cl, &smp);
+	assert_int_equal(shmk_client_receive_for(cl, corr, &smp, 0), -ENODATA);
+	shmk_sub_release(sv, &req);
+	/* SHMK_SVC_PENDING_MAX pending, then -EBUSY, and the loan stays. */
+	for (i = 0; i < SHMK_SVC_PENDING_MAX; i++) {
+		ids[i] = request(cl, 1, 0, NULL);
+		assert_int_equal(shmk_server_receive(sv, &req, 0), 0);
+		shmk_sub_release(sv, &req);
+	}
+	assert_int_equal(shmk_pub_loan(cl, &pl), 0);
+	assert_int_equal(shmk_client_request(cl, pl, 4, 0, NULL, NULL, 0), -EBUSY);
+	assert_non_null(strstr(shmk_last_error(), "pending"));
+	assert_int_equal(shmk_client_request(cl, pl, 4, SHMK_REQ_NO_RESPONSE,
+					     NULL, NULL, 0), 0);
+	assert_int_equal(shmk_server_receive(sv, &req, 0), 0);
+	shmk_sub_release(sv, &req);
+	for (i = 0; i < SHMK_SVC_PENDING_MAX; i++)
+		assert_int_equal(shmk_client_cancel(cl, ids[i]), 0);
+	/* A client gone by close: -ECANCELED at once. */
+	corr = request(cl, 1, 0, NULL);
+	assert_int_equal(shmk_server_receive(sv, &req, 0), 0);
+	shmk_port_close(cl);
+	assert_int_equal(shmk_pub_loan(sv, &spl), 0);
+	assert_int_equal(shmk_server_stream(sv, &req, spl, 4, 0, 0), -ECANCELED);
+	shmk_pub_discard(sv, spl);
+	shmk_sub_release(sv, &req);
+	shmk_port_close(sv);
+	assert_int_equal(shmk_service_chunks_used(s), 0);
+	drop_service(s, name);
+}
+
+/*
+ * shmk_service_inspect() with two servers: a client's lag counts the
+ * responses of both (each on its own channel), each server's count its
+ * own.
+ */
+static void test_inspect_servers(void **state)
+{
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_REQRES);
+	struct shmk_participant_info e[4];
+	char name[SHMK_SVC_NAME_MAX];
+	struct shmk_service *s;
+	struct shmk_port *cl, *sv[2];
+	struct shmk_sample req[2];
+	int k;
+
+	(void)state;
+	c.max_publishers = 1;
+	c.max_subscribers = 2;
+	s = new_service(&c, name);
+	for (k = 0; k < 2; k++)
+		assert_int_equal(shmk_server_open(s, &sv[k]), 0);
+	assert_int_equal(shmk_client_open(s, &cl), 0);
+	request(cl, 3, 0, NULL);
+	for (k = 0; k < 2; k++) {
+		assert_int_equal(shmk_server_receive(sv[k], &req[k], 0), 0);
+		assert_int_equal(stream_n(sv[k], &req[k], k ? 1 : 3, 0, 0), 0);
+	}
+	memset(e, 0, sizeof(e));
+	e[0].size = sizeof(e[0]);
+	assert_int_equal(shmk_service_inspect(s, e, 4), 3);
+	assert_int_equal(e[0].role, SHMK_ROLE_CLIENT);
+	assert_int_equal(e[0].lag, 4);
+	assert_int_equal(e[1].published, 3);
+	assert_int_equal(e[2].published, 1);
+	for (k = 0; k < 2; k++) {
+		shmk_sub_release(sv[k], &req[k]);
+		shmk_port_close(sv[k]);
+	}
+	shmk_port_close(cl);
+	assert_int_equal(shmk_service_chunks_used(s), 0);
+	drop_service(s, name);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -543,6 +1224,13 @@ int main(void)
 		cmocka_unit_test(test_no_server),
 		cmocka_unit_test(test_send_wait_room),
 		cmocka_unit_test(test_dead_server_block),
+		cmocka_unit_test(test_stream),
+		cmocka_unit_test(test_stream_interleaved),
+		cmocka_unit_test(test_several_servers),
+		cmocka_unit_test(test_server_killed_midstream),
+		cmocka_unit_test(test_client_gone),
+		cmocka_unit_test(test_stream_errors),
+		cmocka_unit_test(test_inspect_servers),
 	};
 
 	use_memfd_backend();

@@ -105,9 +105,6 @@ static void test_bad_args(void **state)
 	BAD(max_events, SHMK_SVC_EVENTS_MAX + 1);
 	BAD(mode, 01000);
 	BAD(reserved, 1);
-	b = cfg_of(SHMK_SVC_REQRES);
-	b.max_subscribers = 2;	/* one server */
-	assert_int_equal(shmk_service_open("x", &b, SHMK_SVC_CREATE, &s), -EINVAL);
 #undef BAD
 }
 

@@ -1,12 +1,17 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * reqres: zero-copy request-response between two terminals.
+ * reqres: zero-copy request-response between terminals, with streams.
  *
- *   reqres server NAME [COUNT]  answer COUNT requests (default 5): upper case
- *   reqres client NAME [COUNT]  send COUNT requests, print each answer
+ *   reqres server NAME [COUNT]  answer COUNT requests (default 5): each
+ *                               word upper case, one response per word,
+ *                               the last one flagged as the stream's end
+ *   reqres client NAME [COUNT]  send COUNT requests, print every response
+ *                               and the end of the streams
  *
- * The server must be there first (the client waits up to a second for
- * each answer and says so when none comes).
+ * Up to two servers may run at once: each receives every request and
+ * answers with a stream of its own; the client tells them apart by
+ * origin.  A server must be there first (the client waits up to a second
+ * for it, and for each response).
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -17,10 +22,44 @@
 
 #include <shmk/shmk.h>
 
+/* Answer one request: one response per word, the last flagged. */
+static int serve(struct shmk_port *p, const struct shmk_sample *req)
+{
+	const char *in = req->data;
+	size_t len = req->len, i = 0, k;
+	char *pl;
+	int ret;
+
+	while (i < len && in[i]) {
+		size_t start = i, end;
+
+		while (i < len && in[i] && in[i] != ' ')
+			i++;
+		end = i;
+		while (i < len && in[i] == ' ')
+			i++;
+		ret = shmk_pub_loan(p, (void **)&pl);
+		if (ret)
+			return ret;
+		for (k = start; k < end; k++)
+			pl[k - start] = (char)toupper(in[k]);
+		/* Waits while the client has a buffer of our responses unread. */
+		ret = shmk_server_stream(p, req, pl, end - start,
+					 i < len && in[i] ? 0 : SHMK_RESP_LAST,
+					 1000000000LL);
+		if (ret) {
+			shmk_pub_discard(p, pl);
+			return ret;
+		}
+	}
+	/* An empty request: end the stream without a payload. */
+	return len && in[0] ? 0 : shmk_server_end(p, req, 1000000000LL);
+}
+
 int main(int argc, char **argv)
 {
 	struct shmk_svc_config c = { .size = sizeof(c), .kind = SHMK_SVC_REQRES,
-				     .payload_max = 256 };
+				     .payload_max = 256, .max_subscribers = 2 };
 	struct shmk_service *s;
 	struct shmk_port *p;
 	struct shmk_sample smp;
@@ -42,45 +81,57 @@ int main(int argc, char **argv)
 	if (argv[1][0] == 's') {
 		ret = shmk_server_open(s, &p);
 		for (i = 0; !ret && i < n; i++) {
-			size_t k;
-
 			/* A signal (even stop and continue) ends the wait: retry. */
 			do
 				ret = shmk_server_receive(p, &smp, SHMK_FOREVER);
 			while (ret == -EINTR);
 			if (ret)
 				break;
-			ret = shmk_pub_loan(p, (void **)&pl);
-			if (!ret) {
-				for (k = 0; k < smp.len; k++)
-					pl[k] = (char)toupper(((const char *)smp.data)[k]);
-				printf("request %llu from client slot %u: %.*s\n",
-				       (unsigned long long)smp.corr, smp.origin,
-				       (int)smp.len, (const char *)smp.data);
-				ret = shmk_server_respond(p, &smp, pl, smp.len);
-			}
+			printf("request %llu from client slot %u: %.*s\n",
+			       (unsigned long long)smp.corr, smp.origin,
+			       (int)smp.len, (const char *)smp.data);
+			/* Fire-and-forget requests get no answer. */
+			if (!(shmk_sample_flags(&smp) & SHMK_REQ_NO_RESPONSE))
+				ret = serve(p, &smp);
 			shmk_sub_release(p, &smp);
 		}
+		/* Responses not yet received when a server leaves are lost. */
 		if (!ret)
 			shmk_pub_drain(p, 1000000000LL);
 	} else {
 		ret = shmk_client_open(s, &p);
 		for (i = 0; !ret && i < n; i++) {
+			uint32_t servers;
 			uint64_t corr;
 
 			ret = shmk_pub_loan(p, (void **)&pl);
 			if (ret)
 				break;
 			snprintf(pl, 256, "hello number %d", i);
-			ret = shmk_client_send(p, pl, strlen(pl) + 1, &corr);
-			if (ret)
+			ret = shmk_client_request(p, pl, strlen(pl) + 1, 0, &corr,
+						  &servers, 1000000000LL);
+			if (ret) {
+				shmk_pub_discard(p, pl);
 				break;
-			ret = shmk_client_receive(p, &smp, 1000000000LL);
-			if (ret)
-				break;
-			printf("response to %llu: %.*s\n", (unsigned long long)smp.corr,
-			       (int)smp.len, (const char *)smp.data);
-			shmk_sub_release(p, &smp);
+			}
+			printf("request %llu sent to %u server(s)\n",
+			       (unsigned long long)corr, servers);
+			while ((ret = shmk_client_receive_for(p, corr, &smp,
+							      1000000000LL)) == 0) {
+				printf("  from server slot %u: %.*s%s\n", smp.origin,
+				       (int)smp.len, (const char *)smp.data,
+				       shmk_sample_flags(&smp) & SHMK_RESP_LAST ?
+				       " (end)" : "");
+				shmk_sub_release(p, &smp);
+			}
+			if (ret == -ENODATA) {
+				ret = 0;	/* every stream ended */
+			} else if (ret == -ECONNRESET) {
+				printf("  a server went away mid-stream\n");
+				ret = 0;
+			} else if (ret == -ETIMEDOUT) {
+				shmk_client_cancel(p, corr);
+			}
 		}
 	}
 	if (ret)
