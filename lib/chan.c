@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "probes.h"
 #include "svc.h"
 
 /* Ports */
@@ -133,6 +134,7 @@ SHMK_API int shmk_pub_loan(struct shmk_port *p, void **payload)
 			p->hint = c + 1;
 			p->loans[p->nloans++] = c;
 			*payload = v->chunks + (uint64_t)c * v->g.stride;
+			SHMK_PROBE3(loan, p->svc->rname, p->slot, c);
 			return 0;
 		}
 		if (view_recover(&p->svc->v) <= 0)
@@ -381,6 +383,7 @@ int prod_publish_f(struct shmk_port *p, void *payload, size_t len,
 	}
 	/* Its seq_cst fence orders the entry store before the mask load. */
 	svc_wake_cons(p, ri);
+	SHMK_PROBE5(publish, p->svc->rname, p->slot, pos, len, c);
 	return 0;
 }
 
@@ -589,6 +592,7 @@ static int cons_try_one(struct shmk_port *p, uint32_t ch, uint32_t i,
 		 * load (no slice would catch a missed wake on the device).
 		 */
 		svc_wake_prod(v, i);
+		SHMK_PROBE6(receive, p->svc->rname, p->slot, i, cv, smp->len, c);
 		return 0;
 	}
 	return -EAGAIN;
@@ -624,6 +628,7 @@ int chan_release(struct shmk_port *p, struct shmk_sample *smp)
 			chunk_put(&p->v, smp->chunk, p->bit);
 			p->held[i] = p->held[--p->nheld];
 			smp->data = NULL;
+			SHMK_PROBE3(release, p->svc->rname, p->slot, smp->chunk);
 			return 0;
 		}
 	return -EINVAL;

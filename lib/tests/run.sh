@@ -5,8 +5,9 @@
 # AddressSanitizer builds, asan_*, where they exist), ThreadSanitizer,
 # valgrind.  Usage: run.sh TESTDIR TEST... [-- PLAIN_ONLY_TEST...]
 # Tests after "--" (the crash-point harness, linked against the
-# crash-point build) run once, in a phase of their own after the plain
-# one, and count in the same totals.
+# crash-point build; the USDT test, which drives a plain child under gdb)
+# run once, in a phase of their own after the plain one, and count in
+# the same totals.
 # Prints each binary's cmocka output; the last line is
 #   host: N passed, N failed
 # summed over every phase.  Exits 1 when anything failed.
@@ -74,9 +75,9 @@ for t in "$@"; do
 	fi
 done
 
-echo "=== $(date +%T) phase 1b: crash points (plain only)"
+echo "=== $(date +%T) phase 1b: plain only (the crash points, the USDT probes)"
 for t in $plain_only; do
-	SHMK_TEST_SCALE=1 run crashpoints "$dir/$t"
+	SHMK_TEST_SCALE=1 run plain-only "$dir/$t"
 done
 
 echo "=== $(date +%T) phase 2: ThreadSanitizer"
