@@ -141,9 +141,12 @@ struct svc_prod {
  * svc_shared.layout: this file's layout.  2: 64-bit positions.  3: slots,
  * ring blocks (positions, then entries), cursor rows and event rows each
  * on SHMK_CACHELINE_PAD bytes of their own; ring_off is the offset of
- * the first block's entries.
+ * the first block's entries.  4: the port-fd words (the watch mask, each
+ * slot's wtok and armed), the request flags, a channel per server, and
+ * the blackboard kind.  A library that knows only 3 would join such a
+ * service and never wake a port fd nor see a stream end: -EPROTO instead.
  */
-#define SVC_LAYOUT	3
+#define SVC_LAYOUT	4
 
 static inline uint64_t ent_make(uint64_t pos, uint32_t c)
 {

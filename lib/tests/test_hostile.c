@@ -2075,6 +2075,39 @@ static void hostile_blackboard(void **state)
 			 H.problems - problems_before);
 }
 
+/*
+ * A service written by a library of layout 3 (before port fds, request
+ * flags, a channel per server and the blackboard) is refused with
+ * -EPROTO: this library would not wake its port fds, nor it ours.
+ * Fails with SVC_LAYOUT left at 3.
+ */
+static void layout_3_is_refused(void **state)
+{
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_PUBSUB);
+	char name[SHMK_SVC_NAME_MAX], rname[SHMK_NAME_MAX];
+	struct shmk_service *s, *s2 = NULL;
+	struct shmk_region *raw;
+	struct svc_shared *sh;
+
+	(void)state;
+	uniq_name(name, sizeof(name), "layout");
+	assert_int_equal(shmk_service_open(name, &c, SHMK_SVC_CREATE | SHMK_SVC_EXCL,
+					   &s), 0);
+	snprintf(rname, sizeof(rname), SHMK_SVC_PREFIX "%s", name);
+	assert_int_equal(shmk_region_open(rname, 0, &raw), 0);
+	sh = shmk_region_base(raw);
+	assert_int_equal(SHMK_READ_ONCE(sh->layout), SVC_LAYOUT);
+	__atomic_store_n(&sh->layout, 3, __ATOMIC_RELAXED);
+	assert_int_equal(shmk_service_open(name, &c, 0, &s2), -EPROTO);
+	assert_null(s2);
+	__atomic_store_n(&sh->layout, SVC_LAYOUT, __ATOMIC_RELAXED);
+	assert_int_equal(shmk_service_open(name, &c, 0, &s2), 0);
+	shmk_service_close(s2);
+	shmk_region_close(raw);
+	shmk_service_close(s);
+	shmk_service_remove(name);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2084,6 +2117,7 @@ int main(void)
 		cmocka_unit_test(hostile_event),
 		cmocka_unit_test(hostile_truncate),
 		cmocka_unit_test(hostile_blackboard),
+		cmocka_unit_test(layout_3_is_refused),
 	};
 	struct sigaction sa;
 
