@@ -97,6 +97,13 @@
 #define LIVE_OFF	INT64_MAX
 _Static_assert(sizeof(off_t) == 8, "OFD lock offsets need a 64-bit off_t");
 
+/*
+ * The byte every handle of a sealed region read-locks once it maps the
+ * memfd (broker.c): a rendezvous file nobody locks there has no memfd
+ * behind it any more; see shmk__memfd_husk().
+ */
+#define HOLD_OFF	(INT64_MAX - 1)
+
 /* Opens retried while a sweep of the same name is under way. */
 #define OPEN_TRIES	64
 
@@ -329,6 +336,61 @@ int shmk__memfd_publish(const struct shmk_memfd_tmp *t, const char *name)
 			return -EEXIST;
 	}
 	return -EEXIST;
+}
+
+/*
+ * Mark @fd's handle as one that holds (or is being handed, or creates)
+ * the sealed memfd, @on; or not: 0 or -errno.
+ */
+int shmk__memfd_hold(int fd, int on)
+{
+	struct flock fl;
+
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = on ? F_RDLCK : F_UNLCK;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = HOLD_OFF;
+	fl.l_len = 1;
+	return fcntl(fd, F_OFD_SETLK, &fl) < 0 ? -errno : 0;
+}
+
+/*
+ * @fd, @name: a sealed region's rendezvous that no peer served.  When no
+ * handle anywhere holds the memfd (we get the write lock on HOLD_OFF), it
+ * never will again (a memfd is only ever handed on by a holder, and the
+ * creator holds before it links; a handle handed the memfd takes its
+ * hold afterwards, and gives up when that fails or finds the name gone,
+ * see region.c): unlink the name if it still leads to @fd's file, even
+ * though other openers hold it as we do (they are in the same dead end),
+ * and return 1.  The write lock stays until @fd is closed, which the
+ * caller does next.  Return 0 while some handle holds the memfd (it is
+ * closing, or holds without serving).
+ */
+int shmk__memfd_husk(int fd, const char *name)
+{
+	char path[SHM_PATH_MAX];
+	struct flock fl;
+
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = HOLD_OFF;
+	fl.l_len = 1;
+	if ((fcntl(fd, F_GETFL) & O_ACCMODE) != O_RDWR ||
+	    fcntl(fd, F_OFD_SETLK, &fl) < 0)
+		return 0;
+	shm_path(path, sizeof(path), name);
+	(void)sweep(fd, path);
+	return 1;
+}
+
+/* Drop an opener's hold on @name's file @fd, sweeping it when last. */
+void shmk__memfd_drop(int fd, const char *name)
+{
+	char path[SHM_PATH_MAX];
+
+	shm_path(path, sizeof(path), name);
+	memfd_drop(fd, path);
 }
 
 static void memfd_release(struct shmk_region *r)

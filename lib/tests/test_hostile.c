@@ -438,11 +438,14 @@ static unsigned int nmaps;
 
 static void maps_refresh(const struct world *w)
 {
-	char want[128], line[600];
+	char want[128], sealed[128], line[600];
 	FILE *f;
 
 	nmaps = 0;
 	snprintf(want, sizeof(want), "/dev/shm/shmk." SHMK_SVC_PREFIX "%s",
+		 w->name);
+	/* A sealed memfd service (lib/broker.c) is named so. */
+	snprintf(sealed, sizeof(sealed), "/memfd:shmk." SHMK_SVC_PREFIX "%s",
 		 w->name);
 	f = fopen("/proc/self/maps", "r");
 	if (!f)
@@ -455,8 +458,11 @@ static void maps_refresh(const struct world *w)
 		if (!path || sscanf(line, "%lx-%lx", &lo, &hi) != 2)
 			continue;
 		path[strcspn(path, "\n")] = 0;
-		if (strncmp(path, want, n) ||
-		    (path[n] && strcmp(path + n, " (deleted)")))
+		if (!strncmp(path, sealed, strlen(sealed)))
+			n = strlen(sealed);
+		else if (strncmp(path, want, n))
+			continue;
+		if (path[n] && strcmp(path + n, " (deleted)"))
 			continue;
 		/* Not the hostile peer's own mapping. */
 		if (lo == (uintptr_t)w->base)
