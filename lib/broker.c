@@ -664,11 +664,14 @@ static void brk_resume_locked(void)
 {
 	struct shmk_brk *e;
 
-	if (!brk_rebind)
-		return;
+	if (brk_rebind && !brk_list)
+		brk_rebind = 0;
+	if (!brk_rebind || brk_start_locked())
+		return;		/* (out of memory: the next call tries again) */
 	brk_rebind = 0;
 	for (e = brk_list; e; e = e->next)
 		brk_listen_locked(e);
+	brk_kick(brk_cur);
 }
 
 /* Under brk_lock: insert @e (refs 1), serve it.  0 or -errno. */
