@@ -345,6 +345,7 @@ static void fork_parent(const char *name, int ready_fd, int go_fd)
 	CHILD_CHECK(kid >= 0);
 	if (kid == 0) {
 		/* The child: told to open (and so to serve), then hold. */
+		alarm(60);	/* (not inherited) */
 		CHILD_CHECK(write(ready_fd, "f", 1) == 1);
 		CHILD_CHECK(read(go_fd, &ch, 1) == 1);
 		CHILD_CHECK(shmk_region_open(name, 0, &again) == 0);
@@ -430,8 +431,8 @@ static int bogus_memfd(enum squat kind, uint64_t size,
 
 	if (fd < 0)
 		return -1;
-	if (kind == SQ_SIZE)
-		size *= 2;
+	if (kind == SQ_SIZE)	/* smaller: the mapping would SIGBUS */
+		size /= 2;
 	if (ftruncate(fd, (off_t)(size + SHMK_MEMFD_TRAILER)) < 0)
 		return -1;
 	/* A plausible trailer: the right token unless SQ_TOKEN. */
@@ -441,6 +442,15 @@ static int bogus_memfd(enum squat kind, uint64_t size,
 	memcpy(t.token, token, 16);
 	if (kind == SQ_TOKEN)
 		t.token[0] ^= 1;
+	{
+		/* rdv_check() of lib/broker.c: a trailer that checks out. */
+		uint64_t x, y;
+
+		memcpy(&x, t.token, 8);
+		memcpy(&y, t.token + 8, 8);
+		t.check = (t.magic ^ (t.size * 0x9e3779b97f4a7c15ULL) ^ x ^
+			   (y << 1 | y >> 63)) + 0x5348;
+	}
 	if (pwrite(fd, &t, sizeof(t), (off_t)size) != (ssize_t)sizeof(t))
 		return -1;
 	if (kind != SQ_UNSEALED &&
