@@ -2,8 +2,12 @@
 /*
  * libshmk fallback backend: POSIX shared memory files and futex(2).
  *
- * A region named N is the tmpfs file /dev/shm/shmk.N, so any process can
- * open it by name.  Wait and wake are shared (not PRIVATE) futexes on the
+ * A region named N is found through the tmpfs file /dev/shm/shmk.N, so
+ * any process can open it by name.  Its memory is a sealed memfd that
+ * the processes holding it hand to newcomers (broker.c); this file is
+ * then only the rendezvous: name, permission, liveness (the locks below,
+ * and the services' per-slot locks) and a header naming the memfd.  A
+ * persistent region (PERSIST below) is the file itself, unsealed.  Wait and wake are shared (not PRIVATE) futexes on the
  * word itself; their key is the file's page, so they meet across
  * processes and mappings.  Documentation/library.rst ("memfd (fallback)")
  * states the rules below for users; this comment argues them.
@@ -70,10 +74,18 @@
  * to the caller's euid and grant no permission bit beyond the mode it
  * asked for, else -EPERM.
  *
- * Sealing is not possible here: a tmpfs file in /dev/shm starts with
- * F_SEAL_SEAL, so F_ADD_SEALS fails with EPERM, and a memfd_create()
- * file cannot be linked into /dev/shm (EXDEV).  Any read-write holder
- * can ftruncate the file and make the others take SIGBUS; see library.rst.
+ * Sealing.  A file in /dev/shm cannot be sealed (tmpfs starts it with
+ * F_SEAL_SEAL, so F_ADD_SEALS fails with EPERM) and a memfd_create() file
+ * cannot be linked into /dev/shm (EXDEV): hence the rendezvous file and
+ * the memfd behind it.  A persistent region must outlive every holder,
+ * which a memfd cannot, so it stays unsealed: any read-write holder can
+ * ftruncate it and make the others take SIGBUS; see library.rst.
+ *
+ * Holding the memfd.  A handle of a sealed region also read-locks
+ * HOLD_OFF from before it has the memfd (the creator, before the link)
+ * or right after (a newcomer, which then checks that the name still leads
+ * to its file).  A newcomer no server answers uses it to tell a dead end
+ * from a slow one: shmk__memfd_husk().
  */
 #include <errno.h>
 #include <fcntl.h>

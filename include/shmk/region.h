@@ -6,16 +6,19 @@
  * in one of two backends, chosen per call:
  *
  *  - device: /dev/shmk (shmk.ko), hugepage-backed, see <linux/shmk.h>;
- *  - memfd:  a POSIX shared memory file /dev/shm/shmk.<name>, advised
- *            MADV_HUGEPAGE, futex(2) for wait and wake.
+ *  - memfd:  a sealed memfd found through the file /dev/shm/shmk.<name>
+ *            and handed over by the processes that hold it (the file
+ *            itself for SHMK_REGION_PERSIST), advised MADV_HUGEPAGE,
+ *            futex(2) for wait and wake.
  *
  * The environment variable SHMK_BACKEND=device|memfd forces one; without
  * it the device is used when /dev/shmk opens, the fallback otherwise.
  *
  * Handles are plain process-local objects: a handle may be used by any
  * number of threads at once (nothing in it changes after create or open)
- * and stays valid in a child after fork().  The library has no global
- * state.
+ * and stays valid in a child after fork().  The library's one global
+ * state is the memfd backend's table of the sealed regions a process
+ * holds, and the thread that hands them to other processes.
  */
 #ifndef SHMK_REGION_H
 #define SHMK_REGION_H
@@ -142,8 +145,10 @@ SHMK_API uint64_t shmk_region_size(const struct shmk_region *r);
  * shmk_region_fd() - the region's file descriptor
  * @r:		handle
  *
- * A region fd (device backend) or the shm file (memfd backend); owned by
- * the handle, closed by shmk_region_close().  O_CLOEXEC.
+ * A region fd (device backend) or the file /dev/shm/shmk.<name> (memfd
+ * backend: the rendezvous file, not the mapped memfd, unless the region
+ * is persistent); owned by the handle, closed by shmk_region_close().
+ * O_CLOEXEC.
  *
  * Return: the fd.
  */
