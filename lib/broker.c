@@ -119,13 +119,18 @@ struct brk_ctx {
 	pthread_t thr;
 	int wake[2];
 	int stop;		/* under brk_lock */
+	void *stack;		/* the thread's, ours: see brk_start_locked() */
 };
+
+/* The server's stack; it only makes system calls. */
+#define BRK_STACK	(1UL << 20)
 
 static pthread_mutex_t brk_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t brk_once = PTHREAD_ONCE_INIT;
 static struct shmk_brk *brk_list;	/* under brk_lock */
 static struct brk_ctx *brk_cur;		/* the running server, or NULL */
 static int brk_rebind;			/* fork child: sockets to bind again */
+static void *brk_stale_stack;		/* fork child: the parent's server's */
 
 static uint64_t rdv_check(const struct rdv *h)
 {
@@ -568,6 +573,7 @@ static void brk_kick(struct brk_ctx *ctx)
 static int brk_start_locked(void)
 {
 	struct brk_ctx *ctx;
+	pthread_attr_t attr;
 	sigset_t all, old;
 	int ret;
 
@@ -581,19 +587,45 @@ static int brk_start_locked(void)
 		free(ctx);
 		return ret;
 	}
+	/*
+	 * A stack of our own, not one from glibc's cache: a fork child that
+	 * starts its server would otherwise get the stack, and so the thread
+	 * id, of its parent's server, which ThreadSanitizer (that sees the
+	 * parent's thread still alive) refuses.  The lowest page guards.
+	 */
+	ctx->stack = mmap(NULL, BRK_STACK, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (ctx->stack == MAP_FAILED) {
+		ret = -errno;
+		goto err_pipe;
+	}
+	(void)mprotect(ctx->stack, 4096, PROT_NONE);
+	ret = -pthread_attr_init(&attr);
+	if (ret)
+		goto err_stack;
+	ret = -pthread_attr_setstack(&attr, ctx->stack, BRK_STACK);
 	/* The thread takes no signal: they stay the application's. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ret = -pthread_create(&ctx->thr, NULL, brk_thread, ctx);
+	if (!ret)
+		ret = -pthread_create(&ctx->thr, &attr, brk_thread, ctx);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (ret) {
-		close(ctx->wake[0]);
-		close(ctx->wake[1]);
-		free(ctx);
-		return ret;
-	}
+	pthread_attr_destroy(&attr);
+	if (ret)
+		goto err_stack;
 	brk_cur = ctx;
+	if (brk_stale_stack)
+		munmap(brk_stale_stack, BRK_STACK);
+	brk_stale_stack = NULL;
 	return 0;
+
+err_stack:
+	munmap(ctx->stack, BRK_STACK);
+err_pipe:
+	close(ctx->wake[0]);
+	close(ctx->wake[1]);
+	free(ctx);
+	return ret;
 }
 
 /* Under brk_lock: bind @e's socket at the first free index (best effort). */
@@ -645,8 +677,16 @@ static void brk_atfork_child(void)
 		e->lsock = -1;
 	}
 	if (brk_cur) {
+		/*
+		 * The parent's server: not here, its stack a mere copy, kept
+		 * mapped until our own server has a stack elsewhere (the same
+		 * address would give it the same thread id).
+		 */
 		close(brk_cur->wake[0]);
 		close(brk_cur->wake[1]);
+		if (brk_stale_stack)
+			munmap(brk_stale_stack, BRK_STACK);
+		brk_stale_stack = brk_cur->stack;
 		free(brk_cur);
 		brk_cur = NULL;
 	}
@@ -910,6 +950,7 @@ void shmk__brk_put(struct shmk_brk *e)
 		pthread_join(stop->thr, NULL);
 		close(stop->wake[0]);
 		close(stop->wake[1]);
+		munmap(stop->stack, BRK_STACK);
 		free(stop);
 	}
 }

@@ -123,34 +123,14 @@ err_fd:
 }
 
 /*
- * Map an opened region; consumes @fd.  memfd: a persistent region's file
- * is the region; any other is a rendezvous file, and the sealed memfd
- * behind it comes from the broker.
+ * Map the file @fd itself (device, or a persistent memfd region);
+ * consumes @fd.  Sealed memfd regions go through memfd_open_map() or
+ * create_once().
  */
 static int region_map(int backend, int fd, int writable,
 		      struct shmk_region **out)
 {
-	struct shmk_brk *brk = NULL;
-	uint64_t bytes = 0;
-	struct stat st;
-	int mapfd = -1, ret;
-
-	if (backend == SHMK_BACKEND_MEMFD) {
-		if (fstat(fd, &st) < 0) {
-			ret = -errno;
-			close(fd);
-			return ret;
-		}
-		if (!(st.st_mode & S_ISVTX)) {
-			ret = shmk__brk_attach(fd, writable, &mapfd, &bytes,
-					       &brk);
-			if (ret) {
-				close(fd);
-				return ret;
-			}
-		}
-	}
-	return region_map_fd(backend, fd, mapfd, bytes, brk, writable, out);
+	return region_map_fd(backend, fd, -1, 0, NULL, writable, out);
 }
 
 /* Rounds of open when the rendezvous is held but nobody serves it. */
