@@ -84,8 +84,9 @@
  * Holding the memfd.  A handle of a sealed region also read-locks
  * HOLD_OFF from before it has the memfd (the creator, before the link)
  * or right after (a newcomer, which then checks that the name still leads
- * to its file).  A newcomer no server answers uses it to tell a dead end
- * from a slow one: shmk__memfd_husk().
+ * to its file), and a closing handle drops it before its process may stop
+ * serving.  A newcomer no server answers uses it to tell a dead end from
+ * a slow one: shmk__memfd_husk().
  */
 #include <errno.h>
 #include <fcntl.h>

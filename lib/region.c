@@ -428,6 +428,14 @@ SHMK_API void shmk_region_close(struct shmk_region *r)
 	if (!r)
 		return;
 	munmap(r->base, (size_t)r->size);
+	/*
+	 * Sealed memfd: give up the hold before we stop serving, so that a
+	 * newcomer no server answers never waits on our hold (see
+	 * shmk__memfd_husk()).  A fork child's handle shares the parent's
+	 * open file description: its locks are the parent's.
+	 */
+	if (r->brk && r->pid == (int)getpid())
+		shmk__memfd_hold(r->fd, 0);
 	shmk__brk_put(r->brk);
 	if (r->ops->release)
 		r->ops->release(r);	/* closes r->fd */
