@@ -98,9 +98,12 @@ SHMK_API int shmk_region_create(const char *name, uint64_t bytes,
  *
  * Return: 0; -ENOENT (no such region, or memfd: one whose holders all
  * died, now swept), -EACCES (permission), -EINVAL, -ENAMETOOLONG,
- * -EBADMSG (memfd backend: the file is not a regular file or its size
- * not a multiple of 2 MiB), -EAGAIN (memfd: the name kept being swept
- * and re-created under us), -ENODEV, or another negative errno.
+ * -EBADMSG (memfd backend: the file is not a regular file, its size
+ * not a multiple of 2 MiB, or its rendezvous header bad), -EAGAIN
+ * (memfd: the name kept being swept and re-created under us), -ENOLINK
+ * (memfd: the region is held, but no holder hands its memory over: they
+ * are read-only, fork children that have not called the library since,
+ * or in another network namespace), -ENODEV, or another negative errno.
  */
 SHMK_API int shmk_region_open(const char *name, unsigned int flags,
 			      struct shmk_region **out);
