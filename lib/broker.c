@@ -120,6 +120,7 @@ struct brk_ctx {
 	int wake[2];
 	int stop;		/* under brk_lock */
 	void *stack;		/* the thread's, ours: see brk_start_locked() */
+	struct pollfd *pf;	/* the thread's poll set, under brk_lock */
 };
 
 /* The server's stack; it only makes system calls. */
@@ -130,7 +131,6 @@ static pthread_once_t brk_once = PTHREAD_ONCE_INIT;
 static struct shmk_brk *brk_list;	/* under brk_lock */
 static struct brk_ctx *brk_cur;		/* the running server, or NULL */
 static int brk_rebind;			/* fork child: sockets to bind again */
-static void *brk_stale_stack;		/* fork child: the parent's server's */
 
 static uint64_t rdv_check(const struct rdv *h)
 {
@@ -526,7 +526,8 @@ static void *brk_thread(void *arg)
 			struct pollfd *np = realloc(pf, n * sizeof(*pf));
 
 			if (np) {
-				pf = np;
+				/* In ctx too: a fork child frees its copy. */
+				ctx->pf = pf = np;
 				cap = n;
 			}
 		}
@@ -557,6 +558,9 @@ static void *brk_thread(void *arg)
 			if (pf[i].revents & POLLIN)
 				brk_serve_one(ctx, pf[i].fd);
 	}
+	pthread_mutex_lock(&brk_lock);
+	ctx->pf = NULL;
+	pthread_mutex_unlock(&brk_lock);
 	free(pf);
 	return NULL;
 }
@@ -614,9 +618,6 @@ static int brk_start_locked(void)
 	if (ret)
 		goto err_stack;
 	brk_cur = ctx;
-	if (brk_stale_stack)
-		munmap(brk_stale_stack, BRK_STACK);
-	brk_stale_stack = NULL;
 	return 0;
 
 err_stack:
@@ -678,15 +679,14 @@ static void brk_atfork_child(void)
 	}
 	if (brk_cur) {
 		/*
-		 * The parent's server: not here, its stack a mere copy, kept
-		 * mapped until our own server has a stack elsewhere (the same
-		 * address would give it the same thread id).
+		 * The parent's server: not here.  Its stack, a copy, stays
+		 * mapped: our own server's stack must lie elsewhere (the same
+		 * address would give it the same thread id), and glibc's
+		 * record of that thread, which lives in it, stays reachable.
 		 */
 		close(brk_cur->wake[0]);
 		close(brk_cur->wake[1]);
-		if (brk_stale_stack)
-			munmap(brk_stale_stack, BRK_STACK);
-		brk_stale_stack = brk_cur->stack;
+		free(brk_cur->pf);
 		free(brk_cur);
 		brk_cur = NULL;
 	}
