@@ -768,8 +768,8 @@ int shmk__brk_create(int rfd, const char *name, uint64_t bytes, int *mapfd,
 	/* Shown as "/memfd:shmk.NAME (deleted)" in /proc/PID/maps. */
 	snprintf(mname, sizeof(mname), "shmk.%s", name);
 	mfd = memfd_create(mname, MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (mfd < 0)
-		return -errno;
+	if (mfd < 0)	/* no memfd or no sealing (before Linux 3.17) */
+		return errno == ENOSYS || errno == EINVAL ? -EOPNOTSUPP : -errno;
 	rdv_fill(&t, TRL_MAGIC, bytes, token);
 	if (ftruncate(mfd, (off_t)(bytes + SHMK_MEMFD_TRAILER)) < 0 ||
 	    pwrite(mfd, &t, sizeof(t), (off_t)bytes) != (ssize_t)sizeof(t)) {
@@ -779,8 +779,8 @@ int shmk__brk_create(int rfd, const char *name, uint64_t bytes, int *mapfd,
 	/* The read-only fd, then nobody may reopen through /proc. */
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", mfd);
 	ro = open(proc, O_RDONLY | O_CLOEXEC);
-	if (ro < 0) {
-		ret = -errno;
+	if (ro < 0) {	/* no /proc: no read-only fd to hand out */
+		ret = errno == ENOENT ? -EOPNOTSUPP : -errno;
 		goto err;
 	}
 	if (fchmod(mfd, 0) < 0 ||

@@ -78,11 +78,14 @@ SHMK_API int shmk_name_check(const char *name);
  * The region is mapped shared, read-write unless SHMK_REGION_RDONLY, and
  * zero-filled.  On both backends it vanishes with its last handle unless
  * SHMK_REGION_PERSIST; on memfd a region whose holders all died is swept
- * by the next open or create (see Documentation/library.rst).
+ * by the next open or create (see Documentation/library.rst).  On memfd
+ * a region is a sealed memfd that no holder can resize, unless
+ * SHMK_REGION_PERSIST (then it is the file in /dev/shm, unsealed).
  *
  * Return: 0; -EINVAL (bad name, flags or size, size 0 or overflowing),
  * -ENAMETOOLONG, -EEXIST (name taken), -ENOSPC/-ENOMEM (no memory),
- * -EDQUOT (the device backend's per-user budget, see
+ * -EOPNOTSUPP (memfd, not persistent: no sealable memfd_create() or no
+ * /proc), -EDQUOT (the device backend's per-user budget, see
  * Documentation/abi.rst), -ENODEV (SHMK_BACKEND=device without
  * /dev/shmk), or another negative errno from the backend.
  */
