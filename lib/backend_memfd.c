@@ -7,9 +7,10 @@
  * the processes holding it hand to newcomers (broker.c); this file is
  * then only the rendezvous: name, permission, liveness (the locks below,
  * and the services' per-slot locks) and a header naming the memfd.  A
- * persistent region (PERSIST below) is the file itself, unsealed.  Wait and wake are shared (not PRIVATE) futexes on the
- * word itself; their key is the file's page, so they meet across
- * processes and mappings.  Documentation/library.rst ("memfd (fallback)")
+ * persistent region (PERSIST below) is the file itself, unsealed.
+ * Wait and wake are shared (not PRIVATE) futexes on the word itself;
+ * their key is the mapped file's page, so they meet across processes
+ * and mappings.  Documentation/library.rst ("memfd (fallback)")
  * states the rules below for users; this comment argues them.
  *
  * Creation.  The file is made unnamed (O_TMPFILE in /dev/shm), given its

@@ -119,7 +119,7 @@ struct brk_ctx {
 	pthread_t thr;
 	int wake[2];
 	int stop;		/* under brk_lock */
-	void *stack;		/* the thread's, ours: see brk_start_locked() */
+	void *stack;		/* ours: see brk_start_locked() */
 	struct pollfd *pf;	/* the thread's poll set, under brk_lock */
 };
 
@@ -130,7 +130,7 @@ static pthread_mutex_t brk_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t brk_once = PTHREAD_ONCE_INIT;
 static struct shmk_brk *brk_list;	/* under brk_lock */
 static struct brk_ctx *brk_cur;		/* the running server, or NULL */
-static int brk_rebind;			/* fork child: sockets to bind again */
+static int brk_rebind;			/* fork child: bind again */
 
 static uint64_t rdv_check(const struct rdv *h)
 {
@@ -185,7 +185,7 @@ static socklen_t brk_addr(struct sockaddr_un *a, const unsigned char *token,
 
 	memset(a, 0, sizeof(*a));
 	a->sun_family = AF_UNIX;
-	p = a->sun_path + 1;			/* abstract: sun_path[0] = 0 */
+	p = a->sun_path + 1;		/* abstract: sun_path[0] = 0 */
 	p += sprintf(p, "shmk-");
 	for (i = 0; i < 16; i++) {
 		*p++ = hex[token[i] >> 4];
@@ -269,7 +269,8 @@ static int recv_fds(int s, void *buf, size_t len, int fds[2])
 		for (i = 0; i < (int)k; i++) {
 			int fd;
 
-			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int),
+			       sizeof(int));
 			if (nf < 2)
 				fds[nf++] = fd;
 			else
@@ -375,8 +376,8 @@ static int brk_fetch(int rfd, const struct stat *rst, const struct rdv *h,
 		int fds[2], n;
 
 		if (s < 0) {
-			s = socket(AF_UNIX,
-				   SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+			s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
+				   SOCK_NONBLOCK, 0);
 			if (s < 0)
 				return -errno;
 		}
@@ -707,7 +708,7 @@ static void brk_resume_locked(void)
 	if (brk_rebind && !brk_list)
 		brk_rebind = 0;
 	if (!brk_rebind || brk_start_locked())
-		return;		/* (out of memory: the next call tries again) */
+		return;	/* (no memory: the next call tries again) */
 	brk_rebind = 0;
 	for (e = brk_list; e; e = e->next)
 		brk_listen_locked(e);
@@ -769,7 +770,8 @@ int shmk__brk_create(int rfd, const char *name, uint64_t bytes, int *mapfd,
 	snprintf(mname, sizeof(mname), "shmk.%s", name);
 	mfd = memfd_create(mname, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (mfd < 0)	/* no memfd or no sealing (before Linux 3.17) */
-		return errno == ENOSYS || errno == EINVAL ? -EOPNOTSUPP : -errno;
+		return errno == ENOSYS || errno == EINVAL ? -EOPNOTSUPP
+							  : -errno;
 	rdv_fill(&t, TRL_MAGIC, bytes, token);
 	if (ftruncate(mfd, (off_t)(bytes + SHMK_MEMFD_TRAILER)) < 0 ||
 	    pwrite(mfd, &t, sizeof(t), (off_t)bytes) != (ssize_t)sizeof(t)) {

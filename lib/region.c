@@ -163,7 +163,7 @@ static int memfd_open_map(const char *name, unsigned int flags, int own_mode,
 			close(fd);
 			return ret;
 		}
-		if (st.st_mode & S_ISVTX)	/* persistent: the file itself */
+		if (st.st_mode & S_ISVTX)	/* persistent: the file */
 			return region_map_fd(SHMK_BACKEND_MEMFD, fd, -1, 0,
 					     NULL, writable, out);
 		ret = shmk__brk_attach(fd, writable, &mapfd, &bytes, &brk);
@@ -181,7 +181,7 @@ static int memfd_open_map(const char *name, unsigned int flags, int own_mode,
 			close(mapfd);
 			shmk__brk_put(brk);
 			brk = NULL;
-			ret = -ENOLINK;	/* the region died as we joined */
+			ret = -ENOLINK;	/* it died as we joined */
 		}
 		if (ret != -ENOLINK || attempt + 1 >= HUSK_TRIES) {
 			close(fd);

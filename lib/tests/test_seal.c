@@ -160,7 +160,7 @@ static void actor_loop(int in, int out, const char *name)
 			shmk_region_close(r);
 			r = NULL;
 			break;
-		case 'I':	/* the first word, plus one; reply the new value */
+		case 'I':	/* the first word plus one; reply its value */
 			w = shmk_region_base(r);
 			ret = -(int)++*w;
 			break;
@@ -349,7 +349,8 @@ static void fork_parent(const char *name, int ready_fd, int go_fd)
 		CHILD_CHECK(write(ready_fd, "f", 1) == 1);
 		CHILD_CHECK(read(go_fd, &ch, 1) == 1);
 		CHILD_CHECK(shmk_region_open(name, 0, &again) == 0);
-		CHILD_CHECK(*(volatile uint32_t *)shmk_region_base(again) == 41);
+		CHILD_CHECK(*(volatile uint32_t *)shmk_region_base(again)
+			    == 41);
 		CHILD_CHECK(write(ready_fd, "s", 1) == 1);
 		CHILD_CHECK(read(go_fd, &ch, 1) == 1);
 		shmk_region_close(again);
@@ -414,7 +415,7 @@ enum squat { SQ_UNSEALED, SQ_SIZE, SQ_TOKEN, SQ_SILENT, SQ_NOBODY };
 
 struct squatter {
 	pid_t pid;
-	int report;		/* reads what it saw: 'f' got an fd, 'n' none */
+	int report;		/* what it saw: 'f' got an fd, 'n' none */
 	int hold;		/* closed by squat_end(): a silent one exits */
 };
 
@@ -502,7 +503,7 @@ static void squat_child(enum squat kind, const unsigned char *token,
 	/* Reply as a server would, with a bogus memfd. */
 	fd = bogus_memfd(kind, size, token);
 	memset(rep, 0, sizeof(rep));
-	memcpy(rep, "SMHHREP1", 8);		/* REP_MAGIC, little-endian */
+	memcpy(rep, "SMHHREP1", 8);	/* REP_MAGIC, little-endian */
 	rep[12] = 2;				/* nfds */
 	memcpy(rep + 16, token, 16);
 	if (fd >= 0) {
@@ -605,7 +606,7 @@ static void squat_case(enum squat kind)
 	if (kind == SQ_NOBODY)
 		assert_int_equal(got, 'n');	/* never our rendezvous fd */
 	else if (kind != SQ_SILENT)
-		assert_int_equal(got, 'f');	/* it was asked, and refused */
+		assert_int_equal(got, 'f');	/* asked, and refused */
 	else
 		assert_true(took >= 200 && took < 2000);
 	assert_int_equal(actor_do(&b, 'X'), 0);
