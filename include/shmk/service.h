@@ -17,7 +17,9 @@
  * opened on it.  A port (publisher, subscriber, client, server, notifier,
  * listener) is one participant; it opens its own region file, and is used
  * by one thread at a time.  After fork() only one of the two processes may
- * go on using a port.  No function keeps global state.
+ * go on using a port.  The only global state is the memfd backend's
+ * table of the sealed regions this process holds and the thread that
+ * hands them to other processes (Documentation/library.rst, "memfd").
  */
 #ifndef SHMK_SERVICE_H
 #define SHMK_SERVICE_H
