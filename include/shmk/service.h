@@ -173,8 +173,9 @@ struct shmk_port;
  * -EPROTOTYPE (the service exists with another kind or configuration);
  * -EBADMSG (the region is not a valid service); -EPROTO (another layout
  * version); -EAGAIN (its creator has not finished initialising it after
- * a second); -ENOMEM (out of memory), -ENOSPC; another negative errno
- * from the backend.
+ * a second); -ENOLINK (memfd: the service is held, but no holder hands
+ * it over; see shmk_region_open()); -ENOMEM (out of memory), -ENOSPC;
+ * another negative errno from the backend.
  */
 SHMK_API int shmk_service_open(const char *name,
 			       const struct shmk_svc_config *cfg,
