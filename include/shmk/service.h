@@ -211,8 +211,9 @@ SHMK_API int shmk_service_open(const char *name,
  * unknown flags), by shmk_client_receive_for() on -ENOENT, by
  * shmk_server_respond(), shmk_server_stream() and shmk_server_end() on
  * -EINVAL for a fire-and-forget request or unknown flags and on
- * -ECANCELED, and by shmk_pub_loan() and shmk_pub_send_copy() when the
- * pool has no free chunk (-EAGAIN).  For example "max_publishers: the
+ * -ECANCELED, by shmk_pub_loan() and shmk_pub_send_copy() when the
+ * pool has no free chunk (-EAGAIN), and by shmk_sub_open_opts() for bad
+ * options (-EINVAL, -E2BIG).  For example "max_publishers: the
  * service has 4, not 2".
  *
  * Return: a NUL-terminated string owned by the library, valid in this
