@@ -2,10 +2,15 @@
 /*
  * libshmk fallback backend: POSIX shared memory files and futex(2).
  *
- * A region named N is the tmpfs file /dev/shm/shmk.N, so any process can
- * open it by name.  Wait and wake are shared (not PRIVATE) futexes on the
- * word itself; their key is the file's page, so they meet across
- * processes and mappings.  Documentation/library.rst ("memfd (fallback)")
+ * A region named N is found through the tmpfs file /dev/shm/shmk.N, so
+ * any process can open it by name.  Its memory is a sealed memfd that
+ * the processes holding it hand to newcomers (broker.c); this file is
+ * then only the rendezvous: name, permission, liveness (the locks below,
+ * and the services' per-slot locks) and a header naming the memfd.  A
+ * persistent region (PERSIST below) is the file itself, unsealed.
+ * Wait and wake are shared (not PRIVATE) futexes on the word itself;
+ * their key is the mapped file's page, so they meet across processes
+ * and mappings.  Documentation/library.rst ("memfd (fallback)")
  * states the rules below for users; this comment argues them.
  *
  * Creation.  The file is made unnamed (O_TMPFILE in /dev/shm), given its
@@ -70,10 +75,19 @@
  * to the caller's euid and grant no permission bit beyond the mode it
  * asked for, else -EPERM.
  *
- * Sealing is not possible here: a tmpfs file in /dev/shm starts with
- * F_SEAL_SEAL, so F_ADD_SEALS fails with EPERM, and a memfd_create()
- * file cannot be linked into /dev/shm (EXDEV).  Any read-write holder
- * can ftruncate the file and make the others take SIGBUS; see library.rst.
+ * Sealing.  A file in /dev/shm cannot be sealed (tmpfs starts it with
+ * F_SEAL_SEAL, so F_ADD_SEALS fails with EPERM) and a memfd_create() file
+ * cannot be linked into /dev/shm (EXDEV): hence the rendezvous file and
+ * the memfd behind it.  A persistent region must outlive every holder,
+ * which a memfd cannot, so it stays unsealed: any read-write holder can
+ * ftruncate it and make the others take SIGBUS; see library.rst.
+ *
+ * Holding the memfd.  A handle of a sealed region also read-locks
+ * HOLD_OFF from before it has the memfd (the creator, before the link)
+ * or right after (a newcomer, which then checks that the name still leads
+ * to its file), and a closing handle drops it before its process may stop
+ * serving.  A newcomer no server answers uses it to tell a dead end from
+ * a slow one: shmk__memfd_husk().
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -96,6 +110,13 @@
 /* The byte every handle read-locks; see "Liveness" above. */
 #define LIVE_OFF	INT64_MAX
 _Static_assert(sizeof(off_t) == 8, "OFD lock offsets need a 64-bit off_t");
+
+/*
+ * The byte every handle of a sealed region read-locks once it maps the
+ * memfd (broker.c): a rendezvous file nobody locks there has no memfd
+ * behind it any more; see shmk__memfd_husk().
+ */
+#define HOLD_OFF	(INT64_MAX - 1)
 
 /* Opens retried while a sweep of the same name is under way. */
 #define OPEN_TRIES	64
@@ -329,6 +350,61 @@ int shmk__memfd_publish(const struct shmk_memfd_tmp *t, const char *name)
 			return -EEXIST;
 	}
 	return -EEXIST;
+}
+
+/*
+ * Mark @fd's handle as one that holds (or is being handed, or creates)
+ * the sealed memfd, @on; or not: 0 or -errno.
+ */
+int shmk__memfd_hold(int fd, int on)
+{
+	struct flock fl;
+
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = on ? F_RDLCK : F_UNLCK;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = HOLD_OFF;
+	fl.l_len = 1;
+	return fcntl(fd, F_OFD_SETLK, &fl) < 0 ? -errno : 0;
+}
+
+/*
+ * @fd, @name: a sealed region's rendezvous that no peer served.  When no
+ * handle anywhere holds the memfd (we get the write lock on HOLD_OFF), it
+ * never will again (a memfd is only ever handed on by a holder, and the
+ * creator holds before it links; a handle handed the memfd takes its
+ * hold afterwards, and gives up when that fails or finds the name gone,
+ * see region.c): unlink the name if it still leads to @fd's file, even
+ * though other openers hold it as we do (they are in the same dead end),
+ * and return 1.  The write lock stays until @fd is closed, which the
+ * caller does next.  Return 0 while some handle holds the memfd (it is
+ * closing, or holds without serving).
+ */
+int shmk__memfd_husk(int fd, const char *name)
+{
+	char path[SHM_PATH_MAX];
+	struct flock fl;
+
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = HOLD_OFF;
+	fl.l_len = 1;
+	if ((fcntl(fd, F_GETFL) & O_ACCMODE) != O_RDWR ||
+	    fcntl(fd, F_OFD_SETLK, &fl) < 0)
+		return 0;
+	shm_path(path, sizeof(path), name);
+	(void)sweep(fd, path);
+	return 1;
+}
+
+/* Drop an opener's hold on @name's file @fd, sweeping it when last. */
+void shmk__memfd_drop(int fd, const char *name)
+{
+	char path[SHM_PATH_MAX];
+
+	shm_path(path, sizeof(path), name);
+	memfd_drop(fd, path);
 }
 
 static void memfd_release(struct shmk_region *r)

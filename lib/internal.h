@@ -48,6 +48,13 @@ struct shmk_region {
 	int pid;
 	/* memfd: the region's name, for the sweep on close. */
 	char name[SHMK_NAME_MAX];
+	/*
+	 * memfd: the sealed memfd's entry in this process's broker (broker.c)
+	 * when the region is one, NULL when the file behind @fd is itself
+	 * mapped (SHMK_REGION_PERSIST).  @fd is the rendezvous file either way:
+	 * the liveness and per-slot OFD locks live on it.
+	 */
+	struct shmk_brk *brk;
 };
 
 /* Internal flag of shmk__region_create_init(), never public. */
@@ -96,6 +103,34 @@ int shmk__memfd_prepare(uint64_t bytes, unsigned int mode, unsigned int flags,
 int shmk__memfd_publish(const struct shmk_memfd_tmp *t, const char *name);
 void shmk__memfd_discard(struct shmk_memfd_tmp *t);
 int shmk__memfd_open(const char *name, unsigned int flags, int own_mode);
+void shmk__memfd_drop(int fd, const char *name);
+int shmk__memfd_hold(int fd, int on);
+int shmk__memfd_husk(int fd, const char *name);
+
+/*
+ * Sealed memfd regions (broker.c).  The memfd is the region plus one
+ * trailer page (not mapped) that names it by its token.
+ *
+ * shmk__brk_create(): make the sealed memfd (named "shmk.@name" in
+ *	/proc/PID/maps) for a region of @bytes behind
+ *	the unlinked rendezvous file @rfd, write @rfd's header, and serve it;
+ *	*@mapfd a read-write fd to map (the caller's), *@out the entry.
+ * shmk__brk_attach(): the memfd behind the linked rendezvous @rfd, from
+ *	this process's entries or from a serving peer; *@mapfd read-write
+ *	when @writable (then @rfd must be O_RDWR), *@bytes the region's size.
+ *	-EBADMSG: the header is bad; -ENOLINK: no peer handed over a good
+ *	memfd; -EACCES: one refused us.
+ * shmk__brk_put(): drop a reference from create or attach (NULL: none).
+ * shmk__rdv_read(): the region size from a rendezvous header, or -EBADMSG.
+ */
+#define SHMK_MEMFD_TRAILER	4096ULL
+struct shmk_brk;
+int shmk__brk_create(int rfd, const char *name, uint64_t bytes, int *mapfd,
+		     struct shmk_brk **out);
+int shmk__brk_attach(int rfd, int writable, int *mapfd, uint64_t *bytes,
+		     struct shmk_brk **out);
+void shmk__brk_put(struct shmk_brk *e);
+int shmk__rdv_read(int fd, uint64_t *bytes);
 
 /*
  * A private copy of the geometry fields of a struct shmk_obj_hdr, read

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -59,19 +61,25 @@ static const struct shmk_backend_ops *backend_ops(int backend)
 	return backend == SHMK_BACKEND_DEVICE ? &shmk_device_ops : &shmk_memfd_ops;
 }
 
-/* Wrap a region fd into a mapped handle; consumes @fd. */
-static int region_map(int backend, int fd, int writable,
-		      struct shmk_region **out)
+/*
+ * Wrap a region fd into a mapped handle; consumes @fd and @brk's
+ * reference.  @mapfd >= 0 (memfd, sealed): map it, @bytes long, and close
+ * it; else map @fd itself, its size from the backend.
+ */
+static int region_map_fd(int backend, int fd, int mapfd, uint64_t bytes,
+			 struct shmk_brk *brk, int writable,
+			 struct shmk_region **out)
 {
 	const struct shmk_backend_ops *ops = backend_ops(backend);
 	struct shmk_region *r;
-	uint64_t bytes;
 	void *base;
 	int ret;
 
-	ret = ops->size(fd, &bytes);
-	if (ret < 0)
-		goto err_fd;
+	if (mapfd < 0) {
+		ret = ops->size(fd, &bytes);
+		if (ret < 0)
+			goto err_fd;
+	}
 	if (bytes == 0 || bytes % SHMK_PAGE_SIZE || bytes > SIZE_MAX) {
 		ret = -EBADMSG;
 		goto err_fd;
@@ -82,11 +90,14 @@ static int region_map(int backend, int fd, int writable,
 		goto err_fd;
 	}
 	base = mmap(NULL, (size_t)bytes,
-		    PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, fd, 0);
+		    PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED,
+		    mapfd >= 0 ? mapfd : fd, 0);
 	if (base == MAP_FAILED) {
 		ret = -errno;
 		goto err_free;
 	}
+	if (mapfd >= 0)
+		close(mapfd);	/* the mapping holds the memfd */
 	/* Best effort: shmem honours it when shmem_enabled is "advise". */
 	if (backend == SHMK_BACKEND_MEMFD)
 		(void)madvise(base, (size_t)bytes, MADV_HUGEPAGE);
@@ -97,14 +108,96 @@ static int region_map(int backend, int fd, int writable,
 	r->backend = backend;
 	r->writable = writable;
 	r->pid = (int)getpid();
+	r->brk = brk;
 	*out = r;
 	return 0;
 
 err_free:
 	free(r);
 err_fd:
+	if (mapfd >= 0)
+		close(mapfd);
+	shmk__brk_put(brk);
 	close(fd);
 	return ret;
+}
+
+/*
+ * Map the file @fd itself (device, or a persistent memfd region);
+ * consumes @fd.  Sealed memfd regions go through memfd_open_map() or
+ * create_once().
+ */
+static int region_map(int backend, int fd, int writable,
+		      struct shmk_region **out)
+{
+	return region_map_fd(backend, fd, -1, 0, NULL, writable, out);
+}
+
+/* Rounds of open when the rendezvous is held but nobody serves it. */
+#define HUSK_TRIES	64
+
+/*
+ * memfd: open @name (shmk__memfd_open(), @own_mode as there) and map it.
+ * A rendezvous file whose holders all stopped serving (the last memfd
+ * holder is closing, or died, while we took our lock) is a husk: drop
+ * our hold, which sweeps it when we were the last, and open again; the
+ * next round finds the name gone (-ENOENT) or a live region.  -ENOLINK
+ * when it stays a husk (its holders live but none serves: fork children
+ * that have not opened anything since, or read-only holders only).
+ */
+static int memfd_open_map(const char *name, unsigned int flags, int own_mode,
+			  int writable, struct shmk_region **out)
+{
+	struct shmk_brk *brk = NULL;
+	unsigned int attempt;
+	struct stat st;
+	uint64_t bytes;
+	int fd, mapfd, ret;
+
+	for (attempt = 0;; attempt++) {
+		fd = shmk__memfd_open(name, flags, own_mode);
+		if (fd < 0)
+			return fd;
+		if (fstat(fd, &st) < 0) {
+			ret = -errno;
+			close(fd);
+			return ret;
+		}
+		if (st.st_mode & S_ISVTX)	/* persistent: the file */
+			return region_map_fd(SHMK_BACKEND_MEMFD, fd, -1, 0,
+					     NULL, writable, out);
+		ret = shmk__brk_attach(fd, writable, &mapfd, &bytes, &brk);
+		if (ret == 0) {
+			/*
+			 * Hold it, then check the name still leads here: a
+			 * husk sweep (below, in another opener) holds the
+			 * write lock from before its unlink.
+			 */
+			if (shmk__memfd_hold(fd, 1) == 0 &&
+			    fstat(fd, &st) == 0 && st.st_nlink > 0)
+				return region_map_fd(SHMK_BACKEND_MEMFD, fd,
+						     mapfd, bytes, brk,
+						     writable, out);
+			close(mapfd);
+			shmk__brk_put(brk);
+			brk = NULL;
+			ret = -ENOLINK;	/* it died as we joined */
+		}
+		if (ret != -ENOLINK || attempt + 1 >= HUSK_TRIES) {
+			close(fd);
+			return ret;
+		}
+		if (shmk__memfd_husk(fd, name)) {
+			close(fd);	/* dead: swept, open again */
+			continue;
+		}
+		shmk__memfd_drop(fd, name);
+		{
+			struct timespec ts = { 0, 20000L * (attempt + 1) };
+
+			nanosleep(&ts, NULL);
+		}
+	}
 }
 
 /* Check create's arguments and round @bytes up: 0 or -errno. */
@@ -156,8 +249,26 @@ static int create_once(int backend, const char *name, uint64_t bytes,
 		if (fd < 0)
 			return fd;
 	}
-	/* region_map() consumes fd; r->name stays "" until published. */
-	ret = region_map(backend, fd, !(flags & SHMK_REGION_RDONLY), &r);
+	/* region_map*() consume fd; r->name stays "" until published. */
+	if (memfd && !(flags & SHMK_REGION_PERSIST)) {
+		struct shmk_brk *brk;
+		int mapfd;
+
+		/* Sealed: the memfd is the region, t.fd its rendezvous. */
+		ret = shmk__memfd_hold(fd, 1);
+		if (!ret)
+			ret = shmk__brk_create(fd, name, bytes, &mapfd,
+					       &brk);
+		if (ret) {
+			shmk__memfd_discard(&t);
+			return ret;
+		}
+		ret = region_map_fd(backend, fd, mapfd, bytes, brk,
+				    !(flags & SHMK_REGION_RDONLY), &r);
+	} else {
+		ret = region_map(backend, fd, !(flags & SHMK_REGION_RDONLY),
+				 &r);
+	}
 	if (ret) {
 		r = NULL;
 		goto err;
@@ -191,13 +302,14 @@ static int open_own(int backend, const char *name, unsigned int mode,
 {
 	int fd, ret;
 
-	if (backend == SHMK_BACKEND_MEMFD)
-		fd = shmk__memfd_open(name, 0, (int)mode);
-	else
+	if (backend == SHMK_BACKEND_MEMFD) {
+		ret = memfd_open_map(name, 0, (int)mode, 1, out);
+	} else {
 		fd = backend_ops(backend)->open(name, 0);
-	if (fd < 0)
-		return fd;
-	ret = region_map(backend, fd, 1, out);
+		if (fd < 0)
+			return fd;
+		ret = region_map(backend, fd, 1, out);
+	}
 	if (ret == 0)
 		snprintf((*out)->name, sizeof((*out)->name), "%s", name);
 	return ret;
@@ -283,10 +395,16 @@ SHMK_API int shmk_region_open(const char *name, unsigned int flags,
 	backend = shmk_backend_select();
 	if (backend < 0)
 		return backend;
-	fd = backend_ops(backend)->open(name, flags);
-	if (fd < 0)
-		return fd;
-	ret = region_map(backend, fd, !(flags & SHMK_REGION_OPEN_RDONLY), out);
+	if (backend == SHMK_BACKEND_MEMFD) {
+		ret = memfd_open_map(name, flags, -1,
+				     !(flags & SHMK_REGION_OPEN_RDONLY), out);
+	} else {
+		fd = backend_ops(backend)->open(name, flags);
+		if (fd < 0)
+			return fd;
+		ret = region_map(backend, fd,
+				 !(flags & SHMK_REGION_OPEN_RDONLY), out);
+	}
 	if (ret == 0)
 		snprintf((*out)->name, sizeof((*out)->name), "%s", name);
 	return ret;
@@ -310,6 +428,15 @@ SHMK_API void shmk_region_close(struct shmk_region *r)
 	if (!r)
 		return;
 	munmap(r->base, (size_t)r->size);
+	/*
+	 * Sealed memfd: give up the hold before we stop serving, so that a
+	 * newcomer no server answers never waits on our hold (see
+	 * shmk__memfd_husk()).  A fork child's handle shares the parent's
+	 * open file description: its locks are the parent's.
+	 */
+	if (r->brk && r->pid == (int)getpid())
+		shmk__memfd_hold(r->fd, 0);
+	shmk__brk_put(r->brk);
 	if (r->ops->release)
 		r->ops->release(r);	/* closes r->fd */
 	else

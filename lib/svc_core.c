@@ -570,6 +570,11 @@ SHMK_API int shmk_service_open(const char *name,
 	if (!r || ret == 1) {
 		if (!r)
 			ret = shmk_region_open(s->rname, 0, &r);
+		if (ret == -ENOLINK)
+			svc_err("the service's live holders do not hand it over "
+				"(memfd: none serves, e.g. a fork child that has "
+				"opened nothing since, or only read-only holders "
+				"are left)");
 		if (ret < 0)
 			goto err;
 		/* The creator may still be initialising: wait for the magic. */

@@ -6,16 +6,19 @@
  * in one of two backends, chosen per call:
  *
  *  - device: /dev/shmk (shmk.ko), hugepage-backed, see <linux/shmk.h>;
- *  - memfd:  a POSIX shared memory file /dev/shm/shmk.<name>, advised
- *            MADV_HUGEPAGE, futex(2) for wait and wake.
+ *  - memfd:  a sealed memfd found through the file /dev/shm/shmk.<name>
+ *            and handed over by the processes that hold it (the file
+ *            itself for SHMK_REGION_PERSIST), advised MADV_HUGEPAGE,
+ *            futex(2) for wait and wake.
  *
  * The environment variable SHMK_BACKEND=device|memfd forces one; without
  * it the device is used when /dev/shmk opens, the fallback otherwise.
  *
  * Handles are plain process-local objects: a handle may be used by any
  * number of threads at once (nothing in it changes after create or open)
- * and stays valid in a child after fork().  The library has no global
- * state.
+ * and stays valid in a child after fork().  The library's one global
+ * state is the memfd backend's table of the sealed regions a process
+ * holds, and the thread that hands them to other processes.
  */
 #ifndef SHMK_REGION_H
 #define SHMK_REGION_H
@@ -75,11 +78,14 @@ SHMK_API int shmk_name_check(const char *name);
  * The region is mapped shared, read-write unless SHMK_REGION_RDONLY, and
  * zero-filled.  On both backends it vanishes with its last handle unless
  * SHMK_REGION_PERSIST; on memfd a region whose holders all died is swept
- * by the next open or create (see Documentation/library.rst).
+ * by the next open or create (see Documentation/library.rst).  On memfd
+ * a region is a sealed memfd that no holder can resize, unless
+ * SHMK_REGION_PERSIST (then it is the file in /dev/shm, unsealed).
  *
  * Return: 0; -EINVAL (bad name, flags or size, size 0 or overflowing),
  * -ENAMETOOLONG, -EEXIST (name taken), -ENOSPC/-ENOMEM (no memory),
- * -EDQUOT (the device backend's per-user budget, see
+ * -EOPNOTSUPP (memfd, not persistent: no sealable memfd_create() or no
+ * /proc), -EDQUOT (the device backend's per-user budget, see
  * Documentation/abi.rst), -ENODEV (SHMK_BACKEND=device without
  * /dev/shmk), or another negative errno from the backend.
  */
@@ -95,9 +101,12 @@ SHMK_API int shmk_region_create(const char *name, uint64_t bytes,
  *
  * Return: 0; -ENOENT (no such region, or memfd: one whose holders all
  * died, now swept), -EACCES (permission), -EINVAL, -ENAMETOOLONG,
- * -EBADMSG (memfd backend: the file is not a regular file or its size
- * not a multiple of 2 MiB), -EAGAIN (memfd: the name kept being swept
- * and re-created under us), -ENODEV, or another negative errno.
+ * -EBADMSG (memfd backend: the file is not a regular file, its size
+ * not a multiple of 2 MiB, or its rendezvous header bad), -EAGAIN
+ * (memfd: the name kept being swept and re-created under us), -ENOLINK
+ * (memfd: the region is held, but no holder hands its memory over: they
+ * are read-only, fork children that have not called the library since,
+ * or in another network namespace), -ENODEV, or another negative errno.
  */
 SHMK_API int shmk_region_open(const char *name, unsigned int flags,
 			      struct shmk_region **out);
@@ -142,8 +151,10 @@ SHMK_API uint64_t shmk_region_size(const struct shmk_region *r);
  * shmk_region_fd() - the region's file descriptor
  * @r:		handle
  *
- * A region fd (device backend) or the shm file (memfd backend); owned by
- * the handle, closed by shmk_region_close().  O_CLOEXEC.
+ * A region fd (device backend) or the file /dev/shm/shmk.<name> (memfd
+ * backend: the rendezvous file, not the mapped memfd, unless the region
+ * is persistent); owned by the handle, closed by shmk_region_close().
+ * O_CLOEXEC.
  *
  * Return: the fd.
  */

@@ -17,7 +17,9 @@
  * opened on it.  A port (publisher, subscriber, client, server, notifier,
  * listener) is one participant; it opens its own region file, and is used
  * by one thread at a time.  After fork() only one of the two processes may
- * go on using a port.  No function keeps global state.
+ * go on using a port.  The only global state is the memfd backend's
+ * table of the sealed regions this process holds and the thread that
+ * hands them to other processes (Documentation/library.rst, "memfd").
  */
 #ifndef SHMK_SERVICE_H
 #define SHMK_SERVICE_H
@@ -194,8 +196,9 @@ struct shmk_port;
  * -EPROTOTYPE (the service exists with another kind or configuration);
  * -EBADMSG (the region is not a valid service); -EPROTO (another layout
  * version); -EAGAIN (its creator has not finished initialising it after
- * a second); -ENOMEM (out of memory), -ENOSPC; another negative errno
- * from the backend.
+ * a second); -ENOLINK (memfd: the service is held, but no holder hands
+ * it over; see shmk_region_open()); -ENOMEM (out of memory), -ENOSPC;
+ * another negative errno from the backend.
  */
 SHMK_API int shmk_service_open(const char *name,
 			       const struct shmk_svc_config *cfg,

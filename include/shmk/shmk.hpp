@@ -12,7 +12,8 @@
  *    goes back to the pool.  shmk::subscriber<T> receives
  *    shmk::sample<T> (or slice_sample<T>), released when dropped.
  *  - shmk::client<Req, Resp>, shmk::server<Req, Resp>,
- *    shmk::notifier, shmk::listener.
+ *    shmk::notifier, shmk::listener; consumers give fd() for an event
+ *    loop (shmk_port_fd()).
  *  - Errors are thrown as shmk::error (a std::system_error whose what()
  *    also carries shmk_last_error()'s sentence); "nothing yet" (-EAGAIN,
  *    -ETIMEDOUT) is an empty std::optional, not an exception.
@@ -197,6 +198,8 @@ public:
 
 	shmk_port *get() const noexcept { return p_.get(); }
 	int slot() const { return shmk_port_slot(p_.get()); }
+	/* shmk_port_fd(): owned by the port, for poll/epoll/io_uring. */
+	int fd() const { return check(shmk_port_fd(p_.get()), "shmk_port_fd"); }
 	uint64_t payload_max() const
 	{
 		shmk_svc_config c;
@@ -517,6 +520,11 @@ public:
 	}
 
 	uint64_t dropped() const { return shmk_sub_dropped(p_.get()); }
+	/*
+	 * An fd that polls readable when a sample may be there; receive
+	 * until nullopt to re-arm it (shmk_port_fd()).
+	 */
+	int fd() const { return p_.fd(); }
 	shmk_port *get() const noexcept { return p_.get(); }
 
 private:
@@ -566,6 +574,7 @@ public:
 		return sample<Resp>(detail::typed<Resp>(std::move(*s), "shmk_client_receive"));
 	}
 
+	int fd() const { return p_.fd(); }
 	shmk_port *get() const noexcept { return p_.get(); }
 
 private:
@@ -608,6 +617,7 @@ public:
 		l.l_.release();
 	}
 
+	int fd() const { return p_.fd(); }
 	shmk_port *get() const noexcept { return p_.get(); }
 
 private:
@@ -655,6 +665,7 @@ public:
 		return ids;
 	}
 
+	int fd() const { return p_.fd(); }
 	shmk_port *get() const noexcept { return p_.get(); }
 
 private:

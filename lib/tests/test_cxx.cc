@@ -17,6 +17,7 @@
 #include <csetjmp>
 #include <cstdarg>
 #include <cstddef>
+#include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -515,6 +516,29 @@ static void hpp_reqres_events(void **state)
 	assert_int_equal(reap(pid), 0);
 }
 
+/* fd(): readable after a publish, empty again after receiving it all. */
+static void hpp_port_fd(void **state)
+{
+	auto svc = shmk::service::open(svc_name("hpp"), pubsub_config(64));
+	shmk::publisher<uint64_t> pub(svc);
+	shmk::subscriber<uint64_t> sub(svc);
+	struct pollfd pfd;
+
+	(void)state;
+	pfd.fd = sub.fd();
+	pfd.events = POLLIN;
+	assert_false(sub.receive().has_value());	/* drains and re-arms */
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+	pub.send_copy(5);
+	assert_int_equal(poll(&pfd, 1, 5000), 1);
+	auto smp = sub.receive();
+	assert_true(smp.has_value());
+	assert_int_equal(**smp, 5);
+	assert_false(sub.receive().has_value());
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+	assert_int_equal(sub.fd(), pfd.fd);		/* the same fd */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -530,6 +554,7 @@ int main(void)
 		cmocka_unit_test(hpp_payload_type),
 		cmocka_unit_test(hpp_port_outlives_service),
 		cmocka_unit_test(hpp_reqres_events),
+		cmocka_unit_test(hpp_port_fd),
 	};
 
 	/* The memfd backend: the host has no /dev/shmk. */

@@ -20,7 +20,8 @@
  *   - get 0 or a documented error code from every call.
  * Every so often the service is rebuilt from scratch, so the run goes deep
  * rather than staying stuck in one broken state.  A last test has a peer
- * shrink the service's file (memfd): no SIGBUS for the others.
+ * resize the service's memfd and its rendezvous file (memfd backend): the
+ * first is refused (sealed), the second changes nothing for the others.
  *
  * Reproduce: the seed, pattern and iteration of a failure are printed,
  * with the corruptions and operations since the last rebuild.
@@ -28,7 +29,7 @@
  *   SHMK_HOSTILE_ITERS=N    iterations per pattern (default 2000, divided
  *                           by SHMK_TEST_SCALE)
  *   SHMK_HOSTILE_PATTERN=P  only pattern P: safe, block, reqres, event,
- *                           truncate (a peer shrinks the file: memfd)
+ *                           truncate (a peer resizes the files: memfd)
  *   SHMK_HOSTILE_KEEPGOING=1  on a problem: report it, rebuild, go on
  *                           (to collect several; crashes still stop)
  *   SHMK_HOSTILE_VERBOSE=1  print every step
@@ -45,6 +46,7 @@
  * (view_attach(), then its accessors) and the field tables below.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
@@ -446,11 +448,14 @@ static unsigned int nmaps;
 
 static void maps_refresh(const struct world *w)
 {
-	char want[128], line[600];
+	char want[128], sealed[128], line[600];
 	FILE *f;
 
 	nmaps = 0;
 	snprintf(want, sizeof(want), "/dev/shm/shmk." SHMK_SVC_PREFIX "%s",
+		 w->name);
+	/* A sealed memfd service (lib/broker.c) is named so. */
+	snprintf(sealed, sizeof(sealed), "/memfd:shmk." SHMK_SVC_PREFIX "%s",
 		 w->name);
 	f = fopen("/proc/self/maps", "r");
 	if (!f)
@@ -463,8 +468,11 @@ static void maps_refresh(const struct world *w)
 		if (!path || sscanf(line, "%lx-%lx", &lo, &hi) != 2)
 			continue;
 		path[strcspn(path, "\n")] = 0;
-		if (strncmp(path, want, n) ||
-		    (path[n] && strcmp(path + n, " (deleted)")))
+		if (!strncmp(path, sealed, strlen(sealed)))
+			n = strlen(sealed);
+		else if (strncmp(path, want, n))
+			continue;
+		if (path[n] && strcmp(path + n, " (deleted)"))
 			continue;
 		/* Not the hostile peer's own mapping. */
 		if (lo == (uintptr_t)w->base)
@@ -1735,26 +1743,85 @@ static void hostile_event(void **state)
 }
 
 /*
- * A peer shrinks the service's file (memfd backend).  Issue 10 asked for
- * services sealed against shrinking; Linux allows seals only on files made
- * by memfd_create(), never on a file with a name in /dev/shm (F_ADD_SEALS
- * is EPERM there), so on this backend a peer's ftruncate() succeeds and
- * the others take SIGBUS: Documentation/library.rst says so, and this
- * test checks that claim (if the victim ever survives, the docs are
- * wrong).  The device backend refuses every resize: selftests/shmk/
- * region_test.c, no_holder_can_resize.  The victim runs in a child, so
- * that its death is seen here.
+ * A peer resizes the service's memory (memfd backend).  A service is a
+ * sealed memfd (lib/broker.c) behind the rendezvous file /dev/shm/shmk.N:
+ *  - ftruncate() of the memfd, smaller or bigger, by a holder of its
+ *    read-write fd fails with EPERM (F_SEAL_SHRINK, F_SEAL_GROW);
+ *  - the rendezvous file is never mapped: truncating it, or rewriting its
+ *    header, changes nothing for those already in (a newcomer gets
+ *    -EBADMSG, a clear error, and no signal).
+ * The victim (ports and a raw handle in a child) must then go on working,
+ * every call succeeding as before, with no SIGBUS; under ASan too.  With
+ * the seals taken out of shmk__brk_create() the first truncate succeeds
+ * and the victim dies of SIGBUS (seen when this test was written).  The
+ * device backend refuses every resize: selftests/shmk/region_test.c,
+ * no_holder_can_resize.
  */
-static void victim_after_truncate(const char *name, off_t to)
+
+/* This process's read-write fd of the memfd behind region @rname, or -1. */
+static int find_memfd(const char *rname)
+{
+	char want[128], link[256], path[64];
+	int fd, found = -1;
+	ssize_t n;
+
+	snprintf(want, sizeof(want), "/memfd:shmk.%s (deleted)", rname);
+	for (fd = 0; fd < 1024 && found < 0; fd++) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n < 0)
+			continue;
+		link[n] = 0;
+		if (!strcmp(link, want) &&
+		    (fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDWR)
+			found = fd;
+	}
+	return found;
+}
+
+/* The victim's every operation once more: each must succeed. */
+static void victim_works(struct shmk_port *pub, struct shmk_port *sub,
+			 struct shmk_service *s, const char *when)
+{
+	struct shmk_sample smp;
+	void *pl;
+	int rc;
+
+	watchdog_arm("shmk_pub_loan after truncate");
+	rc = shmk_pub_loan(pub, &pl);
+	hist_add("  %s %s = %d", when, H.op, rc);
+	CHILD_CHECK(rc == 0);
+	memset(pl, 0x5a, 1);
+	watchdog_arm("shmk_pub_publish after truncate");
+	rc = shmk_pub_publish(pub, pl, 1, 0);
+	hist_add("  %s %s = %d", when, H.op, rc);
+	CHILD_CHECK(rc == 0);
+	watchdog_arm("shmk_sub_receive after truncate");
+	do {
+		rc = shmk_sub_receive(sub, &smp, 0);
+		if (rc == 0) {
+			CHILD_CHECK(smp.len == 1);
+			shmk_sub_release(sub, &smp);
+		}
+	} while (rc == 0);
+	hist_add("  %s %s = %d", when, H.op, rc);
+	CHILD_CHECK(rc == -EAGAIN);
+	watchdog_arm("shmk_service_recover after truncate");
+	rc = shmk_service_recover(s);
+	hist_add("  %s %s = %d", when, H.op, rc);
+	CHILD_CHECK(rc >= 0);
+	watchdog_disarm();
+}
+
+static void victim_after_truncate(const char *name)
 {
 	struct shmk_svc_config c = pattern_cfg(P_SAFE);
 	struct shmk_service *s = NULL;
 	struct shmk_port *pub = NULL, *sub = NULL;
-	struct shmk_region *raw = NULL;
-	struct shmk_sample smp;
-	char rname[SHMK_NAME_MAX];
-	void *pl;
-	int rc, t;
+	struct shmk_region *raw = NULL, *late = NULL;
+	char rname[SHMK_NAME_MAX], junk[64];
+	uint64_t size;
+	int mfd, rfd, t, t0, e, e0;
 
 	fatal_install();
 	H.pat = P_TRUNC;
@@ -1767,27 +1834,43 @@ static void victim_after_truncate(const char *name, off_t to)
 	CHILD_CHECK(shmk_pub_send_copy(pub, "x", 1, 0) == 0);
 	snprintf(rname, sizeof(rname), SHMK_SVC_PREFIX "%s", name);
 	CHILD_CHECK(shmk_region_open(rname, 0, &raw) == 0);
-	t = ftruncate(shmk_region_fd(raw), to);
-	fprintf(stderr, "hostile truncate: peer's ftruncate(%lld) = %d%s%s\n",
-		(long long)to, t, t ? ": " : "", t ? strerror(errno) : "");
-	hist_add("peer ftruncate(%lld) = %d", (long long)to, t);
-	/* Every operation once; any result but a signal will do. */
-	watchdog_arm("shmk_sub_receive after truncate");
-	rc = shmk_sub_receive(sub, &smp, 0);
-	hist_add("  %s = %d", H.op, rc);
-	if (rc == 0)
-		shmk_sub_release(sub, &smp);
-	watchdog_arm("shmk_pub_loan after truncate");
-	rc = shmk_pub_loan(pub, &pl);
-	hist_add("  %s = %d", H.op, rc);
-	if (rc == 0) {
-		watchdog_arm("shmk_pub_publish after truncate");
-		rc = shmk_pub_publish(pub, pl, 1, 0);
-		hist_add("  %s = %d", H.op, rc);
-	}
-	watchdog_arm("shmk_service_recover after truncate");
-	rc = shmk_service_recover(s);
-	hist_add("  %s = %d", H.op, rc);
+	size = shmk_region_size(raw);
+
+	/* The memfd: a peer holding it read-write cannot resize it. */
+	mfd = find_memfd(rname);
+	CHILD_CHECK(mfd >= 0);
+	/* Bigger first, then 0: unsealed, the victim would die next. */
+	t = ftruncate(mfd, (off_t)size * 2);
+	e = errno;
+	hist_add("peer ftruncate(memfd, %llu) = %d", 2ULL * size, t);
+	t0 = ftruncate(mfd, 0);
+	e0 = errno;
+	fprintf(stderr, "hostile truncate: peer's ftruncate(memfd, 0) = %d%s%s\n",
+		t0, t0 ? ": " : "", t0 ? strerror(e0) : "");
+	hist_add("peer ftruncate(memfd, 0) = %d", t0);
+	victim_works(pub, sub, s, "memfd truncated:");
+	CHILD_CHECK(t == -1 && e == EPERM);
+	CHILD_CHECK(t0 == -1 && e0 == EPERM);
+	CHILD_CHECK(fcntl(mfd, F_ADD_SEALS, F_SEAL_WRITE) == -1 &&
+		    errno == EPERM);
+
+	/* The rendezvous file: shrunk, then rewritten, then grown. */
+	rfd = shmk_region_fd(raw);
+	t = ftruncate(rfd, 0);
+	fprintf(stderr, "hostile truncate: peer's ftruncate(rendezvous, 0) = %d\n",
+		t);
+	hist_add("peer ftruncate(rendezvous, 0) = %d", t);
+	CHILD_CHECK(t == 0);
+	victim_works(pub, sub, s, "rendezvous truncated:");
+	/* A newcomer finds no header: a clear error, no signal. */
+	CHILD_CHECK(shmk_region_open(rname, 0, &late) == -EBADMSG);
+	memset(junk, 0xa5, sizeof(junk));
+	CHILD_CHECK(pwrite(rfd, junk, sizeof(junk), 0) == (ssize_t)sizeof(junk));
+	CHILD_CHECK(ftruncate(rfd, (off_t)size * 4) == 0);
+	hist_add("peer rewrote and grew the rendezvous file");
+	victim_works(pub, sub, s, "rendezvous rewritten:");
+	CHILD_CHECK(shmk_region_open(rname, 0, &late) == -EBADMSG);
+
 	watchdog_arm("shmk_port_close after truncate");
 	shmk_port_close(pub);
 	shmk_port_close(sub);
@@ -1801,10 +1884,7 @@ static void victim_after_truncate(const char *name, off_t to)
 static void hostile_truncate(void **state)
 {
 	const char *only = getenv("SHMK_HOSTILE_PATTERN");
-	/* To 0: whatever the victim touches next is past the end. */
-	static const off_t sizes[] = { 0 };
 	char name[SHMK_SVC_NAME_MAX];
-	unsigned int i;
 	pid_t pid;
 	int st;
 
@@ -1818,26 +1898,19 @@ static void hostile_truncate(void **state)
 		skip();
 		return;
 	}
-	for (i = 0; i < NF(sizes); i++) {
-		uniq_name(name, sizeof(name), "trunc");
-		fflush(NULL);
-		pid = fork();
-		assert_true(pid >= 0);
-		if (pid == 0)
-			victim_after_truncate(name, sizes[i]);
-		st = reap(pid);
-		shmk_service_remove(name);
-		/* SIGBUS, or ASan's report of it (status 1). */
-		if (st == 0)
-			fail_msg("hostile truncate: the victim survived a peer's "
-				 "ftruncate(%lld): the memfd backend can now "
-				 "refuse it; update Documentation/library.rst "
-				 "and this test", (long long)sizes[i]);
-		fprintf(stderr, "hostile truncate: ftruncate(%lld) by a peer "
-			"killed the victim (status %d), the memfd backend's "
-			"documented limit (lib-audit #9)\n",
-			(long long)sizes[i], st);
-	}
+	uniq_name(name, sizeof(name), "trunc");
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		victim_after_truncate(name);
+	st = reap(pid);
+	shmk_service_remove(name);
+	if (st != 0)
+		fail_msg("hostile truncate: the victim did not survive a "
+			 "peer's ftruncate() (status %d; %d is SIGBUS): the "
+			 "memfd backend must refuse it (sealed memfd)", st,
+			 128 + SIGBUS);
 }
 
 /*

@@ -682,8 +682,9 @@ static void test_own_mode(void **state)
 
 /*
  * Sealing is not available for files in /dev/shm (library.rst says so):
- * the kernel starts them with F_SEAL_SEAL.  If this ever changes, the
- * backend should seal, and this test says so.
+ * the kernel starts them with F_SEAL_SEAL.  That is why the region's
+ * memory is a separate, sealed memfd and the file in /dev/shm only its
+ * rendezvous (shmk_region_fd()); test_seal.c tests the memfd's seals.
  */
 static void test_no_seals(void **state)
 {
