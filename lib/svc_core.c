@@ -714,6 +714,23 @@ SHMK_API void shmk_service_config(const struct shmk_service *s,
 	*cfg = s->v.cfg;
 }
 
+/*
+ * shmk_service_config@LIBSHMK_0.2: a binary built against the headers
+ * of LIBSHMK_0.2 or 0.3 has a struct of SHMK_SVC_CONFIG_SIZE_V0 bytes,
+ * and gets exactly those (its size field says so).  A static link
+ * takes the current one (a versioned name binds no plain reference).
+ */
+SHMK_API void shmk__service_config_v0(const struct shmk_service *s, void *cfg);
+__asm__(".symver shmk__service_config_v0, shmk_service_config@LIBSHMK_0.2");
+
+SHMK_API void shmk__service_config_v0(const struct shmk_service *s, void *cfg)
+{
+	struct shmk_svc_config c = s->v.cfg;
+
+	c.size = SHMK_SVC_CONFIG_SIZE_V0;
+	memcpy(cfg, &c, SHMK_SVC_CONFIG_SIZE_V0);
+}
+
 SHMK_API uint32_t shmk_service_chunks(const struct shmk_service *s)
 {
 	return s->v.g.nchunks;

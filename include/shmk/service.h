@@ -258,7 +258,12 @@ SHMK_API int shmk_service_list(char (*names)[SHMK_SVC_NAME_MAX], size_t max);
 /**
  * shmk_service_config() - a service's configuration
  * @s:		handle
- * @cfg:	receives it, defaults filled in
+ * @cfg:	receives it, defaults filled in, its size set to this
+ *		header's sizeof(struct shmk_svc_config)
+ *
+ * A binary built against the headers of LIBSHMK_0.2 or 0.3 uses the
+ * shared library's shmk_service_config@LIBSHMK_0.2, which writes the
+ * SHMK_SVC_CONFIG_SIZE_V0 bytes of that struct only.
  */
 SHMK_API void shmk_service_config(const struct shmk_service *s,
 				  struct shmk_svc_config *cfg);
