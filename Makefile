@@ -60,6 +60,7 @@ GUEST_BINS += $(BUILD)/guest/pubsub $(BUILD)/guest/reqres $(BUILD)/guest/event
 GUEST_BINS += $(BUILD)/guest/blackboard
 GUEST_BINS += $(BUILD)/guest/drones
 GUEST_BINS += $(BUILD)/guest/waitset-epoll
+GUEST_BINS += $(BUILD)/guest/typed
 
 MAKEFLAGS += --no-print-directory
 
@@ -225,6 +226,10 @@ $(BUILD)/guest/blackboard: tools/examples/blackboard.c $(TOOL_HDRS) $(LIBA)
 	$(CC) $(ST_CFLAGS) -o $@ $< $(LIBA) -lpthread
 
 $(BUILD)/guest/waitset-epoll: tools/examples/waitset-epoll.c $(TOOL_HDRS) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(ST_CFLAGS) -o $@ $< $(LIBA) -lpthread
+
+$(BUILD)/guest/typed: tools/examples/typed.c $(TOOL_HDRS) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ST_CFLAGS) -o $@ $< $(LIBA) -lpthread
 

@@ -21,7 +21,8 @@
  * after it.
  */
 static void cursors_init(const struct svc_view *v, uint32_t ch, uint32_t k,
-			 uint32_t plo, uint32_t phi, int client)
+			 uint32_t plo, uint32_t phi, int client,
+			 uint32_t history)
 {
 	uint32_t M = v->g.nslots, i;
 
@@ -45,8 +46,8 @@ static void cursors_init(const struct svc_view *v, uint32_t ch, uint32_t k,
 				start = tail;
 			pos = tail;
 			if (ST_TAG(st) == ST_ALIVE)
-				pos = tail - start > v->cfg.history ?
-				      tail - v->cfg.history : start;
+				pos = tail - start > history ?
+				      tail - history : start;
 		}
 		SHMK_CP();
 		/* Release: pairs with bp_room()'s acquire. */
@@ -94,9 +95,12 @@ void chan_claim(struct shmk_port *p, uint32_t k)
 	if (p->role == ROLE_CLIENT) {
 		/* One response channel per server slot, 1 to nchan - 1. */
 		for (i = 1; i < p->v.g.nchan; i++)
-			cursors_init(&p->v, i, k, p->plo, p->phi, 1);
+			cursors_init(&p->v, i, k, p->plo, p->phi, 1,
+				     p->v.cfg.history);
 	} else if (p->cons_ch >= 0) {
-		cursors_init(&p->v, (uint32_t)p->cons_ch, k, p->plo, p->phi, 0);
+		cursors_init(&p->v, (uint32_t)p->cons_ch, k, p->plo, p->phi, 0,
+			     p->role == ROLE_SUB ? p->history :
+			     p->v.cfg.history);
 	}
 	p->nstash = 0;
 	memset(p->pend, 0, sizeof(p->pend));
@@ -148,6 +152,33 @@ SHMK_API int shmk_pub_loan(struct shmk_port *p, void **payload)
 	svc_err("no free chunk in the pool (%u chunks, all held)",
 		v->g.nchunks);
 	return -EAGAIN;
+}
+
+SHMK_API void *shmk_pub_loan_header(struct shmk_port *p, const void *payload)
+{
+	int i;
+
+	if (!p || !payload || !p->v.cfg.user_header_size)
+		return NULL;
+	i = find_chunk(&p->v, p->loans, p->nloans, payload);
+	if (i < 0)
+		return NULL;
+	return p->v.chunks + (uint64_t)p->loans[i] * p->v.g.stride + p->v.g.uoff;
+}
+
+SHMK_API const void *shmk_sample_header(const struct shmk_port *p,
+					const struct shmk_sample *smp)
+{
+	uint32_t i;
+
+	if (!p || !smp || !p->v.cfg.user_header_size)
+		return NULL;
+	/* Only a chunk we hold (each below nchunks, checked on receipt). */
+	for (i = 0; i < p->nheld; i++)
+		if (p->held[i] == smp->chunk)
+			return p->v.chunks + (uint64_t)smp->chunk * p->v.g.stride +
+			       p->v.g.uoff;
+	return NULL;
 }
 
 /*

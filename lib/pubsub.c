@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "svc.h"
 
@@ -14,6 +15,26 @@ SHMK_API int shmk_pub_drain(struct shmk_port *p, int64_t timeout_ns)
 	if (!p || p->prod_ch < 0)
 		return -EINVAL;
 	return svc_block(p, drained, NULL, timeout_ns);
+}
+
+SHMK_API int shmk_pub_close_linger(struct shmk_port *p, int64_t timeout_ns)
+{
+	int ret = 0;
+
+	if (!p)
+		return 0;
+	if (p->role != ROLE_PUB)
+		ret = -EINVAL;
+	else if (p->pid == (int)getpid())	/* a fork() child only frees */
+		/*
+		 * Every live subscriber's cursor at our tail: each took its
+		 * reference on every sample we published (cons_try_one()
+		 * stores the cursor after its fetch_or), so the sweep of
+		 * our slot by the close below takes nothing from them.
+		 */
+		ret = svc_block(p, drained, NULL, timeout_ns);
+	shmk_port_close(p);
+	return ret == -EAGAIN ? -ETIMEDOUT : ret;
 }
 
 SHMK_API int shmk_pub_publish(struct shmk_port *p, void *payload, size_t len,

@@ -145,8 +145,13 @@ struct svc_prod {
  * slot's wtok and armed), the request flags, a channel per server, and
  * the blackboard kind.  A library that knows only 3 would join such a
  * service and never wake a port fd nor see a stream end: -EPROTO instead.
+ * 5: the payload type (name, size, alignment) and the user header size
+ * after the geometry, in what was padding, and each chunk's user header
+ * after its payload.  A library of layout 4 would join a typed service
+ * without checking the type, and read samples of one with user headers
+ * at the wrong stride: -EPROTO (or -EBADMSG: its geometry differs).
  */
-#define SVC_LAYOUT	4
+#define SVC_LAYOUT	5
 
 static inline uint64_t ent_make(uint64_t pos, uint32_t c)
 {
@@ -197,6 +202,27 @@ struct rr_pend {
 	uint32_t gen[SHMK_SVC_SLOTS_MAX];	/* their generations, by slot */
 };
 
+/*
+ * The configuration as layout 4 stored it (struct shmk_svc_config of
+ * LIBSHMK_0.2, SHMK_SVC_CONFIG_SIZE_V0 bytes, size 56): the fields that
+ * came later are stored after the geometry (struct svc_shared).
+ */
+struct svc_cfg0 {
+	uint32_t size;
+	uint32_t kind;
+	uint64_t payload_max;
+	uint32_t max_publishers;
+	uint32_t max_subscribers;
+	uint32_t buffer;
+	uint32_t history;
+	uint32_t overflow;
+	uint32_t max_loans;
+	uint32_t max_borrow;
+	uint32_t max_events;
+	uint32_t mode;
+	uint32_t reserved;
+};
+
 /* The service header, at offset 0 of the region. */
 struct svc_shared {
 	union {
@@ -205,12 +231,20 @@ struct svc_shared {
 	};
 	union {
 		struct {
-			struct shmk_svc_config cfg;
+			struct svc_cfg0 cfg;
 			uint32_t nslots, nchan, cap, nchunks, ewords, layout;
 			uint32_t rstride, crow, erow, _res;
 			uint64_t stride, slots_off, prod_off, ring_off,
 				 cursor_off, holders_off, events_off, hdrs_off,
 				 chunks_off;
+			/*
+			 * Layout 5: the configuration's fields of
+			 * LIBSHMK_0.4 (struct shmk_svc_config), in what was
+			 * the padding of this union.
+			 */
+			char type_name[SHMK_SVC_TYPE_NAME_MAX];
+			uint64_t type_size;
+			uint32_t type_align, uhdr;
 		};
 		char _pad_geo[2 * SHMK_CACHELINE_PAD];
 	};
@@ -247,6 +281,8 @@ struct svc_shared {
  * (Documentation/messaging.rst says why).
  */
 struct svc_geo {
+	/* uoff: a chunk's user header, this many bytes after its payload */
+	uint64_t uoff;
 	uint32_t nslots, nchan, cap, nchunks, ewords;
 	uint32_t rstride, crow, erow;
 	uint64_t stride, slots_off, prod_off, ring_off, cursor_off,
@@ -286,6 +322,7 @@ struct shmk_port {
 	uint32_t clo, chi;		/* slots that consume from us */
 	uint64_t tail, start;		/* producer: its own ring's */
 	uint32_t nloans, nheld, rr, hint;
+	uint32_t history;		/* subscriber: samples replayed on joining */
 	uint32_t bp_fails;		/* back-pressure failures in a row */
 	uint32_t *loans, *held;
 	uint64_t dropped, corr_next;
@@ -376,6 +413,7 @@ static inline void chunk_put(const struct svc_view *v, uint32_t c, uint64_t bit)
 #define svc_block      shmk__svc_block
 #define svc_block_on   shmk__svc_block_on
 #define port_new       shmk__port_new
+#define port_new_h     shmk__port_new_h
 #define chan_claim     shmk__chan_claim
 #define find_chunk     shmk__find_chunk
 #define prod_publish   shmk__prod_publish
@@ -419,6 +457,9 @@ extern int64_t shmk__svc_slice_ns;		/* memfd sleep slice (tests) */
 /* svc_port.c */
 int port_new(struct shmk_service *s, int role, unsigned int kind,
 	     struct shmk_port **out);
+/* port_new() with a subscriber's history (-1: the service's) */
+int port_new_h(struct shmk_service *s, int role, unsigned int kind,
+	       int64_t history, struct shmk_port **out);
 
 /* chan.c */
 void chan_claim(struct shmk_port *p, uint32_t k);

@@ -39,7 +39,7 @@ static void cfg_defaults(struct shmk_svc_config *c)
 }
 
 /* This thread's explanation of the last error (shmk_last_error()). */
-static _Thread_local char last_error[160];
+static _Thread_local char last_error[256];
 
 void svc_err(const char *fmt, ...)
 {
@@ -86,10 +86,61 @@ static const char *cfg_name(uint32_t kind, const char *f)
 		return -EINVAL;						\
 	} while (0)
 
+/*
+ * The fields of LIBSHMK_0.4: the payload type and the user header.  The
+ * name must end within its array, be printable ASCII and have only 0s
+ * after its NUL (so that two names compare as arrays).
+ */
+static int cfg_type_check(const struct shmk_svc_config *c)
+{
+	uint32_t i, n;
+
+	n = (uint32_t)strnlen(c->type_name, sizeof(c->type_name));
+	if (n == sizeof(c->type_name)) {
+		svc_err("type_name: not NUL-terminated within %u bytes",
+			SHMK_SVC_TYPE_NAME_MAX);
+		return -EINVAL;
+	}
+	for (i = 0; i < sizeof(c->type_name); i++) {
+		unsigned char ch = (unsigned char)c->type_name[i];
+
+		if (i < n ? ch < 0x20 || ch > 0x7e : ch != 0) {
+			svc_err("type_name: byte %u is %s", i, i < n ?
+				"not printable ASCII" : "not 0 after the NUL");
+			return -EINVAL;
+		}
+	}
+	if (c->type_align & (c->type_align - 1) ||
+	    c->type_align > SHMK_CACHELINE) {
+		svc_err("type_align: %u is not 0 or a power of two up to %u",
+			c->type_align, SHMK_CACHELINE);
+		return -EINVAL;
+	}
+	/* On open, payload_max 0 is "any". */
+	if (c->payload_max && c->type_size > c->payload_max)
+		CFG_BAD(type_size, 0, c->payload_max);
+	if (c->type_align && c->type_size % c->type_align) {
+		svc_err("type_size: %llu is not a multiple of type_align %u",
+			(unsigned long long)c->type_size, c->type_align);
+		return -EINVAL;
+	}
+	if (c->user_header_size > SHMK_SVC_USER_HEADER_MAX)
+		CFG_BAD(user_header_size, 0, SHMK_SVC_USER_HEADER_MAX);
+	if (c->user_header_size && c->kind && c->kind != SHMK_SVC_PUBSUB &&
+	    c->kind != SHMK_SVC_REQRES) {
+		svc_err("user_header_size: %u, but only publish-subscribe "
+			"and request-response samples have headers",
+			c->user_header_size);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* Check a complete configuration and compute its layout. */
 static int cfg_geometry(const struct shmk_svc_config *c, struct svc_geo *g)
 {
 	uint64_t M, off, per, na, ns;
+	int ret;
 
 	if (c->kind < SHMK_SVC_PUBSUB || c->kind > SHMK_SVC_BLACKBOARD)
 		CFG_BAD(kind, SHMK_SVC_PUBSUB, SHMK_SVC_BLACKBOARD);
@@ -127,6 +178,9 @@ static int cfg_geometry(const struct shmk_svc_config *c, struct svc_geo *g)
 		CFG_BAD(mode, 0, 0777);
 	if (c->reserved)
 		CFG_BAD(reserved, 0, 0);
+	ret = cfg_type_check(c);
+	if (ret)
+		return ret;
 
 	memset(g, 0, sizeof(*g));
 	M = c->max_publishers + c->max_subscribers;
@@ -177,7 +231,10 @@ static int cfg_geometry(const struct shmk_svc_config *c, struct svc_geo *g)
 	}
 	per = per ? per + M : 0;
 	g->nchunks = per < ENT_NIL ? (uint32_t)per : ENT_NIL;
-	g->stride = per ? align_up(c->payload_max, SHMK_CACHELINE) : 0;
+	/* A chunk: the payload, then the user header (layout 5). */
+	g->uoff = per ? align_up(c->payload_max, SHMK_CACHELINE) : 0;
+	g->stride = per ? g->uoff + align_up(c->user_header_size,
+					     SHMK_CACHELINE) : 0;
 	off = sizeof(struct svc_shared);
 	g->slots_off = off;
 	off += M * sizeof(struct svc_slot);
@@ -245,8 +302,20 @@ int view_attach(struct svc_view *v, struct shmk_region *r)
 	if (ret)
 		return ret;
 	sh = p;
-	v->cfg = sh->cfg;
-	if (v->cfg.size != sizeof(v->cfg) || cfg_geometry(&v->cfg, &g))
+	/*
+	 * Private copies, each shared field read once: layout 4's part,
+	 * then the fields of layout 5 (the type name checked in the copy).
+	 */
+	memset(&v->cfg, 0, sizeof(v->cfg));
+	memcpy(&v->cfg, &sh->cfg, sizeof(sh->cfg));
+	memcpy(v->cfg.type_name, sh->type_name, sizeof(v->cfg.type_name));
+	v->cfg.type_size = SHMK_READ_ONCE(sh->type_size);
+	v->cfg.type_align = SHMK_READ_ONCE(sh->type_align);
+	v->cfg.user_header_size = SHMK_READ_ONCE(sh->uhdr);
+	if (v->cfg.size != SHMK_SVC_CONFIG_SIZE_V0)
+		return -EBADMSG;
+	v->cfg.size = sizeof(v->cfg);
+	if (cfg_geometry(&v->cfg, &g))
 		return -EBADMSG;
 	if (SHMK_READ_ONCE(sh->layout) != SVC_LAYOUT)
 		return -EPROTO;
@@ -280,7 +349,12 @@ static void svc_init(struct shmk_region *r, const struct shmk_svc_config *c,
 	v.g = *g;
 	view_fill(&v, r);
 	SHMK_CP();
-	v.sh->cfg = *c;
+	memcpy(&v.sh->cfg, c, sizeof(v.sh->cfg));
+	v.sh->cfg.size = SHMK_SVC_CONFIG_SIZE_V0;
+	memcpy(v.sh->type_name, c->type_name, sizeof(v.sh->type_name));
+	v.sh->type_size = c->type_size;
+	v.sh->type_align = c->type_align;
+	v.sh->uhdr = c->user_header_size;
 	v.sh->nslots = g->nslots;
 	v.sh->nchan = g->nchan;
 	v.sh->cap = g->cap;
@@ -356,7 +430,23 @@ static int cfg_match(const struct shmk_svc_config *want,
 	M_(max_loans);
 	M_(max_borrow);
 	M_(max_events);
+	M_(user_header_size);
 #undef M_
+	if ((want->type_name[0] &&
+	     memcmp(want->type_name, have->type_name, sizeof(want->type_name))) ||
+	    (want->type_size && want->type_size != have->type_size)) {
+		svc_err("payload type: the service has '%s' (%llu bytes), "
+			"not '%s' (%llu bytes)", have->type_name,
+			(unsigned long long)have->type_size, want->type_name,
+			(unsigned long long)want->type_size);
+		return -EPROTOTYPE;
+	}
+	if (want->type_align && want->type_align != have->type_align) {
+		svc_err("payload type: the service's '%s' is aligned to %u, "
+			"not %u", have->type_name, have->type_align,
+			want->type_align);
+		return -EPROTOTYPE;
+	}
 	return 0;
 }
 
@@ -380,9 +470,13 @@ _Static_assert(sizeof(struct svc_shared) == 4 * SHMK_CACHELINE_PAD,
 _Static_assert(sizeof(struct svc_slot) == SHMK_CACHELINE_PAD,
 	       "a slot is one SHMK_CACHELINE_PAD (lib-audit #17)");
 
-_Static_assert(sizeof(struct shmk_svc_config) == SHMK_SVC_CONFIG_SIZE_V0,
-	       "struct shmk_svc_config grew: add SHMK_SVC_CONFIG_SIZE_V1 and "
-	       "accept both");
+_Static_assert(sizeof(struct shmk_svc_config) == SHMK_SVC_CONFIG_SIZE_V1,
+	       "struct shmk_svc_config grew: add SHMK_SVC_CONFIG_SIZE_V2 and "
+	       "accept every size");
+_Static_assert(sizeof(struct svc_cfg0) == SHMK_SVC_CONFIG_SIZE_V0 &&
+	       offsetof(struct shmk_svc_config, reserved) ==
+	       offsetof(struct svc_cfg0, reserved),
+	       "layout 4's stored configuration is LIBSHMK_0.2's struct");
 
 /* The largest cfg->size accepted (a newer header's struct). */
 #define CFG_SIZE_MAX	4096U
@@ -418,7 +512,8 @@ static int cfg_copy_in(const struct shmk_svc_config *cfg,
 		svc_err("reserved: must be 0");
 		return -EINVAL;
 	}
-	return 0;
+	/* Create checks them again with the defaults filled in. */
+	return cfg_type_check(out);
 }
 
 SHMK_API int shmk_service_open(const char *name,
@@ -617,6 +712,23 @@ SHMK_API void shmk_service_config(const struct shmk_service *s,
 				  struct shmk_svc_config *cfg)
 {
 	*cfg = s->v.cfg;
+}
+
+/*
+ * shmk_service_config@LIBSHMK_0.2: a binary built against the headers
+ * of LIBSHMK_0.2 or 0.3 has a struct of SHMK_SVC_CONFIG_SIZE_V0 bytes,
+ * and gets exactly those (its size field says so).  A static link
+ * takes the current one (a versioned name binds no plain reference).
+ */
+SHMK_API void shmk__service_config_v0(const struct shmk_service *s, void *cfg);
+__asm__(".symver shmk__service_config_v0, shmk_service_config@LIBSHMK_0.2");
+
+SHMK_API void shmk__service_config_v0(const struct shmk_service *s, void *cfg)
+{
+	struct shmk_svc_config c = s->v.cfg;
+
+	c.size = SHMK_SVC_CONFIG_SIZE_V0;
+	memcpy(cfg, &c, SHMK_SVC_CONFIG_SIZE_V0);
 }
 
 SHMK_API uint32_t shmk_service_chunks(const struct shmk_service *s)

@@ -169,6 +169,12 @@ unlock:
 int port_new(struct shmk_service *s, int role, unsigned int kind,
 		    struct shmk_port **out)
 {
+	return port_new_h(s, role, kind, -1, out);
+}
+
+int port_new_h(struct shmk_service *s, int role, unsigned int kind,
+	       int64_t history, struct shmk_port **out)
+{
 	const struct shmk_svc_config *c;
 	uint32_t na, M, lo, hi, k;
 	struct shmk_region *r;
@@ -207,6 +213,8 @@ int port_new(struct shmk_service *s, int role, unsigned int kind,
 		goto err_r;
 	c = &p->v.cfg;
 	na = c->max_publishers;
+	p->history = history >= 0 && history < c->history ?
+		     (uint32_t)history : c->history;
 	M = p->v.g.nslots;
 	switch (role) {
 	case ROLE_PUB:
@@ -275,6 +283,45 @@ SHMK_API int shmk_pub_open(struct shmk_service *s, struct shmk_port **out)
 SHMK_API int shmk_sub_open(struct shmk_service *s, struct shmk_port **out)
 {
 	return s ? port_new(s, ROLE_SUB, SHMK_SVC_PUBSUB, out) : -EINVAL;
+}
+
+SHMK_API int shmk_sub_open_opts(struct shmk_service *s,
+				const struct shmk_sub_opts *opts,
+				struct shmk_port **out)
+{
+	struct shmk_sub_opts o;
+	uint32_t size, i;
+	const unsigned char *b = (const unsigned char *)opts;
+
+	if (!opts)
+		return shmk_sub_open(s, out);
+	if (!s || !out)
+		return -EINVAL;
+	size = opts->size;
+	if (size < offsetof(struct shmk_sub_opts, flags) || size > 4096) {
+		svc_err("opts->size: %u is not in %zu..4096 (set it to "
+			"sizeof(struct shmk_sub_opts))", size,
+			offsetof(struct shmk_sub_opts, flags));
+		return -EINVAL;
+	}
+	for (i = sizeof(o); i < size; i++)
+		if (b[i]) {
+			svc_err("opts->size: byte %u, beyond the fields this "
+				"library knows, is not 0", i);
+			return -E2BIG;
+		}
+	memset(&o, 0, sizeof(o));
+	memcpy(&o, opts, size < sizeof(o) ? size : sizeof(o));
+	if (o.flags || o.reserved) {
+		svc_err("opts: flags and reserved must be 0");
+		return -EINVAL;
+	}
+	if (s->v.cfg.kind == SHMK_SVC_PUBSUB && o.history > s->v.cfg.history) {
+		svc_err("opts->history: %u is more than the service's "
+			"history, %u", o.history, s->v.cfg.history);
+		return -EINVAL;
+	}
+	return port_new_h(s, ROLE_SUB, SHMK_SVC_PUBSUB, o.history, out);
 }
 
 SHMK_API int shmk_client_open(struct shmk_service *s, struct shmk_port **out)

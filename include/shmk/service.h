@@ -49,6 +49,10 @@ extern "C" {
 
 /* sizeof(struct shmk_svc_config) in LIBSHMK_0.2, the smallest accepted */
 #define SHMK_SVC_CONFIG_SIZE_V0	56
+/* ...in LIBSHMK_0.4: type_name, type_size, type_align, user_header_size */
+#define SHMK_SVC_CONFIG_SIZE_V1	136
+#define SHMK_SVC_TYPE_NAME_MAX	64	/* bytes of type_name, NUL included */
+#define SHMK_SVC_USER_HEADER_MAX 4096	/* bytes of a sample's user header */
 
 /* Service kinds (struct shmk_svc_config.kind) */
 enum shmk_svc_kind {
@@ -85,18 +89,33 @@ enum shmk_svc_overflow {
  *		SHMK_SVC_SLOTS_MAX
  * @buffer:	samples each subscriber may lag behind a publisher before
  *		the overflow policy applies
- * @history:	samples a late subscriber receives on joining (<= ring size)
+ * @history:	samples a late subscriber receives on joining (<= ring size;
+ *		a subscriber may ask for fewer: shmk_sub_open_opts())
  * @overflow:	SHMK_OVERFLOW_*
  * @max_loans:	samples a publisher (client, server) may hold loaned
  * @max_borrow:	samples a subscriber (client, server) may hold received
  * @max_events:	event ids 0 to max_events - 1 (event services)
  * @mode:	permission bits of the region (0: 0600)
+ * @reserved:	0
+ * @type_name:	the payload's type (publish-subscribe, request-response),
+ *		NUL-terminated, printable ASCII; "" on create: untyped
+ *		(LIBSHMK_0.4, as the three fields below)
+ * @type_size:	sizeof the payload's type, at most payload_max (0: not
+ *		given); a multiple of @type_align
+ * @type_align:	alignof the payload's type: 0 (not given) or a power of
+ *		two up to SHMK_CACHELINE (a payload is that aligned)
+ * @user_header_size: bytes of a user header next to each sample's payload
+ *		(publish-subscribe, request-response), 0 to
+ *		SHMK_SVC_USER_HEADER_MAX: shmk_pub_loan_header(),
+ *		shmk_sample_header()
  *
  * On create, 0 in a field means its default (4096-byte payload, 4
  * publishers, 4 subscribers (1 server), buffer 8, history 0, safe overflow, 2 loans,
- * 4 borrowed, 64 event ids).  On open, 0 means "any"; every other field
- * must equal the service's, else the open fails with -EPROTOTYPE and
- * shmk_last_error() names the field.
+ * 4 borrowed, 64 event ids, untyped, no user header).  On open, 0 (and
+ * "" for @type_name) means "any"; every other field must equal the
+ * service's, else the open fails with -EPROTOTYPE and shmk_last_error()
+ * names the field, for the type both types ("payload type: the service
+ * has 'Pose' (32 bytes), not 'Pose2' (40 bytes)").
  */
 struct shmk_svc_config {
 	uint32_t size;
@@ -112,6 +131,10 @@ struct shmk_svc_config {
 	uint32_t max_events;
 	uint32_t mode;
 	uint32_t reserved;
+	char type_name[SHMK_SVC_TYPE_NAME_MAX];
+	uint64_t type_size;
+	uint32_t type_align;
+	uint32_t user_header_size;
 };
 
 /**
@@ -191,8 +214,9 @@ SHMK_API int shmk_service_open(const char *name,
  * unknown flags), by shmk_client_receive_for() on -ENOENT, by
  * shmk_server_respond(), shmk_server_stream() and shmk_server_end() on
  * -EINVAL for a fire-and-forget request or unknown flags and on
- * -ECANCELED, and by shmk_pub_loan() and shmk_pub_send_copy() when the
- * pool has no free chunk (-EAGAIN).  For example "max_publishers: the
+ * -ECANCELED, by shmk_pub_loan() and shmk_pub_send_copy() when the
+ * pool has no free chunk (-EAGAIN), and by shmk_sub_open_opts() for bad
+ * options (-EINVAL, -E2BIG).  For example "max_publishers: the
  * service has 4, not 2".
  *
  * Return: a NUL-terminated string owned by the library, valid in this
@@ -234,7 +258,12 @@ SHMK_API int shmk_service_list(char (*names)[SHMK_SVC_NAME_MAX], size_t max);
 /**
  * shmk_service_config() - a service's configuration
  * @s:		handle
- * @cfg:	receives it, defaults filled in
+ * @cfg:	receives it, defaults filled in, its size set to this
+ *		header's sizeof(struct shmk_svc_config)
+ *
+ * A binary built against the headers of LIBSHMK_0.2 or 0.3 uses the
+ * shared library's shmk_service_config@LIBSHMK_0.2, which writes the
+ * SHMK_SVC_CONFIG_SIZE_V0 bytes of that struct only.
  */
 SHMK_API void shmk_service_config(const struct shmk_service *s,
 				  struct shmk_svc_config *cfg);
@@ -351,11 +380,48 @@ SHMK_API int shmk_pub_open(struct shmk_service *s, struct shmk_port **out);
 SHMK_API int shmk_sub_open(struct shmk_service *s, struct shmk_port **out);
 
 /**
+ * struct shmk_sub_opts - a subscriber's choices (shmk_sub_open_opts())
+ * @size:	sizeof(struct shmk_sub_opts) of the caller's header; fields
+ *		past it are taken as 0, and a larger struct is accepted when
+ *		the bytes this library does not know are 0 (else -E2BIG)
+ * @history:	samples of each live publisher's past to receive on joining:
+ *		0 (none) to the service's history
+ * @flags:	0
+ */
+struct shmk_sub_opts {
+	uint32_t size;
+	uint32_t history;
+	uint32_t flags;
+	uint32_t reserved;
+};
+
+/**
+ * shmk_sub_open_opts() - become a subscriber, with choices of its own
+ * @s:		service handle (kind SHMK_SVC_PUBSUB)
+ * @opts:	the choices (NULL: as shmk_sub_open())
+ * @out:	receives the port
+ *
+ * As shmk_sub_open(), but the subscriber receives up to @opts->history
+ * samples each live publisher published before, instead of the service's
+ * history: a subscriber that wants no past asks for 0, another on the
+ * same service may ask for all of it.
+ *
+ * Return: as shmk_sub_open(); -EINVAL also for @opts->history larger
+ * than the service's history, @opts->size smaller than 8, or flags or
+ * reserved not 0 (shmk_last_error() says which); -E2BIG (a larger
+ * struct with bytes this library does not know set).
+ */
+SHMK_API int shmk_sub_open_opts(struct shmk_service *s,
+				const struct shmk_sub_opts *opts,
+				struct shmk_port **out);
+
+/**
  * shmk_port_close() - leave a service: release loans and received samples
  * @p:		port, may be NULL
  *
  * A publisher's samples not yet received are dropped (each subscriber
- * counts them in shmk_sub_dropped()).  The port's samples and loans
+ * counts them in shmk_sub_dropped()): shmk_pub_close_linger() waits for
+ * them to be received first.  The port's samples and loans
  * point into the port's own mapping: they are invalid after this call,
  * even while the service handle stays open.  Called in another process
  * than the one that opened @p (a fork() child), it only frees that
@@ -419,6 +485,56 @@ SHMK_API int shmk_pub_publish(struct shmk_port *p, void *payload, size_t len,
  * or not a producer); another negative errno from a broken wait.
  */
 SHMK_API int shmk_pub_drain(struct shmk_port *p, int64_t timeout_ns);
+
+/**
+ * shmk_pub_close_linger() - close a publisher once its samples are received
+ * @p:		publisher port, may be NULL
+ * @timeout_ns:	how long to wait at most: 0 does not wait, SHMK_FOREVER
+ *		waits as long as a live subscriber has not received
+ *
+ * Waits, as shmk_pub_drain(), until every live subscriber has received
+ * every sample @p published (a subscriber that closes or dies meanwhile
+ * is not waited for), then closes @p as shmk_port_close(): no published
+ * sample is lost to a subscriber that stays.  After a timeout (or a
+ * signal) the port is closed all the same and the samples not yet
+ * received are dropped (shmk_sub_dropped()).  A publisher killed while
+ * it lingers is a crash: its slot and chunks are recovered as any dead
+ * participant's, and its samples not yet received count as dropped.
+ * The port is invalid after the call, whatever it returns.
+ *
+ * Return: 0 (every sample received, or @p NULL); -ETIMEDOUT; -EINTR; -EINVAL
+ * (@p is not a publisher: it is closed all the same); another negative
+ * errno from a broken wait (shmk_wait()).
+ */
+SHMK_API int shmk_pub_close_linger(struct shmk_port *p, int64_t timeout_ns);
+
+/**
+ * shmk_pub_loan_header() - the user header of a loaned sample
+ * @p:		publisher (client, server) port
+ * @payload:	an address from shmk_pub_loan() of this port
+ *
+ * Each sample of a service with a user_header_size has that many bytes
+ * of user header, written by the producer next to the payload and
+ * received with it (shmk_sample_header()).  They hold what the last
+ * user of the chunk wrote until the producer writes them.
+ *
+ * Return: the header (user_header_size writable bytes, aligned to
+ * SHMK_CACHELINE); NULL when the service has no user header, or @p or
+ * @payload is NULL or not a loan of @p.
+ */
+SHMK_API void *shmk_pub_loan_header(struct shmk_port *p, const void *payload);
+
+/**
+ * shmk_sample_header() - the user header of a received sample
+ * @p:		the port that received @smp (subscriber, client, server)
+ * @smp:	a sample received and not yet released
+ *
+ * Return: the header (user_header_size bytes, read-only, valid as
+ * smp->data is); NULL when the service has no user header, or @p or
+ * @smp is NULL or @smp is not held by @p.
+ */
+SHMK_API const void *shmk_sample_header(const struct shmk_port *p,
+					const struct shmk_sample *smp);
 
 /**
  * shmk_pub_discard() - give a loaned chunk back unpublished

@@ -109,6 +109,27 @@ struct config : shmk_svc_config {
 		size = sizeof(shmk_svc_config);
 		kind = static_cast<uint32_t>(k);
 	}
+
+	/*
+	 * The payload type, checked on open (struct shmk_svc_config):
+	 * @name (at most SHMK_SVC_TYPE_NAME_MAX - 1 characters, truncated),
+	 * sizeof(T) and alignof(T).
+	 */
+	template <class T>
+	config &payload_type(const char *name)
+	{
+		static_assert(alignof(T) <= SHMK_CACHELINE,
+			      "a payload is SHMK_CACHELINE aligned at most");
+		size_t i = 0;
+
+		for (; name[i] && i < sizeof(type_name) - 1; i++)
+			type_name[i] = name[i];
+		for (; i < sizeof(type_name); i++)
+			type_name[i] = 0;
+		type_size = sizeof(T);
+		type_align = static_cast<uint32_t>(alignof(T));
+		return *this;
+	}
 };
 
 /* A service handle; ports opened on it keep it open. */

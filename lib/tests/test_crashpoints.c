@@ -1554,6 +1554,23 @@ static void act_close(struct vic *v)
 	shmk_port_close(v->p);
 }
 
+/* The survivor subscriber has received all: the linger returns at once. */
+static void between_receive_all(struct world *w)
+{
+	sub_drain(w, w->b, R_SS);
+}
+
+static void act_close_linger(struct vic *v)
+{
+	VCHECK(shmk_pub_close_linger(v->p, SHMK_FOREVER) == 0);
+}
+
+/* Nobody receives: the linger sleeps, times out, then closes. */
+static void act_close_linger_timeout(struct vic *v)
+{
+	VCHECK(shmk_pub_close_linger(v->p, 1000000) == -ETIMEDOUT);
+}
+
 /* Request-response */
 
 static void v_client(struct vic *v)
@@ -1876,6 +1893,10 @@ static const struct op ops[] = {
 	{ "close_pub", K_PUBSUB, F_CLOSES, prep_publish, NULL, NULL, act_close },
 	{ "close_sub", K_PUBSUB, F_SYNC, v_sub, between_publish3, prep2_receive2,
 	  act_close },
+	{ "close_linger", K_PUBSUB, F_SYNC, prep_publish, between_receive_all,
+	  NULL, act_close_linger },
+	{ "close_linger_timeout", K_PUBSUB, F_CLOSES, prep_publish, NULL, NULL,
+	  act_close_linger_timeout },
 	{ "recover_pubsub", K_PUBSUB, F_DEAD, NULL, NULL, NULL, act_recover },
 	{ "client_open", K_REQRES, 0, NULL, NULL, NULL, v_client },
 	{ "server_open", K_REQRES, F_NOSERVER, NULL, NULL, NULL, v_server },

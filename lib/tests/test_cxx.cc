@@ -313,6 +313,27 @@ static void hpp_typed_pubsub(void **state)
 	(void)base;
 }
 
+/* config::payload_type<T>(): another type is refused, naming both. */
+static void hpp_payload_type(void **state)
+{
+	std::string name = svc_name("ptype");
+	auto svc = shmk::service::open(name, pubsub_config(64).payload_type<pose>("pose"));
+	bool threw = false;
+
+	(void)state;
+	assert_int_equal(svc.config().type_size, sizeof(pose));
+	assert_int_equal(svc.config().type_align, alignof(pose));
+	auto same = shmk::service::open(name, shmk::config(SHMK_SVC_PUBSUB).payload_type<pose>("pose"), 0);
+	try {
+		shmk::service::open(name, shmk::config(SHMK_SVC_PUBSUB).payload_type<uint32_t>("u32"), 0);
+	} catch (const shmk::error &e) {
+		threw = e.code().value() == EPROTOTYPE &&
+			std::string(e.what()).find("not 'u32' (4 bytes)") != std::string::npos;
+	}
+	assert_true(threw);
+	shmk::service::remove(name);
+}
+
 /* A loan dropped unpublished goes back; a moved-from loan does nothing. */
 static void hpp_loan_discarded(void **state)
 {
@@ -530,6 +551,7 @@ int main(void)
 		cmocka_unit_test(hpp_loan_discarded),
 		cmocka_unit_test(hpp_slices),
 		cmocka_unit_test(hpp_errors),
+		cmocka_unit_test(hpp_payload_type),
 		cmocka_unit_test(hpp_port_outlives_service),
 		cmocka_unit_test(hpp_reqres_events),
 		cmocka_unit_test(hpp_port_fd),

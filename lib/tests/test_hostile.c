@@ -130,6 +130,11 @@ static const struct field hdr_fields[] = {
 	SF(stride), SF(slots_off), SF(prod_off), SF(ring_off),
 	SF(cursor_off), SF(holders_off), SF(events_off), SF(hdrs_off),
 	SF(chunks_off),
+	/* Layout 5: the payload type (words of its name) and user header. */
+	{ "type_name+0", offsetof(struct svc_shared, type_name), 8 },
+	{ "type_name+24", offsetof(struct svc_shared, type_name) + 24, 8 },
+	{ "type_name+56", offsetof(struct svc_shared, type_name) + 56, 8 },
+	SF(type_size), SF(type_align), SF(uhdr),
 };
 #define SLF(f) { "slot." #f, offsetof(struct svc_slot, f), \
 		 sizeof(((struct svc_slot *)0)->f) }
@@ -730,6 +735,12 @@ static void vary_cfg(struct shmk_svc_config *c, enum pattern pat,
 	c->max_loans = 1 + (uint32_t)(x >> 16 & 1);
 	c->max_borrow = 1 + (uint32_t)(x >> 17 & 3);
 	c->max_publishers = NSIDE + (uint32_t)(x >> 19 & 1);
+	/* Sometimes a typed service with user headers (layout 5). */
+	if (x >> 30 & 1) {
+		strcpy(c->type_name, "hostile.T");
+		c->type_size = c->payload_max;
+		c->user_header_size = (uint32_t)(x >> 31 & 1) ? 8 : 100;
+	}
 	if (pat != P_REQRES) {
 		c->max_subscribers = NSIDE + (uint32_t)(x >> 20 & 1);
 		/* Sometimes a history longer than the buffer (cap = history). */
@@ -2181,6 +2192,78 @@ static void layout_3_is_refused(void **state)
 	shmk_service_remove(name);
 }
 
+/*
+ * Layout 5's header fields, written by a hostile peer: the type name is
+ * read once into a private copy and checked there (NUL within 64 bytes,
+ * printable), the sizes against their limits and the geometry; anything
+ * else is -EBADMSG, and the pristine header opens again.
+ */
+static void type_fields_checked(void **state)
+{
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_PUBSUB), got;
+	char name[SHMK_SVC_NAME_MAX], rname[SHMK_NAME_MAX], saved[64];
+	struct shmk_service *s, *s2 = NULL;
+	struct shmk_region *raw;
+	struct svc_shared *sh;
+	uint64_t tsize;
+	uint32_t tal, uh;
+
+	(void)state;
+	strcpy(c.type_name, "Pose");
+	c.type_size = 32;
+	c.type_align = 8;
+	c.user_header_size = 64;
+	uniq_name(name, sizeof(name), "typed");
+	assert_int_equal(shmk_service_open(name, &c, SHMK_SVC_CREATE | SHMK_SVC_EXCL,
+					   &s), 0);
+	snprintf(rname, sizeof(rname), SHMK_SVC_PREFIX "%s", name);
+	assert_int_equal(shmk_region_open(rname, 0, &raw), 0);
+	sh = shmk_region_base(raw);
+	memcpy(saved, sh->type_name, sizeof(saved));
+	tsize = sh->type_size;
+	tal = sh->type_align;
+	uh = sh->uhdr;
+#define REFUSED()							\
+	do {								\
+		assert_int_equal(shmk_service_open(name, NULL, 0, &s2),	\
+				 -EBADMSG);				\
+		assert_null(s2);					\
+	} while (0)
+	memset(sh->type_name, 'A', sizeof(saved));	/* no NUL */
+	REFUSED();
+	memcpy(sh->type_name, saved, sizeof(saved));
+	sh->type_name[2] = '\n';			/* not printable */
+	REFUSED();
+	memcpy(sh->type_name, saved, sizeof(saved));
+	sh->type_name[40] = 'x';			/* after the NUL */
+	REFUSED();
+	memcpy(sh->type_name, saved, sizeof(saved));
+	sh->type_size = 1ULL << 40;			/* > payload_max */
+	REFUSED();
+	sh->type_size = 36;				/* not a multiple of 8 */
+	REFUSED();
+	sh->type_size = tsize;
+	sh->type_align = 3;
+	REFUSED();
+	sh->type_align = 1U << 31;
+	REFUSED();
+	sh->type_align = tal;
+	sh->uhdr = 1U << 31;				/* > the maximum */
+	REFUSED();
+	sh->uhdr = 128;					/* another geometry */
+	REFUSED();
+	sh->uhdr = uh;
+#undef REFUSED
+	assert_int_equal(shmk_service_open(name, NULL, 0, &s2), 0);
+	shmk_service_config(s2, &got);
+	assert_string_equal(got.type_name, "Pose");
+	assert_int_equal(got.user_header_size, 64);
+	shmk_service_close(s2);
+	shmk_region_close(raw);
+	shmk_service_close(s);
+	shmk_service_remove(name);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2191,6 +2274,7 @@ int main(void)
 		cmocka_unit_test(hostile_truncate),
 		cmocka_unit_test(hostile_blackboard),
 		cmocka_unit_test(layout_3_is_refused),
+		cmocka_unit_test(type_fields_checked),
 	};
 	struct sigaction sa;
 

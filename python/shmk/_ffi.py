@@ -57,6 +57,10 @@ struct shmk_svc_config {
 	uint32_t max_events;
 	uint32_t mode;
 	uint32_t reserved;
+	char type_name[64];
+	uint64_t type_size;
+	uint32_t type_align;
+	uint32_t user_header_size;
 };
 
 struct shmk_sample {

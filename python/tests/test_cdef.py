@@ -47,6 +47,10 @@ def c_checks(funcs=FUNCS, types=TYPES):
                "%s.%s: size" % (st, fname))
             ctype = ffi.getctype(f.type)
             alts = [ctype]
+            if f.type.kind == "array":
+                # An array decays in _Generic: compare its address.
+                member = "&" + member
+                alts = [ffi.getctype(f.type, "(*)")]
             if f.type.kind == "pointer":
                 # cffi does not keep a pointee's const: accept either.
                 alts.append(ffi.getctype(f.type.item) + " const *")

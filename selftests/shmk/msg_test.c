@@ -355,4 +355,90 @@ TEST(random_kills)
 	shmk_service_close(s);
 }
 
+/*
+ * Issue 11 on the device: a typed service refuses another type, naming
+ * both; user headers cross processes; one subscriber asks for no history
+ * and another for all; a child publisher lingers at close until the
+ * slow subscriber received every sample.
+ */
+TEST(typed_headers_history_linger)
+{
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_PUBSUB), w;
+	char name[SHMK_SVC_NAME_MAX];
+	struct shmk_service *s, *s2;
+	struct shmk_port *pub, *none, *all;
+	struct shmk_sub_opts o = { .size = sizeof(o) };
+	struct shmk_sample smp;
+	const uint32_t *h;
+	uint32_t i, v, n = 64;
+	pid_t kid;
+
+	NEED_DEVICE();
+	uniq(name, sizeof(name), "typed");
+	strcpy(c.type_name, "Pose");
+	c.type_size = 32;
+	c.user_header_size = 8;
+	c.history = 2;
+	c.buffer = 64;
+	ASSERT_EQ(0, shmk_service_open(name, &c, SHMK_SVC_CREATE, &s));
+	w = cfg_of(SHMK_SVC_PUBSUB);
+	strcpy(w.type_name, "Pose2");
+	w.type_size = 40;
+	ASSERT_EQ(-EPROTOTYPE, shmk_service_open(name, &w, 0, &s2));
+	ASSERT_STREQ("payload type: the service has 'Pose' (32 bytes), "
+		     "not 'Pose2' (40 bytes)", shmk_last_error());
+	/* Two past samples, then one subscriber without them, one with. */
+	ASSERT_EQ(0, shmk_pub_open(s, &pub));
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(0, shmk_pub_send_copy(pub, &i, 4, 0));
+	ASSERT_EQ(0, shmk_sub_open_opts(s, &o, &none));
+	o.history = 2;
+	ASSERT_EQ(0, shmk_sub_open_opts(s, &o, &all));
+	EXPECT_EQ(-EAGAIN, shmk_sub_receive(none, &smp, 0));
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, shmk_sub_receive(all, &smp, 0));
+		ASSERT_EQ(0, shmk_sub_release(all, &smp));
+	}
+	shmk_port_close(pub);
+	shmk_port_close(all);	/* a live subscriber is waited for */
+	kid = fork();
+	ASSERT_LE(0, kid);
+	if (kid == 0) {
+		struct shmk_service *cs;
+		struct shmk_port *cp;
+		void *pl;
+
+		CHILD_CHECK(shmk_service_open(name, &c, 0, &cs) == 0);
+		CHILD_CHECK(shmk_pub_open(cs, &cp) == 0);
+		for (i = 0; i < n; i++) {
+			uint32_t *ph;
+
+			CHILD_CHECK(shmk_pub_loan(cp, &pl) == 0);
+			memcpy(pl, &i, 4);
+			ph = shmk_pub_loan_header(cp, pl);
+			CHILD_CHECK(ph != NULL);
+			ph[0] = i ^ 0x5a5a5a5aU;
+			CHILD_CHECK(shmk_pub_publish(cp, pl, 4, 0) == 0);
+		}
+		CHILD_CHECK(shmk_pub_close_linger(cp, SHMK_FOREVER) == 0);
+		_exit(0);
+	}
+	/* Slowly, while the child lingers: nothing lost. */
+	for (i = 0; i < n; i++) {
+		ASSERT_EQ(0, shmk_sub_receive(none, &smp, SHMK_FOREVER));
+		memcpy(&v, smp.data, 4);
+		ASSERT_EQ(i, v);
+		h = shmk_sample_header(none, &smp);
+		ASSERT_NE(NULL, h);
+		ASSERT_EQ(i ^ 0x5a5a5a5aU, h[0]);
+		ASSERT_EQ(0, shmk_sub_release(none, &smp));
+		usleep(500);
+	}
+	ASSERT_EQ(0, reap(kid));
+	EXPECT_EQ(0, shmk_sub_dropped(none));
+	shmk_port_close(none);
+	EXPECT_EQ(0, shmk_service_chunks_used(s));
+	shmk_service_close(s);
+}
+
 TEST_HARNESS_MAIN
