@@ -110,7 +110,7 @@ $(KSFT) $(CHECKPATCH) $(KERNELDOC) &:
 
 selftests: $(SELFTESTS)
 
-$(BUILD)/selftests/%: selftests/shmk/%.c selftests/shmk/shmk_util.h \
+$(BUILD)/selftests/%: selftests/shmk/%.c selftests/shmk/shmk_util.h selftests/shmk/lib_util.h \
 		include/uapi/linux/shmk.h $(KSFT) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ST_CFLAGS) -o $@ $< $(LIBA) -luring -lpthread

@@ -23,33 +23,11 @@
 
 #include "kselftest_harness.h"
 
+#define LIB_UTIL_PREFIX "bb"
+#include "lib_util.h"
+
 #define NKEYS	4
 #define VWORDS	16
-
-static void uniq(char *buf, size_t len, const char *tag)
-{
-	static unsigned int n;
-
-	snprintf(buf, len, "bb.%d.%u.%s", (int)getpid(), n++, tag);
-}
-
-static int reap(pid_t pid)
-{
-	int st;
-
-	if (waitpid(pid, &st, 0) != pid)
-		return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-#define CHILD_CHECK(c) do { if (!(c)) { fprintf(stderr, "child: %s failed at %d\n", #c, __LINE__); _exit(1); } } while (0)
-
-#define NEED_DEVICE()							\
-	do {								\
-		if (access(SHMK_DEVICE_PATH, R_OK | W_OK))		\
-			SKIP(return, SHMK_DEVICE_PATH " not available");	\
-		setenv("SHMK_BACKEND", "device", 1);			\
-	} while (0)
 
 /* Version n of key k: every word derived from both, a length from n. */
 static size_t val_put(uint64_t *w, uint64_t k, uint64_t n)

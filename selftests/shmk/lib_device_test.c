@@ -21,25 +21,12 @@
 
 #include "kselftest_harness.h"
 
-static void uniq(char *buf, size_t len, const char *tag)
-{
-	static unsigned int n;
-
-	snprintf(buf, len, "libdev.%d.%u.%s", (int)getpid(), n++, tag);
-}
-
-static int reap(pid_t pid)
-{
-	int st;
-
-	if (waitpid(pid, &st, 0) != pid)
-		return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-#define CHILD_CHECK(c) do { if (!(c)) { fprintf(stderr, "child: %s failed at %d\n", #c, __LINE__); _exit(1); } } while (0)
+#define LIB_UTIL_PREFIX "libdev"
+#include "lib_util.h"
 
 /* Each test starts with this: skip when setup found no device. */
+/* Not lib_util.h's: this fixture opens the region itself. */
+#undef NEED_DEVICE
 #define NEED_DEVICE()							\
 	do {								\
 		if (!self->r)						\

@@ -23,36 +23,11 @@
 
 #include "kselftest_harness.h"
 
+#define LIB_UTIL_PREFIX "live"
+#include "lib_util.h"
+
 /* White-box, for the late-release test: the slot states of lib/svc.h. */
 #include "../../lib/svc.h"
-
-static void uniq(char *buf, size_t len, const char *tag)
-{
-	static unsigned int n;
-
-	snprintf(buf, len, "live.%d.%u.%s", (int)getpid(), n++, tag);
-}
-
-static int reap(pid_t pid)
-{
-	int st;
-
-	if (waitpid(pid, &st, 0) != pid)
-		return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-#define CHILD_CHECK(c) do { if (!(c)) { fprintf(stderr, "child: %s failed at %d\n", #c, __LINE__); _exit(1); } } while (0)
-
-static struct shmk_svc_config cfg_of(uint32_t kind)
-{
-	struct shmk_svc_config c;
-
-	memset(&c, 0, sizeof(c));
-	c.size = sizeof(c);
-	c.kind = kind;
-	return c;
-}
 
 static int64_t now_ns(void)
 {
@@ -61,13 +36,6 @@ static int64_t now_ns(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
-
-#define NEED_DEVICE()							\
-	do {								\
-		if (access(SHMK_DEVICE_PATH, R_OK | W_OK))		\
-			SKIP(return, SHMK_DEVICE_PATH " not available");	\
-		setenv("SHMK_BACKEND", "device", 1);			\
-	} while (0)
 
 /* A subscriber that never reads, in a child; returns its pid when ready. */
 static pid_t lazy_subscriber(const char *name)

@@ -25,43 +25,11 @@
 
 #include "kselftest_harness.h"
 
+#define LIB_UTIL_PREFIX "poll"
+#include "lib_util.h"
+
 /* The library's count of wake syscalls (lib/svc_wait.c; static link). */
 extern _Atomic unsigned long shmk__svc_wakes;
-
-static void uniq(char *buf, size_t len, const char *tag)
-{
-	static unsigned int n;
-
-	snprintf(buf, len, "poll.%d.%u.%s", (int)getpid(), n++, tag);
-}
-
-static int reap(pid_t pid)
-{
-	int st;
-
-	if (waitpid(pid, &st, 0) != pid)
-		return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-#define CHILD_CHECK(c) do { if (!(c)) { fprintf(stderr, "child: %s failed at %d\n", #c, __LINE__); _exit(1); } } while (0)
-
-static struct shmk_svc_config cfg_of(uint32_t kind)
-{
-	struct shmk_svc_config c;
-
-	memset(&c, 0, sizeof(c));
-	c.size = sizeof(c);
-	c.kind = kind;
-	return c;
-}
-
-#define NEED_DEVICE()							\
-	do {								\
-		if (access(SHMK_DEVICE_PATH, R_OK | W_OK))		\
-			SKIP(return, SHMK_DEVICE_PATH " not available");	\
-		setenv("SHMK_BACKEND", "device", 1);			\
-	} while (0)
 
 static int readable(int fd, int ms)
 {

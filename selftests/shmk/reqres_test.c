@@ -21,33 +21,8 @@
 
 #include "kselftest_harness.h"
 
-static void uniq(char *buf, size_t len, const char *tag)
-{
-	static unsigned int n;
-
-	snprintf(buf, len, "rr.%d.%u.%s", (int)getpid(), n++, tag);
-}
-
-static int reap(pid_t pid)
-{
-	int st;
-
-	if (waitpid(pid, &st, 0) != pid)
-		return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-#define CHILD_CHECK(c) do { if (!(c)) { fprintf(stderr, "child: %s failed at %d\n", #c, __LINE__); _exit(1); } } while (0)
-
-static struct shmk_svc_config cfg_of(uint32_t kind)
-{
-	struct shmk_svc_config c;
-
-	memset(&c, 0, sizeof(c));
-	c.size = sizeof(c);
-	c.kind = kind;
-	return c;
-}
+#define LIB_UTIL_PREFIX "rr"
+#include "lib_util.h"
 
 static int64_t now_ns(void)
 {
@@ -66,13 +41,6 @@ static void kill_later(pid_t pid)
 		_exit(0);
 	}
 }
-
-#define NEED_DEVICE()							\
-	do {								\
-		if (access(SHMK_DEVICE_PATH, R_OK | W_OK))		\
-			SKIP(return, SHMK_DEVICE_PATH " not available");	\
-		setenv("SHMK_BACKEND", "device", 1);			\
-	} while (0)
 
 /* @n responses to @req (value * 1000 + i), the last flagged if @end. */
 static int stream_n(struct shmk_port *sv, const struct shmk_sample *req,
