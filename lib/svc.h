@@ -205,7 +205,8 @@ struct msg_hdr {
  * another word of the same client's row, never one outside it.
  */
 #define MSG_PEND_SHIFT	16
-#define MSG_PEND(f)	(((f) >> MSG_PEND_SHIFT) & (SHMK_SVC_PENDING_MAX - 1))
+#define MSG_PEND(f)	\
+	(((f) >> MSG_PEND_SHIFT) & (SHMK_SVC_PENDING_MAX - 1))
 
 /*
  * Request-response, layout 6: one row of SHMK_SVC_PENDING_MAX words per
@@ -334,7 +335,7 @@ struct svc_view {
 	_Atomic uint64_t *cursor;	/* [(ch * M + j) * crow + i]: next position */
 	_Atomic uint64_t *holders;	/* [chunk] */
 	_Atomic uint32_t *events;	/* [j * erow + w] */
-	_Atomic uint64_t *pend;		/* reqres: [k * PEND_ROW / 8 + i] */
+	_Atomic uint64_t *pend;		/* reqres: pend_of() */
 	struct msg_hdr *hdrs;		/* [chunk] */
 	unsigned char *chunks;
 	struct shmk_svc_config cfg;	/* private copies, validated */

@@ -108,7 +108,7 @@ struct lay {
 	uint64_t hdr_sz, slot_sz, mhdr_sz, chunks_off, total, wait_off,
 		 wait_sz;
 	uint32_t nslots, nchan, cap, nchunks, ewords;
-	uint32_t npend;		/* reqres: words of the clients' pending rows */
+	uint32_t npend;		/* reqres: words of the pending rows */
 };
 
 struct field {
@@ -1045,7 +1045,8 @@ static void corrupt(struct world *w)
 			if (!L->npend)
 				continue;
 			i = rndn(L->npend);
-			off = off_of(L, &pend_of(&L->hv, i / SHMK_SVC_PENDING_MAX)
+			k = i / SHMK_SVC_PENDING_MAX;
+			off = off_of(L, &pend_of(&L->hv, k)
 					    [i % SHMK_SVC_PENDING_MAX]);
 			snprintf(desc, sizeof(desc), "pending[client %u][%u]",
 				 i / SHMK_SVC_PENDING_MAX,

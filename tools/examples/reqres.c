@@ -80,7 +80,8 @@ int main(int argc, char **argv)
 	int n, i, ret;
 	char *pl;
 
-	if (argc < 3 || (strcmp(argv[1], "server") && strcmp(argv[1], "client") &&
+	if (argc < 3 || (strcmp(argv[1], "server") &&
+			 strcmp(argv[1], "client") &&
 			 strcmp(argv[1], "cancel"))) {
 		fprintf(stderr, "usage: %s server|client|cancel NAME [COUNT]\n",
 			argv[0]);
@@ -110,7 +111,8 @@ int main(int argc, char **argv)
 			if (!(shmk_sample_flags(&smp) & SHMK_REQ_NO_RESPONSE))
 				ret = serve(p, &smp);
 			if (ret == -ECANCELED) {
-				printf("  the client cancelled: stream stopped\n");
+				printf("  the client cancelled: "
+				       "stream stopped\n");
 				ret = 0;
 			}
 			shmk_sub_release(p, &smp);
