@@ -18,7 +18,8 @@
 #   bench    shmk-bench on this machine (BENCH_ARGS, e.g. "--quick wakeup");
 #            bench-wakeup: its wakeup benchmark in the guest
 #   install  module, libshmk, headers, pkg-config, tools, man pages, bash
-#            completion and the udev rule under DESTDIR/PREFIX;
+#            completion, the Python package and the udev rule under
+#            DESTDIR/PREFIX;
 #            install-check: tools/install-test
 #   ctl-check  shmkctl's service commands (tools/shmkctl/test-shmkctl)
 #   python-check  the Python package's tests (python/tests, pytest)
@@ -73,7 +74,7 @@ DEMO_TIMEOUT := 300
 .PHONY: FORCE all module lib selftests guest man check host-check guest-check kcheck \
 	demo vm-shell vm-run rig-check bench bench-wakeup install clean deps tools dds install-lib \
 	install-module install-tools install-udev install-dkms install-check ctl-check \
-	install-all install-docs \
+	install-all install-docs install-python \
 	debug-kernel debug-module debug-check python-check
 
 all: module lib selftests guest tools man
@@ -302,13 +303,27 @@ UDEVDIR   ?= /etc/udev/rules.d
 DKMS_SRC  ?= /usr/src/shmk-$(VERSION)
 VERSION   := 0.1.0
 
-install: install-lib install-tools install-docs
+install: install-lib install-tools install-docs install-python
 
 # What goes outside PREFIX (the module under /lib/modules, the udev rule
 # under /etc), only when asked: make install-all, or the parts.
 install-all: install install-module install-udev
 
 DOCDIR    ?= $(PREFIX)/share/doc/shmk
+LIBDIR    ?= $(PREFIX)/lib
+# The Python package (python/shmk), where Debian's python3 looks:
+# PYTHONPATH=$(PYDIR) for another PREFIX than /usr or /usr/local.
+# _install.py records PREFIX and LIBDIR, so the package loads the
+# libshmk.so.0 installed with it (Documentation/python.rst).
+PYDIR     ?= $(PREFIX)/lib/python3/dist-packages
+
+install-python:
+	install -d $(DESTDIR)$(PYDIR)/shmk
+	install -m 644 python/shmk/*.py $(DESTDIR)$(PYDIR)/shmk/
+	printf '%s\n' '# Written by make install: where libshmk was installed.' \
+		'PREFIX = "$(PREFIX)"' 'LIBDIR = "$(LIBDIR)"' \
+		> $(DESTDIR)$(PYDIR)/shmk/_install.py
+	chmod 644 $(DESTDIR)$(PYDIR)/shmk/_install.py
 
 install-docs:
 	install -d $(DESTDIR)$(DOCDIR)/examples
@@ -316,7 +331,8 @@ install-docs:
 	install -m 644 tools/examples/*.c tools/examples/*.cpp tools/examples/*.py $(DESTDIR)$(DOCDIR)/examples/
 
 install-lib: man
-	$(MAKE) -C lib O=$(CURDIR)/$(BUILD)/lib MAN_GEN=$(CURDIR)/$(MAN3) install
+	$(MAKE) -C lib O=$(CURDIR)/$(BUILD)/lib MAN_GEN=$(CURDIR)/$(MAN3) \
+		LIBDIR=$(LIBDIR) install
 
 # Section-3 pages for every public function, from the kernel-doc comments
 # of include/shmk/*.h (tools/mkman; hand-written lib/man/*.3 pages win).

@@ -6,9 +6,13 @@
  * is a pending response: each server that was live at the send answers
  * with a stream of responses, the last one flagged SHMK_RESP_LAST, and
  * the client sees the stream end, or end abnormally when a server leaves
- * or dies first.  Documentation/messaging.rst is the guide.
+ * or dies first.  A client that cancels a pending response, or whose
+ * streams ended, clears the request's word in its pending row (svc.h,
+ * PEND_ROW): servers read it (req_wanted()) and stop.
+ * Documentation/messaging.rst is the guide.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 
 #include "svc.h"
@@ -39,6 +43,26 @@ static struct rr_pend *pend_find(struct shmk_port *p, uint64_t corr)
 		if (p->pend[i].corr == corr)
 			return &p->pend[i];
 	return NULL;
+}
+
+/*
+ * @pe's request is no longer pending: forget it, and clear its word in
+ * our pending row, so that its servers stop (req_wanted()).
+ */
+static void pend_drop(struct shmk_port *p, struct rr_pend *pe)
+{
+	uint32_t i = (uint32_t)(pe - p->pend);
+
+	memset(pe, 0, sizeof(*pe));
+	SHMK_CP();
+	/*
+	 * Relaxed: a server that still reads the old id answers once more,
+	 * and we release that response as we receive it.  A sleeping server
+	 * sees the store through the wake's seq_cst fence
+	 * (shmk_client_cancel()).
+	 */
+	atomic_store_explicit(&pend_of(&p->v, p->slot)[i], 0,
+			      memory_order_relaxed);
 }
 
 /* A response of @pe's request came: a last one ends that server's stream. */
@@ -144,24 +168,42 @@ static int client_publish(struct shmk_port *p, void *payload, size_t len,
 			  uint64_t *corr, uint32_t flags, uint32_t *servers)
 {
 	uint64_t id = p->corr_next + 1, live;
-	uint32_t gen[SHMK_SVC_SLOTS_MAX];
+	uint32_t gen[SHMK_SVC_SLOTS_MAX], i;
+	_Atomic uint64_t *w;
 	struct rr_pend *pe = NULL;
 	int ret;
 
 	if (flags & MSG_TRACKED) {
-		for (ret = 0; !pe && ret < SHMK_SVC_PENDING_MAX; ret++)
-			if (!p->pend[ret].corr)
-				pe = &p->pend[ret];
+		for (i = 0; !pe && i < SHMK_SVC_PENDING_MAX; i++)
+			if (!p->pend[i].corr)
+				pe = &p->pend[i];
 		if (!pe) {
 			svc_err("shmk_client_request: %d responses pending",
 				SHMK_SVC_PENDING_MAX);
 			return -EBUSY;
 		}
+		i = (uint32_t)(pe - p->pend);
+		w = &pend_of(&p->v, p->slot)[i];
+		flags |= i << MSG_PEND_SHIFT;
+		SHMK_CP();
+		/*
+		 * Release, before the publish: pairs with req_wanted()'s
+		 * acquire load.  A server that reads this id also sees our
+		 * claim of the slot, so its state check judges our
+		 * generation, never an older one's request of the same id;
+		 * and the request, published after, is never read before it.
+		 */
+		atomic_store_explicit(w, id, memory_order_release);
 	}
 	/* Before the publish: a server live now reads the request. */
 	live = live_servers(p, gen);
 	ret = prod_publish_f(p, payload, len, id, NIL, 0,
 			     (int)p->svc->v.cfg.overflow, 0, flags);
+	/*
+	 * On failure the word keeps an id that no server received: the
+	 * next request of entry i overwrites it before its publish, and a
+	 * request of another entry is judged by its own word.
+	 */
 	if (ret)
 		return ret;
 	p->corr_next = id;
@@ -314,7 +356,7 @@ static int for_try(struct shmk_port *p, void *arg)
 	if (((pe->ended | pe->aborted) & pe->live) != pe->live)
 		return -EAGAIN;
 	ret = pe->aborted ? -ECONNRESET : -ENODATA;
-	memset(pe, 0, sizeof(*pe));
+	pend_drop(p, pe);
 	return ret;
 got:
 	pend_note(pe, a->smp);
@@ -370,13 +412,27 @@ SHMK_API int shmk_client_cancel(struct shmk_port *p, uint64_t corr)
 {
 	struct rr_pend *pe;
 	struct shmk_sample s;
+	uint64_t live;
+	uint32_t i;
 
 	if (!p || p->role != ROLE_CLIENT)
 		return -EINVAL;
 	pe = pend_find(p, corr);
 	if (!pe)
 		return -ENOENT;
-	memset(pe, 0, sizeof(*pe));
+	live = pe->live & ~pe->ended & ~pe->aborted;
+	/* The servers read it in our pending row (req_wanted()). */
+	pend_drop(p, pe);
+	/*
+	 * A server asleep in shmk_server_stream() for room in our ring
+	 * wakes and sees the cancel: the seq_cst fence of the wake orders
+	 * our store before its load of the sleep mask.
+	 */
+	for (i = 0; live && i < 64; i++)
+		if (live & (1ULL << i)) {
+			live &= ~(1ULL << i);
+			svc_wake_prod(&p->v, i);
+		}
 	/* What we kept of it goes back; what comes later is released. */
 	while (stash_take(p, corr, &s))
 		chan_release(p, &s);
@@ -405,17 +461,84 @@ static int resp_check(const struct shmk_port *p, const struct shmk_sample *req,
 	return 0;
 }
 
-/* The client of @req is still there, and has room in our ring for it. */
+/* req_wanted(): why the client of a request wants no more responses. */
+enum { REQ_WANTED, REQ_CANCELLED, REQ_GONE };
+
+/*
+ * Does the client of @req (origin checked by the caller) still want
+ * responses to it?  REQ_GONE: the generation that sent it is no longer
+ * live (left, died, reclaimed).  REQ_CANCELLED (a tracked request): its
+ * word in the client's pending row no longer holds its id: cancelled,
+ * or its streams ended.  The word is read once, its index masked to the
+ * client's row: a hostile peer can make us stop early or go on, never
+ * read outside the row.
+ */
+static int req_wanted(const struct shmk_port *p, const struct shmk_sample *req)
+{
+	uint64_t w = 0;
+	uint32_t st;
+
+	if (req->reserved & MSG_TRACKED)
+		/*
+		 * Acquire: pairs with the release store of the id in
+		 * client_publish().  If we read a later generation's store,
+		 * its claim of the slot happens before the state load
+		 * below, which then fails: a stale id never passes for
+		 * ours.  If we read our request's generation's, the id is
+		 * compared in full: ids of one generation never repeat.
+		 */
+		w = atomic_load_explicit(&pend_of(&p->v, req->origin)
+					 [MSG_PEND(req->reserved)],
+					 memory_order_acquire);
+	/* Acquire: pairs with the client's ALIVE (or a reclaimer's FREE). */
+	st = atomic_load_explicit(&p->v.slots[req->origin].state,
+				  memory_order_acquire);
+	if (st != (ST_ALIVE | req->origin_gen))
+		return REQ_GONE;
+	if ((req->reserved & MSG_TRACKED) && (!req->corr || w != req->corr))
+		return REQ_CANCELLED;
+	return REQ_WANTED;
+}
+
+/* The client of @req still wants it, and has room in our ring for it. */
 static int resp_room_try(struct shmk_port *p, void *arg)
 {
 	const struct shmk_sample *req = arg;
-	/* Acquire: pairs with the client's ALIVE (or a reclaimer's FREE). */
-	uint32_t st = atomic_load_explicit(&p->v.slots[req->origin].state,
-					   memory_order_acquire);
 
-	if (st != (ST_ALIVE | req->origin_gen))
+	if (req_wanted(p, req) != REQ_WANTED)
 		return -ECANCELED;
 	return chan_room_to(p, req->origin);
+}
+
+/* Say why @req's responses are no longer wanted. */
+static void resp_cancelled(const struct shmk_port *p,
+			   const struct shmk_sample *req, const char *fn)
+{
+	svc_err("%s: %s", fn, req_wanted(p, req) == REQ_GONE ?
+		"the client is gone" : "the client cancelled the request");
+}
+
+SHMK_API int shmk_server_cancelled(const struct shmk_port *p,
+				   const struct shmk_sample *req)
+{
+	const struct svc_view *v;
+
+	if (!p || !req || p->role != ROLE_SERVER ||
+	    req->origin >= p->v.cfg.max_publishers)
+		return -EINVAL;
+	if (req_wanted(p, req) != REQ_WANTED)
+		return 1;
+	/*
+	 * memfd: nothing announces a death, and the slot stays ALIVE until
+	 * recovery: ask the kernel whether anyone holds the slot's lock
+	 * (every live claimer does; svc_live.c).
+	 */
+	v = &p->svc->v;
+	if (shmk_region_backend(v->r) != SHMK_BACKEND_DEVICE &&
+	    ofd_lock(shmk_region_fd(v->r), slot_off(v, req->origin), F_WRLCK,
+		     F_OFD_GETLK) == 0)
+		return 1;
+	return 0;
 }
 
 SHMK_API int shmk_server_respond(struct shmk_port *p,
@@ -433,6 +556,8 @@ SHMK_API int shmk_server_respond(struct shmk_port *p,
 		    len > p->v.cfg.payload_max)
 			return -EINVAL;
 		ret = resp_room_try(p, (void *)req);
+		if (ret == -ECANCELED)
+			resp_cancelled(p, req, "shmk_server_respond");
 		if (ret)
 			return ret;
 		fl |= MSG_TRACKED;
@@ -460,7 +585,7 @@ SHMK_API int shmk_server_stream(struct shmk_port *p,
 	ret = svc_block_on(p, resp_room_try, (void *)req, timeout_ns,
 			   SLEEP_ROOM);
 	if (ret == -ECANCELED)
-		svc_err("shmk_server_stream: the client is gone");
+		resp_cancelled(p, req, "shmk_server_stream");
 	if (ret)
 		return ret;
 	return prod_publish_f(p, payload, len, req->corr, req->origin,

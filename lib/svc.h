@@ -150,8 +150,14 @@ struct svc_prod {
  * after its payload.  A library of layout 4 would join a typed service
  * without checking the type, and read samples of one with user headers
  * at the wrong stride: -EPROTO (or -EBADMSG: its geometry differs).
+ * 6: request-response's table of wanted requests (a row per client
+ * after the event rows, struct svc_geo.pend_off) and a tracked request's
+ * entry index in its flags (MSG_PEND), so that a cancel reaches the
+ * servers.  A library of layout 5 would never clear a row, and its
+ * servers would never see a cancel: -EPROTO (and -EBADMSG: the headers
+ * moved).
  */
-#define SVC_LAYOUT	5
+#define SVC_LAYOUT	6
 
 static inline uint64_t ent_make(uint64_t pos, uint32_t c)
 {
@@ -192,6 +198,35 @@ struct msg_hdr {
  * pending response (shmk_client_request()), and every response to one.
  */
 #define MSG_TRACKED	(1U << 15)
+/*
+ * A tracked request's index in its client's pending table (bits 16-19),
+ * so a server finds the word that says whether the client still wants
+ * its responses (pend_of()).  Masked on use: a hostile value names
+ * another word of the same client's row, never one outside it.
+ */
+#define MSG_PEND_SHIFT	16
+#define MSG_PEND(f)	\
+	(((f) >> MSG_PEND_SHIFT) & (SHMK_SVC_PENDING_MAX - 1))
+
+/*
+ * Request-response, layout 6: one row of SHMK_SVC_PENDING_MAX words per
+ * client slot (PEND_ROW bytes, so that no two clients write one line).
+ * Word i of client k's row is the correlation id of the request pending
+ * in entry i of the client's struct shmk_port.pend, 0 when none: stored
+ * before the request is published (left as it is when the publish fails:
+ * no server has a request of that id and entry), cleared by
+ * shmk_client_cancel() and when shmk_client_receive_for() reports the
+ * end of the streams.  Written
+ * by client k only; a server reads the word its request names (MSG_PEND)
+ * and checks that the client's generation is still live: a word stays
+ * meaningful only for the generation whose request it is (reqres.c,
+ * req_wanted(), has the ordering argument).
+ */
+#define PEND_ROW	SHMK_CACHELINE_PAD
+_Static_assert(SHMK_SVC_PENDING_MAX * 8 <= PEND_ROW &&
+	       (SHMK_SVC_PENDING_MAX & (SHMK_SVC_PENDING_MAX - 1)) == 0,
+	       "a client's pending row is one SHMK_CACHELINE_PAD, "
+	       "indexed by a mask");
 
 /* A client's pending response (shmk_client_request()): private memory. */
 struct rr_pend {
@@ -283,6 +318,8 @@ struct svc_shared {
 struct svc_geo {
 	/* uoff: a chunk's user header, this many bytes after its payload */
 	uint64_t uoff;
+	/* request-response: the clients' pending rows (PEND_ROW each) */
+	uint64_t pend_off;
 	uint32_t nslots, nchan, cap, nchunks, ewords;
 	uint32_t rstride, crow, erow;
 	uint64_t stride, slots_off, prod_off, ring_off, cursor_off,
@@ -298,6 +335,7 @@ struct svc_view {
 	_Atomic uint64_t *cursor;	/* [(ch * M + j) * crow + i]: next position */
 	_Atomic uint64_t *holders;	/* [chunk] */
 	_Atomic uint32_t *events;	/* [j * erow + w] */
+	_Atomic uint64_t *pend;		/* reqres: pend_of() */
 	struct msg_hdr *hdrs;		/* [chunk] */
 	unsigned char *chunks;
 	struct shmk_svc_config cfg;	/* private copies, validated */
@@ -380,6 +418,12 @@ static inline _Atomic uint64_t *cursor_at(const struct svc_view *v, uint32_t ch,
 static inline _Atomic uint32_t *events_of(const struct svc_view *v, uint32_t j)
 {
 	return &v->events[(uint64_t)j * v->g.erow];
+}
+
+/* Client @k's pending row (@k < max_publishers, checked by the caller). */
+static inline _Atomic uint64_t *pend_of(const struct svc_view *v, uint32_t k)
+{
+	return &v->pend[(uint64_t)k * (PEND_ROW / 8)];
 }
 
 static inline void chunk_put(const struct svc_view *v, uint32_t c, uint64_t bit)

@@ -252,6 +252,10 @@ static int cfg_geometry(const struct shmk_svc_config *c, struct svc_geo *g)
 	off = g->holders_off + (uint64_t)g->nchunks * 8;
 	g->events_off = align_up(off, SHMK_CACHELINE_PAD);
 	off = g->events_off + M * g->erow * 4;
+	/* Layout 6: a pending row per client (svc.h, PEND_ROW). */
+	g->pend_off = align_up(off, SHMK_CACHELINE_PAD);
+	if (c->kind == SHMK_SVC_REQRES)
+		off = g->pend_off + na * PEND_ROW;
 	g->hdrs_off = align_up(off, SHMK_CACHELINE_PAD);
 	off = g->hdrs_off + (uint64_t)g->nchunks * MSG_HDR;
 	g->chunks_off = align_up(off, 4096);
@@ -284,6 +288,7 @@ static void view_fill(struct svc_view *v, struct shmk_region *r)
 	v->cursor = (_Atomic uint64_t *)(b + v->g.cursor_off);
 	v->holders = (_Atomic uint64_t *)(b + v->g.holders_off);
 	v->events = (_Atomic uint32_t *)(b + v->g.events_off);
+	v->pend = (_Atomic uint64_t *)(b + v->g.pend_off);
 	v->hdrs = (struct msg_hdr *)(b + v->g.hdrs_off);
 	v->chunks = b + v->g.chunks_off;
 }

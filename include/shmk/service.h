@@ -731,7 +731,9 @@ SHMK_API int shmk_server_receive(struct shmk_port *p, struct shmk_sample *req,
  * not a client slot, @req fire-and-forget (shmk_last_error() says so),
  * @payload not a loan of @p, @len > payload_max); for a pending
  * request also -EAGAIN (the client has buffer unread responses of ours)
- * and -ECANCELED (the client is gone).
+ * and -ECANCELED (the client is gone, or no longer wants the responses:
+ * shmk_server_cancelled(); nothing is published and the caller keeps the
+ * loan, to give back with shmk_pub_discard()).
  */
 SHMK_API int shmk_server_respond(struct shmk_port *p,
 				 const struct shmk_sample *req, void *payload,
@@ -815,14 +817,46 @@ SHMK_API int shmk_client_pending(struct shmk_port *p, uint64_t corr);
  *
  * Responses kept for it are released now, and those that come later are
  * released as the client receives (shmk_client_receive(),
- * shmk_client_receive_for()): none is leaked.  Servers are not told: a
- * server's stream goes on, and, like any stream, waits for room when the
- * client does not receive.
+ * shmk_client_receive_for()): none is leaked.  The cancel reaches the
+ * servers through the service's shared memory: from now on
+ * shmk_server_cancelled() is 1 for the request, and shmk_server_stream()
+ * and shmk_server_respond() fail with -ECANCELED without publishing; a
+ * server asleep in shmk_server_stream() for room in this client's ring
+ * is woken to see it.  A server that is not streaming is not woken (its
+ * port fd does not become readable): it learns of the cancel when it
+ * next asks or answers.  Responses already sent stay in the ring until
+ * the client receives (and releases) them.
  *
  * Return: 0; -ENOENT (@corr is not pending); -EINVAL (@p NULL or not a
  * client).
  */
 SHMK_API int shmk_client_cancel(struct shmk_port *p, uint64_t corr);
+
+/**
+ * shmk_server_cancelled() - does the client of a request no longer want
+ * its responses?
+ * @p:		server port
+ * @req:	the request (still held)
+ *
+ * 1 when the client cancelled the request (shmk_client_cancel()), when
+ * its pending response already ended (shmk_client_receive_for()
+ * reported the end of its streams), or when the client that sent it is
+ * gone: closed, died, or its slot was taken by a later client; else 0.
+ * For a request of shmk_client_send() or a fire-and-forget one, only
+ * the last.  A server that streams asks between responses and stops,
+ * as iceoryx2's active request does when its pending response is
+ * dropped.  The answer is the client's, read from shared memory the
+ * client writes: a hostile client can only make its own requests look
+ * cancelled or wanted.  A dead client is seen at once on the device;
+ * on memfd this call asks the kernel (one fcntl()) whether the client
+ * still holds its slot, so it sees a death before recovery does.  Never
+ * waits, never wakes anybody.
+ *
+ * Return: 1 or 0; -EINVAL (@p or @req NULL, @p not a server, @req's
+ * origin not a client slot).
+ */
+SHMK_API int shmk_server_cancelled(const struct shmk_port *p,
+				   const struct shmk_sample *req);
 
 /**
  * shmk_server_stream() - one response of a stream
@@ -839,7 +873,10 @@ SHMK_API int shmk_client_cancel(struct shmk_port *p, uint64_t corr);
  * SHMK_RESP_LAST (or shmk_server_respond(), shmk_server_end()); a server
  * that never ends it leaves the client waiting until it closes.
  *
- * Return: 0; -ECANCELED (the client is gone: left, died); -EAGAIN
+ * Return: 0; -ECANCELED (the client is gone: left, died; or, for a
+ * pending response, it no longer wants the responses: cancelled, or its
+ * streams ended (shmk_server_cancelled()); nothing is published, the
+ * caller keeps the loan; a wait for room ends with it); -EAGAIN
  * (timeout 0, no room); -ETIMEDOUT; -EINTR; -EINVAL (unknown @flags,
  * @req fire-and-forget (shmk_last_error() says which), or as
  * shmk_server_respond()); another negative errno from a broken wait.

@@ -470,8 +470,9 @@ static void mark(const struct shmk_service *s, uint32_t *owner, const void *a,
 /*
  * lib-audit #17: what different participants write on the data path
  * (wake words of different slots, rings and tails of different producers,
- * cursor rows of different consumers, event rows of different listeners)
- * never shares a SHMK_CACHELINE_PAD-byte block, for several geometries.
+ * cursor rows of different consumers, event rows of different listeners,
+ * pending rows of different clients) never shares a
+ * SHMK_CACHELINE_PAD-byte block, for several geometries.
  */
 static void test_no_false_sharing(void **state)
 {
@@ -531,6 +532,10 @@ static void test_no_false_sharing(void **state)
 		for (j = 0; j < M && cf[t].kind == SHMK_SVC_EVENT; j++)
 			mark(s, owner, events_of(v, j), (size_t)v->g.ewords * 4,
 			     200000 + j);
+		/* Layout 6: each client's pending row, written by it alone. */
+		for (j = 0; cf[t].kind == SHMK_SVC_REQRES &&
+			    j < v->cfg.max_publishers; j++)
+			mark(s, owner, pend_of(v, j), PEND_ROW, 300000 + j);
 		free(owner);
 		drop_service(s, name);
 	}

@@ -252,6 +252,8 @@ struct world {
 	int wfd;			/* F_SURVWATCH: the survivor's fd */
 	uint64_t pend[8];		/* the survivor client's pending requests */
 	int npend;
+	struct shmk_sample sreq;	/* a request the survivor server keeps */
+	int has_sreq;
 };
 
 #define VCHECK(cond)							\
@@ -965,6 +967,32 @@ static void check_reqres(struct world *w)
 			pl_put(su, "UNPUB", W_NSV, 61, 0);
 		else
 			viol(V_STUCK, "the new server cannot loan");
+	}
+	/*
+	 * The victim client's request that the survivor server kept: the
+	 * victim cancelled it or is gone (killed, or exited after the
+	 * cancel): either way the server is told, and publishes nothing.
+	 */
+	if (w->has_sreq) {
+		void *pl;
+
+		ret = shmk_server_cancelled(w->b, &w->sreq);
+		if (ret != 1)
+			viol(V_STUCK, "the survivor server is not told of the cancel: %d",
+			     ret);
+		if (shmk_pub_loan(w->b, &pl)) {
+			viol(V_STUCK, "the survivor server cannot loan");
+		} else {
+			ret = shmk_server_stream(w->b, &w->sreq, pl, PLEN, 0, 0);
+			if (ret != -ECANCELED)
+				viol(V_STUCK, "stream to a cancelled request: %d",
+				     ret);
+			if (ret && shmk_pub_discard(w->b, pl))
+				viol(V_STUCK, "the survivor server cannot discard");
+		}
+		if (shmk_sub_release(w->b, &w->sreq))
+			viol(V_STUCK, "the survivor server cannot release");
+		w->has_sreq = 0;
 	}
 	client_drain(w, w->a, R_SC);
 	pend_end(w);
@@ -1724,6 +1752,29 @@ static void act_client_cancel(struct vic *v)
 	       -ENODATA);
 }
 
+/*
+ * The survivor server keeps the victim's first request unanswered, and
+ * answers the second.
+ */
+static void between_keep_first(struct world *w)
+{
+	struct pl x;
+
+	if (shmk_server_receive(w->b, &w->sreq, 0)) {
+		viol(V_STUCK, "the survivor server got no request");
+		return;
+	}
+	w->has_sreq = 1;
+	got(w, R_SRV, &w->sreq, &x);
+	server_serve(w, w->b, W_SV);
+}
+
+/* Cancel the request the server keeps: the word it reads is cleared. */
+static void act_client_cancel_told(struct vic *v)
+{
+	VCHECK(shmk_client_cancel(v->p, v->corr[0]) == 0);
+}
+
 /* Two pending requests, which the survivor server answers too. */
 static void between_request_tracked2(struct world *w)
 {
@@ -1919,6 +1970,8 @@ static const struct op ops[] = {
 	  between_serve, NULL, act_client_receive_for },
 	{ "client_cancel", K_REQRES, F_SYNC, prep_client_pending2,
 	  between_serve, NULL, act_client_cancel },
+	{ "client_cancel_told", K_REQRES, F_SYNC, prep_client_pending2,
+	  between_keep_first, NULL, act_client_cancel_told },
 	{ "server_stream", K_REQRES, F_TWOSRV | F_SYNC, v_server,
 	  between_request_tracked2, prep2_server_respond, act_server_stream },
 	{ "notifier_open", K_EVENT, 0, NULL, NULL, NULL, v_notifier },

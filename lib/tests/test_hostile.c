@@ -108,6 +108,7 @@ struct lay {
 	uint64_t hdr_sz, slot_sz, mhdr_sz, chunks_off, total, wait_off,
 		 wait_sz;
 	uint32_t nslots, nchan, cap, nchunks, ewords;
+	uint32_t npend;		/* reqres: words of the pending rows */
 };
 
 struct field {
@@ -168,6 +169,8 @@ static void layout_read(struct lay *L, struct shmk_region *raw)
 	L->cap = L->hv.g.cap;
 	L->nchunks = L->hv.g.nchunks;
 	L->ewords = L->hv.g.ewords;
+	if (L->hv.cfg.kind == SHMK_SVC_REQRES)
+		L->npend = L->hv.cfg.max_publishers * SHMK_SVC_PENDING_MAX;
 	L->chunks_off = L->hv.g.chunks_off;
 	L->total = L->hv.g.total;
 }
@@ -946,7 +949,7 @@ static void corrupt(struct world *w)
 	uint32_t size = 8, i, k;
 
 	for (;;) {
-		switch (rndn(11)) {
+		switch (rndn(12)) {
 		case 0:
 			f = &hdr_fields[rndn(NF(hdr_fields))];
 			off = f->off;
@@ -1036,6 +1039,18 @@ static void corrupt(struct world *w)
 			off = off_of(L, &L->hv.hdrs[i]) + f->off;
 			size = f->size;
 			snprintf(desc, sizeof(desc), "chunk[%u] %s", i, f->name);
+			break;
+		case 11:
+			/* Layout 6: a word of a client's pending row. */
+			if (!L->npend)
+				continue;
+			i = rndn(L->npend);
+			k = i / SHMK_SVC_PENDING_MAX;
+			off = off_of(L, &pend_of(&L->hv, k)
+					    [i % SHMK_SVC_PENDING_MAX]);
+			snprintf(desc, sizeof(desc), "pending[client %u][%u]",
+				 i / SHMK_SVC_PENDING_MAX,
+				 i % SHMK_SVC_PENDING_MAX);
 			break;
 		case 1:
 		case 9:
@@ -1312,6 +1327,16 @@ static void op_receive(struct world *w, struct vport *v, int client)
 	int rc;
 
 	memset(&smp, 0, sizeof(smp));
+	if (w->pat == P_REQRES && client && v->pend && !rndn(8)) {
+		/* Cancel it: a store to our own pending row. */
+		watchdog_arm("shmk_client_cancel");
+		rc = shmk_client_cancel(v->p, v->pend);
+		watchdog_disarm();
+		hist_add("  %s = %d", H.op, rc);
+		v->pend = 0;
+		CHECK_RC(rc, -ENOENT, END);
+		return;
+	}
 	if (w->pat == P_REQRES && client && v->pend && rndn(2)) {
 		watchdog_arm("shmk_client_receive_for");
 		rc = shmk_client_receive_for(v->p, v->pend, &smp, t);
@@ -1372,7 +1397,17 @@ static void op_respond(struct world *w, struct vport *v)
 	i = rndn(v->nheld);
 	j = rndn(v->nloans);
 	len = rndn((uint32_t)w->cfg.payload_max + 1);
-	k = rndn(3);
+	k = rndn(4);
+	if (k == 3) {
+		/* Its client's pending row, read once, index masked. */
+		watchdog_arm("shmk_server_cancelled");
+		rc = shmk_server_cancelled(v->p, &v->held[i]);
+		watchdog_disarm();
+		hist_add("  %s(to slot %u) = %d", H.op, v->held[i].origin, rc);
+		if (rc != 0 && rc != 1)
+			problem("%s returned %d, not 0 or 1", H.op, rc);
+		return;
+	}
 	if (k == 0) {
 		watchdog_arm("shmk_server_respond");
 		rc = shmk_server_respond(v->p, &v->held[i], v->loans[j], len);
@@ -2264,6 +2299,85 @@ static void type_fields_checked(void **state)
 	shmk_service_remove(name);
 }
 
+/*
+ * Layout 6's pending rows and a request's row index, written by a hostile
+ * peer: whatever the words and the index bits hold, shmk_server_cancelled()
+ * answers 0 or 1 and shmk_server_stream() 0 or -ECANCELED, reading only
+ * the request's client's row (ASan: the row of the last client is the
+ * last thing before the message headers); the pristine words give the
+ * right answer back.
+ */
+static void pend_rows_hostile(void **state)
+{
+	static const uint64_t vals[] = { 0, 1, 2, ~0ULL, 1ULL << 63,
+					 0x8000000000000001ULL };
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_REQRES);
+	char name[SHMK_SVC_NAME_MAX], rname[SHMK_NAME_MAX];
+	struct shmk_service *s;
+	struct shmk_port *cl, *sv;
+	struct shmk_region *raw;
+	struct shmk_sample req, bad;
+	struct svc_view hv;
+	_Atomic uint64_t *row;
+	uint32_t k, f, i;
+	uint64_t corr;
+	void *pl;
+	int rc;
+
+	(void)state;
+	use_memfd_backend();
+	c.max_publishers = 2;
+	c.buffer = 64;
+	uniq_name(name, sizeof(name), "pend");
+	assert_int_equal(shmk_service_open(name, &c, SHMK_SVC_CREATE |
+					   SHMK_SVC_EXCL, &s), 0);
+	assert_int_equal(shmk_server_open(s, &sv), 0);
+	assert_int_equal(shmk_client_open(s, &cl), 0);
+	snprintf(rname, sizeof(rname), SHMK_SVC_PREFIX "%s", name);
+	assert_int_equal(shmk_region_open(rname, 0, &raw), 0);
+	assert_int_equal(view_attach(&hv, raw), 0);
+	assert_int_equal(shmk_pub_loan(cl, &pl), 0);
+	assert_int_equal(shmk_client_request(cl, pl, 4, 0, &corr, NULL, 0), 0);
+	assert_int_equal(shmk_server_receive(sv, &req, 0), 0);
+	row = pend_of(&hv, req.origin);
+	assert_int_equal(atomic_load(&row[MSG_PEND(req.reserved)]), corr);
+	for (k = 0; k < sizeof(vals) / sizeof(vals[0]); k++) {
+		for (i = 0; i < SHMK_SVC_PENDING_MAX; i++)
+			atomic_store(&row[i], vals[k] ? vals[k] : corr);
+		/* Every index a peer can write in the flags' 16 high bits. */
+		for (f = 0; f < 0x10000; f += 0x111) {
+			bad = req;
+			bad.reserved = (req.reserved & 0xffff) | f << 16;
+			rc = shmk_server_cancelled(sv, &bad);
+			assert_true(rc == 0 || rc == 1);
+			assert_int_equal(rc, vals[k] ? vals[k] != corr : 0);
+			assert_int_equal(shmk_pub_loan(sv, &pl), 0);
+			rc = shmk_server_stream(sv, &bad, pl, 4, 0, 0);
+			if (rc)
+				shmk_pub_discard(sv, pl);
+			assert_true(rc == 0 || rc == -ECANCELED);
+			assert_int_equal(rc == -ECANCELED,
+					 vals[k] ? vals[k] != corr : 0);
+			while (shmk_client_receive(cl, &bad, 0) == 0)
+				shmk_sub_release(cl, &bad);
+		}
+	}
+	/* Pristine again: wanted; cleared: cancelled. */
+	for (i = 0; i < SHMK_SVC_PENDING_MAX; i++)
+		atomic_store(&row[i], 0);
+	atomic_store(&row[MSG_PEND(req.reserved)], corr);
+	assert_int_equal(shmk_server_cancelled(sv, &req), 0);
+	assert_int_equal(shmk_client_cancel(cl, corr), 0);
+	assert_int_equal(shmk_server_cancelled(sv, &req), 1);
+	shmk_sub_release(sv, &req);
+	shmk_region_close(raw);
+	shmk_port_close(sv);
+	shmk_port_close(cl);
+	assert_int_equal(shmk_service_chunks_used(s), 0);
+	shmk_service_close(s);
+	shmk_service_remove(name);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2275,6 +2389,7 @@ int main(void)
 		cmocka_unit_test(hostile_blackboard),
 		cmocka_unit_test(layout_3_is_refused),
 		cmocka_unit_test(type_fields_checked),
+		cmocka_unit_test(pend_rows_hostile),
 	};
 	struct sigaction sa;
 

@@ -639,8 +639,10 @@ static void test_stream(void **state)
 	/* Reported once: no longer pending. */
 	assert_int_equal(shmk_client_receive_for(cl, corr, &smp, 0), -ENOENT);
 	assert_int_equal(shmk_client_pending(cl, corr), -ENOENT);
-	/* A response after the end is released, never delivered. */
-	assert_int_equal(stream_n(sv, &req, 1, 1, 0), 0);
+	/* After the end the client wants no more: the server is told. */
+	assert_int_equal(shmk_server_cancelled(sv, &req), 1);
+	assert_int_equal(stream_n(sv, &req, 1, 1, 0), -ECANCELED);
+	assert_non_null(strstr(shmk_last_error(), "cancelled the request"));
 	assert_int_equal(shmk_client_receive(cl, &smp, 0), -EAGAIN);
 	shmk_sub_release(sv, &req);
 	shmk_port_close(sv);
@@ -997,9 +999,9 @@ static void test_client_gone(void **state)
 	assert_int_equal(shmk_client_cancel(cl, corr), 0);
 	assert_int_equal(shmk_client_cancel(cl, corr), -ENOENT);
 	assert_int_equal(shmk_client_receive_for(cl, corr, &smp, 0), -ENOENT);
-	/* Received and released, never delivered; room for the rest. */
+	/* Received and released, never delivered; the server is told. */
 	assert_int_equal(shmk_client_receive(cl, &smp, 0), -EAGAIN);
-	assert_int_equal(stream_n(sv, &req, 2, 1, 0), 0);
+	assert_int_equal(stream_n(sv, &req, 2, 1, 0), -ECANCELED);
 	assert_int_equal(shmk_client_receive(cl, &smp, 0), -EAGAIN);
 	shmk_sub_release(sv, &req);
 	shmk_port_close(sv);
@@ -1170,6 +1172,275 @@ static void test_stream_errors(void **state)
 	drop_service(s, name);
 }
 
+/* A server thread that streams until its stream fails. */
+struct cancel_arg {
+	struct shmk_port *sv;
+	struct shmk_sample req;
+	int ret;
+	_Atomic int sent;
+};
+
+static void *stream_until_fail(void *arg)
+{
+	struct cancel_arg *a = arg;
+	void *pl;
+	int ret;
+
+	for (;;) {
+		ret = shmk_pub_loan(a->sv, &pl);
+		if (ret)
+			break;
+		ret = shmk_server_stream(a->sv, &a->req, pl, 4, 0,
+					 10000000000LL);
+		if (ret) {
+			shmk_pub_discard(a->sv, pl);
+			break;
+		}
+		a->sent++;
+	}
+	a->ret = ret;
+	return NULL;
+}
+
+/*
+ * shmk_client_cancel() reaches the servers: before the first response,
+ * mid-stream (two servers, each told), and after the end; a server asleep
+ * in shmk_server_stream() for room wakes with -ECANCELED; nothing is
+ * published after a cancel, the loan stays the server's, nothing leaks.
+ */
+static void test_cancel_reaches_server(void **state)
+{
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_REQRES);
+	char name[SHMK_SVC_NAME_MAX];
+	struct shmk_service *s;
+	struct shmk_port *cl, *sv, *sv2;
+	struct shmk_sample req, req2, smp, bad;
+	struct cancel_arg a;
+	pthread_t t;
+	uint64_t corr, other;
+	uint32_t nsv;
+	void *pl;
+
+	(void)state;
+	c.buffer = 2;
+	c.max_subscribers = 2;
+	s = new_service(&c, name);
+	assert_int_equal(shmk_server_open(s, &sv), 0);
+	assert_int_equal(shmk_client_open(s, &cl), 0);
+
+	/* Before the first response. */
+	corr = request(cl, 1, 0, NULL);
+	other = request(cl, 2, 0, NULL);
+	assert_int_equal(shmk_server_receive(sv, &req, 0), 0);
+	assert_int_equal(shmk_server_receive(sv, &req2, 0), 0);
+	assert_int_equal(req.corr, corr);
+	assert_int_equal(shmk_server_cancelled(sv, &req), 0);
+	assert_int_equal(shmk_client_cancel(cl, corr), 0);
+	assert_int_equal(shmk_server_cancelled(sv, &req), 1);
+	/* The other request of the same client is untouched. */
+	assert_int_equal(shmk_server_cancelled(sv, &req2), 0);
+	assert_int_equal(shmk_pub_loan(sv, &pl), 0);
+	assert_int_equal(shmk_server_stream(sv, &req, pl, 4, 0, 0), -ECANCELED);
+	assert_non_null(strstr(shmk_last_error(), "cancelled the request"));
+	assert_int_equal(shmk_server_respond(sv, &req, pl, 4), -ECANCELED);
+	assert_non_null(strstr(shmk_last_error(), "shmk_server_respond"));
+	/* Not published: the loan is still ours. */
+	assert_int_equal(shmk_pub_discard(sv, pl), 0);
+	assert_int_equal(shmk_server_end(sv, &req, 0), -ECANCELED);
+	assert_int_equal(shmk_client_receive(cl, &smp, 0), -EAGAIN);
+	shmk_sub_release(sv, &req);
+	/* Bad input */
+	assert_int_equal(shmk_server_cancelled(NULL, &req2), -EINVAL);
+	assert_int_equal(shmk_server_cancelled(sv, NULL), -EINVAL);
+	assert_int_equal(shmk_server_cancelled(cl, &req2), -EINVAL);
+	bad = req2;
+	bad.origin = c.max_publishers ? c.max_publishers : 4;
+	assert_int_equal(shmk_server_cancelled(sv, &bad), -EINVAL);
+	/* After the end: the server's last response received, reported. */
+	assert_int_equal(stream_n(sv, &req2, 1, 1, 0), 0);
+	assert_int_equal(shmk_server_cancelled(sv, &req2), 0);
+	assert_int_equal(shmk_client_receive_for(cl, other, &smp, 0), 0);
+	shmk_sub_release(cl, &smp);
+	assert_int_equal(shmk_server_cancelled(sv, &req2), 0);
+	assert_int_equal(shmk_client_receive_for(cl, other, &smp, 0), -ENODATA);
+	assert_int_equal(shmk_server_cancelled(sv, &req2), 1);
+	assert_int_equal(shmk_client_cancel(cl, other), -ENOENT);
+	shmk_sub_release(sv, &req2);
+
+	/* Mid-stream, two servers: each is told. */
+	assert_int_equal(shmk_server_open(s, &sv2), 0);
+	corr = request(cl, 3, 0, &nsv);
+	assert_int_equal(nsv, 2);
+	assert_int_equal(shmk_server_receive(sv, &req, 0), 0);
+	assert_int_equal(shmk_server_receive(sv2, &req2, 0), 0);
+	assert_int_equal(stream_n(sv, &req, 2, 0, 0), 0);
+	assert_int_equal(stream_n(sv2, &req2, 1, 0, 0), 0);
+	assert_int_equal(shmk_client_receive_for(cl, corr, &smp, 0), 0);
+	shmk_sub_release(cl, &smp);
+	assert_int_equal(shmk_client_cancel(cl, corr), 0);
+	assert_int_equal(shmk_server_cancelled(sv, &req), 1);
+	assert_int_equal(shmk_server_cancelled(sv2, &req2), 1);
+	assert_int_equal(stream_n(sv, &req, 1, 0, 0), -ECANCELED);
+	assert_int_equal(stream_n(sv2, &req2, 1, 1, 0), -ECANCELED);
+	/* The responses sent before the cancel: released as received. */
+	assert_int_equal(shmk_client_receive(cl, &smp, 0), -EAGAIN);
+	shmk_sub_release(sv, &req);
+	shmk_sub_release(sv2, &req2);
+	shmk_port_close(sv2);
+
+	/* A server asleep for room (buffer 2, nobody receives) wakes. */
+	corr = request(cl, 4, 0, NULL);
+	memset(&a, 0, sizeof(a));
+	a.sv = sv;
+	assert_int_equal(shmk_server_receive(sv, &a.req, 0), 0);
+	assert_int_equal(pthread_create(&t, NULL, stream_until_fail, &a), 0);
+	while (a.sent < 2)
+		usleep(1000);
+	usleep(50000);		/* let it fall asleep for room */
+	assert_int_equal(shmk_client_cancel(cl, corr), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(a.ret, -ECANCELED);
+	assert_int_equal(a.sent, 2);
+	shmk_sub_release(sv, &a.req);
+
+	/* shmk_client_send() and fire-and-forget: only a gone client. */
+	assert_int_equal(shmk_pub_loan(cl, &pl), 0);
+	assert_int_equal(shmk_client_send(cl, pl, 4, &corr), 0);
+	assert_int_equal(shmk_server_receive(sv, &req, 0), 0);
+	assert_int_equal(shmk_server_cancelled(sv, &req), 0);
+	corr = request(cl, 5, SHMK_REQ_NO_RESPONSE, NULL);
+	assert_int_equal(shmk_server_receive(sv, &req2, 0), 0);
+	assert_int_equal(shmk_server_cancelled(sv, &req2), 0);
+	shmk_port_close(cl);
+	assert_int_equal(shmk_server_cancelled(sv, &req), 1);
+	assert_int_equal(shmk_server_cancelled(sv, &req2), 1);
+	shmk_sub_release(sv, &req);
+	shmk_sub_release(sv, &req2);
+	shmk_port_close(sv);
+	assert_int_equal(shmk_service_chunks_used(s), 0);
+	drop_service(s, name);
+}
+
+/*
+ * A cancel, and a request, of an earlier generation of a client slot:
+ * the next client in the slot starts its ids over (corr 1 again, in the
+ * same entry of the same row), yet its request is not cancelled by the
+ * old cancel, and the old request stays cancelled although the row's
+ * word holds its id again.
+ */
+static void test_cancel_stale_generation(void **state)
+{
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_REQRES);
+	char name[SHMK_SVC_NAME_MAX];
+	struct shmk_service *s;
+	struct shmk_port *cl, *sv;
+	struct shmk_sample old, old2, req, smp;
+	uint64_t corr;
+
+	(void)state;
+	c.max_publishers = 1;
+	s = new_service(&c, name);
+	assert_int_equal(shmk_server_open(s, &sv), 0);
+	assert_int_equal(shmk_client_open(s, &cl), 0);
+	corr = request(cl, 1, 0, NULL);
+	assert_int_equal(shmk_server_receive(sv, &old, 0), 0);
+	assert_int_equal(shmk_client_cancel(cl, corr), 0);
+	assert_int_equal(shmk_server_cancelled(sv, &old), 1);
+	/* Another request, pending when the client leaves. */
+	assert_int_equal(request(cl, 2, 0, NULL), 2);
+	assert_int_equal(shmk_server_receive(sv, &old2, 0), 0);
+	shmk_port_close(cl);
+	assert_int_equal(shmk_server_cancelled(sv, &old2), 1);
+
+	/* The next generation: ids 1 and 2 again, same entries. */
+	assert_int_equal(shmk_client_open(s, &cl), 0);
+	assert_int_equal(request(cl, 3, 0, NULL), 1);
+	assert_int_equal(shmk_server_receive(sv, &req, 0), 0);
+	assert_int_equal(req.corr, 1);
+	assert_int_equal(req.origin, old.origin);
+	assert_true(req.origin_gen != old.origin_gen);
+	assert_int_equal(shmk_server_cancelled(sv, &req), 0);
+	assert_int_equal(stream_n(sv, &req, 1, 1, 0), 0);
+	/* The old requests, same slot, same ids: still cancelled. */
+	assert_int_equal(shmk_server_cancelled(sv, &old), 1);
+	assert_int_equal(stream_n(sv, &old, 1, 1, 0), -ECANCELED);
+	assert_non_null(strstr(shmk_last_error(), "client is gone"));
+	assert_int_equal(request(cl, 4, 0, NULL), 2);
+	assert_int_equal(shmk_server_cancelled(sv, &old2), 1);
+	assert_int_equal(shmk_client_receive_for(cl, 1, &smp, 0), 0);
+	assert_int_equal(smp.corr, 1);
+	shmk_sub_release(cl, &smp);
+	assert_int_equal(shmk_client_receive_for(cl, 1, &smp, 0), -ENODATA);
+	shmk_sub_release(sv, &old);
+	shmk_sub_release(sv, &old2);
+	shmk_sub_release(sv, &req);
+	shmk_port_close(cl);
+	shmk_port_close(sv);
+	assert_int_equal(shmk_service_chunks_used(s), 0);
+	drop_service(s, name);
+}
+
+/*
+ * A client killed with requests pending (memfd: nothing announces the
+ * death): shmk_server_cancelled() says 1 at once, before any recovery,
+ * and shmk_server_stream() gives up with -ECANCELED.
+ */
+static void test_cancel_dead_client(void **state)
+{
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_REQRES);
+	char name[SHMK_SVC_NAME_MAX], ch;
+	struct shmk_service *s;
+	struct shmk_port *cl, *sv;
+	struct shmk_sample req, req2;
+	int fds[2], ret;
+	void *pl;
+	pid_t kid;
+
+	(void)state;
+	c.max_publishers = 1;
+	c.buffer = 2;
+	s = new_service(&c, name);
+	assert_int_equal(shmk_server_open(s, &sv), 0);
+	assert_int_equal(pipe(fds), 0);
+	kid = fork();
+	assert_true(kid >= 0);
+	if (kid == 0) {
+		struct shmk_service *cs;
+
+		CHILD_CHECK(shmk_service_open(name, NULL, 0, &cs) == 0);
+		CHILD_CHECK(shmk_client_open(cs, &cl) == 0);
+		CHILD_CHECK(shmk_pub_loan(cl, &pl) == 0);
+		CHILD_CHECK(shmk_client_request(cl, pl, 4, 0, NULL, NULL, 0) == 0);
+		CHILD_CHECK(shmk_pub_loan(cl, &pl) == 0);
+		CHILD_CHECK(shmk_client_send(cl, pl, 4, NULL) == 0);
+		CHILD_CHECK(write(fds[1], "r", 1) == 1);
+		pause();
+		_exit(0);
+	}
+	assert_int_equal(read(fds[0], &ch, 1), 1);
+	assert_int_equal(shmk_server_receive(sv, &req, SHMK_FOREVER), 0);
+	assert_int_equal(shmk_server_receive(sv, &req2, SHMK_FOREVER), 0);
+	assert_int_equal(shmk_server_cancelled(sv, &req), 0);
+	assert_int_equal(shmk_server_cancelled(sv, &req2), 0);
+	kill(kid, SIGKILL);
+	assert_int_equal(reap(kid), 128 + SIGKILL);
+	assert_int_equal(shmk_service_dead(s), 1);
+	/* Before recovery: the kernel says the slot's lock is free. */
+	assert_int_equal(shmk_server_cancelled(sv, &req), 1);
+	assert_int_equal(shmk_server_cancelled(sv, &req2), 1);
+	assert_int_equal(shmk_service_dead(s), 1);
+	ret = stream_n(sv, &req, 10, 0, 2000000000LL);
+	assert_int_equal(ret, -ECANCELED);
+	shmk_sub_release(sv, &req);
+	shmk_sub_release(sv, &req2);
+	shmk_service_recover(s);
+	shmk_port_close(sv);
+	close(fds[0]);
+	close(fds[1]);
+	assert_int_equal(shmk_service_chunks_used(s), 0);
+	drop_service(s, name);
+}
+
 /*
  * shmk_service_inspect() with two servers: a client's lag counts the
  * responses of both (each on its own channel), each server's count its
@@ -1231,6 +1502,9 @@ int main(void)
 		cmocka_unit_test(test_client_gone),
 		cmocka_unit_test(test_stream_errors),
 		cmocka_unit_test(test_inspect_servers),
+		cmocka_unit_test(test_cancel_reaches_server),
+		cmocka_unit_test(test_cancel_stale_generation),
+		cmocka_unit_test(test_cancel_dead_client),
 	};
 
 	use_memfd_backend();

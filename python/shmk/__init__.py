@@ -19,15 +19,19 @@ from ._errors import ClosedError, Error
 from ._ffi import ffi, lib, library_path
 from ._payload import Loan, Sample
 from ._waitset import HAVE_WAITSET, Attachment, Event, WaitSet
-from ._service import (EVENT, OVERFLOW_BLOCK, OVERFLOW_SAFE, PUBSUB, REQRES,
-                       Client, Listener, Notifier, Port, Publisher, Server,
-                       Service, Subscriber, backend, list_services, remove)
+from ._service import (BLACKBOARD, EVENT, HAVE_V04, HAVE_V05, OVERFLOW_BLOCK,
+                       OVERFLOW_SAFE, PUBSUB, REQRES, BlackboardReader,
+                       BlackboardWriter, Client, Listener, Notifier,
+                       Participant, Port, Publisher, Server, Service,
+                       Subscriber, backend, list_services, remove)
 
 __all__ = [
     "Error", "ClosedError", "Service", "Port", "Publisher", "Subscriber",
     "Client", "Server", "Notifier", "Listener", "Loan", "Sample",
-    "WaitSet", "Attachment", "Event", "HAVE_WAITSET",
+    "BlackboardWriter", "BlackboardReader", "Participant",
+    "WaitSet", "Attachment", "Event", "HAVE_WAITSET", "HAVE_V04", "HAVE_V05",
     "backend", "remove", "list_services", "library_path",
-    "PUBSUB", "REQRES", "EVENT", "OVERFLOW_SAFE", "OVERFLOW_BLOCK",
+    "PUBSUB", "REQRES", "EVENT", "BLACKBOARD", "OVERFLOW_SAFE",
+    "OVERFLOW_BLOCK",
     "ffi", "lib",
 ]

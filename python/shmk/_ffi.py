@@ -167,25 +167,153 @@ int shmk_waitset_wait(struct shmk_waitset *ws, struct shmk_waitset_event *ev,
 int shmk_waitset_fd(const struct shmk_waitset *ws);
 """
 
+# LIBSHMK_0.4 too: the blackboard (include/shmk/blackboard.h), the
+# participants (include/shmk/inspect.h), typed services and user headers,
+# a subscriber's history, the lingering close, pending requests and
+# streams.  Found at import as the WaitSet is (shmk.HAVE_V04).
+V04_TYPES = """
+#define SHMK_SVC_BLACKBOARD 4
+#define SHMK_SVC_BB_KEY_MAX 64
+#define SHMK_SVC_PENDING_MAX 16
+#define SHMK_SVC_TYPE_NAME_MAX 64
+#define SHMK_SVC_USER_HEADER_MAX 4096
+#define SHMK_REQ_NO_RESPONSE 1
+#define SHMK_RESP_LAST 2
+#define SHMK_PART_GONE 1
+#define SHMK_PART_PID 2
+#define SHMK_PART_PRODUCER 4
+#define SHMK_PART_CONSUMER 8
+
+struct shmk_sub_opts {
+	uint32_t size;
+	uint32_t history;
+	uint32_t flags;
+	uint32_t reserved;
+};
+
+enum shmk_participant_role {
+	SHMK_ROLE_PUBLISHER = 1,
+	SHMK_ROLE_SUBSCRIBER = 2,
+	SHMK_ROLE_CLIENT = 3,
+	SHMK_ROLE_SERVER = 4,
+	SHMK_ROLE_NOTIFIER = 5,
+	SHMK_ROLE_LISTENER = 6,
+	SHMK_ROLE_WRITER = 7,
+	SHMK_ROLE_READER = 8,
+};
+
+enum shmk_participant_state {
+	SHMK_PART_CLAIMING = 1,
+	SHMK_PART_ALIVE = 2,
+	SHMK_PART_DEAD = 3,
+	SHMK_PART_LEAVING = 4,
+	SHMK_PART_INVALID = 5,
+};
+
+struct shmk_participant_info {
+	uint32_t size;
+	uint32_t slot;
+	uint32_t role;
+	uint32_t state;
+	uint32_t flags;
+	uint32_t generation;
+	uint32_t pid;
+	uint32_t reserved;
+	uint64_t published;
+	uint64_t lag;
+	uint64_t drops;
+};
+"""
+
+V04_FUNCS = """
+int shmk_bb_writer_open(struct shmk_service *s, struct shmk_port **out);
+int shmk_bb_reader_open(struct shmk_service *s, struct shmk_port **out);
+int shmk_bb_add(struct shmk_port *w, const void *key, const void *value,
+		size_t len);
+int shmk_bb_write(struct shmk_port *w, const void *key, const void *value,
+		  size_t len);
+int shmk_bb_read(struct shmk_port *p, const void *key, void *buf, size_t size,
+		 uint64_t *version);
+int shmk_bb_changed(struct shmk_port *p, const void *key);
+int shmk_bb_wait(struct shmk_port *r, const void *key, int64_t timeout_ns);
+int shmk_bb_keys(struct shmk_port *p, void *keys, size_t max);
+
+int shmk_service_inspect(const struct shmk_service *s,
+			 struct shmk_participant_info *out, size_t max);
+const char *shmk_role_name(uint32_t role);
+
+int shmk_sub_open_opts(struct shmk_service *s,
+		       const struct shmk_sub_opts *opts,
+		       struct shmk_port **out);
+int shmk_pub_close_linger(struct shmk_port *p, int64_t timeout_ns);
+void *shmk_pub_loan_header(struct shmk_port *p, const void *payload);
+const void *shmk_sample_header(const struct shmk_port *p,
+			       const struct shmk_sample *smp);
+
+int shmk_client_request(struct shmk_port *p, void *payload, size_t len,
+			unsigned int flags, uint64_t *corr, uint32_t *servers,
+			int64_t timeout_ns);
+int shmk_client_receive_for(struct shmk_port *p, uint64_t corr,
+			    struct shmk_sample *smp, int64_t timeout_ns);
+int shmk_client_pending(struct shmk_port *p, uint64_t corr);
+int shmk_client_cancel(struct shmk_port *p, uint64_t corr);
+int shmk_server_stream(struct shmk_port *p, const struct shmk_sample *req,
+		       void *payload, size_t len, unsigned int flags,
+		       int64_t timeout_ns);
+int shmk_server_end(struct shmk_port *p, const struct shmk_sample *req,
+		    int64_t timeout_ns);
+"""
+
+# LIBSHMK_0.5: a client's cancel reaches the servers (shmk.HAVE_V05).
+V05_FUNCS = """
+int shmk_server_cancelled(const struct shmk_port *p,
+			  const struct shmk_sample *req);
+"""
+
 ffi = cffi.FFI()
-ffi.cdef(TYPES + FUNCS + WAITSET_TYPES + WAITSET_FUNCS)
+ffi.cdef(TYPES + FUNCS + WAITSET_TYPES + WAITSET_FUNCS + V04_TYPES +
+         V04_FUNCS + V05_FUNCS)
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 # python/shmk/ -> the source tree's build/lib/ (make lib)
 _TREE_LIB = os.path.join(_HERE, os.pardir, os.pardir, "build", "lib",
                          "libshmk.so.0")
 
+try:
+    # Written by `make install`: where PREFIX and LIBDIR were.
+    from ._install import LIBDIR as _INSTALL_LIBDIR, PREFIX as _INSTALL_PREFIX
+except ImportError:
+    _INSTALL_LIBDIR = _INSTALL_PREFIX = None
+
+
+def _installed_lib():
+    """The library installed with this package: LIBDIR relative to this
+    package's prefix (<prefix>/lib/python3/dist-packages/shmk), which is
+    also right in a tree staged under a DESTDIR (as install-test does),
+    else LIBDIR as `make install` recorded it."""
+    if _INSTALL_LIBDIR is None:
+        return None
+    prefix = os.path.normpath(os.path.join(_HERE, *[os.pardir] * 4))
+    for d in (os.path.join(prefix, os.path.relpath(_INSTALL_LIBDIR,
+                                                   _INSTALL_PREFIX)),
+              _INSTALL_LIBDIR):
+        c = os.path.join(d, "libshmk.so.0")
+        if os.path.exists(c):
+            return os.path.normpath(c)
+    return None
+
 
 def library_path():
     """The library to load: $SHMK_LIBRARY, else the source tree's build
     (when this package runs from the tree and it was built), else the
-    installed libshmk.so.0 through the dynamic loader's search."""
+    library installed with this package (make install), else
+    libshmk.so.0 through the dynamic loader's search."""
     env = os.environ.get("SHMK_LIBRARY")
     if env:
         return env
     if os.path.exists(_TREE_LIB):
         return os.path.normpath(_TREE_LIB)
-    return "libshmk.so.0"
+    return _installed_lib() or "libshmk.so.0"
 
 
 lib = ffi.dlopen(library_path())

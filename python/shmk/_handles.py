@@ -170,6 +170,9 @@ class PortHandle:
         self.ptr = ptr
         self.role = role
         self.payload_max = payload_max
+        self.uhdr = 0           # the service's user_header_size
+        self.key_size = 0       # a blackboard's key size
+        self.keys = 0
         self.guard = Guard()
         self.closing = False
         self.views = 0
@@ -248,13 +251,15 @@ class Payload:
         self.views = 0
         self.deferred = None
 
-    def buffer(self):
-        """A cffi buffer over the payload, counted as a view (under the
-        port's guard)."""
-        keeper = ffi.gc(ffi.cast("char *", self.ptr), self._keeper_gone)
+    def buffer(self, ptr=None, size=None):
+        """A cffi buffer over the payload (or over ``size`` bytes at
+        ``ptr``, its user header), counted as a view of the payload
+        (under the port's guard)."""
+        keeper = ffi.gc(ffi.cast("char *", self.ptr if ptr is None else ptr),
+                        self._keeper_gone)
         self.views += 1
         self.port.views += 1
-        return ffi.buffer(keeper, self.size)
+        return ffi.buffer(keeper, self.size if size is None else size)
 
     def _keeper_gone(self, _cdata):
         self.port.guard.run(lambda: self.port.view_gone(self))

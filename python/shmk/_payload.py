@@ -74,6 +74,29 @@ class _Held:
             self._p.port.__exit__()
         return mv if writable else mv.toreadonly()
 
+    def _header_view(self, writable):
+        """A view of the user header (user_header_size bytes), counted
+        as a view of the payload; None when the service has none."""
+        ptr = self._enter()
+        try:
+            size = self._p.port.uhdr
+            if not size:
+                return None
+            h = self._header_ptr(ptr)
+            if h == ffi.NULL:
+                return None
+            mv = memoryview(self._p.buffer(h, size))
+        finally:
+            self._p.port.__exit__()
+        return mv if writable else mv.toreadonly()
+
+    def _header_array(self, writable, dtype, shape, offset):
+        mv = self._header_view(writable)
+        if mv is None:
+            raise ValueError("the service has no user header "
+                             "(user_header_size 0)")
+        return _array(_numpy(), mv, dtype, shape, offset, len(mv))
+
     @property
     def address(self):
         """The payload's address in this process (for checks of zero-copy:
@@ -111,6 +134,32 @@ class Sample(_Held):
         self.seq = int(smp.seq)
         self.corr = int(smp.corr)
         self.origin = int(smp.origin)
+        # shmk_sample_flags(): SHMK_REQ_* of a request, SHMK_RESP_* of a
+        # response; other bits are the library's.
+        self.flags = int(smp.reserved)
+
+    @property
+    def last(self):
+        """A response that ends its server's stream (SHMK_RESP_LAST)."""
+        return bool(self.flags & lib.SHMK_RESP_LAST)
+
+    @property
+    def no_response(self):
+        """A fire-and-forget request (SHMK_REQ_NO_RESPONSE)."""
+        return bool(self.flags & lib.SHMK_REQ_NO_RESPONSE)
+
+    def _header_ptr(self, ptr):
+        return lib.shmk_sample_header(ptr, self._p.smp)
+
+    @property
+    def header(self):
+        """A read-only memoryview of the sample's user header (None when
+        the service has none); it holds the chunk as a payload view."""
+        return self._header_view(False)
+
+    def header_array(self, dtype="u1", shape=None, offset=0):
+        """A read-only numpy view of the user header."""
+        return self._header_array(False, dtype, shape, offset)
 
     @staticmethod
     def _giver(payload):
@@ -194,6 +243,26 @@ class Loan(_Held):
     @staticmethod
     def _giver(payload):
         return lambda ptr: lib.shmk_pub_discard(ptr, payload.ptr)
+
+    def _header_ptr(self, ptr):
+        return lib.shmk_pub_loan_header(ptr, self._p.ptr)
+
+    @property
+    def header(self):
+        """A writable memoryview of the loan's user header
+        (user_header_size bytes; None when the service has none): it
+        travels with the sample (Sample.header).  It holds what the last
+        user of the chunk wrote until written."""
+        mv = self._header_view(True)
+        if mv is not None:
+            self._handed.append(weakref.ref(mv))
+        return mv
+
+    def header_array(self, dtype="u1", shape=None, offset=0):
+        """A writable numpy view of the user header."""
+        arr = self._header_array(True, dtype, shape, offset)
+        self._handed.append(weakref.ref(arr))
+        return arr
 
     def __len__(self):
         return self._p.size
@@ -282,6 +351,64 @@ class Loan(_Held):
             self._p.port.__exit__()
         return int(corr[0])
 
+    def request(self, nbytes=None, timeout=None, no_response=False):
+        """Send the loan as a pending request (client,
+        shmk_client_request()): each server live now answers with a
+        stream (Client.receive_for(), Client.responses()); or, with
+        ``no_response``, fire-and-forget.  Returns its correlation id;
+        the number of servers that will answer is ``self.servers``
+        after.  ``timeout`` as send(); errno EBUSY: SHMK_SVC_PENDING_MAX
+        requests pending.  On failure the loan is kept."""
+        n = self._nbytes(nbytes)
+        ns = timeout_ns(timeout)
+        corr = ffi.new("uint64_t *")
+        servers = ffi.new("uint32_t *")
+        flags = lib.SHMK_REQ_NO_RESPONSE if no_response else 0
+        ptr = self._enter()
+        try:
+            ret = retry_eintr(
+                lambda t: lib.shmk_client_request(ptr, self._p.ptr, n, flags,
+                                                  corr, servers, t), ns,
+                timeout)
+            check(ret, "shmk_client_request",
+                  explained=ret in (-errno.ENOTCONN, -errno.ETIMEDOUT,
+                                    -errno.EBUSY, -errno.EINVAL))
+            self._consumed()
+        finally:
+            self._p.port.__exit__()
+        self.servers = int(servers[0])
+        return int(corr[0])
+
+    def stream(self, request, nbytes=None, last=False, timeout=None):
+        """One response of a stream to ``request`` (server,
+        shmk_server_stream()); ``last`` ends it.  Waits up to ``timeout``
+        (None: forever) while the client has a buffer of this server's
+        responses unread.  Error ECANCELED: the client cancelled the
+        request, or is gone (nothing was sent, the loan is kept:
+        discard() it).  On any failure the loan is kept."""
+        if not isinstance(request, Sample):
+            raise TypeError("stream() needs the request Sample")
+        n = self._nbytes(nbytes)
+        ns = timeout_ns(timeout)
+        flags = lib.SHMK_RESP_LAST if last else 0
+        ptr = self._enter()
+        try:
+            if request._p.port is not self._p.port:
+                raise Error(errno.EINVAL, "shmk_server_stream: the request "
+                            "was received by another port",
+                            "shmk_server_stream")
+            if request._p.done:
+                raise ClosedError("the request was released")
+            ret = retry_eintr(
+                lambda t: lib.shmk_server_stream(ptr, request._p.smp,
+                                                 self._p.ptr, n, flags, t),
+                ns, timeout)
+            check(ret, "shmk_server_stream",
+                  explained=ret in (-errno.ECANCELED, -errno.EINVAL))
+            self._consumed()
+        finally:
+            self._p.port.__exit__()
+
     def respond(self, request, nbytes=None):
         """Answer ``request`` (a Sample this server received and still
         holds) with the loan (server)."""
@@ -296,8 +423,9 @@ class Loan(_Held):
                             "shmk_server_respond")
             if request._p.done:
                 raise ClosedError("the request was released")
-            check(lib.shmk_server_respond(ptr, request._p.smp, self._p.ptr,
-                                          n), "shmk_server_respond")
+            ret = lib.shmk_server_respond(ptr, request._p.smp, self._p.ptr, n)
+            check(ret, "shmk_server_respond",
+                  explained=ret in (-errno.ECANCELED, -errno.EINVAL))
             self._consumed()
         finally:
             self._p.port.__exit__()

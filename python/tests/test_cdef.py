@@ -18,8 +18,8 @@ from shmk import _ffi
 from conftest import TOP
 
 CC = os.environ.get("CC", "cc")
-FUNCS = _ffi.FUNCS + _ffi.WAITSET_FUNCS
-TYPES = _ffi.TYPES + _ffi.WAITSET_TYPES
+FUNCS = _ffi.FUNCS + _ffi.WAITSET_FUNCS + _ffi.V04_FUNCS + _ffi.V05_FUNCS
+TYPES = _ffi.TYPES + _ffi.WAITSET_TYPES + _ffi.V04_TYPES
 
 
 def c_checks(funcs=FUNCS, types=TYPES):

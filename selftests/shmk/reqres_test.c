@@ -5,7 +5,9 @@
  * and their end, a server killed mid-stream (its death notice ends the
  * client's wait: -ECONNRESET, not a timeout), a client killed with a
  * stream pending (the server's wait for room ends with -ECANCELED),
- * cancel and fire-and-forget; no chunk is leaked.
+ * cancel and fire-and-forget; a cancel that reaches a server process
+ * asleep for room, a stale cancel of an earlier client generation, and a
+ * dead client's request seen as cancelled; no chunk is leaked.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -299,6 +301,168 @@ TEST(client_gone_and_cancel)
 	ASSERT_EQ(0, shmk_sub_release(cl, &smp));
 	ASSERT_EQ(-ENODATA, shmk_client_receive_for(cl, b, &smp, 0));
 	shmk_port_close(cl);
+	shmk_port_close(sv);
+	shmk_service_recover(s);
+	EXPECT_EQ(0, shmk_service_chunks_used(s));
+	close(fds[0]);
+	close(fds[1]);
+	shmk_service_close(s);
+}
+
+/*
+ * A cancel reaches a server in another process asleep in
+ * shmk_server_stream() for room (the device has no sleep slice: only the
+ * cancel's wake ends that sleep): its stream ends with -ECANCELED at
+ * once, shmk_server_cancelled() says 1, nothing more is delivered.
+ */
+TEST(cancel_wakes_server_process)
+{
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_REQRES);
+	char name[SHMK_SVC_NAME_MAX], ch;
+	struct shmk_service *s;
+	struct shmk_port *cl;
+	struct shmk_sample smp;
+	int fds[2], i, st = -1;
+	int64_t t0;
+	uint64_t corr;
+	pid_t kid;
+
+	NEED_DEVICE();
+	uniq(name, sizeof(name), "cancel");
+	c.max_publishers = 1;
+	c.buffer = 2;
+	ASSERT_EQ(0, shmk_service_open(name, &c, SHMK_SVC_CREATE, &s));
+	ASSERT_EQ(0, pipe(fds));
+	kid = fork();
+	ASSERT_LE(0, kid);
+	if (kid == 0) {
+		struct shmk_service *cs;
+		struct shmk_port *sv;
+		struct shmk_sample req;
+		void *pl;
+		int ret, n = 0;
+
+		CHILD_CHECK(shmk_service_open(name, NULL, 0, &cs) == 0);
+		CHILD_CHECK(shmk_server_open(cs, &sv) == 0);
+		CHILD_CHECK(write(fds[1], "s", 1) == 1);
+		CHILD_CHECK(shmk_server_receive(sv, &req, SHMK_FOREVER) == 0);
+		CHILD_CHECK(shmk_server_cancelled(sv, &req) == 0);
+		for (;;) {
+			CHILD_CHECK(shmk_pub_loan(sv, &pl) == 0);
+			ret = shmk_server_stream(sv, &req, pl, 4, 0, SHMK_FOREVER);
+			if (ret) {
+				CHILD_CHECK(shmk_pub_discard(sv, pl) == 0);
+				break;
+			}
+			n++;
+		}
+		CHILD_CHECK(ret == -ECANCELED);
+		CHILD_CHECK(shmk_server_cancelled(sv, &req) == 1);
+		/* Buffer 2, one received: 3 sent, the 4th waited. */
+		CHILD_CHECK(n == 3);
+		CHILD_CHECK(write(fds[1], "c", 1) == 1);
+		shmk_sub_release(sv, &req);
+		shmk_port_close(sv);
+		shmk_service_close(cs);
+		_exit(0);
+	}
+	ASSERT_EQ(1, read(fds[0], &ch, 1));
+	ASSERT_EQ(0, shmk_client_open(s, &cl));
+	corr = request(cl, 7, 0, NULL);
+	ASSERT_NE(0, corr);
+	ASSERT_EQ(0, shmk_client_receive_for(cl, corr, &smp, SHMK_FOREVER));
+	ASSERT_EQ(0, shmk_sub_release(cl, &smp));
+	usleep(200000);		/* the server fills the ring and sleeps */
+	t0 = now_ns();
+	ASSERT_EQ(0, shmk_client_cancel(cl, corr));
+	for (i = 0; i < 500 && waitpid(kid, &st, WNOHANG) == 0; i++)
+		usleep(10000);
+	if (i == 500) {
+		kill(kid, SIGKILL);
+		reap(kid);
+	}
+	ASSERT_GT(500, i) TH_LOG("the server slept on after the cancel");
+	ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	ASSERT_EQ(1, read(fds[0], &ch, 1));
+	ASSERT_EQ('c', ch);
+	TH_LOG("cancel to server's -ECANCELED: %lld us",
+	       (long long)(now_ns() - t0) / 1000);
+	/* What it sent before the cancel is released, not delivered. */
+	ASSERT_EQ(-EAGAIN, shmk_client_receive(cl, &smp, 0));
+	shmk_port_close(cl);
+	shmk_service_recover(s);
+	EXPECT_EQ(0, shmk_service_chunks_used(s));
+	close(fds[0]);
+	close(fds[1]);
+	shmk_service_close(s);
+}
+
+/*
+ * A cancel, and a request, of an earlier generation of a client slot do
+ * not touch the next client's request of the same id; a killed client's
+ * request is cancelled as soon as the module marks its slot dead.
+ */
+TEST(cancel_stale_and_dead)
+{
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_REQRES);
+	char name[SHMK_SVC_NAME_MAX], ch;
+	struct shmk_service *s;
+	struct shmk_port *sv, *cl;
+	struct shmk_sample old, req, smp;
+	int fds[2], i;
+	pid_t kid;
+
+	NEED_DEVICE();
+	uniq(name, sizeof(name), "stale");
+	c.max_publishers = 1;
+	ASSERT_EQ(0, shmk_service_open(name, &c, SHMK_SVC_CREATE, &s));
+	ASSERT_EQ(0, shmk_server_open(s, &sv));
+	ASSERT_EQ(0, shmk_client_open(s, &cl));
+	ASSERT_EQ(1, request(cl, 1, 0, NULL));
+	ASSERT_EQ(0, shmk_server_receive(sv, &old, 0));
+	ASSERT_EQ(0, shmk_client_cancel(cl, 1));
+	ASSERT_EQ(1, shmk_server_cancelled(sv, &old));
+	shmk_port_close(cl);
+	ASSERT_EQ(0, shmk_client_open(s, &cl));
+	ASSERT_EQ(1, request(cl, 2, 0, NULL));
+	ASSERT_EQ(0, shmk_server_receive(sv, &req, 0));
+	ASSERT_EQ(old.corr, req.corr);
+	ASSERT_EQ(old.origin, req.origin);
+	ASSERT_EQ(0, shmk_server_cancelled(sv, &req));
+	ASSERT_EQ(1, shmk_server_cancelled(sv, &old));
+	ASSERT_EQ(0, stream_n(sv, &req, 1, 1));
+	ASSERT_EQ(0, shmk_client_receive_for(cl, 1, &smp, 0));
+	ASSERT_EQ(0, shmk_sub_release(cl, &smp));
+	ASSERT_EQ(-ENODATA, shmk_client_receive_for(cl, 1, &smp, 0));
+	ASSERT_EQ(0, shmk_sub_release(sv, &old));
+	ASSERT_EQ(0, shmk_sub_release(sv, &req));
+	shmk_port_close(cl);
+
+	/* A client killed with a request pending. */
+	ASSERT_EQ(0, pipe(fds));
+	kid = fork();
+	ASSERT_LE(0, kid);
+	if (kid == 0) {
+		struct shmk_service *cs;
+
+		CHILD_CHECK(shmk_service_open(name, NULL, 0, &cs) == 0);
+		CHILD_CHECK(shmk_client_open(cs, &cl) == 0);
+		CHILD_CHECK(request(cl, 3, 0, NULL) != 0);
+		CHILD_CHECK(write(fds[1], "r", 1) == 1);
+		pause();
+		_exit(0);
+	}
+	ASSERT_EQ(1, read(fds[0], &ch, 1));
+	ASSERT_EQ(0, shmk_server_receive(sv, &req, SHMK_FOREVER));
+	ASSERT_EQ(0, shmk_server_cancelled(sv, &req));
+	kill(kid, SIGKILL);
+	ASSERT_EQ(128 + SIGKILL, reap(kid));
+	/* The module writes DEAD when the dead client's file goes. */
+	for (i = 0; i < 100 && shmk_server_cancelled(sv, &req) != 1; i++)
+		usleep(10000);
+	ASSERT_EQ(1, shmk_server_cancelled(sv, &req));
+	ASSERT_EQ(-ECANCELED, stream_n(sv, &req, 1, 1));
+	ASSERT_EQ(0, shmk_sub_release(sv, &req));
 	shmk_port_close(sv);
 	shmk_service_recover(s);
 	EXPECT_EQ(0, shmk_service_chunks_used(s));

@@ -7,6 +7,9 @@
  *                               the last one flagged as the stream's end
  *   reqres client NAME [COUNT]  send COUNT requests, print every response
  *                               and the end of the streams
+ *   reqres cancel NAME          send one request of 40 words, take the
+ *                               first response, then cancel: the server
+ *                               is told and stops its stream
  *
  * Up to two servers may run at once: each receives every request and
  * answers with a stream of its own; the client tells them apart by
@@ -22,7 +25,11 @@
 
 #include <shmk/shmk.h>
 
-/* Answer one request: one response per word, the last flagged. */
+/*
+ * Answer one request: one response per word, the last flagged.  Stops
+ * with -ECANCELED when the client no longer wants the rest (it cancelled,
+ * or left).
+ */
 static int serve(struct shmk_port *p, const struct shmk_sample *req)
 {
 	const char *in = req->data;
@@ -38,12 +45,19 @@ static int serve(struct shmk_port *p, const struct shmk_sample *req)
 		end = i;
 		while (i < len && in[i] == ' ')
 			i++;
+		/* Asked between responses: no loan for a cancelled request. */
+		if (shmk_server_cancelled(p, req) == 1)
+			return -ECANCELED;
 		ret = shmk_pub_loan(p, (void **)&pl);
 		if (ret)
 			return ret;
 		for (k = start; k < end; k++)
 			pl[k - start] = (char)toupper(in[k]);
-		/* Waits while the client has a buffer of our responses unread. */
+		/*
+		 * Waits while the client has a buffer of our responses
+		 * unread; a cancel ends the wait with -ECANCELED, and
+		 * nothing is published.
+		 */
 		ret = shmk_server_stream(p, req, pl, end - start,
 					 i < len && in[i] ? 0 : SHMK_RESP_LAST,
 					 1000000000LL);
@@ -66,8 +80,11 @@ int main(int argc, char **argv)
 	int n, i, ret;
 	char *pl;
 
-	if (argc < 3 || (strcmp(argv[1], "server") && strcmp(argv[1], "client"))) {
-		fprintf(stderr, "usage: %s server|client NAME [COUNT]\n", argv[0]);
+	if (argc < 3 || (strcmp(argv[1], "server") &&
+			 strcmp(argv[1], "client") &&
+			 strcmp(argv[1], "cancel"))) {
+		fprintf(stderr, "usage: %s server|client|cancel NAME [COUNT]\n",
+			argv[0]);
 		return 2;
 	}
 	n = argc > 3 ? atoi(argv[3]) : 5;
@@ -93,11 +110,42 @@ int main(int argc, char **argv)
 			/* Fire-and-forget requests get no answer. */
 			if (!(shmk_sample_flags(&smp) & SHMK_REQ_NO_RESPONSE))
 				ret = serve(p, &smp);
+			if (ret == -ECANCELED) {
+				printf("  the client cancelled: "
+				       "stream stopped\n");
+				ret = 0;
+			}
 			shmk_sub_release(p, &smp);
 		}
 		/* Responses not yet received when a server leaves are lost. */
 		if (!ret)
 			shmk_pub_drain(p, 1000000000LL);
+	} else if (argv[1][1] == 'a') {
+		/* cancel: take one response of a long stream, then stop it. */
+		uint64_t corr;
+		size_t off = 0;
+
+		ret = shmk_client_open(s, &p);
+		if (!ret)
+			ret = shmk_pub_loan(p, (void **)&pl);
+		for (i = 0; !ret && i < 40; i++)
+			off += (size_t)snprintf(pl + off, 256 - off, "%sw%d",
+						i ? " " : "", i);
+		if (!ret)
+			ret = shmk_client_request(p, pl, off + 1, 0, &corr,
+						  NULL, 1000000000LL);
+		if (!ret)
+			ret = shmk_client_receive_for(p, corr, &smp,
+						      1000000000LL);
+		if (!ret) {
+			printf("first response: %.*s\n", (int)smp.len,
+			       (const char *)smp.data);
+			shmk_sub_release(p, &smp);
+			/* The server is told: its stream stops. */
+			ret = shmk_client_cancel(p, corr);
+			printf("cancelled request %llu\n",
+			       (unsigned long long)corr);
+		}
 	} else {
 		ret = shmk_client_open(s, &p);
 		for (i = 0; !ret && i < n; i++) {
