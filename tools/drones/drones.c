@@ -67,10 +67,13 @@ enum op {
  * (libshmk's short spin, then a sleep in the kernel); WAIT_ADAPTIVE
  * busy-polls for SPIN_BLOCK_NS, about two cross-CPU wakeups of a virtual
  * machine, then blocks: an answer that comes soon is taken without a
- * wakeup, and a drone without work sleeps.  WAIT_AUTO (the default) is
- * WAIT_ADAPTIVE for a crew whose drones and master have a CPU each, and
- * WAIT_BLOCK for a larger one: a process that spins on a CPU another
- * needs delays it by more than a wakeup costs.
+ * wakeup, and a drone without work sleeps.  A crew that spins is pinned
+ * when it fits (crew_start()).
+ *
+ * WAIT_AUTO (the default) is WAIT_ADAPTIVE for a crew in which the master
+ * and every drone have a CPU of their own, WAIT_BLOCK for a larger one: a
+ * process that spins on a CPU that another needs delays it by more than
+ * a wakeup costs.  Documentation/drones.rst has the figures of each.
  */
 enum wait_mode {
 	WAIT_ADAPTIVE = 0,
@@ -79,8 +82,8 @@ enum wait_mode {
 	WAIT_AUTO = 3,
 };
 
-static enum wait_mode wait_mode = WAIT_ADAPTIVE;	/* this crew's */
-static enum wait_mode wait_opt = WAIT_AUTO;		/* --wait */
+static enum wait_mode wait_mode = WAIT_BLOCK;	/* this crew's */
+static enum wait_mode wait_opt = WAIT_AUTO;	/* --wait */
 static const char *const wait_name[] = { "adaptive", "spin", "block", "auto" };
 
 enum transport {
@@ -587,6 +590,22 @@ static void crew_stop(struct crew *cr)
 }
 
 /* Start @n drones on transport @t. */
+static long ncpu_online;
+static int pin_crew;
+
+/* Pin the calling process to CPU @cpu, or let it run anywhere (-1). */
+static void pin_to(int cpu)
+{
+	cpu_set_t set;
+	long i;
+
+	CPU_ZERO(&set);
+	for (i = 0; i < ncpu_online && i < CPU_SETSIZE; i++)
+		if (cpu < 0 || i == cpu)
+			CPU_SET(i, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
 static int crew_start(struct crew *cr, enum transport t, unsigned int n)
 {
 	struct shmk_svc_config cfg = {
@@ -614,6 +633,15 @@ static int crew_start(struct crew *cr, enum transport t, unsigned int n)
 	for (d = 0; d < n; d++)
 		cr->fd[d] = -1;
 	live_crew = cr;
+	/*
+	 * A crew that spins and fits (the master and each drone a CPU of
+	 * its own) is pinned, master on the first CPU, drone d on the
+	 * (d + 1)th, with either transport: two processes that busy-poll
+	 * must never share a CPU (each hand-over would wait for a yield).
+	 * Any other crew is left to the scheduler.
+	 */
+	pin_crew = wait_mode != WAIT_BLOCK && n + 1 <= (unsigned int)ncpu_online;
+	pin_to(pin_crew ? 0 : -1);
 	fflush(stdout);
 	for (d = 0; d < n; d++) {
 		if (t == T_SHMK) {
@@ -651,6 +679,8 @@ static int crew_start(struct crew *cr, enum transport t, unsigned int n)
 			 */
 			signal(SIGINT, SIG_DFL);
 			signal(SIGTERM, SIG_DFL);
+			if (pin_crew)
+				pin_to((int)d + 1);
 			if (t == T_SOCK) {
 				close(sv[0]);
 				for (e = 0; e < d; e++)
@@ -919,7 +949,8 @@ static void usage(FILE *f)
 "  --wait MODE       how shmk's master and drones wait: adaptive (busy-poll\n"
 "                    50 us, then block), spin (busy-poll, yielding the CPU\n"
 "                    after 20 us), block, or auto (the default: adaptive\n"
-"                    when the drones and the master have a CPU each, else block)\n"
+"                    when the master and each drone have a CPU, else block);\n"
+"                    a crew that spins and fits is pinned, one CPU each\n"
 "  -h, --help        this text\n"
 "\n"
 "Exit status: 0 when every result was verified, 1 when one was wrong,\n"
@@ -1113,7 +1144,7 @@ int main(int argc, char **argv)
 	int failed = 0, ret;
 	double worst = 0;		/* the largest shmk / socket of the goal */
 	enum wait_mode crew_wait[3] = { WAIT_BLOCK, WAIT_BLOCK, WAIT_BLOCK };
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	long ncpu = ncpu_online = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned int ngoal = 0;
 	struct opts o;
 	struct crew cr;
@@ -1263,10 +1294,13 @@ int main(int argc, char **argv)
 		       o.width, o.height, o.maxiter, o.rows, fmt_ns(buf, sizeof(buf), single_ns));
 	printf("shmk waits (--wait %s):", wait_name[wait_opt]);
 	for (di = 0; di < nd; di++)
-		printf(" %s with %u drone%s%s", wait_name[crew_wait[di]], dlist[di],
-		       dlist[di] > 1 ? "s" : "", di + 1 < nd ? "," : "\n");
+		printf(" %s%s with %u drone%s%s", wait_name[crew_wait[di]],
+		       crew_wait[di] != WAIT_BLOCK && dlist[di] + 1 <= (unsigned int)ncpu ?
+		       " pinned" : "", dlist[di], dlist[di] > 1 ? "s" : "",
+		       di + 1 < nd ? "," : "\n");
 	printf("(adaptive: busy-poll 50 us, then a blocking receive; spin: busy-poll; "
-	       "block: blocking receives)\n");
+	       "block: blocking receives;\n pinned: the master and each drone on a CPU "
+	       "of its own, socket runs too)\n");
 	printf("\n%-6s %9s %6s | %-30s | %-30s | %s\n", "work", "size", "drones",
 	       "shmk: elapsed  exchange  share", "socket: elapsed exchange share",
 	       "shmk/socket");
