@@ -541,6 +541,66 @@ static void test_no_false_sharing(void **state)
 	}
 }
 
+/*
+ * Warm loans (issue 12): a publisher gets back the chunk it last gave
+ * back, not the next one round the pool.  With buffer 1 its ring keeps
+ * the last sample, so a publisher whose subscriber keeps up alternates
+ * between two chunks; a discarded loan comes back at once.  Which chunks
+ * are held, by whom, and what the subscriber receives are unchanged.
+ */
+static void test_warm_loans(void **state)
+{
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_PUBSUB);
+	char name[SHMK_SVC_NAME_MAX];
+	struct shmk_service *s;
+	struct shmk_port *pub, *sub;
+	struct shmk_sample smp;
+	uint32_t got[8], i;
+	void *pl, *again;
+
+	(void)state;
+	c.max_publishers = 1;
+	c.max_subscribers = 1;
+	c.buffer = 1;
+	c.max_loans = 1;
+	c.max_borrow = 1;
+	s = new_service(&c, name);
+	assert_true(s->v.g.nchunks > 3);	/* round robin would move on */
+	assert_int_equal(shmk_pub_open(s, &pub), 0);
+	assert_int_equal(shmk_sub_open(s, &sub), 0);
+	for (i = 0; i < 8; i++) {
+		assert_int_equal(shmk_pub_loan(pub, &pl), 0);
+		got[i] = chunk_of(pub, pl);
+		memcpy(pl, &i, sizeof(i));
+		assert_int_equal(shmk_pub_publish(pub, pl, sizeof(i), 0), 0);
+		assert_int_equal(shmk_sub_receive(sub, &smp, 0), 0);
+		assert_int_equal(smp.chunk, got[i]);
+		assert_int_equal(smp.seq, i);
+		assert_memory_equal(smp.data, &i, sizeof(i));
+		assert_int_equal(shmk_sub_release(sub, &smp), 0);
+		/* The ring keeps its reference on the last sample only. */
+		assert_int_equal(holders(s, got[i]), pub->bit);
+		if (i)
+			assert_int_equal(holders(s, got[i - 1]), 0);
+	}
+	assert_int_not_equal(got[0], got[1]);
+	for (i = 2; i < 8; i++)
+		assert_int_equal(got[i], got[i - 2]);
+	assert_int_equal(shmk_service_chunks_used(s), 1);
+	/* A discarded loan is the next one. */
+	assert_int_equal(shmk_pub_loan(pub, &pl), 0);
+	assert_int_equal(chunk_of(pub, pl), got[6]);
+	assert_int_equal(shmk_pub_discard(pub, pl), 0);
+	assert_int_equal(holders(s, got[6]), 0);
+	assert_int_equal(shmk_pub_loan(pub, &again), 0);
+	assert_ptr_equal(again, pl);
+	assert_int_equal(shmk_pub_discard(pub, again), 0);
+	shmk_port_close(sub);
+	shmk_port_close(pub);
+	assert_int_equal(shmk_service_chunks_used(s), 0);
+	drop_service(s, name);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -550,6 +610,7 @@ int main(void)
 		cmocka_unit_test(test_long_generation),
 		cmocka_unit_test(test_no_false_sharing),
 		cmocka_unit_test(test_pool_empty),
+		cmocka_unit_test(test_warm_loans),
 	};
 
 	use_memfd_backend();

@@ -3,7 +3,7 @@
  * shmk-bench - shmk latency, throughput and wakeup benchmarks, each
  * against the usual alternatives measured in the same run.
  *
- *   shmk-bench [OPTIONS] [wakeup|latency|queues|pubsub|reqres|shm|mutex|all]...
+ *   shmk-bench [OPTIONS] [wakeup|latency|queues|pubsub|reqres|payload|fanout|drones|shm|mutex|all]...
  *
  * Subcommands live in shmk-bench-<topic>.c; this file parses the options,
  * keeps the results, and writes them as a table, JSON (--json FILE) and a
@@ -36,6 +36,14 @@ struct sb_opts sb = {
 static struct sb_result *results;
 static size_t nresults, room;
 static double load_start;
+
+/* Issue 12's goals measured in this run (sb_goal()). */
+#define GOALS_MAX	32
+static struct {
+	char what[80], against[64];
+	double ratio, goal;
+} goals[GOALS_MAX];
+static unsigned int ngoals;
 
 /* Results */
 
@@ -158,6 +166,56 @@ void sb_print_table(const char *group, const char *title)
 	fflush(stdout);
 }
 
+/* Goals */
+
+static void goal_print(FILE *f, unsigned int i)
+{
+	double r = goals[i].ratio, g = goals[i].goal;
+
+	if (r <= 0) {
+		fprintf(f, "%s: not measured in this run (goal: at most %.2fx %s)\n",
+			goals[i].what, g, goals[i].against);
+		return;
+	}
+	fprintf(f, "%s: %.2fx %s (goal: at most %.2fx): ", goals[i].what, r,
+		goals[i].against, g);
+	if (r <= g)
+		fprintf(f, "met\n");
+	else
+		fprintf(f, "missed by %.0f %%\n", (r / g - 1) * 100);
+}
+
+void sb_goal(const char *what, double ratio, const char *against, double goal)
+{
+	if (ngoals == GOALS_MAX)
+		return;
+	snprintf(goals[ngoals].what, sizeof(goals[ngoals].what), "%s", what);
+	snprintf(goals[ngoals].against, sizeof(goals[ngoals].against), "%s", against);
+	goals[ngoals].ratio = ratio;
+	goals[ngoals].goal = goal;
+	printf("goal: ");
+	goal_print(stdout, ngoals++);
+	fflush(stdout);
+}
+
+static void goals_summary(void)
+{
+	unsigned int i, met = 0;
+
+	if (!ngoals)
+		return;
+	for (i = 0; i < ngoals; i++)
+		met += goals[i].ratio > 0 && goals[i].ratio <= goals[i].goal;
+	printf("== goals (issue 12), load average %.2f at the start: %u of %u met\n",
+	       load_start, met, ngoals);
+	for (i = 0; i < ngoals; i++) {
+		printf("  ");
+		goal_print(stdout, i);
+	}
+	if (load_start > 0.5)
+		printf("  (other work was running: rerun on a quiet machine before believing a miss)\n");
+}
+
 /* Helpers */
 
 uint64_t sb_now_ns(void)
@@ -245,6 +303,17 @@ static int write_json(const char *path)
 		if (r->rate)
 			fprintf(f, ", \"rate\": %.3f, \"rate_unit\": \"%s\"", r->rate, r->rate_unit);
 		fprintf(f, "}%s\n", i + 1 < nresults ? "," : "");
+	}
+	fprintf(f, "  ],\n  \"goals\": [\n");
+	for (i = 0; i < ngoals; i++) {
+		fprintf(f, "    {\"goal\": ");
+		json_str(f, goals[i].what);
+		fprintf(f, ", \"against\": ");
+		json_str(f, goals[i].against);
+		fprintf(f, ", \"ratio\": %.4f, \"at_most\": %.2f, \"met\": %s}%s\n",
+			goals[i].ratio, goals[i].goal,
+			goals[i].ratio > 0 && goals[i].ratio <= goals[i].goal ?
+			"true" : "false", i + 1 < ngoals ? "," : "");
 	}
 	fprintf(f, "  ]\n}\n");
 	if (fclose(f)) {
@@ -337,6 +406,64 @@ static int write_plot(const char *path)
 	return 0;
 }
 
+/*
+ * drones: run the drones demo found next to this program (build/tools/,
+ * build/guest/) on the a+b jobs with 1 and 2 drones, show its table and
+ * take its goal line (Documentation/drones.rst).
+ */
+static int sb_drones(void)
+{
+	char self[4096], cmd[4400], line[512], *slash;
+	double worst = 0;
+	ssize_t n;
+	FILE *f;
+
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0) {
+		fprintf(stderr, "shmk-bench: drones: where am I? %s\n", strerror(errno));
+		return 1;
+	}
+	self[n] = 0;
+	slash = strrchr(self, '/');
+	if (slash)
+		*slash = 0;
+	snprintf(cmd, sizeof(cmd), "%s/drones", self);
+	if (access(cmd, X_OK)) {
+		/* An installed shmk-bench: the demo stays in the build tree. */
+		printf("== drones: skipped (no %s: it is built by make tools, not installed)\n",
+		       cmd);
+		sb_goal("drones, a+b 10 to 1,000,000 elements, 1 and 2 drones", 0,
+			"the Unix-socket time, at worst", 0.5);
+		return 0;
+	}
+	snprintf(cmd, sizeof(cmd), "'%s/drones' --drones 2 --mandel off --reps %d 2>&1",
+		 self, sb.quick ? 5 : 21);
+	printf("== drones: %s\n", cmd);
+	fflush(stdout);
+	f = popen(cmd, "r");
+	if (!f) {
+		fprintf(stderr, "shmk-bench: drones: %s\n", strerror(errno));
+		return 1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "goal: ", 6)) {
+			char *at = strstr(line, "at worst ");
+
+			if (at)
+				worst = strtod(at + 9, NULL);
+			continue;
+		}
+		fputs(line, stdout);
+	}
+	if (pclose(f)) {
+		fprintf(stderr, "shmk-bench: drones failed (is %s/drones built? make tools)\n", self);
+		return 1;
+	}
+	sb_goal("drones, a+b 10 to 1,000,000 elements, 1 and 2 drones", worst,
+		"the Unix-socket time, at worst", 0.5);
+	return 0;
+}
+
 /* Options */
 
 static int parse_sizes(const char *arg)
@@ -375,9 +502,14 @@ static void usage(FILE *f)
 		"  pubsub   libshmk publish-subscribe ping-pong, 8 B .. 16 MiB, busy-poll and\n"
 		"           blocking, vs cache-line and futex floors, Unix socket, pipe, POSIX mq\n"
 		"  reqres   libshmk request-response round trip vs the same baselines\n"
+		"  payload  pub-sub ping-pong whose payload (4K, 1M, 16M) is written and read\n"
+		"           in full, vs a shared-memory ping-pong reusing one buffer\n"
+		"  fanout   publish cost with 1 to 63 busy-polling subscribers\n"
+		"  drones   the drones demo next to this program: a+b jobs, 1 and 2 drones,\n"
+		"           shmk against Unix sockets\n"
 		"  shm      raw reads and writes of region memory, 1 KiB .. 1 MiB, vs memcpy\n"
 		"  mutex    process-shared pthread mutex and futex lock in a region\n"
-		"  all      all of the above\n"
+		"  all      all of the above; the run ends with issue 12's goals, met or not\n"
 		"\n"
 		"options:\n"
 		"  -n, --rounds N    timed round trips (samples) per figure (default 20000)\n"
@@ -423,6 +555,8 @@ int main(int argc, char **argv)
 		{ "wakeup", sb_wakeup }, { "latency", sb_latency },
 		{ "shm", sb_shm }, { "mutex", sb_mutex }, { "queues", sb_queues },
 		{ "pubsub", sb_pubsub }, { "reqres", sb_reqres },
+		{ "payload", sb_payload }, { "fanout", sb_fanout },
+		{ "drones", sb_drones },
 	};
 	const char *json = NULL, *plot = NULL;
 	int c, i, k, rc = 0, sizes_given = 0, ncpu;
@@ -529,6 +663,7 @@ int main(int argc, char **argv)
 		if (want && cmds[k].fn())
 			rc = 1;
 	}
+	goals_summary();
 	if (json && write_json(json))
 		rc = 1;
 	else if (json)

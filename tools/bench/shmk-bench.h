@@ -84,12 +84,25 @@ static inline void sb_relax(void)
  * "mq", ...; shmk-bench-ipc.c) and record them in @group as @label, at
  * size @at.
  * With @len 0 the shm+ transports move no payload: shm+spin is then the
- * cache-line ping-pong, shm+futex the futex ping-pong.
+ * cache-line ping-pong (a line each way), shm+futex the futex ping-pong.
+ * "shm+line" (no payload) is the one-cache-line floor: one word in one
+ * line that the two sides store in turn, a plain store and an acquire
+ * load per hop.
  * Return: 0; 1 when the transport cannot run here (one CPU for shm+spin,
  * a message larger than POSIX mq allows); -1 on failure.
  */
 int sb_ipc_roundtrip(const char *group, const char *label,
 		     const char *transport, uint64_t len, uint64_t at);
+
+/*
+ * A goal of issue 12: @what (e.g. "pub-sub busy-poll, 8 B one way")
+ * measured at @ratio times @against (e.g. "the one-cache-line floor"),
+ * the goal being at most @goal times.  Printed at once as
+ * "WHAT: 1.80x AGAINST (goal: at most 2.00x): met" (or "missed by N %"),
+ * again in the summary at the end of the run, and written to --json.
+ * @ratio <= 0: could not be measured in this run.
+ */
+void sb_goal(const char *what, double ratio, const char *against, double goal);
 
 /* The subcommands; each returns 0, or 1 when it could not run. */
 int sb_wakeup(void);
@@ -99,5 +112,7 @@ int sb_shm(void);
 int sb_mutex(void);
 int sb_pubsub(void);
 int sb_reqres(void);
+int sb_payload(void);
+int sb_fanout(void);
 
 #endif /* SHMK_BENCH_H */

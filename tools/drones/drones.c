@@ -29,6 +29,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,12 +49,42 @@
 #define SIZES_MAX	16
 #define RECV_SLICE_NS	1000000000LL	/* check for dead peers this often */
 #define START_TIMEOUT_S	30		/* a drone has this long to open its port */
+#define SPIN_YIELD_NS	20000		/* --wait spin: then sched_yield() between polls */
+#define SPIN_BLOCK_NS	50000		/* --wait adaptive: then a blocking receive */
+#define DRONES_GOAL	0.5		/* issue 12: shmk / socket at every a+b size */
 
 enum op {
 	OP_ADD = 1,
 	OP_MANDEL = 2,
 	OP_QUIT = 3,
 };
+
+/*
+ * How the shmk master and drones wait for a request or a response.
+ * WAIT_SPIN busy-polls (timeout 0 in a loop), yielding the CPU between
+ * polls once it has polled for SPIN_YIELD_NS, so that a spinner shares
+ * its CPU with a process that has work; WAIT_BLOCK is a blocking receive
+ * (libshmk's short spin, then a sleep in the kernel); WAIT_ADAPTIVE
+ * busy-polls for SPIN_BLOCK_NS, about two cross-CPU wakeups of a virtual
+ * machine, then blocks: an answer that comes soon is taken without a
+ * wakeup, and a drone without work sleeps.  A crew that spins is pinned
+ * when it fits (crew_start()).
+ *
+ * WAIT_AUTO (the default) is WAIT_ADAPTIVE for a crew in which the master
+ * and every drone have a CPU of their own, WAIT_BLOCK for a larger one: a
+ * process that spins on a CPU that another needs delays it by more than
+ * a wakeup costs.  Documentation/drones.rst has the figures of each.
+ */
+enum wait_mode {
+	WAIT_ADAPTIVE = 0,
+	WAIT_SPIN = 1,
+	WAIT_BLOCK = 2,
+	WAIT_AUTO = 3,
+};
+
+static enum wait_mode wait_mode = WAIT_BLOCK;	/* this crew's */
+static enum wait_mode wait_opt = WAIT_AUTO;	/* --wait */
+static const char *const wait_name[] = { "adaptive", "spin", "block", "auto" };
 
 enum transport {
 	T_SHMK = 0,
@@ -152,6 +183,44 @@ static uint64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Receive with @recv (shmk_server_receive or shmk_client_receive) as
+ * wait_mode says: 0, or what @recv returned; -ETIMEDOUT after
+ * RECV_SLICE_NS without one, so that the caller checks its peer.
+ */
+static int recv_as_told(int (*recv)(struct shmk_port *, struct shmk_sample *,
+				    int64_t),
+			struct shmk_port *p, struct shmk_sample *smp)
+{
+	uint64_t t0;
+	int ret;
+
+	if (wait_mode == WAIT_BLOCK)
+		return recv(p, smp, RECV_SLICE_NS);
+	ret = recv(p, smp, 0);
+	if (ret != -EAGAIN)
+		return ret;
+	t0 = now_ns();
+	for (;;) {
+		uint64_t dt;
+
+		ret = recv(p, smp, 0);
+		if (ret != -EAGAIN)
+			return ret;
+		dt = now_ns() - t0;
+		if (dt > (uint64_t)RECV_SLICE_NS)
+			return -ETIMEDOUT;
+		if (wait_mode == WAIT_ADAPTIVE && dt > SPIN_BLOCK_NS)
+			return recv(p, smp, RECV_SLICE_NS);
+		if (dt > SPIN_YIELD_NS)
+			sched_yield();
+#if defined(__x86_64__) || defined(__i386__)
+		else
+			__builtin_ia32_pause();
+#endif
+	}
 }
 
 static uint64_t align_up(uint64_t x, uint64_t a)
@@ -324,7 +393,7 @@ static int drone_shmk(const char *svc_name)
 		goto out;
 	}
 	for (;;) {
-		ret = shmk_server_receive(srv, &req, RECV_SLICE_NS);
+		ret = recv_as_told(shmk_server_receive, srv, &req);
 		if (ret == -ETIMEDOUT || ret == -EINTR) {
 			if (getppid() != master_pid) {
 				ret = -EPIPE;	/* orphaned */
@@ -521,6 +590,22 @@ static void crew_stop(struct crew *cr)
 }
 
 /* Start @n drones on transport @t. */
+static long ncpu_online;
+static int pin_crew;
+
+/* Pin the calling process to CPU @cpu, or let it run anywhere (-1). */
+static void pin_to(int cpu)
+{
+	cpu_set_t set;
+	long i;
+
+	CPU_ZERO(&set);
+	for (i = 0; i < ncpu_online && i < CPU_SETSIZE; i++)
+		if (cpu < 0 || i == cpu)
+			CPU_SET(i, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
 static int crew_start(struct crew *cr, enum transport t, unsigned int n)
 {
 	struct shmk_svc_config cfg = {
@@ -548,6 +633,15 @@ static int crew_start(struct crew *cr, enum transport t, unsigned int n)
 	for (d = 0; d < n; d++)
 		cr->fd[d] = -1;
 	live_crew = cr;
+	/*
+	 * A crew that spins and fits (the master and each drone a CPU of
+	 * its own) is pinned, master on the first CPU, drone d on the
+	 * (d + 1)th, with either transport: two processes that busy-poll
+	 * must never share a CPU (each hand-over would wait for a yield).
+	 * Any other crew is left to the scheduler.
+	 */
+	pin_crew = wait_mode != WAIT_BLOCK && n + 1 <= (unsigned int)ncpu_online;
+	pin_to(pin_crew ? 0 : -1);
 	fflush(stdout);
 	for (d = 0; d < n; d++) {
 		if (t == T_SHMK) {
@@ -585,6 +679,8 @@ static int crew_start(struct crew *cr, enum transport t, unsigned int n)
 			 */
 			signal(SIGINT, SIG_DFL);
 			signal(SIGTERM, SIG_DFL);
+			if (pin_crew)
+				pin_to((int)d + 1);
 			if (t == T_SOCK) {
 				close(sv[0]);
 				for (e = 0; e < d; e++)
@@ -672,7 +768,7 @@ static int crew_recv(struct crew *cr, unsigned int d, const struct task *tk,
 
 	if (cr->t == T_SHMK) {
 		for (;;) {
-			ret = shmk_client_receive(cr->client[d], &smp, RECV_SLICE_NS);
+			ret = recv_as_told(shmk_client_receive, cr->client[d], &smp);
 			if (ret != -ETIMEDOUT && ret != -EINTR)
 				break;
 			if (!drone_alive(cr, d))
@@ -850,6 +946,11 @@ static void usage(FILE *f)
 "  --reps N          timed repetitions of each job, after a warm-up (default 5)\n"
 "  --transport T     shmk, socket or both (default both)\n"
 "  --out FILE        write the image as a PNG\n"
+"  --wait MODE       how shmk's master and drones wait: adaptive (busy-poll\n"
+"                    50 us, then block), spin (busy-poll, yielding the CPU\n"
+"                    after 20 us), block, or auto (the default: adaptive\n"
+"                    when the master and each drone have a CPU, else block);\n"
+"                    a crew that spins and fits is pinned, one CPU each\n"
 "  -h, --help        this text\n"
 "\n"
 "Exit status: 0 when every result was verified, 1 when one was wrong,\n"
@@ -883,6 +984,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "reps", required_argument, NULL, 'R' },
 		{ "transport", required_argument, NULL, 't' },
 		{ "out", required_argument, NULL, 'o' },
+		{ "wait", required_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -969,6 +1071,15 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'o':
 			o->out = optarg;
 			break;
+		case 'W':
+			for (c = 0; c < 4 && strcmp(optarg, wait_name[c]); c++)
+				;
+			if (c == 4) {
+				c = 'W';
+				goto bad;
+			}
+			wait_opt = (enum wait_mode)c;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -988,8 +1099,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	return 0;
 bad:
 	fprintf(stderr, PROG ": bad value for --%s: %s\n", lo[c == 'd' ? 0 : c == 's' ? 1 :
-		c == 'g' ? 2 : c == 'm' ? 3 : c == 'i' ? 4 : c == 'r' ? 5 : c == 'R' ? 6 : 7].name,
-		optarg);
+		c == 'g' ? 2 : c == 'm' ? 3 : c == 'i' ? 4 : c == 'r' ? 5 : c == 'R' ? 6 :
+		c == 't' ? 7 : 9].name, optarg);
 	return -1;
 }
 
@@ -1031,6 +1142,10 @@ int main(int argc, char **argv)
 	double *expect_c[SIZES_MAX];
 	uint8_t *expect_img = NULL;
 	int failed = 0, ret;
+	double worst = 0;		/* the largest shmk / socket of the goal */
+	enum wait_mode crew_wait[3] = { WAIT_BLOCK, WAIT_BLOCK, WAIT_BLOCK };
+	long ncpu = ncpu_online = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned int ngoal = 0;
 	struct opts o;
 	struct crew cr;
 	const char *backend;
@@ -1127,6 +1242,11 @@ int main(int argc, char **argv)
 			continue;
 		ar = t == T_SHMK ? &sh_ar : &priv_ar;
 		for (di = 0; di < nd; di++) {
+			/* The drones inherit it when they are forked. */
+			wait_mode = wait_opt != WAIT_AUTO ? wait_opt :
+				    dlist[di] + 1 <= (unsigned int)ncpu ?
+				    WAIT_ADAPTIVE : WAIT_BLOCK;
+			crew_wait[di] = wait_mode;
 			if (crew_start(&cr, t, dlist[di]))
 				return 2;
 			for (ri = 0; ri < nrows; ri++) {
@@ -1172,16 +1292,42 @@ int main(int argc, char **argv)
 	if (o.width)
 		printf("mandel %ux%u, %u iterations, %u row(s) per request; one process alone: %s\n",
 		       o.width, o.height, o.maxiter, o.rows, fmt_ns(buf, sizeof(buf), single_ns));
-	printf("\n%-6s %9s %6s | %-30s | %-30s\n", "work", "size", "drones",
-	       "shmk: elapsed  exchange  share", "socket: elapsed exchange share");
+	printf("shmk waits (--wait %s):", wait_name[wait_opt]);
+	for (di = 0; di < nd; di++)
+		printf(" %s%s with %u drone%s%s", wait_name[crew_wait[di]],
+		       crew_wait[di] != WAIT_BLOCK && dlist[di] + 1 <= (unsigned int)ncpu ?
+		       " pinned" : "", dlist[di], dlist[di] > 1 ? "s" : "",
+		       di + 1 < nd ? "," : "\n");
+	printf("(adaptive: busy-poll 50 us, then a blocking receive; spin: busy-poll; "
+	       "block: blocking receives;\n pinned: the master and each drone on a CPU "
+	       "of its own, socket runs too)\n");
+	printf("\n%-6s %9s %6s | %-30s | %-30s | %s\n", "work", "size", "drones",
+	       "shmk: elapsed  exchange  share", "socket: elapsed exchange share",
+	       "shmk/socket");
 	for (ri = 0; ri < nrows; ri++) {
 		for (di = 0; di < nd; di++) {
+			const struct result *rs = &res[ri][di][T_SHMK], *ro = &res[ri][di][T_SOCK];
+
 			printf("%-6s %9" PRIu64 " %6u", rows[ri].name, rows[ri].size, dlist[di]);
 			for (t = 0; t < T_COUNT; t++)
 				print_cell(&res[ri][di][t]);
+			if (rs->ok && ro->ok && ro->elapsed) {
+				double q = (double)rs->elapsed / (double)ro->elapsed;
+
+				printf(" | %6.2fx", q);
+				/* Issue 12's goal: the a+b jobs, 1 and 2 drones. */
+				if (rows[ri].job.op == OP_ADD && dlist[di] <= 2) {
+					worst = q > worst ? q : worst;
+					ngoal++;
+				}
+			}
 			printf("\n");
 		}
 	}
+	if (ngoal)
+		printf("\ngoal: a+b with 1 and 2 drones, every size: at worst %.2fx the Unix-socket "
+		       "time (goal: at most %.2fx): %s\n", worst, DRONES_GOAL,
+		       worst <= DRONES_GOAL ? "met" : "missed");
 
 	if (o.out && !failed) {
 		uint8_t pal[256][3];
