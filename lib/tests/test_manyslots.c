@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -21,7 +22,30 @@
 #include "msgutil.h"
 #include "../svc.h"
 
+#ifndef SHMK_CRASHPOINTS
+#error "build with -DSHMK_CRASHPOINTS (lib/Makefile): the hook below"
+#endif
+
 #define NSUB	(SHMK_SVC_SLOTS_MAX - 1)
+
+/*
+ * The crash points of the inline code of lib/svc.h compiled into this
+ * file call this (the library linked is the normal one): a test may
+ * inject another participant's step there, deterministically.
+ */
+static void (*cp_hook)(void);
+static unsigned long cp_hits;
+
+void shmk__cp(struct shmk_cp_site *site)
+{
+	void (*fn)(void) = cp_hook;
+
+	(void)site;
+	cp_hits++;
+	cp_hook = NULL;
+	if (fn)
+		fn();
+}
 
 /* A port fd each, and then some: raise the soft limit to the hard one. */
 static void enough_fds(void)
@@ -433,6 +457,11 @@ static void *race_pub(void *arg)
 		}
 		for (i = 0; i < RACE_W; i++)
 			pl[i] = r->id << 32 | n;
+		/* Still ours after a while: nobody else loaned it. */
+		sched_yield();
+		for (i = 0; i < RACE_W; i++)
+			if (pl[i] != (r->id << 32 | n))
+				r->bad = 1;
 		if (shmk_pub_publish(r->p, pl, RACE_W * 8, 0)) {
 			r->bad = 1;
 			break;
@@ -459,6 +488,10 @@ static void *race_sub(void *arg)
 			if (x[i] != x[0])
 				r->bad = 1;
 		if ((x[0] & 0xffffffffU) != smp.seq)
+			r->bad = 1;
+		/* Still the same after a while: nobody loaned it meanwhile. */
+		sched_yield();
+		if (memcmp(x, smp.data, sizeof(x)))
 			r->bad = 1;
 		r->got++;
 		if (shmk_sub_release(r->p, &smp))
@@ -524,6 +557,63 @@ static void test_wide_claims_race(void **state)
 	drop_service(s, name);
 }
 
+static struct svc_view *hk_v;
+
+/* Allocator B (slot 70) CASes its word after A's pass 1, before A's CAS. */
+static void race_b_cas(void)
+{
+	atomic_fetch_or(hold_word(hk_v, 0, 70), SLOT_BIT(70));
+}
+
+/*
+ * hold_claim()'s handshake, interleaved by hand (3 words): allocator A
+ * (slot 0) passed pass 1 when B (slot 70) took its word; A's CAS works
+ * on its own word, its pass 2 sees B and backs off, leaving its word 0.
+ * A consumer's bit in another word keeps an allocator off; a consumer
+ * (slot 100) sees the producer's bit (slot 1) across words.
+ */
+static void test_claim_interleaved(void **state)
+{
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_PUBSUB);
+	struct shmk_service *s;
+	char name[SHMK_SVC_NAME_MAX];
+	int had;
+
+	(void)state;
+	c.payload_max = 8;
+	c.max_publishers = 66;
+	c.max_subscribers = 64;
+	s = new_service(&c, name);
+	hk_v = &s->v;
+	assert_int_equal(s->v.g.mwords, 3);
+	/* Free: A claims it, alone. */
+	assert_int_equal(hold_claim(&s->v, 0, 0), 1);
+	hold_drop(&s->v, 0, 0);
+	assert_false(hold_busy(&s->v, 0));
+	/* B's CAS between A's pass 1 and A's CAS: A backs off. */
+	cp_hook = race_b_cas;
+	cp_hits = 0;
+	assert_int_equal(hold_claim(&s->v, 0, 0), 0);
+	assert_int_equal(cp_hits, 2);	/* the CAS's and the back-off's */
+	assert_int_equal(atomic_load(hold_word(&s->v, 0, 0)), 0);
+	assert_int_equal(atomic_load(hold_word(&s->v, 0, 70)), SLOT_BIT(70));
+	hold_drop(&s->v, 0, 70);
+	/* A holder in word 2: pass 1 refuses, nothing is written. */
+	assert_int_equal(hold_claim(&s->v, 1, 129), 1);
+	cp_hits = 0;
+	assert_int_equal(hold_claim(&s->v, 1, 0), 0);
+	assert_int_equal(cp_hits, 0);
+	/* A consumer in word 1 sees the producer's ring bit in word 0. */
+	assert_int_equal(hold_add(&s->v, 1, 100, 129, &had), 1);
+	assert_false(had);
+	assert_int_equal(hold_add(&s->v, 1, 100, 1, &had), 0);
+	assert_true(had);
+	hold_drop(&s->v, 1, 100);
+	hold_drop(&s->v, 1, 129);
+	assert_int_equal(shmk_service_chunks_used(s), 0);
+	drop_service(s, name);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -532,6 +622,7 @@ int main(void)
 		cmocka_unit_test(test_wakes_only_sleepers),
 		cmocka_unit_test(test_reqres_many_clients),
 		cmocka_unit_test(test_wide_claims_race),
+		cmocka_unit_test(test_claim_interleaved),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

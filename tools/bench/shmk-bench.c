@@ -375,6 +375,7 @@ static void usage(FILE *f)
 		"  pubsub   libshmk publish-subscribe ping-pong, 8 B .. 16 MiB, busy-poll and\n"
 		"           blocking, vs cache-line and futex floors, Unix socket, pipe, POSIX mq\n"
 		"  reqres   libshmk request-response round trip vs the same baselines\n"
+		"  fanout   libshmk publish + receive with 0 .. 1,022 idle subscribers open\n"
 		"  shm      raw reads and writes of region memory, 1 KiB .. 1 MiB, vs memcpy\n"
 		"  mutex    process-shared pthread mutex and futex lock in a region\n"
 		"  all      all of the above\n"
@@ -423,6 +424,7 @@ int main(int argc, char **argv)
 		{ "wakeup", sb_wakeup }, { "latency", sb_latency },
 		{ "shm", sb_shm }, { "mutex", sb_mutex }, { "queues", sb_queues },
 		{ "pubsub", sb_pubsub }, { "reqres", sb_reqres },
+		{ "fanout", sb_fanout },
 	};
 	const char *json = NULL, *plot = NULL;
 	int c, i, k, rc = 0, sizes_given = 0, ncpu;
