@@ -142,14 +142,20 @@ struct shmk_region *cp_lock_slot(const struct shmk_service *s, int slot)
 
 /* --- Device backend: liveness from the module's death notices --- */
 
-int cp_audit_announced(const struct shmk_service *s, uint64_t live,
+int cp_audit_announced(const struct shmk_service *s, const uint64_t *live,
 		       char *msg, size_t len)
 {
-	uint64_t m = alive_mask(&s->v, 0) & ~live;	/* the harness: < 64 slots */
-	int n = __builtin_popcountll(m);
+	uint64_t m;
+	uint32_t w;
+	int n = 0;
 
-	if (n)
-		snprintf(msg, len, "slot %d still ALIVE after its holder died (live slots %#llx): no death notice",
-			 __builtin_ctzll(m), (unsigned long long)live);
+	for (w = 0; w < s->v.g.mwords; w++) {
+		m = alive_mask(&s->v, w) & ~live[w];
+		if (m && !n)
+			snprintf(msg, len, "slot %u still ALIVE after its holder died (live slots %#llx in word %u): no death notice",
+				 w * 64 + (uint32_t)__builtin_ctzll(m),
+				 (unsigned long long)live[w], w);
+		n += __builtin_popcountll(m);
+	}
 	return n;
 }

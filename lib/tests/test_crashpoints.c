@@ -1202,13 +1202,20 @@ static void world_consume(struct world *w)
  */
 static void check_announced(struct world *w)
 {
-	uint64_t live = 0;
-	char msg[160];
+	uint64_t live[SHMK_SVC_SLOTS_MAX / 64] = { 0 };
+	char msg[200];
+	int i, k;
 
-	if (w->a)
-		live |= 1ULL << shmk_port_slot(w->a);
-	if (w->b)
-		live |= 1ULL << shmk_port_slot(w->b);
+	/* The survivors, and (F_WIDE) the parent's idle subscribers. */
+	for (i = -2; i < WIDE_FILL; i++) {
+		const struct shmk_port *p = i == -2 ? w->a : i == -1 ? w->b :
+					    w->fill[i];
+
+		if (!p)
+			continue;
+		k = shmk_port_slot(p);
+		live[k / 64] |= 1ULL << (k % 64);
+	}
 	if (cp_audit_announced(w->s, live, msg, sizeof(msg)))
 		viol(V_LEAK, "%s", msg);
 }
