@@ -243,7 +243,7 @@ static void entry_write(const struct svc_view *v, struct bb_entry *e,
 static void wake_readers(const struct shmk_port *p)
 {
 	/* Its seq_cst fence orders our seq store before the mask load. */
-	svc_wake_listeners(&p->v, ~p->bit);
+	svc_wake_listeners(&p->v, p->clo, p->chi);
 }
 
 static int bb_open(struct shmk_service *s, int role, struct shmk_port **out)

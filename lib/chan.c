@@ -24,31 +24,32 @@ static void cursors_init(const struct svc_view *v, uint32_t ch, uint32_t k,
 			 uint32_t plo, uint32_t phi, int client,
 			 uint32_t history)
 {
-	uint32_t M = v->g.nslots, i;
+	uint32_t i;
 
-	for (i = 0; i < M; i++) {
+	/* Channel 0: a cursor per producer; a response channel: its server. */
+	if (client)
+		plo = v->g.na + ch - 1, phi = plo + 1;
+	for (i = plo; i < phi; i++) {
 		_Atomic uint64_t *cur = cursor_at(v, ch, k, i);
 		struct svc_prod *pr = prod_of(v, ch, client ? k : i);
-		uint64_t pos = 0, tail, start;
+		uint64_t pos, tail, start;
 		uint32_t st;
 
-		if (i >= plo && i < phi) {
-			/* Acquire: pairs with the producer's store of ALIVE. */
-			st = atomic_load_explicit(&v->slots[i].state,
-						  memory_order_acquire);
-			/* Acquire: pairs with the producer's release of tail. */
-			tail = atomic_load_explicit(&pr->tail,
-						    memory_order_acquire);
-			/* Relaxed: published by the ALIVE store. */
-			start = atomic_load_explicit(&pr->start,
-						     memory_order_relaxed);
-			if (start > tail)	/* corrupt: nothing to replay */
-				start = tail;
-			pos = tail;
-			if (ST_TAG(st) == ST_ALIVE)
-				pos = tail - start > history ?
-				      tail - history : start;
-		}
+		/* Acquire: pairs with the producer's store of ALIVE. */
+		st = atomic_load_explicit(&v->slots[i].state,
+					  memory_order_acquire);
+		/* Acquire: pairs with the producer's release of tail. */
+		tail = atomic_load_explicit(&pr->tail,
+					    memory_order_acquire);
+		/* Relaxed: published by the ALIVE store. */
+		start = atomic_load_explicit(&pr->start,
+					     memory_order_relaxed);
+		if (start > tail)	/* corrupt: nothing to replay */
+			start = tail;
+		pos = tail;
+		if (ST_TAG(st) == ST_ALIVE)
+			pos = tail - start > history ?
+			      tail - history : start;
 		SHMK_CP();
 		/* Release: pairs with bp_room()'s acquire. */
 		atomic_store_explicit(cur, pos, memory_order_release);
@@ -130,19 +131,12 @@ SHMK_API int shmk_pub_loan(struct shmk_port *p, void **payload)
 	for (pass = 0; pass < 2; pass++) {
 		c = p->hint % v->g.nchunks;
 		for (n = 0; n < v->g.nchunks; n++, c = c + 1 < v->g.nchunks ? c + 1 : 0) {
-			uint64_t zero = 0;
-
-			/* Relaxed: a guess; the CAS decides. */
-			if (atomic_load_explicit(holders_of(v, c), memory_order_relaxed))
-				continue;
-			SHMK_CP();
 			/*
-			 * Acquire: pairs with the release fetch_and of the last
-			 * holder (chunk_put(), the sweep): its uses are done.
+			 * Acquire (in hold_claim()): pairs with the release of
+			 * the last holder (chunk_put(), the sweep): its uses
+			 * are done.
 			 */
-			if (!atomic_compare_exchange_strong_explicit(holders_of(v, c),
-					&zero, p->bit, memory_order_acquire,
-					memory_order_relaxed))
+			if (!hold_claim(v, c, p->slot))
 				continue;
 			p->hint = c + 1;
 			p->loans[p->nloans++] = c;
@@ -215,7 +209,7 @@ SHMK_API int shmk_pub_discard(struct shmk_port *p, void *payload)
 	i = find_chunk(&p->v, p->loans, p->nloans, payload);
 	if (i < 0)
 		return -EINVAL;
-	chunk_put(&p->v, p->loans[i], p->bit);
+	chunk_put(&p->v, p->loans[i], p->slot);
 	p->hint = p->loans[i];	/* warm: the next loan tries it first */
 	p->loans[i] = p->loans[--p->nloans];
 	return 0;
@@ -409,18 +403,16 @@ int prod_publish_f(struct shmk_port *p, void *payload, size_t len,
 	oc = ent_chunk(old);
 	if (pos - start >= v->g.cap && ent_is(old, pos - v->g.cap) &&
 	    oc < v->g.nchunks) {
-		SHMK_CP();
 		/*
-		 * Release, after the entry store above: a consumer whose
-		 * acquire fetch_or on this word comes later in its
-		 * modification order reads from the release sequence this
-		 * RMW heads (every write to a holders word is an RMW), so the
-		 * overwrite of the entry happens before its re-load of it,
-		 * which then fails (see cons_try_one()).  Also a release as
-		 * chunk_put().
+		 * Release (seq_cst, in hold_drop()), after the entry store
+		 * above: a consumer whose fetch_or on this word (or load of
+		 * it, hold_add()) comes later in its modification order reads
+		 * from the release sequence this RMW heads (every write to a
+		 * holders word is an RMW), so the overwrite of the entry
+		 * happens before its re-load of it, which then fails (see
+		 * cons_try_one()).  Also a release as chunk_put().
 		 */
-		atomic_fetch_and_explicit(holders_of(v, oc), ~p->bit,
-					  memory_order_release);
+		hold_drop(v, oc, p->slot);
 		/* The next loan tries it first: see shmk_pub_loan(). */
 		p->hint = oc;
 	}
@@ -494,8 +486,9 @@ static int cons_try_one(struct shmk_port *p, uint32_t ch, uint32_t i,
 	uint32_t st, tries;
 
 	for (tries = 0; tries < 8; tries++) {
-		uint64_t e, old, cv, tail, start, d, seq, hlen;
+		uint64_t e, cv, tail, start, d, seq, hlen;
 		uint32_t c;
+		int held, had;
 		_Atomic uint64_t *ep;
 		struct msg_hdr *h;
 
@@ -573,37 +566,38 @@ static int cons_try_one(struct shmk_port *p, uint32_t ch, uint32_t i,
 		if (p->nheld >= v->cfg.max_borrow)
 			return -ENOBUFS;
 		h = &v->hdrs[c];
-		SHMK_CP();
 		/*
-		 * Acquire: take a reference, then re-read the entry and the
-		 * producer's state.  Every write to a holders word is an RMW,
-		 * so if this one comes after the producer's drop of its bit
-		 * (prod_publish(), release, after its overwrite of the entry)
-		 * or after the sweep of its slot (slot_sweep(), release,
-		 * after the state left ALIVE) in the word's modification
-		 * order, it reads from their release sequence: the overwrite
-		 * or the state change happens before the re-loads below,
-		 * which then see it.  If both are unchanged and the producer's
-		 * bit was still set, this RMW came first: the chunk was still
-		 * referenced for this sample, so it is ours now.
+		 * Acquire (in hold_add()): take a reference, then re-read the
+		 * entry and the producer's state.  Every write to a holders
+		 * word is an RMW, so if the value of the producer's word we
+		 * read (our own fetch_or's, or a load after it when its bit
+		 * is in another word) comes after the producer's drop of its
+		 * bit (prod_publish(), release, after its overwrite of the
+		 * entry) or after the sweep of its slot (slot_sweep(),
+		 * release, after the state left ALIVE) in the word's
+		 * modification order, it reads from their release sequence:
+		 * the overwrite or the state change happens before the
+		 * re-loads below, which then see it.  If both are unchanged
+		 * and the producer's bit was still set, the chunk was still
+		 * referenced for this sample, so it is ours now (on several
+		 * words, hold_claim()'s handshake keeps an allocator off it).
 		 */
-		old = atomic_fetch_or_explicit(holders_of(v, c), p->bit,
-					       memory_order_acquire);
-		/* Relaxed: ordered after the acquire RMW above (see there). */
+		held = hold_add(v, c, p->slot, i, &had);
+		/* Relaxed: ordered after the acquire above (see there). */
 		if (atomic_load_explicit(ep, memory_order_relaxed) != e ||
 		    atomic_load_explicit(&v->slots[i].state,
 					 memory_order_relaxed) != st ||
-		    !(old & (1ULL << i))) {
-			if (!(old & p->bit))
-				chunk_put(v, c, p->bit);
+		    !held) {
+			if (!had)
+				chunk_put(v, c, p->slot);
 			continue;
 		}
 		/* Read once: a corrupt header is as bad as a corrupt entry. */
 		seq = SHMK_READ_ONCE(h->seq);
 		hlen = SHMK_READ_ONCE(h->len);
 		if (seq != cv) {
-			if (!(old & p->bit))
-				chunk_put(v, c, p->bit);
+			if (!had)
+				chunk_put(v, c, p->slot);
 			/* A sample 2^40 positions on (svc.h): lagged. */
 			if (seq > cv && (seq - cv) % cap == 0) {
 				cursor_skip(p, cur, cv, cv + 1);
@@ -612,8 +606,8 @@ static int cons_try_one(struct shmk_port *p, uint32_t ch, uint32_t i,
 			return -EBADMSG;
 		}
 		if (hlen > v->cfg.payload_max) {
-			if (!(old & p->bit))
-				chunk_put(v, c, p->bit);
+			if (!had)
+				chunk_put(v, c, p->slot);
 			return -EBADMSG;
 		}
 		p->held[p->nheld++] = c;
@@ -668,7 +662,7 @@ int chan_release(struct shmk_port *p, struct shmk_sample *smp)
 
 	for (i = 0; i < p->nheld; i++)
 		if (p->held[i] == smp->chunk) {
-			chunk_put(&p->v, smp->chunk, p->bit);
+			chunk_put(&p->v, smp->chunk, p->slot);
 			p->held[i] = p->held[--p->nheld];
 			smp->data = NULL;
 			SHMK_PROBE3(release, p->svc->rname, p->slot, smp->chunk);

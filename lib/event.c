@@ -13,7 +13,6 @@
 SHMK_API int shmk_notifier_notify(struct shmk_port *p, uint32_t id)
 {
 	const struct svc_view *v;
-	uint64_t woken = 0;
 	uint32_t j;
 	int n = 0;
 
@@ -36,11 +35,13 @@ SHMK_API int shmk_notifier_notify(struct shmk_port *p, uint32_t id)
 		 */
 		atomic_fetch_or_explicit(&events_of(v, j)[id / 32],
 					 1U << (id % 32), memory_order_release);
-		woken |= 1ULL << j;
 		n++;
 	}
-	/* Its seq_cst fence orders the fetch_ors before the mask load. */
-	svc_wake_events(p, woken);
+	/*
+	 * Its seq_cst fence orders the fetch_ors before the mask loads; it
+	 * wakes the live sleepers and armed fds of our listeners' range.
+	 */
+	svc_wake_events(p, p->clo, p->chi);
 	return n;
 }
 

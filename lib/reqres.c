@@ -66,11 +66,14 @@ static void pend_drop(struct shmk_port *p, struct rr_pend *pe)
 }
 
 /* A response of @pe's request came: a last one ends that server's stream. */
-static void pend_note(struct rr_pend *pe, const struct shmk_sample *smp)
+static void pend_note(const struct shmk_port *p, struct rr_pend *pe,
+		      const struct shmk_sample *smp)
 {
-	uint64_t b = smp->origin < 64 ? 1ULL << smp->origin : 0;
+	/* Server s is slot plo + s; origin is a server slot (cons_try()). */
+	uint32_t s = smp->origin - p->plo;
+	uint64_t b = s < SHMK_SVC_SERVERS_MAX ? 1ULL << s : 0;
 
-	if ((pe->live & b) && pe->gen[smp->origin] == smp->origin_gen &&
+	if ((pe->live & b) && pe->gen[s] == smp->origin_gen &&
 	    (smp->reserved & SHMK_RESP_LAST))
 		pe->ended |= b;
 }
@@ -86,12 +89,12 @@ static void pend_check(const struct shmk_port *p, struct rr_pend *pe)
 	uint64_t open = pe->live & ~pe->ended & ~pe->aborted;
 	uint32_t i, st;
 
-	for (i = 0; open && i < 64; i++) {
+	for (i = 0; open && i < SHMK_SVC_SERVERS_MAX; i++) {
 		if (!(open & (1ULL << i)))
 			continue;
 		open &= ~(1ULL << i);
 		/* Acquire: pairs with the server's ALIVE or a reclaimer's FREE. */
-		st = atomic_load_explicit(&p->v.slots[i].state,
+		st = atomic_load_explicit(&p->v.slots[p->plo + i].state,
 					  memory_order_acquire);
 		if (st != (ST_ALIVE | pe->gen[i]))
 			pe->aborted |= 1ULL << i;
@@ -146,19 +149,22 @@ static int client_next(struct shmk_port *p, struct shmk_sample *smp)
 	}
 }
 
-/* The live servers, and their generations in @gen. */
+/*
+ * The live servers (bit s: server s, slot plo + s; fewer than
+ * SHMK_SVC_SERVERS_MAX, cfg_geometry()), and their generations in @gen.
+ */
 static uint64_t live_servers(const struct shmk_port *p, uint32_t *gen)
 {
 	uint64_t m = 0;
-	uint32_t i, st;
+	uint32_t s, st;
 
-	for (i = p->plo; i < p->phi && i < 64; i++) {
+	for (s = 0; s < p->phi - p->plo && s < SHMK_SVC_SERVERS_MAX; s++) {
 		/* Acquire: pairs with the server's store of ALIVE. */
-		st = atomic_load_explicit(&p->v.slots[i].state,
+		st = atomic_load_explicit(&p->v.slots[p->plo + s].state,
 					  memory_order_acquire);
 		if (ST_TAG(st) == ST_ALIVE) {
-			m |= 1ULL << i;
-			gen[i] = ST_VAL(st);
+			m |= 1ULL << s;
+			gen[s] = ST_VAL(st);
 		}
 	}
 	return m;
@@ -168,7 +174,7 @@ static int client_publish(struct shmk_port *p, void *payload, size_t len,
 			  uint64_t *corr, uint32_t flags, uint32_t *servers)
 {
 	uint64_t id = p->corr_next + 1, live;
-	uint32_t gen[SHMK_SVC_SLOTS_MAX], i;
+	uint32_t gen[SHMK_SVC_SERVERS_MAX], i;
 	_Atomic uint64_t *w;
 	struct rr_pend *pe = NULL;
 	int ret;
@@ -308,7 +314,7 @@ static int client_try(struct shmk_port *p, void *arg)
 	}
 	pe = (smp->reserved & MSG_TRACKED) ? pend_find(p, smp->corr) : NULL;
 	if (pe)
-		pend_note(pe, smp);
+		pend_note(p, pe, smp);
 	smp->reserved &= ~MSG_TRACKED;
 	return 0;
 }
@@ -359,7 +365,7 @@ static int for_try(struct shmk_port *p, void *arg)
 	pend_drop(p, pe);
 	return ret;
 got:
-	pend_note(pe, a->smp);
+	pend_note(p, pe, a->smp);
 	a->smp->reserved &= ~MSG_TRACKED;
 	return 0;
 }
@@ -428,10 +434,11 @@ SHMK_API int shmk_client_cancel(struct shmk_port *p, uint64_t corr)
 	 * wakes and sees the cancel: the seq_cst fence of the wake orders
 	 * our store before its load of the sleep mask.
 	 */
-	for (i = 0; live && i < 64; i++)
+	for (i = 0; live && i < SHMK_SVC_SERVERS_MAX; i++)
 		if (live & (1ULL << i)) {
 			live &= ~(1ULL << i);
-			svc_wake_prod(&p->v, i);
+			/* Server i is slot plo + i (pend_note()). */
+			svc_wake_prod(&p->v, p->plo + i);
 		}
 	/* What we kept of it goes back; what comes later is released. */
 	while (stash_take(p, corr, &s))

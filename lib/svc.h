@@ -12,10 +12,11 @@
  *   pubsub.c, reqres.c, event.c, blackboard.c: one file per messaging
  *                pattern
  *
- * Ownership of a chunk is one 64-bit word per chunk, a bit per
- * participant slot ("holders"): a producer allocates by CAS 0 -> its bit,
- * a consumer adds its bit, everyone removes only its own.  The word is 0
- * exactly when the chunk is free, so no chunk is freed twice, and the
+ * Ownership of a chunk is a bitmap of ceil(nslots / 64) words per chunk,
+ * a bit per participant slot ("holders"): a producer allocates by CAS of
+ * its own word 0 -> its bit (then checks the other words: hold_claim()),
+ * a consumer adds its bit, everyone removes only its own.  The bitmap is
+ * 0 exactly when the chunk is free, so no chunk is freed twice, and the
  * chunks of a dead participant come back when its bit is cleared
  * everywhere (the "sweep").  Documentation/messaging.rst is the guide.
  */
@@ -155,7 +156,13 @@ struct svc_prod {
  * entry index in its flags (MSG_PEND), so that a cancel reaches the
  * servers.  A library of layout 5 would never clear a row, and its
  * servers would never see a cancel: -EPROTO (and -EBADMSG: the headers
- * moved).
+ * moved).  Also up to 1,024 slots (SHMK_SVC_SLOTS_MAX): the holders
+ * of a chunk, and the sleeping and watch masks, are bitmaps of mwords =
+ * ceil(nslots / 64) words (the masks after the slots, each on
+ * SHMK_CACHELINE_PAD bytes of its own; what was _res is mwords); cursor
+ * rows are consumers x producers, not slots x slots.  A library of
+ * layout 5 would read one word of holders and masks where there are
+ * several: -EPROTO.
  */
 #define SVC_LAYOUT	6
 
@@ -228,13 +235,17 @@ _Static_assert(SHMK_SVC_PENDING_MAX * 8 <= PEND_ROW &&
 	       "a client's pending row is one SHMK_CACHELINE_PAD, "
 	       "indexed by a mask");
 
-/* A client's pending response (shmk_client_request()): private memory. */
+/*
+ * A client's pending response (shmk_client_request()): private memory.
+ * The masks are by server index s (slot max_publishers + s), fewer than
+ * SHMK_SVC_SERVERS_MAX.
+ */
 struct rr_pend {
 	uint64_t corr;		/* 0: entry unused */
-	uint64_t live;		/* server slots live at the send */
+	uint64_t live;		/* servers live at the send */
 	uint64_t ended;		/* ...that sent their last response */
 	uint64_t aborted;	/* ...that left or died before it */
-	uint32_t gen[SHMK_SVC_SLOTS_MAX];	/* their generations, by slot */
+	uint32_t gen[SHMK_SVC_SERVERS_MAX];	/* their generations */
 };
 
 /*
@@ -268,7 +279,7 @@ struct svc_shared {
 		struct {
 			struct svc_cfg0 cfg;
 			uint32_t nslots, nchan, cap, nchunks, ewords, layout;
-			uint32_t rstride, crow, erow, _res;
+			uint32_t rstride, crow, erow, mwords;
 			uint64_t stride, slots_off, prod_off, ring_off,
 				 cursor_off, holders_off, events_off, hdrs_off,
 				 chunks_off;
@@ -284,35 +295,38 @@ struct svc_shared {
 		char _pad_geo[2 * SHMK_CACHELINE_PAD];
 	};
 	union {
-		/*
-		 * Bit k of a mask: slot k may be asleep on its wake word
-		 * waiting for data or events (@sleep_data) or for room or a
-		 * drain (@sleep_room).  Set and cleared by slot k's port only,
-		 * and cleared by the sweep of a dead slot k.
-		 */
 		struct {
-			_Atomic uint64_t sleep_data;
-			_Atomic uint64_t sleep_room;
 			_Atomic uint32_t deaths;	/* death notices' counter */
-			/*
-			 * Bit k: slot k's port has an fd (shmk_port_fd()):
-			 * data wakers look at slots[k].armed.  Set by slot
-			 * k's port only; cleared by the sweep and the claim.
-			 */
-			_Atomic uint64_t watch;
 		};
 		char _pad_wait[SHMK_CACHELINE_PAD];
 	};
 };
 
 /*
+ * The per-slot masks (layout 6: bitmaps of g.mwords words, slot k bit
+ * k % 64 of word k / 64, each mask on g.mstride bytes of its own, right
+ * after the slots).  Bit k of MASK_DATA: slot k may be asleep on its wake
+ * word waiting for data or events; of MASK_ROOM: waiting for room or a
+ * drain.  Set and cleared by slot k's port only, and cleared by the sweep
+ * of a dead slot k.  Bit k of MASK_WATCH: slot k's port has an fd
+ * (shmk_port_fd()): data wakers look at slots[k].armed; set by slot k's
+ * port only, cleared by the sweep and the claim.  A waker reads the
+ * words covering the slots it has something for: a publish costs
+ * ceil(consumers / 64) loads and one wake per actual sleeper, never work
+ * per idle participant.
+ */
+enum { MASK_DATA, MASK_ROOM, MASK_WATCH, MASK_N };
+
+/*
  * Geometry, computed from a configuration.  What different participants
  * write on the data path is kept SHMK_CACHELINE_PAD bytes apart
  * (lib-audit #17): each ring takes a block of @rstride bytes (its
  * positions and cap entries, rounded up), each consumer's cursor row
- * @crow cursors (nslots rounded up), each listener's event row @erow
- * words (ewords rounded up), and a slot a whole SHMK_CACHELINE_PAD.  The
- * holders words and message headers, one per chunk, are not padded
+ * @crow cursors (on channel 0, one per producer, na rounded up; on a
+ * response channel, one, rounded up), each listener's event row @erow
+ * words (ewords rounded up), a slot a whole SHMK_CACHELINE_PAD, and each
+ * per-slot mask @mstride bytes.  The holders bitmaps (@mwords words) and
+ * message headers, one per chunk, are not padded
  * (Documentation/messaging.rst says why).
  */
 struct svc_geo {
@@ -321,8 +335,8 @@ struct svc_geo {
 	/* request-response: the clients' pending rows (PEND_ROW each) */
 	uint64_t pend_off;
 	uint32_t nslots, nchan, cap, nchunks, ewords;
-	uint32_t rstride, crow, erow;
-	uint64_t stride, slots_off, prod_off, ring_off, cursor_off,
+	uint32_t rstride, crow, erow, mwords, mstride, na;
+	uint64_t stride, slots_off, masks_off, prod_off, ring_off, cursor_off,
 		 holders_off, events_off, hdrs_off, chunks_off, total;
 };
 
@@ -331,9 +345,10 @@ struct svc_view {
 	struct shmk_region *r;
 	struct svc_shared *sh;
 	struct svc_slot *slots;
+	_Atomic uint64_t *masks;	/* mask m word w at [m * mstride / 8 + w] */
 	unsigned char *rings;		/* ring ch * M + i at * rstride */
-	_Atomic uint64_t *cursor;	/* [(ch * M + j) * crow + i]: next position */
-	_Atomic uint64_t *holders;	/* [chunk] */
+	_Atomic uint64_t *cursor;	/* cursor_at(): next position */
+	_Atomic uint64_t *holders;	/* [chunk * mwords + k / 64] */
 	_Atomic uint32_t *events;	/* [j * erow + w] */
 	_Atomic uint64_t *pend;		/* reqres: pend_of() */
 	struct msg_hdr *hdrs;		/* [chunk] */
@@ -354,7 +369,6 @@ struct shmk_port {
 	struct svc_view v;		/* the port's own region file */
 	int role;
 	uint32_t slot, gen;
-	uint64_t bit;
 	int prod_ch, cons_ch;		/* -1: none */
 	uint32_t plo, phi;		/* slots that produce to us */
 	uint32_t clo, chi;		/* slots that consume from us */
@@ -386,10 +400,160 @@ static inline uint64_t align_up(uint64_t x, uint64_t a)
 	return (x + a - 1) & ~(a - 1);
 }
 
-/* Chunk @c's holders word (@c checked against nchunks by the caller). */
+/* Slot @k's word in a per-slot bitmap, and its bit in that word. */
+#define SLOT_WORD(k)	((k) >> 6)
+#define SLOT_BIT(k)	(1ULL << ((k) & 63))
+
+/* Mask @m (MASK_*): g.mwords words. */
+static inline _Atomic uint64_t *mask_of(const struct svc_view *v, int m)
+{
+	return v->masks + (uint64_t)m * (v->g.mstride / 8);
+}
+
+/*
+ * Set or clear slot @k's bit in mask @m.  Relaxed: the callers that need
+ * an order (svc_block_on(), shmk_port_fd()) use their own RMW; these are
+ * the sweep's and the claim's clears, which publish nothing.
+ */
+static inline void mask_clear(const struct svc_view *v, int m, uint32_t k)
+{
+	SHMK_CP();
+	atomic_fetch_and_explicit(&mask_of(v, m)[SLOT_WORD(k)], ~SLOT_BIT(k),
+				  memory_order_relaxed);
+}
+
+/* Chunk @c's holders bitmap (@c checked against nchunks by the caller). */
 static inline _Atomic uint64_t *holders_of(const struct svc_view *v, uint32_t c)
 {
-	return &v->holders[c];
+	return &v->holders[(uint64_t)c * v->g.mwords];
+}
+
+/* Slot @k's word of chunk @c's holders. */
+static inline _Atomic uint64_t *hold_word(const struct svc_view *v, uint32_t c,
+					  uint32_t k)
+{
+	return &holders_of(v, c)[SLOT_WORD(k)];
+}
+
+/* Is chunk @c held by anyone?  Relaxed: a guess or a snapshot. */
+static inline int hold_busy(const struct svc_view *v, uint32_t c)
+{
+	_Atomic uint64_t *h = holders_of(v, c);
+	uint32_t w;
+
+	for (w = 0; w < v->g.mwords; w++)
+		if (atomic_load_explicit(&h[w], memory_order_relaxed))
+			return 1;
+	return 0;
+}
+
+/*
+ * Producer slot @k allocates chunk @c: 1 when it is now its only holder.
+ *
+ * One word (nslots <= 64): the CAS 0 -> bit decides, as it always did.
+ *
+ * Several words: nobody can swap them all at once, so this is a Dekker
+ * handshake with the consumers (cons_try_one()) and other allocators,
+ * every access seq_cst (one total order S):
+ *   1. every word is 0 (a seq_cst load each: pass 1);
+ *   2. CAS our own word 0 -> our bit;
+ *   3. every other word is still 0 (pass 2); else drop our bit, fail.
+ * Two allocators: each CASes its word, then loads the other's; in S one
+ * of the loads comes after the other's CAS, so at least one fails.  A
+ * consumer j that took the chunk legitimately set its bit (A) and then
+ * saw producer i's ring bit still set (L), before the producer's release
+ * of that bit (Y): A < L < Y in S.  Our pass 1 read i's word at or after
+ * Y, so our pass 2 read of j's word comes after A in S and sees j's bit
+ * (unless j let go meanwhile, which is a release and fine).  A consumer
+ * whose bit came later sees, by its re-reads after L (L reads from Y's
+ * release sequence, every write to a holders word being an RMW), the
+ * overwritten entry or the changed state, and drops its bit: the chunk
+ * was no longer referenced by the ring it read.
+ * Acquire (in seq_cst): pairs with the release of the last holder: its
+ * uses of the chunk are done before ours.
+ */
+static inline int hold_claim(const struct svc_view *v, uint32_t c, uint32_t k)
+{
+	_Atomic uint64_t *h = holders_of(v, c);
+	uint32_t n = v->g.mwords, w;
+	uint64_t zero = 0;
+
+	if (n == 1) {
+		/* Relaxed: a guess; the CAS decides. */
+		if (atomic_load_explicit(h, memory_order_relaxed))
+			return 0;
+		SHMK_CP();
+		/*
+		 * Acquire: pairs with the release fetch_and of the last
+		 * holder (hold_drop(), the sweep): its uses are done.
+		 */
+		return atomic_compare_exchange_strong_explicit(h, &zero,
+				SLOT_BIT(k), memory_order_acquire,
+				memory_order_relaxed);
+	}
+	for (w = 0; w < n; w++)
+		/* Seq_cst: pass 1 of the handshake above. */
+		if (atomic_load_explicit(&h[w], memory_order_seq_cst))
+			return 0;
+	SHMK_CP();
+	/* Seq_cst: step 2 of the handshake above. */
+	if (!atomic_compare_exchange_strong_explicit(&h[SLOT_WORD(k)], &zero,
+			SLOT_BIT(k), memory_order_seq_cst, memory_order_relaxed))
+		return 0;
+	for (w = 0; w < n; w++) {
+		if (w == SLOT_WORD(k))
+			continue;
+		/* Seq_cst: pass 2 of the handshake above. */
+		if (atomic_load_explicit(&h[w], memory_order_seq_cst)) {
+			SHMK_CP();
+			/*
+			 * Relaxed: we never used the chunk (a back-off: only
+			 * a racing holder gets here).
+			 */
+			atomic_fetch_and_explicit(&h[SLOT_WORD(k)], ~SLOT_BIT(k),
+						  memory_order_relaxed);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/*
+ * Consumer slot @k takes a reference on chunk @c, read from producer
+ * @i's ring: returns whether @i's bit was set after ours was (the chunk
+ * was still referenced by that ring), and in *@had whether ours was set
+ * already.  Seq_cst, both: the consumer's half of hold_claim()'s
+ * handshake; acquire, so that if the value read comes after the
+ * producer's release of its bit (prod_publish()) or the sweep of its
+ * slot in the word's modification order, the overwrite of the entry or
+ * the change of the state happens before the caller's re-reads.
+ */
+static inline int hold_add(const struct svc_view *v, uint32_t c, uint32_t k,
+			   uint32_t i, int *had)
+{
+	uint64_t old;
+
+	SHMK_CP();
+	old = atomic_fetch_or_explicit(hold_word(v, c, k), SLOT_BIT(k),
+				       memory_order_seq_cst);
+	*had = !!(old & SLOT_BIT(k));
+	if (SLOT_WORD(i) != SLOT_WORD(k))
+		old = atomic_load_explicit(hold_word(v, c, i),
+					   memory_order_seq_cst);
+	return !!(old & SLOT_BIT(i));
+}
+
+/*
+ * Slot @k drops its reference on chunk @c.  Release (seq_cst, for
+ * hold_claim()'s handshake on several words; the same instruction on
+ * x86): pairs with the acquire of the chunk's next allocator: our reads
+ * and writes of the chunk happen before its.
+ */
+static inline void hold_drop(const struct svc_view *v, uint32_t c, uint32_t k)
+{
+	SHMK_CP();
+	atomic_fetch_and_explicit(hold_word(v, c, k), ~SLOT_BIT(k),
+				  memory_order_seq_cst);
 }
 
 /* The positions of ring @ri of channel @ch. */
@@ -407,11 +571,21 @@ static inline _Atomic uint64_t *ring_of(const struct svc_view *v, uint32_t ch,
 	return (_Atomic uint64_t *)(prod_of(v, ch, ri) + 1);
 }
 
-/* Consumer @j's cursor on producer @i's ring of channel @ch. */
+/*
+ * Consumer @j's cursor on producer @i's ring of channel @ch.  Channel 0
+ * (publish-subscribe, requests): a row per consumer slot j in [na, M), a
+ * cursor per producer slot i in [0, na).  Channel 1 + s (server s's
+ * responses): a row per client j in [0, na), one cursor (on server s).
+ */
 static inline _Atomic uint64_t *cursor_at(const struct svc_view *v, uint32_t ch,
-				   uint32_t j, uint32_t i)
+					  uint32_t j, uint32_t i)
 {
-	return &v->cursor[((uint64_t)ch * v->g.nslots + j) * v->g.crow + i];
+	uint64_t na = v->g.na, rows0 = v->g.nslots - na;
+
+	if (ch == 0)
+		return &v->cursor[(j - na) * v->g.crow + i];
+	return &v->cursor[rows0 * v->g.crow + ((ch - 1) * na + j) *
+			  (SHMK_CACHELINE_PAD / 8)];
 }
 
 /* Listener @j's event words: ewords of them. */
@@ -426,14 +600,10 @@ static inline _Atomic uint64_t *pend_of(const struct svc_view *v, uint32_t k)
 	return &v->pend[(uint64_t)k * (PEND_ROW / 8)];
 }
 
-static inline void chunk_put(const struct svc_view *v, uint32_t c, uint64_t bit)
+/* Slot @k gives chunk @c back (a loan or a received sample). */
+static inline void chunk_put(const struct svc_view *v, uint32_t c, uint32_t k)
 {
-	/*
-	 * Release: pairs with the acquire CAS in shmk_pub_loan(): our reads
-	 * and writes of the chunk happen before its next owner's.
-	 */
-	SHMK_CP();
-	atomic_fetch_and_explicit(holders_of(v, c), ~bit, memory_order_release);
+	hold_drop(v, c, k);
 }
 
 /*
@@ -488,8 +658,8 @@ typedef int (*try_fn)(struct shmk_port *p, void *arg);
 void svc_wake_cons(struct shmk_port *p, uint32_t ri);
 void svc_wake_prod(const struct svc_view *v, uint32_t i);
 void svc_wake_room(const struct svc_view *v);
-void svc_wake_listeners(const struct svc_view *v, uint64_t want);
-void svc_wake_events(struct shmk_port *p, uint64_t want);
+void svc_wake_listeners(const struct svc_view *v, uint32_t lo, uint32_t hi);
+void svc_wake_events(struct shmk_port *p, uint32_t lo, uint32_t hi);
 void svc_watch_close(struct shmk_port *p);
 int svc_block_on(struct shmk_port *p, try_fn fn, void *arg,
 		 int64_t timeout_ns, int which);

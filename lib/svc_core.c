@@ -157,6 +157,10 @@ static int cfg_geometry(const struct shmk_svc_config *c, struct svc_geo *g)
 			SHMK_SVC_SLOTS_MAX);
 		return -EINVAL;
 	}
+	/* A client's pending responses keep a 64-bit mask of servers. */
+	if (c->kind == SHMK_SVC_REQRES &&
+	    c->max_subscribers > SHMK_SVC_SERVERS_MAX)
+		CFG_BAD(max_subscribers, 1, SHMK_SVC_SERVERS_MAX);
 	/* A blackboard: one writer; buffer is the key size. */
 	if (c->kind == SHMK_SVC_BLACKBOARD && c->max_publishers != 1)
 		CFG_BAD(max_publishers, 1, 1);
@@ -185,6 +189,11 @@ static int cfg_geometry(const struct shmk_svc_config *c, struct svc_geo *g)
 	memset(g, 0, sizeof(*g));
 	M = c->max_publishers + c->max_subscribers;
 	g->nslots = (uint32_t)M;
+	g->na = c->max_publishers;
+	/* Per-slot bitmaps: holders, masks (layout 6). */
+	g->mwords = (uint32_t)((M + 63) / 64);
+	g->mstride = (uint32_t)align_up((uint64_t)g->mwords * 8,
+					SHMK_CACHELINE_PAD);
 	g->cap = c->buffer > c->history ? c->buffer : c->history;
 	/*
 	 * The pool: what every participant may hold at once while it keeps
@@ -238,18 +247,24 @@ static int cfg_geometry(const struct shmk_svc_config *c, struct svc_geo *g)
 	off = sizeof(struct svc_shared);
 	g->slots_off = off;
 	off += M * sizeof(struct svc_slot);
+	g->masks_off = align_up(off, SHMK_CACHELINE_PAD);
+	off = g->masks_off + (uint64_t)MASK_N * g->mstride;
 	/* Rows and rings padded to SHMK_CACHELINE_PAD (lib-audit #17). */
 	g->rstride = (uint32_t)align_up(sizeof(struct svc_prod) +
 					(uint64_t)g->cap * 8, SHMK_CACHELINE_PAD);
-	g->crow = (uint32_t)align_up(M, SHMK_CACHELINE_PAD / 8);
+	/* Channel 0's rows: a cursor per producer (cursor_at()). */
+	g->crow = (uint32_t)align_up(na, SHMK_CACHELINE_PAD / 8);
 	g->erow = (uint32_t)align_up(g->ewords, SHMK_CACHELINE_PAD / 4);
 	g->prod_off = align_up(off, SHMK_CACHELINE_PAD);
 	g->ring_off = g->prod_off + sizeof(struct svc_prod);	/* in each block */
 	off = g->prod_off + (uint64_t)g->nchan * M * g->rstride;
 	g->cursor_off = off;
-	off += (uint64_t)g->nchan * M * g->crow * 8;
+	/* Channel 0: consumers x producers; each other: clients x 1. */
+	if (g->nchan)
+		off += (M - na) * g->crow * 8 +
+		       (uint64_t)(g->nchan - 1) * na * SHMK_CACHELINE_PAD;
 	g->holders_off = align_up(off, SHMK_CACHELINE_PAD);
-	off = g->holders_off + (uint64_t)g->nchunks * 8;
+	off = g->holders_off + (uint64_t)g->nchunks * g->mwords * 8;
 	g->events_off = align_up(off, SHMK_CACHELINE_PAD);
 	off = g->events_off + M * g->erow * 4;
 	/* Layout 6: a pending row per client (svc.h, PEND_ROW). */
@@ -284,6 +299,7 @@ static void view_fill(struct svc_view *v, struct shmk_region *r)
 	v->r = r;
 	v->sh = (struct svc_shared *)b;
 	v->slots = (struct svc_slot *)(b + v->g.slots_off);
+	v->masks = (_Atomic uint64_t *)(b + v->g.masks_off);
 	v->rings = b + v->g.prod_off;
 	v->cursor = (_Atomic uint64_t *)(b + v->g.cursor_off);
 	v->holders = (_Atomic uint64_t *)(b + v->g.holders_off);
@@ -327,7 +343,7 @@ int view_attach(struct svc_view *v, struct shmk_region *r)
 	if (sh->nslots != g.nslots || sh->nchan != g.nchan || sh->cap != g.cap ||
 	    sh->nchunks != g.nchunks || sh->ewords != g.ewords ||
 	    sh->rstride != g.rstride || sh->crow != g.crow ||
-	    sh->erow != g.erow || sh->_res ||
+	    sh->erow != g.erow || sh->mwords != g.mwords ||
 	    sh->stride != g.stride || sh->slots_off != g.slots_off ||
 	    sh->prod_off != g.prod_off || sh->ring_off != g.ring_off ||
 	    sh->cursor_off != g.cursor_off || sh->holders_off != g.holders_off ||
@@ -368,6 +384,7 @@ static void svc_init(struct shmk_region *r, const struct shmk_svc_config *c,
 	v.sh->rstride = g->rstride;
 	v.sh->crow = g->crow;
 	v.sh->erow = g->erow;
+	v.sh->mwords = g->mwords;
 	v.sh->layout = SVC_LAYOUT;
 	v.sh->stride = g->stride;
 	v.sh->slots_off = g->slots_off;
@@ -746,8 +763,8 @@ SHMK_API uint32_t shmk_service_chunks_used(const struct shmk_service *s)
 	uint32_t i, n = 0;
 
 	for (i = 0; i < s->v.g.nchunks; i++)
-		/* Relaxed: a snapshot for statistics and tests. */
-		if (atomic_load_explicit(holders_of(&s->v, i), memory_order_relaxed))
+		/* Relaxed (in hold_busy()): a snapshot for statistics and tests. */
+		if (hold_busy(&s->v, i))
 			n++;
 	return n;
 }

@@ -90,24 +90,22 @@ uint32_t slot_ticket(struct svc_slot *s)
  */
 void slot_sweep(const struct svc_view *v, uint32_t k)
 {
-	uint64_t bit = 1ULL << k;
 	uint32_t i;
 
 	for (i = 0; i < v->g.nchunks; i++) {
 		/* Relaxed: a guess; the RMW below decides. */
-		if (!(atomic_load_explicit(holders_of(v, i),
-					   memory_order_relaxed) & bit))
+		if (!(atomic_load_explicit(hold_word(v, i, k),
+					   memory_order_relaxed) & SLOT_BIT(k)))
 			continue;
-		SHMK_CP();
 		/*
-		 * Release, after the slot's state left ALIVE: a consumer
-		 * whose acquire fetch_or on this word comes later in its
-		 * modification order then sees the new state on its re-load
-		 * and gives the chunk back (see cons_try_one()).  Also pairs
-		 * with the allocating CAS's acquire.
+		 * Release (seq_cst, in hold_drop()), after the slot's state
+		 * left ALIVE: a consumer whose acquire fetch_or (or load, on
+		 * another word) reads this word later in its modification
+		 * order then sees the new state on its re-load and gives the
+		 * chunk back (see cons_try_one(), hold_add()).  Also pairs
+		 * with the allocator's acquire (hold_claim()).
 		 */
-		atomic_fetch_and_explicit(holders_of(v, i), ~bit,
-					  memory_order_release);
+		hold_drop(v, i, k);
 	}
 	for (i = 0; i < v->g.ewords; i++) {
 		SHMK_CP();
@@ -116,18 +114,15 @@ void slot_sweep(const struct svc_view *v, uint32_t k)
 				      0, memory_order_relaxed);
 	}
 	/*
-	 * Relaxed: the masks only decide whom a waker wakes, and slot k's
-	 * port is gone or leaving (its state is not ALIVE): nobody must
-	 * wake it, and nobody else sets or clears bit k until the slot is
-	 * claimed again, after the release of FREE.
+	 * Relaxed (mask_clear()): the masks only decide whom a waker wakes,
+	 * and slot k's port is gone or leaving (its state is not ALIVE):
+	 * nobody must wake it, and nobody else sets or clears bit k until
+	 * the slot is claimed again, after the release of FREE.  The watch
+	 * bit: a dead watcher's armed fd gets no datagram again.
 	 */
-	SHMK_CP();
-	atomic_fetch_and_explicit(&v->sh->sleep_data, ~bit, memory_order_relaxed);
-	SHMK_CP();
-	atomic_fetch_and_explicit(&v->sh->sleep_room, ~bit, memory_order_relaxed);
-	/* A dead watcher's armed fd: no waker sends to it again. */
-	SHMK_CP();
-	atomic_fetch_and_explicit(&v->sh->watch, ~bit, memory_order_relaxed);
+	mask_clear(v, MASK_DATA, k);
+	mask_clear(v, MASK_ROOM, k);
+	mask_clear(v, MASK_WATCH, k);
 }
 
 /*

@@ -61,8 +61,15 @@ static void notice_clear(struct shmk_port *p)
  * any point after the CAS is announced, and the notice of one that lost
  * the CAS matches nothing (t is unique).  Without the conditional notice
  * the plain one is armed after the CAS (see svc_live.c's fallback).
+ *
+ * With @free_only (the first pass), a slot whose state is not FREE is
+ * skipped without a system call: with 1,024 slots, a claim that locked
+ * every taken slot on its way would cost each new participant as many
+ * fcntl() calls as there are participants.  A dead holder's slot is
+ * reclaimed by the second pass (after view_recover()) or by any other
+ * recovery.
  */
-static int claim_slot(struct shmk_port *p, uint32_t k)
+static int claim_slot(struct shmk_port *p, uint32_t k, int free_only)
 {
 	const struct svc_view *v = &p->v;
 	struct svc_slot *sl = &v->slots[k];
@@ -70,11 +77,12 @@ static int claim_slot(struct shmk_port *p, uint32_t k)
 	int fd = shmk_region_fd(v->r), ret;
 	uint32_t st, t, free_st = ST_FREE, i;
 
-	if (dev) {
-		/* Relaxed: a guess; the CAS decides. */
+	if (dev || free_only) {
+		/* Relaxed: a guess; the CAS (memfd: the lock) decides. */
 		if (atomic_load_explicit(&sl->state, memory_order_relaxed) != ST_FREE)
 			return -EAGAIN;
-	} else {
+	}
+	if (!dev) {
 		if (ofd_lock(fd, slot_off(v, k), F_WRLCK, F_OFD_SETLK))
 			return -EAGAIN;	/* a live holder has it */
 		/* Acquire: pairs with the release of FREE or ALIVE. */
@@ -123,7 +131,6 @@ static int claim_slot(struct shmk_port *p, uint32_t k)
 	atomic_store_explicit(&sl->flags, 0, memory_order_relaxed);
 	p->slot = k;
 	p->gen = t;
-	p->bit = 1ULL << k;
 	chan_claim(p, k);
 	/* Relaxed: published by the state CAS below. */
 	for (i = 0; i < v->g.ewords; i++) {
@@ -131,15 +138,10 @@ static int claim_slot(struct shmk_port *p, uint32_t k)
 		atomic_store_explicit(&events_of(v, k)[i],
 				      0, memory_order_relaxed);
 	}
-	SHMK_CP();
 	/* Relaxed: we sleep nowhere yet (a sweep cleared them already). */
-	atomic_fetch_and_explicit(&v->sh->sleep_data, ~p->bit,
-				  memory_order_relaxed);
-	SHMK_CP();
-	atomic_fetch_and_explicit(&v->sh->sleep_room, ~p->bit,
-				  memory_order_relaxed);
-	SHMK_CP();
-	atomic_fetch_and_explicit(&v->sh->watch, ~p->bit, memory_order_relaxed);
+	mask_clear(v, MASK_DATA, k);
+	mask_clear(v, MASK_ROOM, k);
+	mask_clear(v, MASK_WATCH, k);
 	st = ST_CLAIM | t;
 	SHMK_CP();
 	/*
@@ -250,7 +252,7 @@ int port_new_h(struct shmk_service *s, int role, unsigned int kind,
 	p->held = p->loans + c->max_loans;
 	for (pass = 0; pass < 2; pass++) {
 		for (k = lo; k < hi; k++) {
-			ret = claim_slot(p, k);
+			ret = claim_slot(p, k, pass == 0);
 			if (ret == 0) {
 				p->hint = k * 7919U;
 				*out = p;
@@ -382,9 +384,9 @@ SHMK_API void shmk_port_close(struct shmk_port *p)
 	}
 	dev = shmk_region_backend(p->v.r) == SHMK_BACKEND_DEVICE;
 	for (i = 0; i < p->nloans; i++)
-		chunk_put(&p->v, p->loans[i], p->bit);
+		chunk_put(&p->v, p->loans[i], p->slot);
 	for (i = 0; i < p->nheld; i++)
-		chunk_put(&p->v, p->held[i], p->bit);
+		chunk_put(&p->v, p->held[i], p->slot);
 	sl = &p->v.slots[p->slot];
 	st = ST_ALIVE | p->gen;
 	mine = ST_RECLAIM | p->gen;

@@ -85,21 +85,29 @@ static int watch_send(struct shmk_port *p, uint32_t k)
 }
 
 /*
- * Wake the live slots of @want whose bit is set in @mask; with a data
- * wake (@p the waker's port, not NULL), also the armed fds of the slots
- * of @want that have one (the watch mask): make the fd readable, then
- * disarm it by a CAS from the value seen.  A waker killed before the
- * CAS leaves the fd armed for the next waker (a spurious wake-up at
- * worst); a stale CAS fails on a newer arm; and a dead watcher costs one
- * datagram (or wake), as the first waker disarms it.
+ * Wake the live slots of [@lo, @hi) whose bit is set in mask @which; with
+ * a data wake (@p the waker's port, not NULL), also the armed fds of the
+ * slots of the range that have one (the watch mask): make the fd
+ * readable, then disarm it by a CAS from the value seen.  A waker killed
+ * before the CAS leaves the fd armed for the next waker (a spurious
+ * wake-up at worst); a stale CAS fails on a newer arm; and a dead watcher
+ * costs one datagram (or wake), as the first waker disarms it.  Cost:
+ * the words of the masks that cover the range (ceil(slots / 64) loads
+ * each), then one wake per sleeper found: an idle participant costs
+ * nothing but its bit.
  */
 static void wake_mask(struct shmk_port *p, const struct svc_view *v,
-		      _Atomic uint64_t *mask, uint64_t want)
+		      int which, uint32_t lo, uint32_t hi)
 {
 	int dev = shmk_region_backend(v->r) == SHMK_BACKEND_DEVICE;
-	uint64_t m, sl_m, w = 0, bit;
-	uint32_t k, a;
+	_Atomic uint64_t *mask = mask_of(v, which), *watch = mask_of(v, MASK_WATCH);
+	uint64_t m, sl_m, w, bit, want;
+	uint32_t k, a, wd;
 
+	if (hi > v->g.nslots)	/* our own ranges, but be safe */
+		hi = v->g.nslots;
+	if (lo >= hi)
+		return;
 	/*
 	 * Seq_cst fence: the waker's half of the Dekker pairing with
 	 * svc_block_on() (sleeper: set bit, fence, re-check) and with
@@ -109,79 +117,87 @@ static void wake_mask(struct shmk_port *p, const struct svc_view *v,
 	 * loads below see its bit (its arm).
 	 */
 	atomic_thread_fence(memory_order_seq_cst);
-	/*
-	 * Acquire: pairs with the sleeper's seq_cst fetch_or of its bit,
-	 * which follows its store of ALIVE: the state check below sees it.
-	 */
-	sl_m = atomic_load_explicit(mask, memory_order_acquire) & want;
-	if (p)
+	for (wd = SLOT_WORD(lo); wd <= SLOT_WORD(hi - 1); wd++) {
+		want = ~0ULL;
+		if (wd == SLOT_WORD(lo))
+			want &= ~0ULL << (lo & 63);
+		if (wd == SLOT_WORD(hi - 1) && (hi & 63))
+			want &= ~0ULL >> (64 - (hi & 63));
 		/*
-		 * Acquire: pairs with the watcher's seq_cst fetch_or of its
-		 * watch bit, which follows its release store of wtok.
+		 * Acquire: pairs with the sleeper's seq_cst fetch_or of its
+		 * bit, which follows its store of ALIVE: the state check
+		 * below sees it.
 		 */
-		w = atomic_load_explicit(&v->sh->watch, memory_order_acquire) &
-		    want;
-	m = sl_m | w;
-	while (m) {
-		struct svc_slot *sl;
-		int armed = 0;
+		sl_m = atomic_load_explicit(&mask[wd], memory_order_acquire) &
+		       want;
+		w = 0;
+		if (p)
+			/*
+			 * Acquire: pairs with the watcher's seq_cst fetch_or
+			 * of its watch bit, after its release store of wtok.
+			 */
+			w = atomic_load_explicit(&watch[wd],
+						 memory_order_acquire) & want;
+		m = sl_m | w;
+		while (m) {
+			struct svc_slot *sl;
+			int armed = 0;
 
-		k = (uint32_t)__builtin_ctzll(m);
-		m &= m - 1;
-		if (k >= v->g.nslots)	/* @want is ours, but be safe */
-			break;
-		bit = 1ULL << k;
-		sl = &v->slots[k];
-		/* Relaxed: ordered by the acquire above; a dead slot sleeps not. */
-		if (ST_TAG(atomic_load_explicit(&sl->state, memory_order_relaxed)) !=
-		    ST_ALIVE)
-			continue;
-		a = 0;
-		if (w & bit) {
-			/*
-			 * Relaxed: after our fence, which is what pairs with
-			 * the watcher's fence after its seq_cst arm.
-			 */
-			a = atomic_load_explicit(&sl->armed, memory_order_relaxed);
-			armed = a & 1;
-		}
-		/* No socket (out of fds): left armed for the next waker. */
-		if (armed && !dev && watch_send(p, k) < 0)
-			armed = 0;
-		/* The device's watch is signalled by a wake of the word. */
-		if (sl_m & bit || (armed && dev)) {
-			SHMK_CP();
-			/*
-			 * Release: pairs with the sleeper's acquire load of
-			 * its wake word: if it reads this increment, our store
-			 * is visible to its re-check; if not, its wait returns
-			 * at once (-EAGAIN) or is woken by the wake below.
-			 */
-			atomic_fetch_add_explicit(&sl->wake, 1, memory_order_release);
-			shmk_wake(v->r, (const void *)&sl->wake, SHMK_WAKE_ALL);
-			/* Relaxed: a statistic. */
-			atomic_fetch_add_explicit(&shmk__svc_wakes, 1,
-						  memory_order_relaxed);
-		}
-		if (armed) {
-			SHMK_CP();
-			/*
-			 * Relaxed: disarming publishes nothing (the fd being
-			 * readable is what the watcher acts on); from the
-			 * exact value seen, so a newer arm stays.
-			 */
-			atomic_compare_exchange_strong_explicit(&sl->armed, &a,
-					a & ~1U, memory_order_relaxed,
+			bit = m & -m;
+			m &= m - 1;
+			k = wd * 64 + (uint32_t)__builtin_ctzll(bit);
+			sl = &v->slots[k];
+			/* Relaxed: ordered by the acquire above; a dead slot sleeps not. */
+			if (ST_TAG(atomic_load_explicit(&sl->state,
+					memory_order_relaxed)) != ST_ALIVE)
+				continue;
+			a = 0;
+			if (w & bit) {
+				/*
+				 * Relaxed: after our fence, which is what
+				 * pairs with the watcher's fence after its
+				 * seq_cst arm.
+				 */
+				a = atomic_load_explicit(&sl->armed,
+							 memory_order_relaxed);
+				armed = a & 1;
+			}
+			/* No socket (out of fds): left armed for the next waker. */
+			if (armed && !dev && watch_send(p, k) < 0)
+				armed = 0;
+			/* The device's watch is signalled by a wake of the word. */
+			if (sl_m & bit || (armed && dev)) {
+				SHMK_CP();
+				/*
+				 * Release: pairs with the sleeper's acquire
+				 * load of its wake word: if it reads this
+				 * increment, our store is visible to its
+				 * re-check; if not, its wait returns at once
+				 * (-EAGAIN) or is woken by the wake below.
+				 */
+				atomic_fetch_add_explicit(&sl->wake, 1,
+							  memory_order_release);
+				shmk_wake(v->r, (const void *)&sl->wake,
+					  SHMK_WAKE_ALL);
+				/* Relaxed: a statistic. */
+				atomic_fetch_add_explicit(&shmk__svc_wakes, 1,
+							  memory_order_relaxed);
+			}
+			if (armed) {
+				SHMK_CP();
+				/*
+				 * Relaxed: disarming publishes nothing (the
+				 * fd being readable is what the watcher acts
+				 * on); from the exact value seen, so a newer
+				 * arm stays.
+				 */
+				atomic_compare_exchange_strong_explicit(
+					&sl->armed, &a, a & ~1U,
+					memory_order_relaxed,
 					memory_order_relaxed);
+			}
 		}
 	}
-}
-
-static uint64_t range_mask(uint32_t lo, uint32_t hi)
-{
-	uint64_t m = hi >= 64 ? ~0ULL : (1ULL << hi) - 1;
-
-	return lo >= 64 ? 0 : m & ~((1ULL << lo) - 1);
 }
 
 /*
@@ -190,38 +206,37 @@ static uint64_t range_mask(uint32_t lo, uint32_t hi)
  */
 void svc_wake_cons(struct shmk_port *p, uint32_t ri)
 {
-	uint64_t want = p->role != ROLE_SERVER ? range_mask(p->clo, p->chi) :
-			ri < 64 ? 1ULL << ri : 0;
-
-	wake_mask(p, &p->v, &p->v.sh->sleep_data, want);
+	if (p->role == ROLE_SERVER)
+		wake_mask(p, &p->v, MASK_DATA, ri, ri + 1);
+	else
+		wake_mask(p, &p->v, MASK_DATA, p->clo, p->chi);
 }
 
 /* After a consumer advanced its cursor on producer @i: wake @i if it waits. */
 void svc_wake_prod(const struct svc_view *v, uint32_t i)
 {
-	if (i < 64)
-		wake_mask(NULL, v, &v->sh->sleep_room, 1ULL << i);
+	wake_mask(NULL, v, MASK_ROOM, i, i + 1);
 }
 
 /*
- * After a notifier set the event bits of the listeners in @want: their
+ * After a notifier set the event bits of the listeners [@lo, @hi): their
  * sleepers and their armed port fds.
  */
-void svc_wake_events(struct shmk_port *p, uint64_t want)
+void svc_wake_events(struct shmk_port *p, uint32_t lo, uint32_t hi)
 {
-	wake_mask(p, &p->v, &p->v.sh->sleep_data, want);
+	wake_mask(p, &p->v, MASK_DATA, lo, hi);
 }
 
 /* The sleepers only (no port fds: a blackboard reader has none). */
-void svc_wake_listeners(const struct svc_view *v, uint64_t want)
+void svc_wake_listeners(const struct svc_view *v, uint32_t lo, uint32_t hi)
 {
-	wake_mask(NULL, v, &v->sh->sleep_data, want);
+	wake_mask(NULL, v, MASK_DATA, lo, hi);
 }
 
 /* A consumer left or was reclaimed: every producer waiting for room. */
 void svc_wake_room(const struct svc_view *v)
 {
-	wake_mask(NULL, v, &v->sh->sleep_room, ~0ULL);
+	wake_mask(NULL, v, MASK_ROOM, 0, v->g.nslots);
 }
 
 /* Device: sleep until our wake word or the death counter moves. */
@@ -394,8 +409,9 @@ SHMK_API int shmk_port_fd(struct shmk_port *p)
 		 * Seq_cst (a release at least): pairs with the waker's
 		 * acquire load of the mask: our wtok is visible to it.
 		 */
-		atomic_fetch_or_explicit(&p->v.sh->watch, p->bit,
-					 memory_order_seq_cst);
+		atomic_fetch_or_explicit(&mask_of(&p->v, MASK_WATCH)
+					 [SLOT_WORD(p->slot)],
+					 SLOT_BIT(p->slot), memory_order_seq_cst);
 		p->watching = 1;
 	}
 	return p->wfd >= 0 ? p->wfd : shmk_region_fd(p->v.r);
@@ -425,8 +441,9 @@ int svc_block_on(struct shmk_port *p, try_fn fn, void *arg,
 {
 	const struct svc_view *v = &p->v;
 	struct svc_slot *sl = &v->slots[p->slot];
-	_Atomic uint64_t *mask = which == SLEEP_DATA ? &v->sh->sleep_data :
-				 &v->sh->sleep_room;
+	_Atomic uint64_t *mask = &mask_of(v, which == SLEEP_DATA ? MASK_DATA :
+					  MASK_ROOM)[SLOT_WORD(p->slot)];
+	uint64_t bit = SLOT_BIT(p->slot);
 	int dev = shmk_region_backend(v->r) == SHMK_BACKEND_DEVICE;
 	int64_t deadline = shmk_deadline(timeout_ns), left;
 	uint32_t e, d;
@@ -460,7 +477,7 @@ int svc_block_on(struct shmk_port *p, try_fn fn, void *arg,
 		d = atomic_load_explicit(&v->sh->deaths, memory_order_acquire);
 		SHMK_CP();
 		/* Seq_cst: with the fence below, the sleeper's half of the Dekker. */
-		atomic_fetch_or_explicit(mask, p->bit, memory_order_seq_cst);
+		atomic_fetch_or_explicit(mask, bit, memory_order_seq_cst);
 		/*
 		 * Seq_cst fence before the re-check, whatever orders @fn's
 		 * loads have: pairs with wake_mask()'s fence (lib-audit #13).
@@ -492,7 +509,7 @@ int svc_block_on(struct shmk_port *p, try_fn fn, void *arg,
 		}
 		SHMK_CP();
 		/* Relaxed: only we set it; a late wake is spurious only. */
-		atomic_fetch_and_explicit(mask, ~p->bit, memory_order_relaxed);
+		atomic_fetch_and_explicit(mask, ~bit, memory_order_relaxed);
 		if (ret != -EAGAIN)
 			return ret;
 	}

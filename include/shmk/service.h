@@ -41,7 +41,8 @@ extern "C" {
 
 /* Limits */
 #define SHMK_SVC_PAYLOAD_MAX	(1ULL << 30)	/* bytes per sample */
-#define SHMK_SVC_SLOTS_MAX	64		/* participants per service */
+#define SHMK_SVC_SLOTS_MAX	1024		/* participants per service */
+#define SHMK_SVC_SERVERS_MAX	64		/* servers per request-response service */
 #define SHMK_SVC_RING_MAX	4096		/* buffer, history */
 #define SHMK_SVC_EVENTS_MAX	4096		/* event ids, blackboard keys */
 #define SHMK_SVC_BB_KEY_MAX	64		/* bytes per blackboard key */
@@ -84,7 +85,8 @@ enum shmk_svc_overflow {
  * @payload_max: bytes per sample (pubsub, reqres), 1 to SHMK_SVC_PAYLOAD_MAX
  * @max_publishers: publishers (pubsub), clients (reqres), notifiers (event)
  * @max_subscribers: subscribers (pubsub), servers (reqres; every live
- *		server receives each request), listeners (event);
+ *		server receives each request; at most
+ *		SHMK_SVC_SERVERS_MAX), listeners (event);
  *		publishers plus subscribers at most
  *		SHMK_SVC_SLOTS_MAX
  * @buffer:	samples each subscriber may lag behind a publisher before

@@ -9,35 +9,40 @@
 #include "svc.h"
 #include "cp_audit.h"
 
-static uint64_t alive_mask(const struct svc_view *v)
+/* Word @w of the bitmap of live slots. */
+static uint64_t alive_mask(const struct svc_view *v, uint32_t w)
 {
 	uint64_t m = 0;
 	uint32_t k;
 
-	for (k = 0; k < v->g.nslots; k++)
+	for (k = w * 64; k < v->g.nslots && k < w * 64 + 64; k++)
 		/* Relaxed: the harness looks while nobody else runs. */
 		if (ST_TAG(atomic_load_explicit(&v->slots[k].state,
 						memory_order_relaxed)) == ST_ALIVE)
-			m |= 1ULL << k;
+			m |= SLOT_BIT(k);
 	return m;
 }
 
 int cp_audit_holders(const struct shmk_service *s, char *msg, size_t len)
 {
 	const struct svc_view *v = &s->v;
-	uint64_t alive = alive_mask(v), h;
-	uint32_t c;
+	uint64_t alive, h;
+	uint32_t c, w;
 	int n = 0;
 
-	for (c = 0; c < v->g.nchunks; c++) {
-		/* Relaxed: as above. */
-		h = atomic_load_explicit(holders_of(v, c), memory_order_relaxed);
-		if (!(h & ~alive))
-			continue;
-		if (!n++)
-			snprintf(msg, len, "chunk %u held by %#llx, live slots %#llx",
-				 c, (unsigned long long)h,
-				 (unsigned long long)alive);
+	for (w = 0; w < v->g.mwords; w++) {
+		alive = alive_mask(v, w);
+		for (c = 0; c < v->g.nchunks; c++) {
+			/* Relaxed: as above. */
+			h = atomic_load_explicit(&holders_of(v, c)[w],
+						 memory_order_relaxed);
+			if (!(h & ~alive))
+				continue;
+			if (!n++)
+				snprintf(msg, len, "chunk %u held by %#llx (word %u), live slots %#llx",
+					 c, (unsigned long long)h, w,
+					 (unsigned long long)alive);
+		}
 	}
 	return n;
 }
@@ -45,42 +50,59 @@ int cp_audit_holders(const struct shmk_service *s, char *msg, size_t len)
 int cp_audit_watch(const struct shmk_service *s, char *msg, size_t len)
 {
 	const struct svc_view *v = &s->v;
-	uint64_t alive = alive_mask(v);
-	/* Relaxed: the harness looks while nobody else runs. */
-	uint64_t m = atomic_load_explicit(&v->sh->watch, memory_order_relaxed);
+	uint64_t alive, m;
+	uint32_t w;
 
-	if (!(m & ~alive))
-		return 0;
-	snprintf(msg, len, "watch mask %#llx, live slots %#llx",
-		 (unsigned long long)m, (unsigned long long)alive);
+	for (w = 0; w < v->g.mwords; w++) {
+		alive = alive_mask(v, w);
+		/* Relaxed: the harness looks while nobody else runs. */
+		m = atomic_load_explicit(&mask_of(v, MASK_WATCH)[w],
+					 memory_order_relaxed);
+		if (!(m & ~alive))
+			continue;
+		snprintf(msg, len, "watch mask %#llx (word %u), live slots %#llx",
+			 (unsigned long long)m, w, (unsigned long long)alive);
+		return 1;
+	}
+	return 0;
+}
+
+/* Is chunk @c's bitmap exactly slot @k's bit (@only), or does it have it? */
+static int holds(const struct svc_view *v, uint32_t c, uint32_t k, int only)
+{
+	uint32_t w;
+	uint64_t h;
+
+	for (w = 0; w < v->g.mwords; w++) {
+		/* Relaxed: as above. */
+		h = atomic_load_explicit(&holders_of(v, c)[w],
+					 memory_order_relaxed);
+		if (w == SLOT_WORD(k) ? (only ? h != SLOT_BIT(k) :
+					 !(h & SLOT_BIT(k))) : only && h)
+			return 0;
+	}
 	return 1;
 }
 
 int cp_audit_port(const struct shmk_port *p, char *msg, size_t len)
 {
 	const struct svc_view *v = &p->v;
-	uint64_t h;
 	uint32_t i;
 	int n = 0;
 
 	for (i = 0; i < p->nloans; i++) {
-		/* Relaxed: as above. */
-		h = atomic_load_explicit(holders_of(v, p->loans[i]),
-					 memory_order_relaxed);
-		if (h == p->bit)
+		if (holds(v, p->loans[i], p->slot, 1))
 			continue;
 		if (!n++)
-			snprintf(msg, len, "slot %u's loan of chunk %u: holders %#llx, not only its bit",
-				 p->slot, p->loans[i], (unsigned long long)h);
+			snprintf(msg, len, "slot %u's loan of chunk %u: holders not only its bit",
+				 p->slot, p->loans[i]);
 	}
 	for (i = 0; i < p->nheld; i++) {
-		h = atomic_load_explicit(holders_of(v, p->held[i]),
-					 memory_order_relaxed);
-		if (h & p->bit)
+		if (holds(v, p->held[i], p->slot, 0))
 			continue;
 		if (!n++)
-			snprintf(msg, len, "slot %u's received chunk %u: holders %#llx, without its bit",
-				 p->slot, p->held[i], (unsigned long long)h);
+			snprintf(msg, len, "slot %u's received chunk %u: holders without its bit",
+				 p->slot, p->held[i]);
 	}
 	return n;
 }
@@ -92,12 +114,12 @@ int cp_hog_chunks(const struct shmk_service *s, int slot)
 	int n = 0;
 
 	for (c = 0; c < v->g.nchunks; c++) {
-		uint64_t zero = 0;
-
+		if (hold_busy(v, c))
+			continue;
 		/* Relaxed: the harness alone runs now; the owner is dead. */
-		n += atomic_compare_exchange_strong_explicit(holders_of(v, c),
-				&zero, 1ULL << slot, memory_order_relaxed,
-				memory_order_relaxed);
+		atomic_store_explicit(hold_word(v, c, (uint32_t)slot),
+				      SLOT_BIT(slot), memory_order_relaxed);
+		n++;
 	}
 	return n;
 }
@@ -120,14 +142,20 @@ struct shmk_region *cp_lock_slot(const struct shmk_service *s, int slot)
 
 /* --- Device backend: liveness from the module's death notices --- */
 
-int cp_audit_announced(const struct shmk_service *s, uint64_t live,
+int cp_audit_announced(const struct shmk_service *s, const uint64_t *live,
 		       char *msg, size_t len)
 {
-	uint64_t m = alive_mask(&s->v) & ~live;
-	int n = __builtin_popcountll(m);
+	uint64_t m;
+	uint32_t w;
+	int n = 0;
 
-	if (n)
-		snprintf(msg, len, "slot %d still ALIVE after its holder died (live slots %#llx): no death notice",
-			 __builtin_ctzll(m), (unsigned long long)live);
+	for (w = 0; w < s->v.g.mwords; w++) {
+		m = alive_mask(&s->v, w) & ~live[w];
+		if (m && !n)
+			snprintf(msg, len, "slot %u still ALIVE after its holder died (live slots %#llx in word %u): no death notice",
+				 w * 64 + (uint32_t)__builtin_ctzll(m),
+				 (unsigned long long)live[w], w);
+		n += __builtin_popcountll(m);
+	}
 	return n;
 }

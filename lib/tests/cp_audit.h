@@ -43,8 +43,9 @@ int cp_hog_chunks(const struct shmk_service *s, int slot);
 struct shmk_region *cp_lock_slot(const struct shmk_service *s, int slot);
 
 /*
- * Device backend only: slots still ALIVE that are not in @live (the
- * slots of the participants known to be alive).  The module writes DEAD
+ * Device backend only: slots still ALIVE that are not in @live (a
+ * bitmap of mwords words: the slots of the participants known to be
+ * alive).  The module writes DEAD
  * into a participant's slot when its region file is released, before
  * the parent of a killed process learns of the exit, so after a death
  * and before any recovery each such slot is a death notice that never
@@ -52,7 +53,7 @@ struct shmk_region *cp_lock_slot(const struct shmk_service *s, int slot);
  * dead participant's slot stays ALIVE until a recoverer finds its OFD
  * lock gone: do not call it there.)
  */
-int cp_audit_announced(const struct shmk_service *s, uint64_t live,
+int cp_audit_announced(const struct shmk_service *s, const uint64_t *live,
 		       char *msg, size_t len);
 
 #endif /* SHMK_CP_AUDIT_H */

@@ -39,7 +39,7 @@ static void check_loans(const struct shmk_service *s, struct shmk_port **ps,
 			uint32_t c = ps[a]->loans[i];
 
 			assert_true(c < s->v.g.nchunks);
-			assert_true(holders(s, c) & ps[a]->bit);
+			assert_true(holders(s, c) & SLOT_BIT(ps[a]->slot));
 			for (b = 0; b < n; b++)
 				for (j = 0; j < ps[b]->nloans; j++)
 					if (a != b || i != j)
@@ -138,7 +138,7 @@ static void test_stale_entry(void **state)
 	cb = chunk_of(p2, pb);
 	strcpy(pb, "published");
 	assert_int_equal(shmk_pub_publish(p2, pb, 10, 0), 0);
-	assert_true(holders(s, ca) & p2->bit);
+	assert_true(holders(s, ca) & SLOT_BIT(p2->slot));
 	assert_int_equal(shmk_sub_receive(sub, &smp, 0), 0);
 	assert_int_equal(smp.chunk, cb);
 	assert_string_equal(smp.data, "published");
@@ -163,7 +163,7 @@ static void test_stale_entry(void **state)
 			shmk_sub_release(sub, &smp);
 		while (shmk_sub_receive(late, &smp, 0) == 0)
 			shmk_sub_release(late, &smp);
-		assert_true(holders(s, ca) & p2->bit);
+		assert_true(holders(s, ca) & SLOT_BIT(p2->slot));
 	}
 	assert_int_equal(shmk_pub_publish(p2, pa, 5, 0), 0);
 	shmk_port_close(b);
@@ -214,7 +214,7 @@ static void test_stale_response(void **state)
 	assert_int_equal(shmk_pub_loan(sv, &pb), 0);
 	assert_int_equal(shmk_server_respond(sv, &smp, pb, 2), 0);
 	assert_int_equal(shmk_sub_release(sv, &smp), 0);
-	assert_true(holders(s, ca) & sv->bit);
+	assert_true(holders(s, ca) & SLOT_BIT(sv->slot));
 	ps[0] = sv;
 	ps[1] = cl;
 	assert_int_equal(shmk_pub_loan(cl, &pb), 0);
@@ -425,21 +425,21 @@ static void test_pool_empty(void **state)
 	assert_int_equal(shmk_pub_open(s, &pub), 0);
 	assert_int_equal(shmk_sub_open(s, &sub), 0);
 	for (i = 0; i < s->v.g.nchunks; i++)
-		atomic_store(holders_of(&s->v, i), sub->bit);
+		atomic_store(holders_of(&s->v, i), SLOT_BIT(sub->slot));
 	pl = &pl;
 	assert_int_equal(shmk_pub_loan(pub, &pl), -EAGAIN);
 	assert_ptr_equal(pl, &pl);
 	assert_int_equal(pub->nloans, 0);
 	assert_true(shmk_last_error()[0] != 0);
 	for (i = 0; i < s->v.g.nchunks; i++)
-		assert_int_equal(holders(s, i), sub->bit);
+		assert_int_equal(holders(s, i), SLOT_BIT(sub->slot));
 	assert_int_equal(shmk_client_send(pub, pl, 1, NULL), -EINVAL);
 	atomic_store(holders_of(&s->v, 3), 0);
 	assert_int_equal(shmk_pub_loan(pub, &pl), 0);
 	assert_int_equal(chunk_of(pub, pl), 3);
 	assert_int_equal(shmk_pub_publish(pub, pl, 1, 0), 0);
 	for (i = 0; i < s->v.g.nchunks; i++)
-		atomic_fetch_and(holders_of(&s->v, i), ~sub->bit);
+		atomic_fetch_and(holders_of(&s->v, i), ~SLOT_BIT(sub->slot));
 	shmk_port_close(sub);
 	shmk_port_close(pub);
 	assert_int_equal(shmk_service_chunks_used(s), 0);
@@ -487,6 +487,8 @@ static void test_no_false_sharing(void **state)
 		{ SHMK_SVC_REQRES, 4, 1, 0, 0, 0 },
 		{ SHMK_SVC_REQRES, 9, 1, 3, 0, 0 },
 		{ SHMK_SVC_REQRES, 5, 3, 4, 0, 0 },	/* several servers */
+		{ SHMK_SVC_PUBSUB, 3, 200, 2, 0, 0 },	/* masks of 4 words */
+		{ SHMK_SVC_REQRES, 130, 9, 2, 0, 0 },	/* 3 words, 9 servers */
 		{ SHMK_SVC_EVENT, 0, 0, 0, 0, 0 },	/* 64 ids: 2 words */
 		{ SHMK_SVC_EVENT, 7, 9, 0, 0, 100 },
 		{ SHMK_SVC_EVENT, 2, 2, 0, 0, 1 },
@@ -515,6 +517,10 @@ static void test_no_false_sharing(void **state)
 		slots = 1;
 		for (i = 0; i < M; i++)
 			mark(s, owner, &v->slots[i].wake, 4, slots + i);
+		/* Each per-slot mask on lines of its own (layout 6). */
+		for (i = 0; i < MASK_N; i++)
+			mark(s, owner, mask_of(v, (int)i),
+			     (size_t)v->g.mwords * 8, 300000 + i);
 		for (ch = 0; ch < v->g.nchan; ch++)
 			for (i = 0; i < M; i++) {
 				uint32_t who = 1000 + ch * M + i;
@@ -524,9 +530,13 @@ static void test_no_false_sharing(void **state)
 				mark(s, owner, ring_of(v, ch, i),
 				     (size_t)v->g.cap * 8, who);
 			}
+		/* Cursors: consumers x producers (svc.h, cursor_at()). */
 		for (ch = 0; ch < v->g.nchan; ch++)
-			for (j = 0; j < M; j++)
-				for (i = 0; i < M; i++)
+			for (j = ch ? 0 : c.max_publishers;
+			     j < (ch ? c.max_publishers : M); j++)
+				for (i = ch ? c.max_publishers + ch - 1 : 0;
+				     i < (ch ? c.max_publishers + ch :
+					  c.max_publishers); i++)
 					mark(s, owner, cursor_at(v, ch, j, i), 8,
 					     100000 + ch * M + j);
 		for (j = 0; j < M && cf[t].kind == SHMK_SVC_EVENT; j++)
@@ -579,7 +589,7 @@ static void test_warm_loans(void **state)
 		assert_memory_equal(smp.data, &i, sizeof(i));
 		assert_int_equal(shmk_sub_release(sub, &smp), 0);
 		/* The ring keeps its reference on the last sample only. */
-		assert_int_equal(holders(s, got[i]), pub->bit);
+		assert_int_equal(holders(s, got[i]), SLOT_BIT(pub->slot));
 		if (i)
 			assert_int_equal(holders(s, got[i - 1]), 0);
 	}

@@ -213,6 +213,10 @@ enum { K_CREATE, K_PUBSUB, K_REQRES, K_EVENT, K_BB };
 					 * fd (shmk_port_fd()) */
 #define F_TWOSRV	(1U << 11)	/* reqres: two servers, the survivor's
 					 * and the victim's */
+#define F_WIDE		(1U << 12)	/* pubsub: 70 slots (bitmaps of two
+					 * words), the victim's slot in the
+					 * second (the parent holds fillers) */
+#define WIDE_FILL	61		/* filler subscribers (F_WIDE) */
 
 struct world;
 
@@ -242,6 +246,7 @@ struct world {
 	struct shmk_svc_config cfg;
 	struct shmk_service *s;
 	struct shmk_port *a, *b;	/* SP/SS, SC/SV, SN/SL */
+	struct shmk_port *fill[WIDE_FILL];	/* F_WIDE: idle subscribers */
 	void *a_loan;			/* a survivor's loan, "UNPUB" */
 	struct shmk_region *lock;	/* F_LOCKED: holds slot 1's lock */
 	struct shmk_sample held;	/* a sample a survivor keeps */
@@ -281,7 +286,8 @@ static struct shmk_svc_config world_cfg(const struct op *op)
 		c = cfg_of(SHMK_SVC_PUBSUB);
 		c.payload_max = PLEN;
 		c.max_publishers = op->flags & F_SMALL ? 2 : 3;
-		c.max_subscribers = op->flags & F_SMALL ? 2 : 3;
+		c.max_subscribers = op->flags & F_SMALL ? 2 :
+				    op->flags & F_WIDE ? 67 : 3;
 		c.buffer = 4;
 		c.history = 2;
 		c.max_loans = 2;
@@ -721,6 +727,9 @@ static void world_setup(struct world *w, const struct op *op)
 	switch (op->kind) {
 	case K_PUBSUB:
 		assert_int_equal(shmk_sub_open(w->s, &w->b), 0);
+		/* F_WIDE: slots 4 to 64 taken, the victim's in word 1. */
+		for (ret = 0; op->flags & F_WIDE && ret < WIDE_FILL; ret++)
+			assert_int_equal(shmk_sub_open(w->s, &w->fill[ret]), 0);
 		assert_int_equal(shmk_pub_open(w->s, &w->a), 0);
 		assert_int_equal(par_publish(w, w->a, W_SP), 0);
 		assert_int_equal(par_publish(w, w->a, W_SP), 0);
@@ -1221,13 +1230,20 @@ static void world_consume(struct world *w)
  */
 static void check_announced(struct world *w)
 {
-	uint64_t live = 0;
-	char msg[160];
+	uint64_t live[SHMK_SVC_SLOTS_MAX / 64] = { 0 };
+	char msg[200];
+	int i, k;
 
-	if (w->a)
-		live |= 1ULL << shmk_port_slot(w->a);
-	if (w->b)
-		live |= 1ULL << shmk_port_slot(w->b);
+	/* The survivors, and (F_WIDE) the parent's idle subscribers. */
+	for (i = -2; i < WIDE_FILL; i++) {
+		const struct shmk_port *p = i == -2 ? w->a : i == -1 ? w->b :
+					    w->fill[i];
+
+		if (!p)
+			continue;
+		k = shmk_port_slot(p);
+		live[k / 64] |= 1ULL << (k % 64);
+	}
 	if (cp_audit_announced(w->s, live, msg, sizeof(msg)))
 		viol(V_LEAK, "%s", msg);
 }
@@ -1291,6 +1307,9 @@ static void world_check(struct world *w)
 	shmk_port_close(w->a);
 	shmk_port_close(w->b);
 	w->a = w->b = NULL;
+	for (ret = 0; ret < WIDE_FILL; ret++)
+		shmk_port_close(w->fill[ret]);
+	memset(w->fill, 0, sizeof(w->fill));
 	ret = shmk_service_recover(w->s);
 	if (ret < 0)
 		viol(V_STUCK, "the last recovery returned %d", ret);
@@ -1949,6 +1968,16 @@ static const struct op ops[] = {
 	{ "close_linger_timeout", K_PUBSUB, F_CLOSES, prep_publish, NULL, NULL,
 	  act_close_linger_timeout },
 	{ "recover_pubsub", K_PUBSUB, F_DEAD, NULL, NULL, NULL, act_recover },
+	/* Layout 6: bitmaps of two words (hold_claim()'s handshake). */
+	{ "loan_wide", K_PUBSUB, F_WIDE, v_pub, NULL, NULL, act_loan },
+	{ "publish_wide", K_PUBSUB, F_WIDE, prep_publish, NULL, NULL,
+	  act_publish_safe },
+	{ "receive_wide", K_PUBSUB, F_SYNC | F_WIDE, v_sub, between_publish3,
+	  NULL, act_receive2 },
+	{ "close_sub_wide", K_PUBSUB, F_SYNC | F_WIDE, v_sub, between_publish3,
+	  prep2_receive2, act_close },
+	{ "recover_wide", K_PUBSUB, F_DEAD | F_WIDE, NULL, NULL, NULL,
+	  act_recover },
 	{ "client_open", K_REQRES, 0, NULL, NULL, NULL, v_client },
 	{ "server_open", K_REQRES, F_NOSERVER, NULL, NULL, NULL, v_server },
 	{ "client_send", K_REQRES, 0, prep_client_send, NULL, NULL,
@@ -2207,6 +2236,10 @@ static const struct {
 	  "allowed, device backend only: a port fd is a watch of the wake word" },
 	{ SHMK_BACKEND_DEVICE, "svc_wait.c", "fetch_or of our watch bit after it",
 	  "allowed, memfd only: the token of a port fd's datagram socket" },
+	{ SHMK_BACKEND_MEMFD, "svc.h", "a back-off: only",
+	  "allowed: hold_claim()'s back-off needs a holder racing its pass 2 (test_manyslots races them)" },
+	{ SHMK_BACKEND_DEVICE, "svc.h", "a back-off: only",
+	  "allowed: hold_claim()'s back-off needs a holder racing its pass 2 (test_manyslots races them)" },
 	{ SHMK_BACKEND_DEVICE, "svc_wait.c", "the sleeper's acquire load of its wake",
 	  "allowed: nobody here sleeps alive while another wakes it (on memfd a killed sleeper looks alive until recovered)" },
 };

@@ -127,7 +127,7 @@ static const struct field hdr_fields[] = {
 	SF(cfg.history), SF(cfg.overflow), SF(cfg.max_loans),
 	SF(cfg.max_borrow), SF(cfg.max_events), SF(cfg.mode),
 	SF(cfg.reserved), SF(nslots), SF(nchan), SF(cap), SF(nchunks),
-	SF(ewords), SF(layout), SF(rstride), SF(crow), SF(erow),
+	SF(ewords), SF(layout), SF(rstride), SF(crow), SF(erow), SF(mwords),
 	SF(stride), SF(slots_off), SF(prod_off), SF(ring_off),
 	SF(cursor_off), SF(holders_off), SF(events_off), SF(hdrs_off),
 	SF(chunks_off),
@@ -731,6 +731,9 @@ static void vary_cfg(struct shmk_svc_config *c, enum pattern pat,
 		c->max_events = evs[x % NF(evs)];
 		c->max_publishers = NSIDE + (uint32_t)(x >> 8 & 1);
 		c->max_subscribers = NSIDE + (uint32_t)(x >> 9 & 1);
+		/* Sometimes bitmaps of two words, listeners in the second. */
+		if ((x >> 10 & 3) == 3)
+			c->max_publishers = 64 + NSIDE;
 		return;
 	}
 	c->buffer = bufs[x % NF(bufs)];
@@ -738,6 +741,12 @@ static void vary_cfg(struct shmk_svc_config *c, enum pattern pat,
 	c->max_loans = 1 + (uint32_t)(x >> 16 & 1);
 	c->max_borrow = 1 + (uint32_t)(x >> 17 & 3);
 	c->max_publishers = NSIDE + (uint32_t)(x >> 19 & 1);
+	/*
+	 * Sometimes bitmaps of two words (layout 6): producers in the
+	 * first, consumers in the second (hold_claim(), hold_add()).
+	 */
+	if ((x >> 24 & 3) == 3)
+		c->max_publishers = 64 + NSIDE;
 	/* Sometimes a typed service with user headers (layout 5). */
 	if (x >> 30 & 1) {
 		strcpy(c->type_name, "hostile.T");
@@ -973,14 +982,20 @@ static void corrupt(struct world *w)
 			snprintf(desc, sizeof(desc), "slot[%u] word +%u", k, i);
 			break;
 		case 10:
-			/*
-			 * The header's wait words (sleeper masks, deaths, the
-			 * watch mask of port fds).
-			 */
-			size = rndn(2) ? 8 : 4;
-			i = rndn((uint32_t)(L->wait_sz / size)) * size;
-			off = L->wait_off + i;
-			snprintf(desc, sizeof(desc), "header wait word +%u", i);
+			if (rndn(2)) {
+				/* The header's wait words (deaths). */
+				size = rndn(2) ? 8 : 4;
+				i = rndn((uint32_t)(L->wait_sz / size)) * size;
+				off = L->wait_off + i;
+				snprintf(desc, sizeof(desc),
+					 "header wait word +%u", i);
+				break;
+			}
+			/* A word of a per-slot mask (sleepers, watchers). */
+			k = rndn(MASK_N);
+			i = rndn(L->hv.g.mwords);
+			off = off_of(L, &mask_of(&L->hv, (int)k)[i]);
+			snprintf(desc, sizeof(desc), "mask %u word %u", k, i);
 			break;
 		case 3:
 			if (!L->nchan)
@@ -1003,24 +1018,30 @@ static void corrupt(struct world *w)
 				 i / (L->nslots * L->cap),
 				 i / L->cap % L->nslots, i % L->cap);
 			break;
-		case 5:
+		case 5: {
+			/* Consumers x producers (cursor_at()). */
+			uint32_t na = L->hv.g.na, ch, j;
+
 			if (!L->nchan)
 				continue;
-			i = rndn(L->nchan * L->nslots * L->nslots);
-			off = off_of(L, cursor_at(&L->hv, i / (L->nslots * L->nslots),
-						  i / L->nslots % L->nslots,
-						  i % L->nslots));
+			ch = rndn(L->nchan);
+			j = ch ? rndn(na) : na + rndn(L->nslots - na);
+			i = ch ? na + ch - 1 : rndn(na);
+			off = off_of(L, cursor_at(&L->hv, ch, j, i));
 			snprintf(desc, sizeof(desc),
 				 "cursor[ch %u, consumer %u, producer %u]",
-				 i / (L->nslots * L->nslots),
-				 i / L->nslots % L->nslots, i % L->nslots);
+				 ch, j, i);
 			break;
+		}
 		case 6:
 			if (!L->nchunks)
 				continue;
+			/* Any word of the chunk's holders bitmap. */
 			i = some_chunk(w);
-			off = off_of(L, holders_of(&L->hv, i));
-			snprintf(desc, sizeof(desc), "holders[chunk %u]", i);
+			k = rndn(L->hv.g.mwords);
+			off = off_of(L, &holders_of(&L->hv, i)[k]);
+			snprintf(desc, sizeof(desc), "holders[chunk %u] word %u",
+				 i, k);
 			break;
 		case 7:
 			if (!L->ewords)

@@ -89,7 +89,7 @@ static int ns_recover(void *arg)
  * through a file of our own, and stay there.  The state holds our pid,
  * as a pid-based library would write it.
  */
-static struct shmk_region *hold_claim(struct shmk_service *s, uint32_t k,
+static struct shmk_region *hold_slot(struct shmk_service *s, uint32_t k,
 				      uint32_t tag)
 {
 	struct shmk_region *r;
@@ -117,7 +117,7 @@ static void test_claim_window_other_pidns(void **state)
 
 	(void)state;
 	s = new_service(&c, name);
-	r = hold_claim(s, 0, ST_CLAIM);
+	r = hold_slot(s, 0, ST_CLAIM);
 	held = slot_state(s, 0);
 	assert_int_equal(shmk_service_dead(s), 0);
 	ret = in_pidns(ns_recover, name);
@@ -160,7 +160,7 @@ static void dies_in_window(uint32_t tag)
 	kid = fork();
 	assert_true(kid >= 0);
 	if (kid == 0) {
-		hold_claim(s, 0, tag);
+		hold_slot(s, 0, tag);
 		atomic_fetch_or(&s->v.holders[0], 1);
 		raise(SIGKILL);
 		_exit(1);
@@ -205,7 +205,7 @@ static void test_claim_takes_over_dead_claimer(void **state)
 	kid = fork();
 	assert_true(kid >= 0);
 	if (kid == 0) {
-		hold_claim(s, 0, ST_CLAIM);
+		hold_slot(s, 0, ST_CLAIM);
 		raise(SIGKILL);
 		_exit(1);
 	}

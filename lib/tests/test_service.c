@@ -97,8 +97,9 @@ static void test_bad_args(void **state)
 	BAD(size, 8);
 	BAD(kind, 9);
 	BAD(payload_max, SHMK_SVC_PAYLOAD_MAX + 1);
-	BAD(max_publishers, 61);
-	BAD(max_subscribers, 61);
+	BAD(max_publishers, SHMK_SVC_SLOTS_MAX - 3);
+	BAD(max_subscribers, SHMK_SVC_SLOTS_MAX - 3);
+	BAD(max_publishers, SHMK_SVC_SLOTS_MAX);
 	BAD(buffer, SHMK_SVC_RING_MAX + 1);
 	BAD(history, SHMK_SVC_RING_MAX + 1);
 	BAD(overflow, 3);

@@ -33,7 +33,7 @@ static unsigned long sends(void)
 
 static uint64_t watch_mask(struct shmk_service *s)
 {
-	return atomic_load(&s->v.sh->watch);
+	return atomic_load(&mask_of(&s->v, MASK_WATCH)[0]);
 }
 
 /* Receive from a subscriber with timeout 0 until -EAGAIN; how many. */

@@ -58,7 +58,7 @@ static unsigned long wakes(void)
 
 static uint64_t sleep_data(struct shmk_service *s)
 {
-	return atomic_load(&s->v.sh->sleep_data);
+	return atomic_load(&mask_of(&s->v, MASK_DATA)[0]);
 }
 
 /* Wait (up to 10 s) until slot @k's bit is set in the data mask. */
@@ -375,9 +375,9 @@ static void test_send_wait_woken_by_server(void **state)
 	assert_int_equal(pthread_create(&t, NULL, send_waiting, &w), 0);
 	/* Until the client (slot 0) sleeps on its room bit. */
 	for (i = 0; i < 10000 &&
-	     !(atomic_load(&s->v.sh->sleep_room) & 1ULL); i++)
+	     !(atomic_load(&mask_of(&s->v, MASK_ROOM)[0]) & 1ULL); i++)
 		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
-	assert_true(atomic_load(&s->v.sh->sleep_room) & 1ULL);
+	assert_true(atomic_load(&mask_of(&s->v, MASK_ROOM)[0]) & 1ULL);
 	assert_int_equal(shmk_server_open(s, &srv), 0);
 	assert_int_equal(pthread_join(t, NULL), 0);
 	assert_int_equal(w.ret, 0);

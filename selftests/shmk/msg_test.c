@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -405,6 +407,120 @@ TEST(typed_headers_history_linger)
 	ASSERT_EQ(0, reap(kid));
 	EXPECT_EQ(0, shmk_sub_dropped(none));
 	shmk_port_close(none);
+	EXPECT_EQ(0, shmk_service_chunks_used(s));
+	shmk_service_close(s);
+}
+
+/*
+ * 1,024 participants (layout 6): four children of ~256 subscribers each
+ * (their slots span all 16 words of the bitmaps) block in receive; one
+ * publisher here sends 8 samples, which every subscriber gets, woken
+ * across words.  The second child is killed holding a sample on each of
+ * its ports: the module announces its 256 deaths, recovery frees their
+ * slots and bits, and once the publisher leaves no chunk is held.
+ */
+#define MANY_KIDS	4
+#define MANY_SUBS	(SHMK_SVC_SLOTS_MAX - 1)
+#define MANY_PER	((MANY_SUBS + MANY_KIDS - 1) / MANY_KIDS)
+#define MANY_N		8
+
+static void many_child(struct shmk_service *parent, const char *name, int fd,
+		       uint32_t per, int victim)
+{
+	static struct shmk_port *sub[MANY_PER];
+	static struct shmk_sample smp[MANY_PER];
+	struct shmk_service *s;
+	uint32_t i, n, x;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	shmk_service_close(parent);
+	CHILD_CHECK(shmk_service_open(name, NULL, 0, &s) == 0);
+	for (i = 0; i < per; i++)
+		CHILD_CHECK(shmk_sub_open(s, &sub[i]) == 0);
+	CHILD_CHECK(write(fd, "r", 1) == 1);
+	for (n = 0; n < MANY_N; n++)
+		for (i = 0; i < per; i++) {
+			CHILD_CHECK(shmk_sub_receive(sub[i], &smp[i],
+						     20000000000LL) == 0);
+			memcpy(&x, smp[i].data, 4);
+			CHILD_CHECK(x == n && smp[i].seq == n);
+			if (!victim || n + 1 < MANY_N)
+				CHILD_CHECK(shmk_sub_release(sub[i], &smp[i]) == 0);
+		}
+	if (victim) {
+		CHILD_CHECK(write(fd, "h", 1) == 1);
+		for (;;)
+			pause();
+	}
+	for (i = 0; i < per; i++)
+		shmk_port_close(sub[i]);
+	shmk_service_close(s);
+	_exit(0);
+}
+
+TEST(participants_1024)
+{
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_PUBSUB);
+	char name[SHMK_SVC_NAME_MAX], b;
+	struct shmk_service *s;
+	struct shmk_port *pub;
+	pid_t kid[MANY_KIDS];
+	struct rlimit rl;
+	int fds[2], i, ready = 0, held = 0;
+	uint32_t n;
+	void *pl;
+
+	NEED_DEVICE();
+	/* A region fd per port: raise the soft limit of open files. */
+	ASSERT_EQ(0, getrlimit(RLIMIT_NOFILE, &rl));
+	if (rl.rlim_cur < 2 * SHMK_SVC_SLOTS_MAX && rl.rlim_max > rl.rlim_cur) {
+		rl.rlim_cur = rl.rlim_max < 4096 ? rl.rlim_max : 4096;
+		ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &rl));
+	}
+	if (rl.rlim_cur < MANY_PER + 64)
+		SKIP(return, "too few open files allowed");
+	uniq(name, sizeof(name), "many");
+	c.payload_max = 64;
+	c.max_publishers = 1;
+	c.max_subscribers = MANY_SUBS;
+	c.buffer = 16;
+	c.max_borrow = 1;
+	ASSERT_EQ(0, shmk_service_open(name, &c, SHMK_SVC_CREATE, &s));
+	ASSERT_EQ(0, pipe(fds));
+	for (i = 0; i < MANY_KIDS; i++) {
+		kid[i] = fork();
+		ASSERT_LE(0, kid[i]);
+		if (!kid[i]) {
+			close(fds[0]);
+			many_child(s, name, fds[1], i + 1 < MANY_KIDS ? MANY_PER :
+				   MANY_SUBS - (MANY_KIDS - 1) * MANY_PER, i == 1);
+		}
+	}
+	close(fds[1]);
+	while (ready < MANY_KIDS && read(fds[0], &b, 1) == 1)
+		ready += b == 'r';
+	ASSERT_EQ(MANY_KIDS, ready);
+	ASSERT_EQ(0, shmk_pub_open(s, &pub));
+	ASSERT_EQ(SHMK_SVC_SLOTS_MAX, shmk_service_participants(s));
+	for (n = 0; n < MANY_N; n++) {
+		ASSERT_EQ(0, shmk_pub_loan(pub, &pl));
+		memcpy(pl, &n, 4);
+		ASSERT_EQ(0, shmk_pub_publish(pub, pl, 4, 0));
+	}
+	while (!held && read(fds[0], &b, 1) == 1)
+		held = b == 'h';
+	kill(kid[1], SIGKILL);
+	ASSERT_EQ(128 + SIGKILL, reap(kid[1]));
+	ASSERT_TRUE(held);
+	for (i = 0; i < MANY_KIDS; i++)
+		if (i != 1)
+			ASSERT_EQ(0, reap(kid[i]));
+	close(fds[0]);
+	/* Announced by the module: DEAD slots, no lock to probe. */
+	ASSERT_EQ(MANY_PER, shmk_service_dead(s));
+	ASSERT_EQ(MANY_PER, shmk_service_recover(s));
+	ASSERT_EQ(1, shmk_service_participants(s));
+	shmk_port_close(pub);
 	EXPECT_EQ(0, shmk_service_chunks_used(s));
 	shmk_service_close(s);
 }

@@ -504,7 +504,8 @@ static void usage(FILE *f)
 		"  reqres   libshmk request-response round trip vs the same baselines\n"
 		"  payload  pub-sub ping-pong whose payload (4K, 1M, 16M) is written and read\n"
 		"           in full, vs a shared-memory ping-pong reusing one buffer\n"
-		"  fanout   publish cost with 1 to 63 busy-polling subscribers\n"
+		"  fanout   publish cost with 1 to 64 busy-polling subscribers\n"
+		"  idle     libshmk publish + receive with 0 .. 1,022 idle subscribers open\n"
 		"  drones   the drones demo next to this program: a+b jobs, 1 and 2 drones,\n"
 		"           shmk against Unix sockets\n"
 		"  shm      raw reads and writes of region memory, 1 KiB .. 1 MiB, vs memcpy\n"
@@ -556,7 +557,7 @@ int main(int argc, char **argv)
 		{ "shm", sb_shm }, { "mutex", sb_mutex }, { "queues", sb_queues },
 		{ "pubsub", sb_pubsub }, { "reqres", sb_reqres },
 		{ "payload", sb_payload }, { "fanout", sb_fanout },
-		{ "drones", sb_drones },
+		{ "idle", sb_idle }, { "drones", sb_drones },
 	};
 	const char *json = NULL, *plot = NULL;
 	int c, i, k, rc = 0, sizes_given = 0, ncpu;

@@ -114,5 +114,6 @@ int sb_pubsub(void);
 int sb_reqres(void);
 int sb_payload(void);
 int sb_fanout(void);
+int sb_idle(void);
 
 #endif /* SHMK_BENCH_H */

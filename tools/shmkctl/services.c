@@ -403,7 +403,7 @@ static void text_participant(const struct shmk_participant_info *e)
 
 static int info_one(const char *name, bool *shown)
 {
-	struct shmk_participant_info e[SHMK_SVC_SLOTS_MAX];
+	static struct shmk_participant_info e[SHMK_SVC_SLOTS_MAX];	/* 56 KiB */
 	struct shmk_service *svc;
 	struct summary m;
 	int n, i, rc;
