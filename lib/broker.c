@@ -746,6 +746,12 @@ static struct shmk_brk *brk_find_locked(const struct stat *rst,
 int shmk__brk_create(int rfd, const char *name, uint64_t bytes, int *mapfd,
 		     struct shmk_brk **out)
 {
+	return shmk__brk_create_f(rfd, name, bytes, 0, mapfd, out);
+}
+
+int shmk__brk_create_f(int rfd, const char *name, uint64_t bytes,
+		       int seal_later, int *mapfd, struct shmk_brk **out)
+{
 	char mname[8 + SHMK_NAME_MAX];
 	unsigned char token[16];
 	struct shmk_brk *e;
@@ -786,7 +792,8 @@ int shmk__brk_create(int rfd, const char *name, uint64_t bytes, int *mapfd,
 		goto err;
 	}
 	if (fchmod(mfd, 0) < 0 ||
-	    fcntl(mfd, F_ADD_SEALS, SEALS_NEEDED) < 0) {
+	    fcntl(mfd, F_ADD_SEALS, seal_later ? SEALS_NEEDED & ~F_SEAL_SEAL :
+		  SEALS_NEEDED) < 0) {
 		ret = -errno;
 		goto err;
 	}
@@ -914,6 +921,19 @@ unlock:
 	if (ro >= 0)
 		close(ro);
 	return ret;
+}
+
+/*
+ * Zero-trust data regions: after the creator mapped the memfd writable,
+ * no new writable mapping of it, nor write(2), nor another seal: then
+ * even a holder of the read-write memfd (a same-user process that made
+ * the rendezvous file writable again and asked for it) cannot write.
+ */
+int shmk__brk_seal_write(struct shmk_brk *e)
+{
+	if (fcntl(e->rw, F_ADD_SEALS, F_SEAL_FUTURE_WRITE | F_SEAL_SEAL) < 0)
+		return errno == EINVAL ? -EOPNOTSUPP : -errno;
+	return 0;
 }
 
 void shmk__brk_put(struct shmk_brk *e)

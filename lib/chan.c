@@ -111,16 +111,21 @@ void chan_claim(struct shmk_port *p, uint32_t k)
 SHMK_API int shmk_pub_loan(struct shmk_port *p, void **payload)
 {
 	const struct svc_view *v;
-	uint32_t n, c, pass;
+	uint32_t n, c, pass, lo, cnt;
 
 	if (!p || !payload || p->prod_ch < 0)
 		return -EINVAL;
 	v = &p->v;
 	if (p->nloans >= v->cfg.max_loans)
 		return -ENOBUFS;
+	/* Zero-trust: only our own chunks, [zlo, zlo + zn). */
+	lo = svc_zt(v) ? p->zlo : 0;
+	cnt = svc_zt(v) ? p->zn : v->g.nchunks;
+	if (!cnt)
+		return -EINVAL;
 	for (pass = 0; pass < 2; pass++) {
-		c = p->hint % v->g.nchunks;
-		for (n = 0; n < v->g.nchunks; n++, c = c + 1 < v->g.nchunks ? c + 1 : 0) {
+		c = lo + p->hint % cnt;
+		for (n = 0; n < cnt; n++, c = c + 1 < lo + cnt ? c + 1 : lo) {
 			uint64_t zero = 0;
 
 			/* Relaxed: a guess; the CAS decides. */
@@ -135,9 +140,9 @@ SHMK_API int shmk_pub_loan(struct shmk_port *p, void **payload)
 					&zero, p->bit, memory_order_acquire,
 					memory_order_relaxed))
 				continue;
-			p->hint = c + 1;
+			p->hint = c + 1 - lo;
 			p->loans[p->nloans++] = c;
-			*payload = v->chunks + (uint64_t)c * v->g.stride;
+			*payload = chunk_ptr(p, c);
 			SHMK_PROBE3(loan, p->svc->rname, p->slot, c);
 			return 0;
 		}
@@ -149,8 +154,7 @@ SHMK_API int shmk_pub_loan(struct shmk_port *p, void **payload)
 	 * is held, and one comes back when a holder releases it or a dead
 	 * holder is recovered (lib-audit #20).
 	 */
-	svc_err("no free chunk in the pool (%u chunks, all held)",
-		v->g.nchunks);
+	svc_err("no free chunk in the pool (%u chunks, all held)", cnt);
 	return -EAGAIN;
 }
 
@@ -160,10 +164,10 @@ SHMK_API void *shmk_pub_loan_header(struct shmk_port *p, const void *payload)
 
 	if (!p || !payload || !p->v.cfg.user_header_size)
 		return NULL;
-	i = find_chunk(&p->v, p->loans, p->nloans, payload);
+	i = find_chunk(p, p->loans, p->nloans, payload);
 	if (i < 0)
 		return NULL;
-	return p->v.chunks + (uint64_t)p->loans[i] * p->v.g.stride + p->v.g.uoff;
+	return chunk_ptr(p, p->loans[i]) + p->v.g.uoff;
 }
 
 SHMK_API const void *shmk_sample_header(const struct shmk_port *p,
@@ -173,26 +177,34 @@ SHMK_API const void *shmk_sample_header(const struct shmk_port *p,
 
 	if (!p || !smp || !p->v.cfg.user_header_size)
 		return NULL;
-	/* Only a chunk we hold (each below nchunks, checked on receipt). */
+	/* Only a chunk we hold (its payload found on receipt). */
 	for (i = 0; i < p->nheld; i++)
 		if (p->held[i] == smp->chunk)
-			return p->v.chunks + (uint64_t)smp->chunk * p->v.g.stride +
-			       p->v.g.uoff;
+			return p->hptr[i] + p->v.g.uoff;
 	return NULL;
 }
 
+unsigned char *chunk_ptr(const struct shmk_port *p, uint32_t c)
+{
+	const struct svc_view *v = &p->v;
+
+	if (svc_zt(v))
+		return p->zchunks + (uint64_t)(c - p->zlo) * v->g.stride;
+	return v->chunks + (uint64_t)c * v->g.stride;
+}
+
 /*
- * Index in @arr (chunks this port holds, all below nchunks) of the chunk
- * whose payload is at @payload, or -1.  Compares addresses: no division
- * by the stride on the publish path.
+ * Index in @arr (chunks this port holds as loans) of the chunk whose
+ * payload is at @payload, or -1.  Compares addresses: no division by the
+ * stride on the publish path.
  */
-int find_chunk(const struct svc_view *v, const uint32_t *arr,
-		      uint32_t n, const void *payload)
+int find_chunk(const struct shmk_port *p, const uint32_t *arr,
+	       uint32_t n, const void *payload)
 {
 	uint32_t i;
 
 	for (i = 0; i < n; i++)
-		if (v->chunks + (uint64_t)arr[i] * v->g.stride == payload)
+		if (chunk_ptr(p, arr[i]) == payload)
 			return (int)i;
 	return -1;
 }
@@ -203,7 +215,7 @@ SHMK_API int shmk_pub_discard(struct shmk_port *p, void *payload)
 
 	if (!p)
 		return -EINVAL;
-	i = find_chunk(&p->v, p->loans, p->nloans, payload);
+	i = find_chunk(p, p->loans, p->nloans, payload);
 	if (i < 0)
 		return -EINVAL;
 	chunk_put(&p->v, p->loans[i], p->bit);
@@ -320,7 +332,7 @@ int prod_publish_f(struct shmk_port *p, void *payload, size_t len,
 	struct msg_hdr *h;
 	int i, ret;
 
-	i = find_chunk(v, p->loans, p->nloans, payload);
+	i = find_chunk(p, p->loans, p->nloans, payload);
 	if (i < 0 || len > v->cfg.payload_max || ri >= M)
 		return -EINVAL;
 	if (policy == SHMK_OVERFLOW_BLOCK) {
@@ -483,7 +495,8 @@ static int cons_try_one(struct shmk_port *p, uint32_t ch, uint32_t i,
 
 	for (tries = 0; tries < 8; tries++) {
 		uint64_t e, old, cv, tail, start, d, seq, hlen;
-		uint32_t c;
+		uint32_t c, mi = 0, zlo, zn;
+		unsigned char *data;
 		_Atomic uint64_t *ep;
 		struct msg_hdr *h;
 
@@ -558,6 +571,12 @@ static int cons_try_one(struct shmk_port *p, uint32_t ch, uint32_t i,
 		/* Never trust a shared index: the entry may be corrupt. */
 		if (c >= v->g.nchunks)
 			return -EBADMSG;
+		/* Zero-trust: and it must be one of producer i's chunks. */
+		if (svc_zt(v)) {
+			zt_range(v, i, &zlo, &zn);
+			if (c < zlo || c - zlo >= zn)
+				return -EBADMSG;
+		}
 		if (p->nheld >= v->cfg.max_borrow)
 			return -ENOBUFS;
 		h = &v->hdrs[c];
@@ -604,11 +623,31 @@ static int cons_try_one(struct shmk_port *p, uint32_t ch, uint32_t i,
 				chunk_put(v, c, p->bit);
 			return -EBADMSG;
 		}
+		data = v->chunks + (uint64_t)c * v->g.stride;
+		if (svc_zt(v)) {
+			/* The producer's data region, mapped on first sight. */
+			int zret = zt_get(p, i, ST_VAL(st), c, &data, &mi);
+
+			if (zret) {
+				if (!(old & p->bit))
+					chunk_put(v, c, p->bit);
+				if (zret != -ENOENT && zret != -ENOLINK &&
+				    zret != -EBADMSG)
+					return zret;
+				/* Gone with its producer, or bad: skipped. */
+				cursor_skip(p, cur, cv, cv + 1);
+				if (zret == -EBADMSG)
+					return zret;
+				continue;
+			}
+		}
+		p->hptr[p->nheld] = data;
+		p->hmap[p->nheld] = mi;
 		p->held[p->nheld++] = c;
 		SHMK_CP();
 		/* Release: pairs with bp_room()'s acquire. */
 		atomic_store_explicit(cur, cv + 1, memory_order_release);
-		smp->data = v->chunks + (uint64_t)c * v->g.stride;
+		smp->data = data;
 		smp->len = (size_t)hlen;
 		smp->seq = cv;
 		smp->corr = SHMK_READ_ONCE(h->corr);
@@ -657,7 +696,11 @@ int chan_release(struct shmk_port *p, struct shmk_sample *smp)
 	for (i = 0; i < p->nheld; i++)
 		if (p->held[i] == smp->chunk) {
 			chunk_put(&p->v, smp->chunk, p->bit);
+			if (svc_zt(&p->v))
+				zt_put(p, p->hmap[i]);
 			p->held[i] = p->held[--p->nheld];
+			p->hptr[i] = p->hptr[p->nheld];
+			p->hmap[i] = p->hmap[p->nheld];
 			smp->data = NULL;
 			SHMK_PROBE3(release, p->svc->rname, p->slot, smp->chunk);
 			return 0;

@@ -150,8 +150,13 @@ struct svc_prod {
  * after its payload.  A library of layout 4 would join a typed service
  * without checking the type, and read samples of one with user headers
  * at the wrong stride: -EPROTO (or -EBADMSG: its geometry differs).
+ * 6: zero-trust payloads (SHMK_SVC_ZERO_TRUST in cfg.mode): the service
+ * region has no chunks (chunks_off == total); producer slot k's chunks,
+ * a range of the chunk indices (zt_range()), live in a data region of
+ * its own (svc_zt.c).  A library of 5 would look for payloads at
+ * chunks_off: -EPROTO.
  */
-#define SVC_LAYOUT	5
+#define SVC_LAYOUT	6
 
 static inline uint64_t ent_make(uint64_t pos, uint32_t c)
 {
@@ -287,6 +292,38 @@ struct svc_geo {
 	uint32_t rstride, crow, erow;
 	uint64_t stride, slots_off, prod_off, ring_off, cursor_off,
 		 holders_off, events_off, hdrs_off, chunks_off, total;
+	/*
+	 * Zero-trust (layout 6): chunks per producer slot, of an A-role
+	 * slot (below max_publishers) and of a B-role one; 0, 0 otherwise.
+	 */
+	uint32_t zta, ztb;
+};
+
+/*
+ * Zero-trust data regions (svc_zt.c).  Producer slot k of generation g
+ * writes its chunks into the region named zt_name(service, k, g, seg):
+ * at offset 0 this header (SHMK_CACHELINE_PAD bytes, written by the
+ * producer before its slot goes ALIVE), at ZT_DOFF its chunks, chunk c
+ * at (c - base) * stride.  Nobody else can write it (Documentation/
+ * messaging.rst, "Zero-trust payloads"), so it is trusted once checked
+ * against what the reader computed itself.
+ */
+#define ZT_MAGIC	0x3144545a4b4d4853ULL	/* "SHMKZTD1" */
+#define ZT_DOFF		4096ULL
+
+struct zt_hdr {
+	_Atomic uint64_t magic;
+	uint64_t svc_id;
+	uint32_t slot, gen, seg, nchunks;
+	uint64_t stride, base;
+};
+
+/* A consumer's mapping of a producer's data region (private memory). */
+struct zt_map {
+	struct shmk_region *r;	/* NULL: entry unused */
+	unsigned char *chunks;	/* the mapping + ZT_DOFF */
+	uint64_t size;		/* the mapping's size, read once */
+	uint32_t slot, gen, seg, held;
 };
 
 /* One process's view of one mapping of a service. */
@@ -302,6 +339,8 @@ struct svc_view {
 	unsigned char *chunks;
 	struct shmk_svc_config cfg;	/* private copies, validated */
 	struct svc_geo g;
+	/* Zero-trust: the service object's identity (zt_name()), ours */
+	uint64_t zt_id;
 };
 
 struct shmk_service {
@@ -325,6 +364,16 @@ struct shmk_port {
 	uint32_t history;		/* subscriber: samples replayed on joining */
 	uint32_t bp_fails;		/* back-pressure failures in a row */
 	uint32_t *loans, *held;
+	/* held[i]'s payload, and (zero-trust) its zmaps[] entry */
+	unsigned char **hptr;
+	uint32_t *hmap;
+	/* Zero-trust producer: our data region, our chunks [zlo, zlo + zn) */
+	struct shmk_region *zr;
+	unsigned char *zchunks;
+	uint32_t zlo, zn;
+	/* Zero-trust consumer: producers' data regions we map, zmax of them */
+	struct zt_map *zmaps;
+	uint32_t zmax;
 	uint64_t dropped, corr_next;
 	int watching;			/* shmk_port_fd() made an fd */
 	int wfd;			/* memfd: the watch socket, or -1 */
@@ -425,6 +474,14 @@ static inline void chunk_put(const struct svc_view *v, uint32_t c, uint64_t bit)
 #define chan_room_to   shmk__chan_room_to
 #define chan_consumers shmk__chan_consumers
 #define svc_err        shmk__svc_err
+#define zt_range       shmk__zt_range
+#define zt_name        shmk__zt_name
+#define zt_service_id  shmk__zt_service_id
+#define zt_create      shmk__zt_create
+#define zt_get         shmk__zt_get
+#define zt_put         shmk__zt_put
+#define zt_close       shmk__zt_close
+#define chunk_ptr      shmk__chunk_ptr
 
 /* svc_core.c */
 int view_attach(struct svc_view *v, struct shmk_region *r);
@@ -463,7 +520,7 @@ int port_new_h(struct shmk_service *s, int role, unsigned int kind,
 
 /* chan.c */
 void chan_claim(struct shmk_port *p, uint32_t k);
-int find_chunk(const struct svc_view *v, const uint32_t *arr, uint32_t n,
+int find_chunk(const struct shmk_port *p, const uint32_t *arr, uint32_t n,
 	       const void *payload);
 int prod_publish(struct shmk_port *p, void *payload, size_t len,
 		 uint64_t corr, uint32_t target, uint32_t tgen, int policy,
@@ -477,5 +534,24 @@ int chan_release(struct shmk_port *p, struct shmk_sample *smp);
 int chan_room(struct shmk_port *p);
 int chan_room_to(struct shmk_port *p, uint32_t k);
 int chan_consumers(const struct shmk_port *p);
+/* The payload of chunk @c, which this port holds as a loan. */
+unsigned char *chunk_ptr(const struct shmk_port *p, uint32_t c);
+
+/* svc_zt.c */
+static inline int svc_zt(const struct svc_view *v)
+{
+	return v->g.zta || v->g.ztb;
+}
+
+void zt_range(const struct svc_view *v, uint32_t k, uint32_t *lo, uint32_t *n);
+int zt_name(char *buf, uint64_t id, uint32_t slot, uint32_t gen,
+	    uint32_t seg);
+int zt_service_id(const struct shmk_region *r, const char *name,
+		  uint64_t *id);
+int zt_create(struct shmk_port *p, uint32_t k, uint32_t gen);
+int zt_get(struct shmk_port *p, uint32_t i, uint32_t gen, uint32_t c,
+	   unsigned char **data, uint32_t *mi);
+void zt_put(struct shmk_port *p, uint32_t mi);
+void zt_close(struct shmk_port *p);
 
 #endif /* SHMK_LIB_SVC_H */

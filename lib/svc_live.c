@@ -181,6 +181,18 @@ int slot_reclaim(const struct svc_view *v, uint32_t k, uint32_t st)
 					     &v->sh->deaths);
 	slot_sweep(v, k);
 	/*
+	 * Zero-trust, memfd: the dead producer's data region would stay
+	 * named in /dev/shm (nobody opens its name read-write again to
+	 * sweep it).  Its holders keep their mappings.  Best effort; the
+	 * device forgets a region's name with its last handle.
+	 */
+	if (svc_zt(v) && !dev && ST_TAG(st) != ST_RECLAIM) {
+		char name[SHMK_NAME_MAX];
+
+		if (!zt_name(name, v->zt_id, k, ST_VAL(st), 0))
+			(void)shmk_region_unlink(name);
+	}
+	/*
 	 * Before FREE: a plain notice must not hit the next occupant.  A
 	 * conditional one (RECLAIM|u -> DEAD|u) matches nothing once the
 	 * slot is FREE; clearing it would leave a window in which a

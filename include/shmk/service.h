@@ -72,6 +72,15 @@ enum shmk_svc_overflow {
 #define SHMK_SVC_CREATE		(1U << 0)	/* create when missing */
 #define SHMK_SVC_EXCL		(1U << 1)	/* with CREATE: fail if it exists */
 
+/*
+ * struct shmk_svc_config.mode: above the permission bits.  Zero-trust
+ * payloads (LIBSHMK_0.5, publish-subscribe and request-response): each
+ * producer's chunks live in a data region of its own that only it can
+ * write; every other participant maps it read-only.  See
+ * Documentation/messaging.rst, "Zero-trust payloads".
+ */
+#define SHMK_SVC_ZERO_TRUST	(1U << 16)
+
 /**
  * struct shmk_svc_config - a service's configuration
  * @size:	sizeof(struct shmk_svc_config) of the caller's header: at
@@ -95,7 +104,14 @@ enum shmk_svc_overflow {
  * @max_loans:	samples a publisher (client, server) may hold loaned
  * @max_borrow:	samples a subscriber (client, server) may hold received
  * @max_events:	event ids 0 to max_events - 1 (event services)
- * @mode:	permission bits of the region (0: 0600)
+ * @mode:	permission bits of the region (0: 0600), or'd with
+ *		SHMK_SVC_ZERO_TRUST for zero-trust payloads: each producer
+ *		(publisher, client, server) writes its samples into a data
+ *		region of its own, which every other participant maps
+ *		read-only, so that no consumer can change a sample another
+ *		consumer reads.  Opt-in: a data region costs at least a
+ *		2 MiB page per producer.  On open, SHMK_SVC_ZERO_TRUST in
+ *		@mode asks for a zero-trust service (-EPROTOTYPE otherwise)
  * @reserved:	0
  * @type_name:	the payload's type (publish-subscribe, request-response),
  *		NUL-terminated, printable ASCII; "" on create: untyped

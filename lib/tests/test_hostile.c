@@ -445,6 +445,11 @@ static int ok_rc(int rc, const int *ok)
 /* Mappings of the service's file in this process, from /proc/self/maps. */
 static struct { uintptr_t lo, hi; } maps[64];
 static unsigned int nmaps;
+/*
+ * Zero-trust runs (SHMK_SVC_ZERO_TRUST): payloads are in the producers'
+ * data regions, "zt.*", which count as the service's mappings too.
+ */
+static int zt_mode;
 
 static void maps_refresh(const struct world *w)
 {
@@ -468,6 +473,13 @@ static void maps_refresh(const struct world *w)
 		if (!path || sscanf(line, "%lx-%lx", &lo, &hi) != 2)
 			continue;
 		path[strcspn(path, "\n")] = 0;
+		if (zt_mode && (!strncmp(path, "/memfd:shmk.zt.", 15) ||
+				!strncmp(path, "/dev/shm/shmk.zt.", 17))) {
+			maps[nmaps].lo = lo;
+			maps[nmaps].hi = hi;
+			nmaps++;
+			continue;
+		}
 		if (!strncmp(path, sealed, strlen(sealed)))
 			n = strlen(sealed);
 		else if (strncmp(path, want, n))
@@ -741,6 +753,8 @@ static void vary_cfg(struct shmk_svc_config *c, enum pattern pat,
 		c->type_size = c->payload_max;
 		c->user_header_size = (uint32_t)(x >> 31 & 1) ? 8 : 100;
 	}
+	if (zt_mode)
+		c->mode |= SHMK_SVC_ZERO_TRUST;
 	if (pat != P_REQRES) {
 		c->max_subscribers = NSIDE + (uint32_t)(x >> 20 & 1);
 		/* Sometimes a history longer than the buffer (cap = history). */
@@ -1736,6 +1750,28 @@ static void hostile_reqres(void **state)
 	run_pattern(P_REQRES);
 }
 
+/*
+ * Zero-trust: the same runs with the payloads in the producers' data
+ * regions; the peer still rewrites everything in the service region
+ * (holders, cursors, wake words, ring entries naming any chunk, chunk
+ * headers), and no sample may point outside a data region's mapping.
+ */
+static void hostile_pubsub_zt(void **state)
+{
+	(void)state;
+	zt_mode = 1;
+	run_pattern(P_SAFE);
+	zt_mode = 0;
+}
+
+static void hostile_reqres_zt(void **state)
+{
+	(void)state;
+	zt_mode = 1;
+	run_pattern(P_REQRES);
+	zt_mode = 0;
+}
+
 static void hostile_event(void **state)
 {
 	(void)state;
@@ -2270,6 +2306,8 @@ int main(void)
 		cmocka_unit_test(hostile_pubsub_safe),
 		cmocka_unit_test(hostile_pubsub_block),
 		cmocka_unit_test(hostile_reqres),
+		cmocka_unit_test(hostile_pubsub_zt),
+		cmocka_unit_test(hostile_reqres_zt),
 		cmocka_unit_test(hostile_event),
 		cmocka_unit_test(hostile_truncate),
 		cmocka_unit_test(hostile_blackboard),
