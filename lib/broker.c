@@ -339,8 +339,13 @@ static int memfd_check(int fd, const struct rdv *h, int need_rw)
 	    (uint64_t)st.st_size != h->size + SHMK_MEMFD_TRAILER)
 		return -EBADMSG;
 	seals = fcntl(fd, F_GET_SEALS);
+	/*
+	 * A write seal would make a writer's region read-only under it; a
+	 * reader needs no writes (zero-trust data regions are sealed
+	 * F_SEAL_FUTURE_WRITE: shmk__brk_seal_write()).
+	 */
 	if (seals < 0 || (seals & SEALS_NEEDED) != SEALS_NEEDED ||
-	    (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
+	    (need_rw && (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE))))
 		return -EBADMSG;
 	fl = fcntl(fd, F_GETFL);
 	if (fl < 0 || (fl & O_PATH) ||

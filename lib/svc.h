@@ -481,6 +481,7 @@ static inline void chunk_put(const struct svc_view *v, uint32_t c, uint64_t bit)
 #define zt_get         shmk__zt_get
 #define zt_put         shmk__zt_put
 #define zt_close       shmk__zt_close
+#define zt_unlink_slot shmk__zt_unlink_slot
 #define chunk_ptr      shmk__chunk_ptr
 
 /* svc_core.c */
@@ -552,6 +553,7 @@ int zt_create(struct shmk_port *p, uint32_t k, uint32_t gen);
 int zt_get(struct shmk_port *p, uint32_t i, uint32_t gen, uint32_t c,
 	   unsigned char **data, uint32_t *mi);
 void zt_put(struct shmk_port *p, uint32_t mi);
-void zt_close(struct shmk_port *p);
+void zt_close(struct shmk_port *p, int unlink);
+void zt_unlink_slot(const struct svc_view *v, uint32_t k);
 
 #endif /* SHMK_LIB_SVC_H */

@@ -34,8 +34,8 @@ static void cfg_defaults(struct shmk_svc_config *c)
 		c->max_borrow = 4;
 	if (!c->max_events)
 		c->max_events = 64;
-	if (!c->mode)
-		c->mode = 0600;
+	if (!(c->mode & 0777))
+		c->mode |= 0600;
 }
 
 /* This thread's explanation of the last error (shmk_last_error()). */

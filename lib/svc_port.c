@@ -174,7 +174,7 @@ static int claim_slot(struct shmk_port *p, uint32_t k)
 	if (!atomic_compare_exchange_strong_explicit(&sl->state, &st,
 			ST_ALIVE | t, memory_order_seq_cst, memory_order_relaxed)) {
 		notice_clear(p);
-		zt_close(p);
+		zt_close(p, 1);
 		goto unlock;
 	}
 	/*
@@ -413,7 +413,7 @@ SHMK_API void shmk_port_close(struct shmk_port *p)
 	 */
 	if (p->pid != (int)getpid()) {
 		svc_watch_close(p);
-		zt_close(p);
+		zt_close(p, 0);
 		shmk_region_close(p->v.r);
 		port_free(p);
 		return;
@@ -463,7 +463,7 @@ SHMK_API void shmk_port_close(struct shmk_port *p)
 		ofd_lock(shmk_region_fd(p->v.r), slot_off(&p->v, p->slot),
 			 F_UNLCK, F_OFD_SETLK);
 	/* Zero-trust: our data region, and the producers' we mapped. */
-	zt_close(p);
+	zt_close(p, 1);
 	shmk_region_close(p->v.r);
 	port_free(p);
 }

@@ -15,6 +15,7 @@
  * is checked against what the reader computed itself.
  * Documentation/messaging.rst, "Zero-trust payloads", is the guide.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,6 +88,28 @@ int zt_name(char *buf, uint64_t id, uint32_t slot, uint32_t gen,
 	n = snprintf(buf, SHMK_NAME_MAX, "zt.%016llx.%u.%x.%u",
 		     (unsigned long long)id, slot, gen, seg);
 	return n > 0 && n < SHMK_NAME_MAX ? 0 : -EINVAL;
+}
+
+/*
+ * memfd: unlink every data region named for slot @k of this service
+ * (slot_reclaim(): the slot is the reclaimer's, so none is live).
+ */
+void zt_unlink_slot(const struct svc_view *v, uint32_t k)
+{
+	char prefix[SHMK_NAME_MAX + 8];
+	struct dirent *e;
+	size_t n;
+	DIR *d;
+
+	n = (size_t)snprintf(prefix, sizeof(prefix), "shmk.zt.%016llx.%u.",
+			     (unsigned long long)v->zt_id, k);
+	d = opendir("/dev/shm");
+	if (!d)
+		return;
+	while ((e = readdir(d)))
+		if (!strncmp(e->d_name, prefix, n))
+			(void)shmk_region_unlink(e->d_name + 5);
+	closedir(d);
 }
 
 struct zt_init_arg {
@@ -304,10 +327,23 @@ void zt_put(struct shmk_port *p, uint32_t mi)
 		zmap_drop(m);
 }
 
-/* Unmap everything (port close). */
-void zt_close(struct shmk_port *p)
+/*
+ * Unmap everything (port close).  @unlink: the producer leaves for good
+ * (its slot is FREE): on memfd its data region's name goes too, else it
+ * would stay in /dev/shm when a consumer (a read-only holder, which
+ * cannot sweep it) closes last.  A consumer that has not mapped it yet
+ * counts the samples it had not taken as dropped, as for any producer
+ * that left (chan.c).  The device forgets the name with the last handle.
+ */
+void zt_close(struct shmk_port *p, int unlink)
 {
+	char name[SHMK_NAME_MAX];
 	uint32_t j;
+
+	if (unlink && p->zr &&
+	    shmk_region_backend(p->zr) == SHMK_BACKEND_MEMFD &&
+	    !zt_name(name, p->v.zt_id, p->slot, p->gen, 0))
+		(void)shmk_region_unlink(name);
 
 	for (j = 0; p->zmaps && j < p->zmax; j++)
 		if (p->zmaps[j].r)

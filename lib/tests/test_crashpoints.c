@@ -213,6 +213,9 @@ enum { K_CREATE, K_PUBSUB, K_REQRES, K_EVENT, K_BB };
 					 * fd (shmk_port_fd()) */
 #define F_TWOSRV	(1U << 11)	/* reqres: two servers, the survivor's
 					 * and the victim's */
+#define F_ZT		(1U << 12)	/* zero-trust payloads: the victim
+					 * producer creates its data region,
+					 * the victim consumer maps others' */
 
 struct world;
 
@@ -306,6 +309,8 @@ static struct shmk_svc_config world_cfg(const struct op *op)
 		c.max_events = 64;
 		break;
 	}
+	if (op->flags & F_ZT)
+		c.mode |= SHMK_SVC_ZERO_TRUST;
 	return c;
 }
 
@@ -1891,6 +1896,20 @@ static const struct op ops[] = {
 	{ "release", K_PUBSUB, F_SYNC, v_sub, between_publish3, prep2_receive2,
 	  act_release },
 	{ "close_pub", K_PUBSUB, F_CLOSES, prep_publish, NULL, NULL, act_close },
+	/* Zero-trust: killed creating its data region, mapping another's. */
+	{ "zt_pub_open", K_PUBSUB, F_ZT, NULL, NULL, NULL, v_pub },
+	{ "zt_publish", K_PUBSUB, F_ZT, prep_publish, NULL, NULL,
+	  act_publish_safe },
+	{ "zt_receive", K_PUBSUB, F_ZT | F_SYNC, v_sub, between_publish3, NULL,
+	  act_receive2 },
+	{ "zt_release", K_PUBSUB, F_ZT | F_SYNC, v_sub, between_publish3,
+	  prep2_receive2, act_release },
+	{ "zt_close_pub", K_PUBSUB, F_ZT | F_CLOSES, prep_publish, NULL, NULL,
+	  act_close },
+	{ "zt_server_open", K_REQRES, F_ZT | F_NOSERVER, NULL, NULL, NULL,
+	  v_server },
+	{ "zt_client_receive", K_REQRES, F_ZT | F_SYNC, prep_client_receive,
+	  between_serve, NULL, act_client_receive },
 	{ "close_sub", K_PUBSUB, F_SYNC, v_sub, between_publish3, prep2_receive2,
 	  act_close },
 	{ "close_linger", K_PUBSUB, F_SYNC, prep_publish, between_receive_all,

@@ -384,6 +384,54 @@ static void zt_unmap_when_unused(void **state)
 	drop_service(s, name);
 }
 
+/*
+ * The producer in another process (a fork child that creates its data
+ * region after the fork): the subscriber gets the region's memfd from
+ * the child's broker, read-only, although it is sealed against writes.
+ */
+static void zt_cross_process(void **state)
+{
+	struct shmk_svc_config c = zt_cfg(SHMK_SVC_PUBSUB);
+	char name[SHMK_SVC_NAME_MAX], ch = 0;
+	struct shmk_port *sub;
+	struct shmk_service *s;
+	struct shmk_sample smp;
+	int up[2], down[2];
+	pid_t pid;
+
+	(void)state;
+	s = new_service(&c, name);
+	assert_int_equal(shmk_sub_open(s, &sub), 0);
+	assert_int_equal(pipe(up) | pipe(down), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct shmk_port *pub;
+		void *pl;
+
+		CHILD_CHECK(shmk_pub_open(s, &pub) == 0);
+		CHILD_CHECK(shmk_pub_loan(pub, &pl) == 0);
+		strcpy(pl, "from the child");
+		CHILD_CHECK(shmk_pub_publish(pub, pl, 15, 0) == 0);
+		CHILD_CHECK(write(up[1], &ch, 1) == 1);
+		CHILD_CHECK(read(down[0], &ch, 1) == 1);
+		shmk_port_close(pub);
+		_exit(0);
+	}
+	assert_int_equal(read(up[0], &ch, 1), 1);
+	assert_int_equal(shmk_sub_receive(sub, &smp, 0), 0);
+	assert_string_equal(smp.data, "from the child");
+	assert_int_equal(shmk_sub_release(sub, &smp), 0);
+	assert_int_equal(write(down[1], &ch, 1), 1);
+	assert_int_equal(reap(pid), 0);
+	close(up[0]);
+	close(up[1]);
+	close(down[0]);
+	close(down[1]);
+	shmk_port_close(sub);
+	drop_service(s, name);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -393,6 +441,7 @@ int main(void)
 		cmocka_unit_test(zt_hostile_headers),
 		cmocka_unit_test(zt_reqres),
 		cmocka_unit_test(zt_unmap_when_unused),
+		cmocka_unit_test(zt_cross_process),
 	};
 
 	use_memfd_backend();
