@@ -41,7 +41,9 @@
  * fchmod()s the memfd to 0: reopening a read-only fd read-write through
  * /proc/self/fd checks the inode's mode, so only a process with
  * CAP_DAC_OVERRIDE (root) could.  F_SEAL_FUTURE_WRITE would stop writers
- * too, so it is not used.
+ * too, so it is not used, except on a zero-trust data region, which only
+ * its creator writes: it seals the memfd once it has mapped it
+ * (shmk__brk_seal_write()), and readers accept that seal.
  *
  * fork().  A child shares its parent's fds but not its thread: a
  * pthread_atfork() child handler closes the inherited listening sockets

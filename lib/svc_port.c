@@ -138,6 +138,7 @@ static int claim_slot(struct shmk_port *p, uint32_t k)
 				notice_clear(p);
 			free_st = ST_CLAIM | t;
 			SHMK_CP();
+			/* Zero-trust: no data region could be created. */
 			/* Release: as a reclaimer's FREE (nothing to sweep). */
 			atomic_compare_exchange_strong_explicit(&sl->state,
 					&free_st, ST_FREE, memory_order_release,
