@@ -11,6 +11,9 @@
 #include "probes.h"
 #include "svc.h"
 
+static uint64_t chunk_cap(const struct shmk_port *p, uint32_t c);
+static uint64_t chunk_uoff(const struct shmk_port *p, uint32_t c);
+
 /* Ports */
 
 /*
@@ -118,6 +121,9 @@ SHMK_API int shmk_pub_loan(struct shmk_port *p, void **payload)
 	v = &p->v;
 	if (p->nloans >= v->cfg.max_loans)
 		return -ENOBUFS;
+	/* Dynamic: older segments go once nothing of them is held. */
+	if (svc_zt(v) && p->zcur)
+		zt_trim(p);
 	/* Zero-trust: only our own chunks, [zlo, zlo + zn). */
 	lo = svc_zt(v) ? p->zlo : 0;
 	cnt = svc_zt(v) ? p->zn : v->g.nchunks;
@@ -141,6 +147,9 @@ SHMK_API int shmk_pub_loan(struct shmk_port *p, void **payload)
 					memory_order_relaxed))
 				continue;
 			p->hint = c + 1 - lo;
+			/* Zero-trust: in our current segment (private). */
+			if (svc_zt(v))
+				p->cseg[c - lo] = (uint8_t)p->zcur;
 			p->loans[p->nloans++] = c;
 			*payload = chunk_ptr(p, c);
 			SHMK_PROBE3(loan, p->svc->rname, p->slot, c);
@@ -158,6 +167,52 @@ SHMK_API int shmk_pub_loan(struct shmk_port *p, void **payload)
 	return -EAGAIN;
 }
 
+SHMK_API int shmk_pub_loan_slice(struct shmk_port *p, size_t n,
+				 void **payload)
+{
+	const struct svc_view *v;
+	uint64_t elem;
+
+	if (!p || !payload || !n || p->prod_ch < 0)
+		return -EINVAL;
+	v = &p->v;
+	elem = v->cfg.type_size ? v->cfg.type_size : 1;
+	if (n > v->cfg.payload_max / elem) {
+		svc_err("%zu elements of %llu bytes are more than payload_max "
+			"(%llu bytes)", n, (unsigned long long)elem,
+			(unsigned long long)v->cfg.payload_max);
+		return -EMSGSIZE;
+	}
+	return loan_bytes(p, n * elem, payload);
+}
+
+/*
+ * A loan of at least @bytes (<= payload_max): the bytes available, or
+ * -errno.  Dynamic payloads: grows our segment when they do not fit.
+ */
+int loan_bytes(struct shmk_port *p, uint64_t bytes, void **payload)
+{
+	const struct svc_view *v = &p->v;
+	uint32_t s;
+	int ret;
+
+	if (svc_zt(v) && bytes > zt_cap(v, p->zcur)) {
+		/*
+		 * Dynamic (only there is a segment's capacity below
+		 * payload_max): the next segment that fits, power of two.
+		 */
+		for (s = p->zcur + 1; zt_cap(v, s) < bytes; s++)
+			;
+		ret = zt_create(p, p->slot, p->gen, s);
+		if (ret)
+			return ret;
+	}
+	ret = shmk_pub_loan(p, payload);
+	if (ret)
+		return ret;
+	return (int)chunk_cap(p, p->loans[p->nloans - 1]);
+}
+
 SHMK_API void *shmk_pub_loan_header(struct shmk_port *p, const void *payload)
 {
 	int i;
@@ -167,7 +222,7 @@ SHMK_API void *shmk_pub_loan_header(struct shmk_port *p, const void *payload)
 	i = find_chunk(p, p->loans, p->nloans, payload);
 	if (i < 0)
 		return NULL;
-	return chunk_ptr(p, p->loans[i]) + p->v.g.uoff;
+	return chunk_ptr(p, p->loans[i]) + chunk_uoff(p, p->loans[i]);
 }
 
 SHMK_API const void *shmk_sample_header(const struct shmk_port *p,
@@ -180,7 +235,9 @@ SHMK_API const void *shmk_sample_header(const struct shmk_port *p,
 	/* Only a chunk we hold (its payload found on receipt). */
 	for (i = 0; i < p->nheld; i++)
 		if (p->held[i] == smp->chunk)
-			return p->hptr[i] + p->v.g.uoff;
+			return p->hptr[i] + (svc_zt(&p->v) ?
+			       zt_uoff(&p->v, p->zmaps[p->hmap[i]].seg) :
+			       p->v.g.uoff);
 	return NULL;
 }
 
@@ -188,9 +245,27 @@ unsigned char *chunk_ptr(const struct shmk_port *p, uint32_t c)
 {
 	const struct svc_view *v = &p->v;
 
-	if (svc_zt(v))
-		return p->zchunks + (uint64_t)(c - p->zlo) * v->g.stride;
+	if (svc_zt(v)) {
+		uint32_t s = p->cseg[c - p->zlo];
+
+		return p->zseg[s].chunks + (uint64_t)(c - p->zlo) *
+		       zt_stride(v, s);
+	}
 	return v->chunks + (uint64_t)c * v->g.stride;
+}
+
+/* The payload bytes of loaned chunk @c. */
+static uint64_t chunk_cap(const struct shmk_port *p, uint32_t c)
+{
+	return svc_zt(&p->v) ? zt_cap(&p->v, p->cseg[c - p->zlo]) :
+	       p->v.cfg.payload_max;
+}
+
+/* ...and its user header's offset. */
+static uint64_t chunk_uoff(const struct shmk_port *p, uint32_t c)
+{
+	return svc_zt(&p->v) ? zt_uoff(&p->v, p->cseg[c - p->zlo]) :
+	       p->v.g.uoff;
 }
 
 /*
@@ -333,7 +408,7 @@ int prod_publish_f(struct shmk_port *p, void *payload, size_t len,
 	int i, ret;
 
 	i = find_chunk(p, p->loans, p->nloans, payload);
-	if (i < 0 || len > v->cfg.payload_max || ri >= M)
+	if (i < 0 || len > chunk_cap(p, p->loans[i]) || ri >= M)
 		return -EINVAL;
 	if (policy == SHMK_OVERFLOW_BLOCK) {
 		ret = svc_block_on(p, bp_room, NULL, timeout_ns, SLEEP_ROOM);
@@ -378,6 +453,7 @@ int prod_publish_f(struct shmk_port *p, void *payload, size_t len,
 	h->target = target;
 	h->target_gen = tgen;
 	h->flags = flags;
+	h->seg = svc_zt(v) ? p->cseg[c - p->zlo] : 0;
 	e = &ring_of(v, ch, ri)[pos % v->g.cap];
 	/* Relaxed: only this producer writes its ring. */
 	old = atomic_load_explicit(e, memory_order_relaxed);
@@ -495,7 +571,7 @@ static int cons_try_one(struct shmk_port *p, uint32_t ch, uint32_t i,
 
 	for (tries = 0; tries < 8; tries++) {
 		uint64_t e, old, cv, tail, start, d, seq, hlen;
-		uint32_t c, mi = 0, zlo, zn;
+		uint32_t c, mi = 0, zlo, zn, seg = 0;
 		unsigned char *data;
 		_Atomic uint64_t *ep;
 		struct msg_hdr *h;
@@ -608,6 +684,8 @@ static int cons_try_one(struct shmk_port *p, uint32_t ch, uint32_t i,
 		/* Read once: a corrupt header is as bad as a corrupt entry. */
 		seq = SHMK_READ_ONCE(h->seq);
 		hlen = SHMK_READ_ONCE(h->len);
+		if (svc_zt(v))
+			seg = SHMK_READ_ONCE(h->seg);
 		if (seq != cv) {
 			if (!(old & p->bit))
 				chunk_put(v, c, p->bit);
@@ -618,7 +696,9 @@ static int cons_try_one(struct shmk_port *p, uint32_t ch, uint32_t i,
 			}
 			return -EBADMSG;
 		}
-		if (hlen > v->cfg.payload_max) {
+		/* Dynamic: no more than the sample's segment holds. */
+		if (hlen > v->cfg.payload_max ||
+		    (svc_zt(v) && seg < ZT_SEGS && hlen > zt_cap(v, seg))) {
 			if (!(old & p->bit))
 				chunk_put(v, c, p->bit);
 			return -EBADMSG;
@@ -626,18 +706,20 @@ static int cons_try_one(struct shmk_port *p, uint32_t ch, uint32_t i,
 		data = v->chunks + (uint64_t)c * v->g.stride;
 		if (svc_zt(v)) {
 			/* The producer's data region, mapped on first sight. */
-			int zret = zt_get(p, i, ST_VAL(st), c, &data, &mi);
+			int zret = zt_get(p, i, ST_VAL(st), seg, c, &data,
+					  &mi);
 
 			if (zret) {
 				if (!(old & p->bit))
 					chunk_put(v, c, p->bit);
-				if (zret != -ENOENT && zret != -ENOLINK &&
-				    zret != -EBADMSG)
+				/*
+				 * -EBADMSG (a corrupt header or region), as
+				 * for a corrupt length: the cursor stays.
+				 */
+				if (zret != -ENOENT && zret != -ENOLINK)
 					return zret;
-				/* Gone with its producer, or bad: skipped. */
+				/* Gone with its producer: dropped. */
 				cursor_skip(p, cur, cv, cv + 1);
-				if (zret == -EBADMSG)
-					return zret;
 				continue;
 			}
 		}

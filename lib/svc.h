@@ -189,7 +189,12 @@ struct msg_hdr {
 	 * written by a library before LIBSHMK_0.4: that was padding).
 	 */
 	uint32_t flags;
-	char _pad[MSG_HDR - 44];
+	/*
+	 * Zero-trust (layout 6): the producer's data segment the payload is
+	 * in (0 unless SHMK_SVC_DYNAMIC); was padding.
+	 */
+	uint32_t seg;
+	char _pad[MSG_HDR - 48];
 };
 
 /*
@@ -310,6 +315,9 @@ struct svc_geo {
  */
 #define ZT_MAGIC	0x3144545a4b4d4853ULL	/* "SHMKZTD1" */
 #define ZT_DOFF		4096ULL
+/* Dynamic payloads: segment s holds ZT_INIT << s bytes (<= payload_max) */
+#define ZT_INIT		4096ULL
+#define ZT_SEGS		20	/* ZT_INIT << 19 > SHMK_SVC_PAYLOAD_MAX */
 
 struct zt_hdr {
 	_Atomic uint64_t magic;
@@ -367,10 +375,16 @@ struct shmk_port {
 	/* held[i]'s payload, and (zero-trust) its zmaps[] entry */
 	unsigned char **hptr;
 	uint32_t *hmap;
-	/* Zero-trust producer: our data region, our chunks [zlo, zlo + zn) */
-	struct shmk_region *zr;
-	unsigned char *zchunks;
-	uint32_t zlo, zn;
+	/*
+	 * Zero-trust producer: our data segments (one unless dynamic), the
+	 * current one, our chunks [zlo, zlo + zn) and each one's segment.
+	 */
+	struct {
+		struct shmk_region *r;
+		unsigned char *chunks;
+	} zseg[ZT_SEGS];
+	uint32_t zcur, zlo, zn;
+	uint8_t *cseg;
 	/* Zero-trust consumer: producers' data regions we map, zmax of them */
 	struct zt_map *zmaps;
 	uint32_t zmax;
@@ -481,8 +495,10 @@ static inline void chunk_put(const struct svc_view *v, uint32_t c, uint64_t bit)
 #define zt_get         shmk__zt_get
 #define zt_put         shmk__zt_put
 #define zt_close       shmk__zt_close
+#define zt_trim        shmk__zt_trim
 #define zt_unlink_slot shmk__zt_unlink_slot
 #define chunk_ptr      shmk__chunk_ptr
+#define loan_bytes     shmk__loan_bytes
 
 /* svc_core.c */
 int view_attach(struct svc_view *v, struct shmk_region *r);
@@ -535,6 +551,7 @@ int chan_release(struct shmk_port *p, struct shmk_sample *smp);
 int chan_room(struct shmk_port *p);
 int chan_room_to(struct shmk_port *p, uint32_t k);
 int chan_consumers(const struct shmk_port *p);
+int loan_bytes(struct shmk_port *p, uint64_t bytes, void **payload);
 /* The payload of chunk @c, which this port holds as a loan. */
 unsigned char *chunk_ptr(const struct shmk_port *p, uint32_t c);
 
@@ -545,13 +562,45 @@ static inline int svc_zt(const struct svc_view *v)
 }
 
 void zt_range(const struct svc_view *v, uint32_t k, uint32_t *lo, uint32_t *n);
+
+/* Segment @s's payload bytes, user header offset and chunk stride. */
+static inline uint64_t zt_cap(const struct svc_view *v, uint32_t s)
+{
+	uint64_t c = v->cfg.payload_max;
+
+	if ((v->cfg.mode & SHMK_SVC_DYNAMIC) && s < 32 && (ZT_INIT << s) < c)
+		c = ZT_INIT << s;
+	return c;
+}
+
+static inline uint64_t zt_uoff(const struct svc_view *v, uint32_t s)
+{
+	return align_up(zt_cap(v, s), SHMK_CACHELINE);
+}
+
+static inline uint64_t zt_stride(const struct svc_view *v, uint32_t s)
+{
+	return zt_uoff(v, s) + align_up(v->cfg.user_header_size,
+					SHMK_CACHELINE);
+}
+
+/* The last segment (its chunks hold payload_max): 0 unless dynamic. */
+static inline uint32_t zt_last(const struct svc_view *v)
+{
+	uint32_t s = 0;
+
+	while (zt_cap(v, s) < v->cfg.payload_max)
+		s++;
+	return s;
+}
 int zt_name(char *buf, uint64_t id, uint32_t slot, uint32_t gen,
 	    uint32_t seg);
 int zt_service_id(const struct shmk_region *r, const char *name,
 		  uint64_t *id);
-int zt_create(struct shmk_port *p, uint32_t k, uint32_t gen);
-int zt_get(struct shmk_port *p, uint32_t i, uint32_t gen, uint32_t c,
-	   unsigned char **data, uint32_t *mi);
+int zt_create(struct shmk_port *p, uint32_t k, uint32_t gen, uint32_t seg);
+void zt_trim(struct shmk_port *p);
+int zt_get(struct shmk_port *p, uint32_t i, uint32_t gen, uint32_t seg,
+	   uint32_t c, unsigned char **data, uint32_t *mi);
 void zt_put(struct shmk_port *p, uint32_t mi);
 void zt_close(struct shmk_port *p, int unlink);
 void zt_unlink_slot(const struct svc_view *v, uint32_t k);

@@ -174,15 +174,16 @@ static int cfg_geometry(const struct shmk_svc_config *c, struct svc_geo *g)
 		CFG_BAD(max_borrow, 1, SHMK_SVC_RING_MAX);
 	if (!c->max_events || c->max_events > SHMK_SVC_EVENTS_MAX)
 		CFG_BAD(max_events, 1, SHMK_SVC_EVENTS_MAX);
-	if (c->mode & ~(0777U | SHMK_SVC_ZERO_TRUST)) {
-		svc_err("mode: %#o has bits other than 0777 and "
-			"SHMK_SVC_ZERO_TRUST", c->mode);
+	if (c->mode & ~(0777U | SHMK_SVC_ZERO_TRUST | SHMK_SVC_DYNAMIC)) {
+		svc_err("mode: %#o has bits other than 0777, "
+			"SHMK_SVC_ZERO_TRUST and SHMK_SVC_DYNAMIC", c->mode);
 		return -EINVAL;
 	}
-	if ((c->mode & SHMK_SVC_ZERO_TRUST) && c->kind != SHMK_SVC_PUBSUB &&
-	    c->kind != SHMK_SVC_REQRES) {
-		svc_err("mode: SHMK_SVC_ZERO_TRUST, but only publish-subscribe "
-			"and request-response services have payloads");
+	if ((c->mode & (SHMK_SVC_ZERO_TRUST | SHMK_SVC_DYNAMIC)) &&
+	    c->kind != SHMK_SVC_PUBSUB && c->kind != SHMK_SVC_REQRES) {
+		svc_err("mode: SHMK_SVC_ZERO_TRUST or SHMK_SVC_DYNAMIC, but "
+			"only publish-subscribe and request-response services "
+			"have payloads");
 		return -EINVAL;
 	}
 	if (c->reserved)
@@ -239,7 +240,7 @@ static int cfg_geometry(const struct shmk_svc_config *c, struct svc_geo *g)
 		break;
 	}
 	per = per ? per + M : 0;
-	if (c->mode & SHMK_SVC_ZERO_TRUST) {
+	if (c->mode & (SHMK_SVC_ZERO_TRUST | SHMK_SVC_DYNAMIC)) {
 		uint64_t a, b = 0;
 
 		/*
@@ -466,9 +467,15 @@ static int cfg_match(const struct shmk_svc_config *want,
 	M_(user_header_size);
 #undef M_
 	if ((want->mode & SHMK_SVC_ZERO_TRUST) &&
-	    !(have->mode & SHMK_SVC_ZERO_TRUST)) {
+	    !(have->mode & (SHMK_SVC_ZERO_TRUST | SHMK_SVC_DYNAMIC))) {
 		svc_err("mode: the service is not zero-trust "
 			"(SHMK_SVC_ZERO_TRUST)");
+		return -EPROTOTYPE;
+	}
+	if ((want->mode & SHMK_SVC_DYNAMIC) &&
+	    !(have->mode & SHMK_SVC_DYNAMIC)) {
+		svc_err("mode: the service's payloads are not dynamic "
+			"(SHMK_SVC_DYNAMIC)");
 		return -EPROTOTYPE;
 	}
 	if ((want->type_name[0] &&

@@ -132,7 +132,7 @@ static int claim_slot(struct shmk_port *p, uint32_t k)
 	 * claimer keeps.
 	 */
 	if (svc_zt(v) && p->prod_ch >= 0) {
-		ret = zt_create(p, k, t);
+		ret = zt_create(p, k, t, 0);
 		if (ret) {
 			if (p->notice == NOTICE_PLAIN)
 				notice_clear(p);

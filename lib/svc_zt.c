@@ -147,7 +147,7 @@ static int zt_init_cb(struct shmk_region *r, void *arg)
  * opener a read-only handle; memfd: the same mode on the rendezvous
  * file, and F_SEAL_FUTURE_WRITE once we have mapped it.
  */
-int zt_create(struct shmk_port *p, uint32_t k, uint32_t gen)
+int zt_create(struct shmk_port *p, uint32_t k, uint32_t gen, uint32_t seg)
 {
 	const struct svc_view *v = &p->v;
 	char name[SHMK_NAME_MAX];
@@ -159,17 +159,26 @@ int zt_create(struct shmk_port *p, uint32_t k, uint32_t gen)
 	zt_range(v, k, &lo, &n);
 	if (!n)
 		return 0;
-	ret = zt_name(name, v->zt_id, k, gen, 0);
+	if (seg >= ZT_SEGS)
+		return -EINVAL;
+	if (!p->cseg) {
+		/* Each chunk's segment: private, set at its loan. */
+		p->cseg = calloc(n, 1);
+		if (!p->cseg)
+			return -ENOMEM;
+	}
+	ret = zt_name(name, v->zt_id, k, gen, seg);
 	if (ret)
 		return ret;
 	memset(&h, 0, sizeof(h));
 	h.svc_id = v->zt_id;
 	h.slot = k;
 	h.gen = gen;
+	h.seg = seg;
 	h.nchunks = n;
-	h.stride = v->g.stride;
+	h.stride = zt_stride(v, seg);
 	h.base = lo;
-	ret = shmk__region_create_init(name, ZT_DOFF + (uint64_t)n * v->g.stride,
+	ret = shmk__region_create_init(name, ZT_DOFF + (uint64_t)n * h.stride,
 				       v->cfg.mode & 0444,
 				       SHMK__REGION_SEAL_WRITE, zt_init_cb,
 				       &(struct zt_init_arg){ &h }, &r);
@@ -178,11 +187,54 @@ int zt_create(struct shmk_port *p, uint32_t k, uint32_t gen)
 			name, strerror(-ret));
 		return ret;
 	}
-	p->zr = r;
-	p->zchunks = (unsigned char *)shmk_region_base(r) + ZT_DOFF;
+	p->zseg[seg].r = r;
+	p->zseg[seg].chunks = (unsigned char *)shmk_region_base(r) + ZT_DOFF;
+	p->zcur = seg;
 	p->zlo = lo;
 	p->zn = n;
 	return 0;
+}
+
+/* memfd: unlink segment @seg's name (see zt_close()). */
+static void zt_unlink_seg(struct shmk_port *p, uint32_t seg)
+{
+	char name[SHMK_NAME_MAX];
+
+	if (p->zseg[seg].r &&
+	    shmk_region_backend(p->zseg[seg].r) == SHMK_BACKEND_MEMFD &&
+	    !zt_name(name, p->v.zt_id, p->slot, p->gen, seg))
+		(void)shmk_region_unlink(name);
+}
+
+/*
+ * Dynamic payloads: let go of older segments none of whose chunks is
+ * held any more.  A chunk keeps the segment of its last loan (cseg) until
+ * we loan it again, which needs its holders word 0 first; so a word of
+ * 0 on every chunk of segment s means that no ring entry, loan or
+ * consumer references a sample in s, and none can again (a consumer
+ * keeps a sample only if our bit was still set: cons_try_one()).
+ * Consumers keep their own mappings.
+ */
+void zt_trim(struct shmk_port *p)
+{
+	uint32_t s, j;
+
+	for (s = 0; s < p->zcur; s++) {
+		if (!p->zseg[s].r)
+			continue;
+		for (j = 0; j < p->zn; j++)
+			/* Relaxed: see above; only our own mapping is at stake. */
+			if (p->cseg[j] == s &&
+			    atomic_load_explicit(holders_of(&p->v, p->zlo + j),
+						 memory_order_relaxed))
+				break;
+		if (j < p->zn)
+			continue;
+		zt_unlink_seg(p, s);
+		shmk_region_close(p->zseg[s].r);
+		p->zseg[s].r = NULL;
+		p->zseg[s].chunks = NULL;
+	}
 }
 
 static void zmap_drop(struct zt_map *m)
@@ -196,7 +248,7 @@ static void zmap_drop(struct zt_map *m)
  * 0 and the entry's index in *@mi, or -errno.
  */
 static int zt_map_open(struct shmk_port *p, uint32_t i, uint32_t gen,
-		       uint32_t *mi)
+		       uint32_t seg, uint32_t *mi)
 {
 	const struct svc_view *v = &p->v;
 	char name[SHMK_NAME_MAX];
@@ -231,7 +283,7 @@ static int zt_map_open(struct shmk_port *p, uint32_t i, uint32_t gen,
 	if (!m)
 		return -ENOBUFS;
 	zt_range(v, i, &lo, &n);
-	ret = zt_name(name, v->zt_id, i, gen, 0);
+	ret = zt_name(name, v->zt_id, i, gen, seg);
 	if (ret)
 		return ret;
 	SHMK_CP();	/* a crash point: killed while mapping (no store) */
@@ -245,11 +297,11 @@ static int zt_map_open(struct shmk_port *p, uint32_t i, uint32_t gen,
 	 * Acquire: pairs with zt_init_cb()'s release.  Every field must be
 	 * what we computed ourselves: nothing in it is taken on trust.
 	 */
-	if (size < ZT_DOFF + (uint64_t)n * v->g.stride ||
+	if (size < ZT_DOFF + (uint64_t)n * zt_stride(v, seg) ||
 	    atomic_load_explicit(&h->magic, memory_order_acquire) != ZT_MAGIC ||
 	    h->svc_id != v->zt_id || h->slot != i || h->gen != gen ||
-	    h->seg != 0 || h->nchunks != n || h->stride != v->g.stride ||
-	    h->base != lo) {
+	    h->seg != seg || h->nchunks != n ||
+	    h->stride != zt_stride(v, seg) || h->base != lo) {
 		shmk_region_close(r);
 		svc_err("zero-trust: the data region %s is not slot %u's", name,
 			i);
@@ -260,7 +312,7 @@ static int zt_map_open(struct shmk_port *p, uint32_t i, uint32_t gen,
 	m->size = size;
 	m->slot = i;
 	m->gen = gen;
-	m->seg = 0;
+	m->seg = seg;
 	m->held = 0;
 	*mi = (uint32_t)(m - p->zmaps);
 	return 0;
@@ -273,8 +325,8 @@ static int zt_map_open(struct shmk_port *p, uint32_t i, uint32_t gen,
  * should be; -ENOENT or -ENOLINK when the region is gone (its producer
  * left); another -errno.
  */
-int zt_get(struct shmk_port *p, uint32_t i, uint32_t gen, uint32_t c,
-	   unsigned char **data, uint32_t *mi)
+int zt_get(struct shmk_port *p, uint32_t i, uint32_t gen, uint32_t seg,
+	   uint32_t c, unsigned char **data, uint32_t *mi)
 {
 	const struct svc_view *v = &p->v;
 	struct zt_map *m = NULL;
@@ -283,23 +335,24 @@ int zt_get(struct shmk_port *p, uint32_t i, uint32_t gen, uint32_t c,
 	int ret;
 
 	zt_range(v, i, &lo, &n);
-	if (c < lo || c - lo >= n)
+	/* A segment the producer cannot have (hostile header): refused. */
+	if (c < lo || c - lo >= n || seg > zt_last(v))
 		return -EBADMSG;
 	for (j = 0; p->zmaps && j < p->zmax; j++)
 		if (p->zmaps[j].r && p->zmaps[j].slot == i &&
-		    p->zmaps[j].gen == gen) {
+		    p->zmaps[j].gen == gen && p->zmaps[j].seg == seg) {
 			m = &p->zmaps[j];
 			break;
 		}
 	if (!m) {
-		ret = zt_map_open(p, i, gen, &j);
+		ret = zt_map_open(p, i, gen, seg, &j);
 		if (ret)
 			return ret;
 		m = &p->zmaps[j];
 	}
-	off = (uint64_t)(c - lo) * v->g.stride;
+	off = (uint64_t)(c - lo) * zt_stride(v, seg);
 	/* Inside the mapping, by its size read once (zt_map_open()). */
-	if (off + v->g.stride > m->size - ZT_DOFF)
+	if (off + zt_stride(v, seg) > m->size - ZT_DOFF)
 		return -EBADMSG;
 	m->held++;
 	*data = m->chunks + off;
@@ -311,7 +364,7 @@ int zt_get(struct shmk_port *p, uint32_t i, uint32_t gen, uint32_t c,
 void zt_put(struct shmk_port *p, uint32_t mi)
 {
 	struct zt_map *m;
-	uint32_t st;
+	uint32_t st, j;
 
 	if (!p->zmaps || mi >= p->zmax || !p->zmaps[mi].r)
 		return;
@@ -323,8 +376,17 @@ void zt_put(struct shmk_port *p, uint32_t mi)
 	/* Relaxed: a hint; a producer still there is mapped again. */
 	st = atomic_load_explicit(&p->v.slots[m->slot].state,
 				  memory_order_relaxed);
-	if (st != (ST_ALIVE | m->gen))
+	if (st != (ST_ALIVE | m->gen)) {
 		zmap_drop(m);
+		return;
+	}
+	/* Dynamic: a segment the producer has moved on from. */
+	for (j = 0; j < p->zmax; j++)
+		if (p->zmaps[j].r && p->zmaps[j].slot == m->slot &&
+		    p->zmaps[j].gen == m->gen && p->zmaps[j].seg > m->seg) {
+			zmap_drop(m);
+			return;
+		}
 }
 
 /*
@@ -337,19 +399,20 @@ void zt_put(struct shmk_port *p, uint32_t mi)
  */
 void zt_close(struct shmk_port *p, int unlink)
 {
-	char name[SHMK_NAME_MAX];
 	uint32_t j;
-
-	if (unlink && p->zr &&
-	    shmk_region_backend(p->zr) == SHMK_BACKEND_MEMFD &&
-	    !zt_name(name, p->v.zt_id, p->slot, p->gen, 0))
-		(void)shmk_region_unlink(name);
 
 	for (j = 0; p->zmaps && j < p->zmax; j++)
 		if (p->zmaps[j].r)
 			zmap_drop(&p->zmaps[j]);
 	free(p->zmaps);
 	p->zmaps = NULL;
-	shmk_region_close(p->zr);
-	p->zr = NULL;
+	for (j = 0; j < ZT_SEGS; j++) {
+		if (unlink)
+			zt_unlink_seg(p, j);
+		shmk_region_close(p->zseg[j].r);
+		p->zseg[j].r = NULL;
+		p->zseg[j].chunks = NULL;
+	}
+	free(p->cseg);
+	p->cseg = NULL;
 }

@@ -216,6 +216,8 @@ enum { K_CREATE, K_PUBSUB, K_REQRES, K_EVENT, K_BB };
 #define F_ZT		(1U << 12)	/* zero-trust payloads: the victim
 					 * producer creates its data region,
 					 * the victim consumer maps others' */
+#define F_DYN		(1U << 13)	/* dynamic payloads: the victim
+					 * grows its chunks (payload_max 16 KiB) */
 
 struct world;
 
@@ -311,6 +313,10 @@ static struct shmk_svc_config world_cfg(const struct op *op)
 	}
 	if (op->flags & F_ZT)
 		c.mode |= SHMK_SVC_ZERO_TRUST;
+	if (op->flags & F_DYN) {
+		c.mode |= SHMK_SVC_DYNAMIC;
+		c.payload_max = 16384;
+	}
 	return c;
 }
 
@@ -1505,6 +1511,26 @@ static void act_send_copy(struct vic *v)
 	log_pub(W_VIC, v->seq++, 0);
 }
 
+/*
+ * Dynamic payloads: a loan for 8000 bytes moves the victim to a segment
+ * of 8 KiB chunks (killed while it creates it), one for 16000 to the
+ * last; both published.
+ */
+static void act_grow(struct vic *v)
+{
+	size_t n[2] = { 8000, 16000 };
+	int i, ret;
+	void *pl;
+
+	for (i = 0; i < 2; i++) {
+		ret = shmk_pub_loan_slice(v->p, n[i], &pl);
+		VCHECK(ret >= (int)n[i]);
+		pl_put(pl, "PUB", W_VIC, v->seq, 0);
+		VCHECK(shmk_pub_publish(v->p, pl, PLEN, 0) == 0);
+		log_pub(W_VIC, v->seq++, 0);
+	}
+}
+
 /* The fourth fills the buffer, the fifth waits for room and times out. */
 static void act_publish_block(struct vic *v)
 {
@@ -1535,6 +1561,42 @@ static void between_publish6(struct world *w)
 	for (i = 0; i < 6; i++)
 		if (par_publish(w, w->a, W_SP))
 			viol(V_STUCK, "the survivor cannot publish");
+}
+
+/* The parent's publisher grows, then publishes two (dynamic). */
+static void between_grow(struct world *w)
+{
+	uint32_t seq = w->nseq[W_SP];
+	void *pl;
+	int i;
+
+	for (i = 0; i < 2; i++, seq++) {
+		if (shmk_pub_loan_slice(w->a, 9000, &pl) < 9000) {
+			viol(V_STUCK, "survivor publisher: no grown loan");
+			return;
+		}
+		pl_put(pl, "PUB", W_SP, seq, 0);
+		if (shmk_pub_publish(w->a, pl, PLEN, 0)) {
+			viol(V_STUCK, "survivor publisher: publish failed");
+			shmk_pub_discard(w->a, pl);
+			return;
+		}
+		w->nseq[W_SP] = seq + 1;
+		log_pub(W_SP, seq, 0);
+	}
+}
+
+/* Receive and release everything there is (history, then grown ones). */
+static void act_receive_all(struct vic *v)
+{
+	struct shmk_sample smp;
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		if (shmk_sub_receive(v->p, &smp, 0))
+			break;
+		VCHECK(shmk_sub_release(v->p, &smp) == 0);
+	}
 }
 
 static void act_receive2(struct vic *v)
@@ -1906,6 +1968,9 @@ static const struct op ops[] = {
 	  prep2_receive2, act_release },
 	{ "zt_close_pub", K_PUBSUB, F_ZT | F_CLOSES, prep_publish, NULL, NULL,
 	  act_close },
+	{ "dyn_grow", K_PUBSUB, F_DYN, prep_publish, NULL, NULL, act_grow },
+	{ "dyn_receive", K_PUBSUB, F_DYN | F_SYNC, v_sub, between_grow, NULL,
+	  act_receive_all },
 	{ "zt_server_open", K_REQRES, F_ZT | F_NOSERVER, NULL, NULL, NULL,
 	  v_server },
 	{ "zt_client_receive", K_REQRES, F_ZT | F_SYNC, prep_client_receive,

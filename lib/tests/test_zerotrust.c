@@ -108,7 +108,7 @@ static void zt_config_checked(void **state)
 	assert_int_equal(shmk_service_open(name, &c, SHMK_SVC_CREATE, &s),
 			 -EINVAL);
 	c = zt_cfg(SHMK_SVC_PUBSUB);
-	c.mode |= 1U << 17;
+	c.mode |= 1U << 18;
 	assert_int_equal(shmk_service_open(name, &c, SHMK_SVC_CREATE, &s),
 			 -EINVAL);
 	/* The pool: per publisher cap + loans + ns * borrow + 1. */
@@ -432,6 +432,287 @@ static void zt_cross_process(void **state)
 	drop_service(s, name);
 }
 
+/* Dynamic payloads (SHMK_SVC_DYNAMIC): shmk_pub_loan_slice() */
+
+static struct shmk_svc_config dyn_cfg(void)
+{
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_PUBSUB);
+
+	c.payload_max = 1 << 20;
+	c.mode = 0600 | SHMK_SVC_DYNAMIC;
+	c.user_header_size = 16;
+	return c;
+}
+
+/* The path of the mapping holding @p ("" if none). */
+static void path_of(const void *p, char *path, size_t len)
+{
+	char perm[8];
+
+	if (map_of(p, perm, path, len))
+		path[0] = 0;
+}
+
+static void dyn_grows(void **state)
+{
+	struct shmk_svc_config c = dyn_cfg();
+	char name[SHMK_SVC_NAME_MAX], p0[300], p1[300], p2[300];
+	struct shmk_port *pub, *sub;
+	struct shmk_service *s;
+	struct shmk_sample a, b;
+	unsigned char *x, *y, *h;
+	void *pl;
+	int i;
+
+	(void)state;
+	s = new_service(&c, name);
+	assert_int_equal(shmk_sub_open(s, &sub), 0);
+	assert_int_equal(shmk_pub_open(s, &pub), 0);
+	/* Bad input changes nothing. */
+	assert_int_equal(shmk_pub_loan_slice(pub, 0, &pl), -EINVAL);
+	assert_int_equal(shmk_pub_loan_slice(pub, (1 << 20) + 1, &pl),
+			 -EMSGSIZE);
+	assert_int_equal(shmk_pub_loan_slice(sub, 1, &pl), -EINVAL);
+	/* 100 bytes: the first segment's 4096-byte chunks. */
+	assert_int_equal(shmk_pub_loan_slice(pub, 100, &pl), 4096);
+	x = pl;
+	memset(x, 1, 100);
+	path_of(x, p0, sizeof(p0));
+	/* 10000 bytes: a new segment of 16 KiB chunks; the old loan stays. */
+	assert_int_equal(shmk_pub_loan_slice(pub, 10000, &pl), 16384);
+	y = pl;
+	memset(y, 2, 10000);
+	path_of(y, p1, sizeof(p1));
+	assert_string_not_equal(p0, p1);
+	h = shmk_pub_loan_header(pub, y);
+	assert_non_null(h);
+	assert_ptr_equal(h, y + 16384);
+	memcpy(h, "user header 16b", 16);
+	/* A publish longer than its chunk's segment: -EINVAL. */
+	assert_int_equal(shmk_pub_publish(pub, x, 4097, 0), -EINVAL);
+	assert_int_equal(shmk_pub_publish(pub, x, 100, 0), 0);
+	assert_int_equal(shmk_pub_publish(pub, y, 10000, 0), 0);
+	assert_int_equal(shmk_sub_receive(sub, &a, 0), 0);
+	assert_int_equal(shmk_sub_receive(sub, &b, 0), 0);
+	assert_int_equal(a.len, 100);
+	assert_int_equal(b.len, 10000);
+	for (i = 0; i < 100; i++)
+		assert_int_equal(((const unsigned char *)a.data)[i], 1);
+	for (i = 0; i < 10000; i++)
+		assert_int_equal(((const unsigned char *)b.data)[i], 2);
+	assert_memory_equal(shmk_sample_header(sub, &b), "user header 16b", 16);
+	path_of(a.data, p2, sizeof(p2));
+	path_of(b.data, p0, sizeof(p0));
+	assert_string_not_equal(p0, p2);
+	assert_int_equal(shmk_sub_release(sub, &a), 0);
+	assert_int_equal(shmk_sub_release(sub, &b), 0);
+	/* The largest: payload_max. */
+	assert_int_equal(shmk_pub_loan_slice(pub, 1 << 20, &pl), 1 << 20);
+	memset(pl, 3, 1 << 20);
+	assert_int_equal(shmk_pub_publish(pub, pl, 1 << 20, 0), 0);
+	assert_int_equal(shmk_sub_receive(sub, &a, 0), 0);
+	assert_int_equal(a.len, 1 << 20);
+	assert_int_equal(((const unsigned char *)a.data)[(1 << 20) - 1], 3);
+	assert_int_equal(shmk_sub_release(sub, &a), 0);
+	shmk_port_close(pub);
+	shmk_port_close(sub);
+	drop_service(s, name);
+}
+
+/*
+ * The old segment goes when nothing of it is held: once the ring has
+ * moved past its samples and the subscriber released them, the
+ * publisher's next loan unlinks it (memfd: its name leaves /dev/shm) and
+ * the subscriber unmaps it.
+ */
+static void dyn_old_segment_released(void **state)
+{
+	struct shmk_svc_config c = dyn_cfg();
+	char name[SHMK_SVC_NAME_MAX], old[300], perm[8], path[300];
+	char rn[SHMK_NAME_MAX], file[400];
+	struct shmk_port *pub, *sub;
+	struct shmk_service *s;
+	struct shmk_sample smp;
+	struct stat st;
+	const void *old_data;
+	void *pl;
+	int i;
+
+	(void)state;
+	c.buffer = 2;
+	s = new_service(&c, name);
+	assert_int_equal(shmk_sub_open(s, &sub), 0);
+	assert_int_equal(shmk_pub_open(s, &pub), 0);
+	assert_int_equal(shmk_pub_loan_slice(pub, 10, &pl), 4096);
+	assert_int_equal(shmk_pub_publish(pub, pl, 10, 0), 0);
+	assert_int_equal(shmk_sub_receive(sub, &smp, 0), 0);
+	old_data = smp.data;
+	assert_int_equal(map_of(old_data, perm, old, sizeof(old)), 0);
+	assert_int_equal(zt_region_name(old, rn, sizeof(rn)), 0);
+	snprintf(file, sizeof(file), "/dev/shm/shmk.%s", rn);
+	assert_int_equal(stat(file, &st), 0);
+	/* Grow, and push the old sample out of the ring (cap 2). */
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(shmk_pub_loan_slice(pub, 5000, &pl), 8192);
+		assert_int_equal(shmk_pub_publish(pub, pl, 5000, 0), 0);
+	}
+	/* Still held by the subscriber: still there, still readable. */
+	assert_int_equal(shmk_pub_loan_slice(pub, 5000, &pl), 8192);
+	assert_int_equal(shmk_pub_discard(pub, pl), 0);
+	assert_int_equal(stat(file, &st), 0);
+	assert_int_equal(shmk_sub_release(sub, &smp), 0);
+	while (shmk_sub_receive(sub, &smp, 0) == 0) {
+		assert_int_equal(smp.len, 5000);
+		assert_int_equal(shmk_sub_release(sub, &smp), 0);
+	}
+	/* Nothing of segment 0 is held: the next loan lets it go. */
+	assert_int_equal(shmk_pub_loan_slice(pub, 5000, &pl), 8192);
+	assert_int_equal(shmk_pub_discard(pub, pl), 0);
+	assert_int_equal(stat(file, &st), -1);
+	assert_true(map_of(old_data, perm, path, sizeof(path)) != 0 ||
+		    strcmp(path, old));
+	shmk_port_close(pub);
+	shmk_port_close(sub);
+	drop_service(s, name);
+}
+
+/*
+ * Hostile: a header naming a segment beyond the last possible one is
+ * -EBADMSG; one naming a segment the producer never made is skipped
+ * (the sample counts as dropped); a length beyond the segment's chunks
+ * is -EBADMSG.  The next honest sample arrives.
+ */
+static void dyn_hostile_segments(void **state)
+{
+	struct shmk_svc_config c = dyn_cfg();
+	char name[SHMK_SVC_NAME_MAX], rname[SHMK_NAME_MAX];
+	struct shmk_port *pub, *sub;
+	struct shmk_service *s;
+	struct shmk_region *raw;
+	struct shmk_sample smp;
+	struct svc_view v;
+	uint32_t ch;
+	int i, slot;
+	void *pl;
+
+	(void)state;
+	s = new_service(&c, name);
+	snprintf(rname, sizeof(rname), SHMK_SVC_PREFIX "%s", name);
+	assert_int_equal(shmk_region_open(rname, 0, &raw), 0);
+	memset(&v, 0, sizeof(v));
+	assert_int_equal(view_attach(&v, raw), 0);
+	assert_int_equal(shmk_sub_open(s, &sub), 0);
+	assert_int_equal(shmk_pub_open(s, &pub), 0);
+	slot = shmk_port_slot(pub);
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(shmk_pub_loan_slice(pub, 64, &pl), 4096);
+		memset(pl, i, 64);
+		assert_int_equal(shmk_pub_publish(pub, pl, 64, 0), 0);
+		ch = ent_chunk(atomic_load(&ring_of(&v, 0, (uint32_t)slot)[i]));
+		switch (i) {
+		case 0:
+			v.hdrs[ch].seg = 1000000;
+			assert_int_equal(shmk_sub_receive(sub, &smp, 0), -EBADMSG);
+			break;
+		case 1:
+			v.hdrs[ch].seg = ZT_SEGS + 1;
+			assert_int_equal(shmk_sub_receive(sub, &smp, 0), -EBADMSG);
+			break;
+		case 2:	/* exists in principle, never created */
+			v.hdrs[ch].seg = 3;
+			assert_int_equal(shmk_sub_receive(sub, &smp, 0), -EAGAIN);
+			assert_true(shmk_sub_dropped(sub) >= 1);
+			break;
+		default:	/* longer than segment 0's chunks */
+			v.hdrs[ch].len = 4097;
+			assert_int_equal(shmk_sub_receive(sub, &smp, 0), -EBADMSG);
+			v.hdrs[ch].len = 64;
+			break;
+		}
+		v.hdrs[ch].seg = 0;
+		if (i != 2) {
+			assert_int_equal(shmk_sub_receive(sub, &smp, 0), 0);
+			assert_int_equal(((const unsigned char *)smp.data)[63], i);
+			assert_int_equal(shmk_sub_release(sub, &smp), 0);
+		}
+	}
+	shmk_port_close(pub);
+	shmk_port_close(sub);
+	shmk_region_close(raw);
+	drop_service(s, name);
+}
+
+/* Typed: @n elements of type_size; elsewhere chunks are payload_max. */
+static void dyn_typed_and_plain(void **state)
+{
+	struct shmk_svc_config c = dyn_cfg();
+	char name[SHMK_SVC_NAME_MAX];
+	struct shmk_port *pub;
+	struct shmk_service *s;
+	void *pl;
+
+	(void)state;
+	strcpy(c.type_name, "test.Vec3");
+	c.type_size = 24;
+	c.type_align = 8;
+	c.payload_max = 24 * 10000;
+	s = new_service(&c, name);
+	assert_int_equal(shmk_pub_open(s, &pub), 0);
+	assert_int_equal(shmk_pub_loan_slice(pub, 100, &pl), 4096);
+	assert_int_equal(shmk_pub_discard(pub, pl), 0);
+	assert_int_equal(shmk_pub_loan_slice(pub, 1000, &pl), 32768);
+	assert_int_equal(shmk_pub_discard(pub, pl), 0);
+	assert_int_equal(shmk_pub_loan_slice(pub, 10000, &pl), 240000);
+	assert_int_equal(shmk_pub_discard(pub, pl), 0);
+	assert_int_equal(shmk_pub_loan_slice(pub, 10001, &pl), -EMSGSIZE);
+	shmk_port_close(pub);
+	drop_service(s, name);
+	/* A plain service: one size, payload_max. */
+	c = cfg_of(SHMK_SVC_PUBSUB);
+	c.payload_max = 1000;
+	s = new_service(&c, name);
+	assert_int_equal(shmk_pub_open(s, &pub), 0);
+	assert_int_equal(shmk_pub_loan_slice(pub, 1000, &pl), 1000);
+	assert_int_equal(shmk_pub_discard(pub, pl), 0);
+	assert_int_equal(shmk_pub_loan_slice(pub, 1001, &pl), -EMSGSIZE);
+	shmk_port_close(pub);
+	drop_service(s, name);
+}
+
+/* Request-response: clients and servers grow their chunks alike. */
+static void dyn_reqres(void **state)
+{
+	struct shmk_svc_config c = dyn_cfg();
+	char name[SHMK_SVC_NAME_MAX];
+	struct shmk_port *cl, *sv;
+	struct shmk_service *s;
+	struct shmk_sample req, resp;
+	void *pl;
+
+	(void)state;
+	c.kind = SHMK_SVC_REQRES;
+	s = new_service(&c, name);
+	assert_int_equal(shmk_server_open(s, &sv), 0);
+	assert_int_equal(shmk_client_open(s, &cl), 0);
+	assert_int_equal(shmk_pub_loan_slice(cl, 10000, &pl), 16384);
+	memset(pl, 7, 10000);
+	assert_int_equal(shmk_client_send(cl, pl, 10000, NULL), 0);
+	assert_int_equal(shmk_server_receive(sv, &req, 0), 0);
+	assert_int_equal(req.len, 10000);
+	assert_int_equal(((const unsigned char *)req.data)[9999], 7);
+	assert_int_equal(shmk_pub_loan_slice(sv, 100000, &pl), 131072);
+	memset(pl, 8, 100000);
+	assert_int_equal(shmk_server_respond(sv, &req, pl, 100000), 0);
+	assert_int_equal(shmk_sub_release(sv, &req), 0);
+	assert_int_equal(shmk_client_receive(cl, &resp, 0), 0);
+	assert_int_equal(resp.len, 100000);
+	assert_int_equal(((const unsigned char *)resp.data)[99999], 8);
+	assert_int_equal(shmk_sub_release(cl, &resp), 0);
+	shmk_port_close(cl);
+	shmk_port_close(sv);
+	drop_service(s, name);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -442,6 +723,11 @@ int main(void)
 		cmocka_unit_test(zt_reqres),
 		cmocka_unit_test(zt_unmap_when_unused),
 		cmocka_unit_test(zt_cross_process),
+		cmocka_unit_test(dyn_grows),
+		cmocka_unit_test(dyn_old_segment_released),
+		cmocka_unit_test(dyn_hostile_segments),
+		cmocka_unit_test(dyn_typed_and_plain),
+		cmocka_unit_test(dyn_reqres),
 	};
 
 	use_memfd_backend();

@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * Zero-trust payloads (SHMK_SVC_ZERO_TRUST) on the device backend, in
- * the QEMU guest with shmk.ko.  As an unprivileged user (root has
+ * Zero-trust and dynamic payloads (SHMK_SVC_ZERO_TRUST, SHMK_SVC_DYNAMIC)
+ * on the device backend, in the QEMU guest with shmk.ko.  (Named so that
+ * it runs before unload_test.)  As an unprivileged user (root has
  * CAP_IPC_OWNER, which opens any region read-write): a subscriber's
  * write into a received sample is SIGSEGV, mprotect() cannot make it
  * writable, and a second opener of the publisher's data region (same
  * user, or another) gets only a read-only handle; the publisher's own
  * handle is the only writable one.  Request-response samples likewise.
+ * Dynamic payloads: a publisher in another process grows its chunks
+ * from 4 KiB to 64 KiB; the subscriber maps each new segment on sight.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -190,6 +193,68 @@ TEST(reqres_read_only)
 		_exit(0);
 	}
 	ASSERT_EQ(0, reap(pid));
+}
+
+/* A publisher (a child) grows; the subscriber (here) follows. */
+TEST(dynamic_grows_across_processes)
+{
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_PUBSUB);
+	char name[SHMK_SVC_NAME_MAX], ch = 0;
+	static const size_t sizes[] = { 100, 5000, 60000, 3000 };
+	struct shmk_service *s;
+	struct shmk_port *sub;
+	struct shmk_sample smp;
+	int up[2], down[2];
+	unsigned int i;
+	size_t j;
+	pid_t pid;
+
+	NEED_DEVICE();
+	c.payload_max = 65536;
+	c.buffer = 4;
+	c.mode = 0600 | SHMK_SVC_DYNAMIC;
+	uniq(name, sizeof(name), "dyn");
+	ASSERT_EQ(0, shmk_service_open(name, &c, SHMK_SVC_CREATE | SHMK_SVC_EXCL,
+				       &s));
+	ASSERT_EQ(0, shmk_sub_open(s, &sub));
+	ASSERT_EQ(0, pipe(up) | pipe(down));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct shmk_port *pub;
+		void *pl;
+		int got;
+
+		CHILD_CHECK(shmk_pub_open(s, &pub) == 0);
+		for (i = 0; i < 4; i++) {
+			got = shmk_pub_loan_slice(pub, sizes[i], &pl);
+			CHILD_CHECK(got >= (int)sizes[i]);
+			memset(pl, 'a' + (int)i, sizes[i]);
+			CHILD_CHECK(shmk_pub_publish(pub, pl, sizes[i], 0) == 0);
+		}
+		CHILD_CHECK(write(up[1], &ch, 1) == 1);
+		CHILD_CHECK(read(down[0], &ch, 1) == 1);
+		shmk_port_close(pub);
+		_exit(0);
+	}
+	ASSERT_EQ(1, read(up[0], &ch, 1));
+	for (i = 0; i < 4; i++) {
+		ASSERT_EQ(0, shmk_sub_receive(sub, &smp, 0));
+		ASSERT_EQ(sizes[i], smp.len);
+		for (j = 0; j < smp.len; j++)
+			if (((const char *)smp.data)[j] != 'a' + (int)i)
+				break;
+		ASSERT_EQ(smp.len, j);
+		/* Read-only here too. */
+		ASSERT_EQ(-1, mprotect((void *)((uintptr_t)smp.data & ~4095UL),
+				       4096, PROT_READ | PROT_WRITE));
+		ASSERT_EQ(0, shmk_sub_release(sub, &smp));
+	}
+	ASSERT_EQ(1, write(down[1], &ch, 1));
+	ASSERT_EQ(0, reap(pid));
+	shmk_port_close(sub);
+	shmk_service_remove(name);
+	shmk_service_close(s);
 }
 
 TEST_HARNESS_MAIN
