@@ -65,10 +65,11 @@ static int zt_region_of(uid_t uid, char *out)
 
 /*
  * In a child as @uid: a zero-trust service, a publisher, a subscriber,
- * one sample; the checks; then a grandchild as @other opens the data
- * region.  Exit 0 when everything held.
+ * one sample; the checks; then the data region's name goes to @tell,
+ * and the child waits on @wait while another user tries it.  Exit 0
+ * when everything held.
  */
-static int zt_child(uid_t uid, uid_t other)
+static int zt_child(uid_t uid, int tell, int wait)
 {
 	struct shmk_svc_config c = cfg_of(SHMK_SVC_PUBSUB);
 	char name[SHMK_SVC_NAME_MAX], rn[SHMK_NAME_MAX];
@@ -113,18 +114,9 @@ static int zt_child(uid_t uid, uid_t other)
 	CHILD_CHECK(mprotect(shmk_region_base(r), 4096,
 			     PROT_READ | PROT_WRITE) == -1);
 	shmk_region_close(r);
-	/* Another user: the same. */
-	pid = fork();
-	CHILD_CHECK(pid >= 0);
-	if (pid == 0) {
-		CHILD_CHECK(setresuid(other, other, other) == 0);
-		CHILD_CHECK(shmk_region_open(rn, 0, &r) == -EACCES);
-		CHILD_CHECK(shmk_region_open(rn, SHMK_REGION_OPEN_RDONLY,
-					     &r) == 0);
-		shmk_region_close(r);
-		_exit(0);
-	}
-	CHILD_CHECK(reap(pid) == 0);
+	/* Another user (our parent forks it): the same. */
+	CHILD_CHECK(write(tell, rn, sizeof(rn)) == (ssize_t)sizeof(rn));
+	CHILD_CHECK(read(wait, rn, 1) == 1);
 	CHILD_CHECK(shmk_sub_release(sub, &smp) == 0);
 	shmk_port_close(pub);
 	shmk_port_close(sub);
@@ -135,14 +127,39 @@ static int zt_child(uid_t uid, uid_t other)
 
 TEST(write_into_sample_faults)
 {
-	pid_t pid;
+	char rn[SHMK_NAME_MAX], ch = 0;
+	int up[2], down[2];
+	pid_t pid, other;
 
 	NEED_DEVICE();
+	ASSERT_EQ(0, pipe(up) | pipe(down));
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0)
-		_exit(zt_child(NOBODY, NOBODY - 1));
+		_exit(zt_child(NOBODY, up[1], down[0]));
+	close(up[1]);
+	ASSERT_EQ((ssize_t)sizeof(rn), read(up[0], rn, sizeof(rn)));
+	other = fork();
+	ASSERT_LE(0, other);
+	if (other == 0) {
+		struct shmk_region *r;
+
+		CHILD_CHECK(setresgid(NOBODY - 1, NOBODY - 1, NOBODY - 1) == 0);
+		CHILD_CHECK(setresuid(NOBODY - 1, NOBODY - 1, NOBODY - 1) == 0);
+		CHILD_CHECK(shmk_region_open(rn, 0, &r) == -EACCES);
+		CHILD_CHECK(shmk_region_open(rn, SHMK_REGION_OPEN_RDONLY,
+					     &r) == 0);
+		CHILD_CHECK(mprotect(shmk_region_base(r), 4096,
+				     PROT_READ | PROT_WRITE) == -1);
+		shmk_region_close(r);
+		_exit(0);
+	}
+	EXPECT_EQ(0, reap(other));
+	ASSERT_EQ(1, write(down[1], &ch, 1));
 	ASSERT_EQ(0, reap(pid));
+	close(up[0]);
+	close(down[0]);
+	close(down[1]);
 }
 
 /* Requests live in the client's region, responses in the server's. */
