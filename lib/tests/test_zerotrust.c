@@ -409,6 +409,7 @@ static void zt_cross_process(void **state)
 		struct shmk_port *pub;
 		void *pl;
 
+		alarm(30);	/* should the parent fail and never answer */
 		CHILD_CHECK(shmk_pub_open(s, &pub) == 0);
 		CHILD_CHECK(shmk_pub_loan(pub, &pl) == 0);
 		strcpy(pl, "from the child");
