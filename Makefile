@@ -62,6 +62,7 @@ GUEST_BINS += $(BUILD)/guest/blackboard
 GUEST_BINS += $(BUILD)/guest/drones
 GUEST_BINS += $(BUILD)/guest/waitset-epoll
 GUEST_BINS += $(BUILD)/guest/typed
+GUEST_BINS += $(BUILD)/guest/zerotrust $(BUILD)/guest/dynamic
 
 MAKEFLAGS += --no-print-directory
 
@@ -231,6 +232,14 @@ $(BUILD)/guest/waitset-epoll: tools/examples/waitset-epoll.c $(TOOL_HDRS) $(LIBA
 	$(CC) $(ST_CFLAGS) -o $@ $< $(LIBA) -lpthread
 
 $(BUILD)/guest/typed: tools/examples/typed.c $(TOOL_HDRS) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(ST_CFLAGS) -o $@ $< $(LIBA) -lpthread
+
+$(BUILD)/guest/dynamic: tools/examples/dynamic.c $(TOOL_HDRS) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(ST_CFLAGS) -o $@ $< $(LIBA) -lpthread
+
+$(BUILD)/guest/zerotrust: tools/examples/zerotrust.c $(TOOL_HDRS) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ST_CFLAGS) -o $@ $< $(LIBA) -lpthread
 

@@ -41,7 +41,9 @@
  * fchmod()s the memfd to 0: reopening a read-only fd read-write through
  * /proc/self/fd checks the inode's mode, so only a process with
  * CAP_DAC_OVERRIDE (root) could.  F_SEAL_FUTURE_WRITE would stop writers
- * too, so it is not used.
+ * too, so it is not used, except on a zero-trust data region, which only
+ * its creator writes: it seals the memfd once it has mapped it
+ * (shmk__brk_seal_write()), and readers accept that seal.
  *
  * fork().  A child shares its parent's fds but not its thread: a
  * pthread_atfork() child handler closes the inherited listening sockets
@@ -339,8 +341,13 @@ static int memfd_check(int fd, const struct rdv *h, int need_rw)
 	    (uint64_t)st.st_size != h->size + SHMK_MEMFD_TRAILER)
 		return -EBADMSG;
 	seals = fcntl(fd, F_GET_SEALS);
+	/*
+	 * A write seal would make a writer's region read-only under it; a
+	 * reader needs no writes (zero-trust data regions are sealed
+	 * F_SEAL_FUTURE_WRITE: shmk__brk_seal_write()).
+	 */
 	if (seals < 0 || (seals & SEALS_NEEDED) != SEALS_NEEDED ||
-	    (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
+	    (need_rw && (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE))))
 		return -EBADMSG;
 	fl = fcntl(fd, F_GETFL);
 	if (fl < 0 || (fl & O_PATH) ||
@@ -746,6 +753,12 @@ static struct shmk_brk *brk_find_locked(const struct stat *rst,
 int shmk__brk_create(int rfd, const char *name, uint64_t bytes, int *mapfd,
 		     struct shmk_brk **out)
 {
+	return shmk__brk_create_f(rfd, name, bytes, 0, mapfd, out);
+}
+
+int shmk__brk_create_f(int rfd, const char *name, uint64_t bytes,
+		       int seal_later, int *mapfd, struct shmk_brk **out)
+{
 	char mname[8 + SHMK_NAME_MAX];
 	unsigned char token[16];
 	struct shmk_brk *e;
@@ -786,7 +799,8 @@ int shmk__brk_create(int rfd, const char *name, uint64_t bytes, int *mapfd,
 		goto err;
 	}
 	if (fchmod(mfd, 0) < 0 ||
-	    fcntl(mfd, F_ADD_SEALS, SEALS_NEEDED) < 0) {
+	    fcntl(mfd, F_ADD_SEALS, seal_later ? SEALS_NEEDED & ~F_SEAL_SEAL :
+		  SEALS_NEEDED) < 0) {
 		ret = -errno;
 		goto err;
 	}
@@ -914,6 +928,19 @@ unlock:
 	if (ro >= 0)
 		close(ro);
 	return ret;
+}
+
+/*
+ * Zero-trust data regions: after the creator mapped the memfd writable,
+ * no new writable mapping of it, nor write(2), nor another seal: then
+ * even a holder of the read-write memfd (a same-user process that made
+ * the rendezvous file writable again and asked for it) cannot write.
+ */
+int shmk__brk_seal_write(struct shmk_brk *e)
+{
+	if (fcntl(e->rw, F_ADD_SEALS, F_SEAL_FUTURE_WRITE | F_SEAL_SEAL) < 0)
+		return errno == EINVAL ? -EOPNOTSUPP : -errno;
+	return 0;
 }
 
 void shmk__brk_put(struct shmk_brk *e)

@@ -11,6 +11,9 @@
 #include "probes.h"
 #include "svc.h"
 
+static uint64_t chunk_cap(const struct shmk_port *p, uint32_t c);
+static uint64_t chunk_uoff(const struct shmk_port *p, uint32_t c);
+
 /* Ports */
 
 /*
@@ -121,16 +124,25 @@ void chan_claim(struct shmk_port *p, uint32_t k)
 SHMK_API int shmk_pub_loan(struct shmk_port *p, void **payload)
 {
 	const struct svc_view *v;
-	uint32_t n, c, pass;
+	uint32_t n, c, pass, lo, cnt;
 
 	if (!p || !payload || p->prod_ch < 0)
 		return -EINVAL;
 	v = &p->v;
 	if (p->nloans >= v->cfg.max_loans)
 		return -ENOBUFS;
+	/* Dynamic: older segments go once nothing of them is held. */
+	if (svc_zt(v) && p->zcur)
+		zt_trim(p);
+	/* Zero-trust: only our own chunks, [zlo, zlo + zn). */
+	lo = svc_zt(v) ? p->zlo : 0;
+	cnt = svc_zt(v) ? p->zn : v->g.nchunks;
+	if (!cnt)
+		return -EINVAL;
 	for (pass = 0; pass < 2; pass++) {
-		c = p->hint % v->g.nchunks;
-		for (n = 0; n < v->g.nchunks; n++, c = c + 1 < v->g.nchunks ? c + 1 : 0) {
+		/* p->hint is a chunk index, ours if zero-trust. */
+		c = p->hint - lo < cnt ? p->hint : lo;
+		for (n = 0; n < cnt; n++, c = c + 1 < lo + cnt ? c + 1 : lo) {
 			/*
 			 * Acquire (in hold_claim()): pairs with the release of
 			 * the last holder (chunk_put(), the sweep): its uses
@@ -139,8 +151,11 @@ SHMK_API int shmk_pub_loan(struct shmk_port *p, void **payload)
 			if (!hold_claim(v, c, p->slot))
 				continue;
 			p->hint = c + 1;
+			/* Zero-trust: in our current segment (private). */
+			if (svc_zt(v))
+				p->cseg[c - lo] = (uint8_t)p->zcur;
 			p->loans[p->nloans++] = c;
-			*payload = v->chunks + (uint64_t)c * v->g.stride;
+			*payload = chunk_ptr(p, c);
 			SHMK_PROBE3(loan, p->svc->rname, p->slot, c);
 			return 0;
 		}
@@ -152,9 +167,54 @@ SHMK_API int shmk_pub_loan(struct shmk_port *p, void **payload)
 	 * is held, and one comes back when a holder releases it or a dead
 	 * holder is recovered (lib-audit #20).
 	 */
-	svc_err("no free chunk in the pool (%u chunks, all held)",
-		v->g.nchunks);
+	svc_err("no free chunk in the pool (%u chunks, all held)", cnt);
 	return -EAGAIN;
+}
+
+SHMK_API int shmk_pub_loan_slice(struct shmk_port *p, size_t n,
+				 void **payload)
+{
+	const struct svc_view *v;
+	uint64_t elem;
+
+	if (!p || !payload || !n || p->prod_ch < 0)
+		return -EINVAL;
+	v = &p->v;
+	elem = v->cfg.type_size ? v->cfg.type_size : 1;
+	if (n > v->cfg.payload_max / elem) {
+		svc_err("%zu elements of %llu bytes are more than payload_max "
+			"(%llu bytes)", n, (unsigned long long)elem,
+			(unsigned long long)v->cfg.payload_max);
+		return -EMSGSIZE;
+	}
+	return loan_bytes(p, n * elem, payload);
+}
+
+/*
+ * A loan of at least @bytes (<= payload_max): the bytes available, or
+ * -errno.  Dynamic payloads: grows our segment when they do not fit.
+ */
+int loan_bytes(struct shmk_port *p, uint64_t bytes, void **payload)
+{
+	const struct svc_view *v = &p->v;
+	uint32_t s;
+	int ret;
+
+	if (svc_zt(v) && bytes > zt_cap(v, p->zcur)) {
+		/*
+		 * Dynamic (only there is a segment's capacity below
+		 * payload_max): the next segment that fits, power of two.
+		 */
+		for (s = p->zcur + 1; zt_cap(v, s) < bytes; s++)
+			;
+		ret = zt_create(p, p->slot, p->gen, s);
+		if (ret)
+			return ret;
+	}
+	ret = shmk_pub_loan(p, payload);
+	if (ret)
+		return ret;
+	return (int)chunk_cap(p, p->loans[p->nloans - 1]);
 }
 
 SHMK_API void *shmk_pub_loan_header(struct shmk_port *p, const void *payload)
@@ -163,10 +223,10 @@ SHMK_API void *shmk_pub_loan_header(struct shmk_port *p, const void *payload)
 
 	if (!p || !payload || !p->v.cfg.user_header_size)
 		return NULL;
-	i = find_chunk(&p->v, p->loans, p->nloans, payload);
+	i = find_chunk(p, p->loans, p->nloans, payload);
 	if (i < 0)
 		return NULL;
-	return p->v.chunks + (uint64_t)p->loans[i] * p->v.g.stride + p->v.g.uoff;
+	return chunk_ptr(p, p->loans[i]) + chunk_uoff(p, p->loans[i]);
 }
 
 SHMK_API const void *shmk_sample_header(const struct shmk_port *p,
@@ -176,26 +236,54 @@ SHMK_API const void *shmk_sample_header(const struct shmk_port *p,
 
 	if (!p || !smp || !p->v.cfg.user_header_size)
 		return NULL;
-	/* Only a chunk we hold (each below nchunks, checked on receipt). */
+	/* Only a chunk we hold (its payload found on receipt). */
 	for (i = 0; i < p->nheld; i++)
 		if (p->held[i] == smp->chunk)
-			return p->v.chunks + (uint64_t)smp->chunk * p->v.g.stride +
-			       p->v.g.uoff;
+			return p->hptr[i] + (svc_zt(&p->v) ?
+			       zt_uoff(&p->v, p->zmaps[p->hmap[i]].seg) :
+			       p->v.g.uoff);
 	return NULL;
 }
 
+unsigned char *chunk_ptr(const struct shmk_port *p, uint32_t c)
+{
+	const struct svc_view *v = &p->v;
+
+	if (svc_zt(v)) {
+		uint32_t s = p->cseg[c - p->zlo];
+
+		return p->zseg[s].chunks + (uint64_t)(c - p->zlo) *
+		       zt_stride(v, s);
+	}
+	return v->chunks + (uint64_t)c * v->g.stride;
+}
+
+/* The payload bytes of loaned chunk @c. */
+static uint64_t chunk_cap(const struct shmk_port *p, uint32_t c)
+{
+	return svc_zt(&p->v) ? zt_cap(&p->v, p->cseg[c - p->zlo]) :
+	       p->v.cfg.payload_max;
+}
+
+/* ...and its user header's offset. */
+static uint64_t chunk_uoff(const struct shmk_port *p, uint32_t c)
+{
+	return svc_zt(&p->v) ? zt_uoff(&p->v, p->cseg[c - p->zlo]) :
+	       p->v.g.uoff;
+}
+
 /*
- * Index in @arr (chunks this port holds, all below nchunks) of the chunk
- * whose payload is at @payload, or -1.  Compares addresses: no division
- * by the stride on the publish path.
+ * Index in @arr (chunks this port holds as loans) of the chunk whose
+ * payload is at @payload, or -1.  Compares addresses: no division by the
+ * stride on the publish path.
  */
-int find_chunk(const struct svc_view *v, const uint32_t *arr,
-		      uint32_t n, const void *payload)
+int find_chunk(const struct shmk_port *p, const uint32_t *arr,
+	       uint32_t n, const void *payload)
 {
 	uint32_t i;
 
 	for (i = 0; i < n; i++)
-		if (v->chunks + (uint64_t)arr[i] * v->g.stride == payload)
+		if (chunk_ptr(p, arr[i]) == payload)
 			return (int)i;
 	return -1;
 }
@@ -206,7 +294,7 @@ SHMK_API int shmk_pub_discard(struct shmk_port *p, void *payload)
 
 	if (!p)
 		return -EINVAL;
-	i = find_chunk(&p->v, p->loans, p->nloans, payload);
+	i = find_chunk(p, p->loans, p->nloans, payload);
 	if (i < 0)
 		return -EINVAL;
 	chunk_put(&p->v, p->loans[i], p->slot);
@@ -324,8 +412,8 @@ int prod_publish_f(struct shmk_port *p, void *payload, size_t len,
 	struct msg_hdr *h;
 	int i, ret;
 
-	i = find_chunk(v, p->loans, p->nloans, payload);
-	if (i < 0 || len > v->cfg.payload_max || ri >= M)
+	i = find_chunk(p, p->loans, p->nloans, payload);
+	if (i < 0 || len > chunk_cap(p, p->loans[i]) || ri >= M)
 		return -EINVAL;
 	if (policy == SHMK_OVERFLOW_BLOCK) {
 		ret = svc_block_on(p, bp_room, NULL, timeout_ns, SLEEP_ROOM);
@@ -370,6 +458,7 @@ int prod_publish_f(struct shmk_port *p, void *payload, size_t len,
 	h->target = target;
 	h->target_gen = tgen;
 	h->flags = flags;
+	h->seg = svc_zt(v) ? p->cseg[c - p->zlo] : 0;
 	e = &ring_of(v, ch, ri)[pos % v->g.cap];
 	/* Relaxed: only this producer writes its ring. */
 	old = atomic_load_explicit(e, memory_order_relaxed);
@@ -487,7 +576,8 @@ static int cons_try_one(struct shmk_port *p, uint32_t ch, uint32_t i,
 
 	for (tries = 0; tries < 8; tries++) {
 		uint64_t e, cv, tail, start, d, seq, hlen;
-		uint32_t c;
+		uint32_t c, mi = 0, zlo, zn, seg = 0;
+		unsigned char *data;
 		int held, had;
 		_Atomic uint64_t *ep;
 		struct msg_hdr *h;
@@ -563,6 +653,12 @@ static int cons_try_one(struct shmk_port *p, uint32_t ch, uint32_t i,
 		/* Never trust a shared index: the entry may be corrupt. */
 		if (c >= v->g.nchunks)
 			return -EBADMSG;
+		/* Zero-trust: and it must be one of producer i's chunks. */
+		if (svc_zt(v)) {
+			zt_range(v, i, &zlo, &zn);
+			if (c < zlo || c - zlo >= zn)
+				return -EBADMSG;
+		}
 		if (p->nheld >= v->cfg.max_borrow)
 			return -ENOBUFS;
 		h = &v->hdrs[c];
@@ -595,6 +691,8 @@ static int cons_try_one(struct shmk_port *p, uint32_t ch, uint32_t i,
 		/* Read once: a corrupt header is as bad as a corrupt entry. */
 		seq = SHMK_READ_ONCE(h->seq);
 		hlen = SHMK_READ_ONCE(h->len);
+		if (svc_zt(v))
+			seg = SHMK_READ_ONCE(h->seg);
 		if (seq != cv) {
 			if (!had)
 				chunk_put(v, c, p->slot);
@@ -605,16 +703,40 @@ static int cons_try_one(struct shmk_port *p, uint32_t ch, uint32_t i,
 			}
 			return -EBADMSG;
 		}
-		if (hlen > v->cfg.payload_max) {
+		/* Dynamic: no more than the sample's segment holds. */
+		if (hlen > v->cfg.payload_max ||
+		    (svc_zt(v) && seg < ZT_SEGS && hlen > zt_cap(v, seg))) {
 			if (!had)
 				chunk_put(v, c, p->slot);
 			return -EBADMSG;
 		}
+		data = v->chunks + (uint64_t)c * v->g.stride;
+		if (svc_zt(v)) {
+			/* The producer's data region, mapped on first sight. */
+			int zret = zt_get(p, i, ST_VAL(st), seg, c, &data,
+					  &mi);
+
+			if (zret) {
+				if (!had)
+					chunk_put(v, c, p->slot);
+				/*
+				 * -EBADMSG (a corrupt header or region), as
+				 * for a corrupt length: the cursor stays.
+				 */
+				if (zret != -ENOENT && zret != -ENOLINK)
+					return zret;
+				/* Gone with its producer: dropped. */
+				cursor_skip(p, cur, cv, cv + 1);
+				continue;
+			}
+		}
+		p->hptr[p->nheld] = data;
+		p->hmap[p->nheld] = mi;
 		p->held[p->nheld++] = c;
 		SHMK_CP();
 		/* Release: pairs with bp_room()'s acquire. */
 		atomic_store_explicit(cur, cv + 1, memory_order_release);
-		smp->data = v->chunks + (uint64_t)c * v->g.stride;
+		smp->data = data;
 		smp->len = (size_t)hlen;
 		smp->seq = cv;
 		smp->corr = SHMK_READ_ONCE(h->corr);
@@ -663,7 +785,11 @@ int chan_release(struct shmk_port *p, struct shmk_sample *smp)
 	for (i = 0; i < p->nheld; i++)
 		if (p->held[i] == smp->chunk) {
 			chunk_put(&p->v, smp->chunk, p->slot);
+			if (svc_zt(&p->v))
+				zt_put(p, p->hmap[i]);
 			p->held[i] = p->held[--p->nheld];
+			p->hptr[i] = p->hptr[p->nheld];
+			p->hmap[i] = p->hmap[p->nheld];
 			smp->data = NULL;
 			SHMK_PROBE3(release, p->svc->rname, p->slot, smp->chunk);
 			return 0;

@@ -59,6 +59,13 @@ struct shmk_region {
 
 /* Internal flag of shmk__region_create_init(), never public. */
 #define SHMK__REGION_OPEN_OWN	(1U << 31)
+/*
+ * Internal flag of shmk__region_create_init(): nobody but this handle
+ * may ever write the region (zero-trust data regions).  memfd: sealed
+ * F_SEAL_FUTURE_WRITE once mapped; the device needs nothing (the mode
+ * decides), nor does a persistent memfd region (-EINVAL with it).
+ */
+#define SHMK__REGION_SEAL_WRITE	(1U << 30)
 
 /*
  * Create a region and initialise it before anyone can open it: on memfd
@@ -127,6 +134,10 @@ int shmk__memfd_husk(int fd, const char *name);
 struct shmk_brk;
 int shmk__brk_create(int rfd, const char *name, uint64_t bytes, int *mapfd,
 		     struct shmk_brk **out);
+/* ...with @seal_later: F_SEAL_SEAL left for shmk__brk_seal_write(). */
+int shmk__brk_create_f(int rfd, const char *name, uint64_t bytes,
+		       int seal_later, int *mapfd, struct shmk_brk **out);
+int shmk__brk_seal_write(struct shmk_brk *e);
 int shmk__brk_attach(int rfd, int writable, int *mapfd, uint64_t *bytes,
 		     struct shmk_brk **out);
 void shmk__brk_put(struct shmk_brk *e);

@@ -55,10 +55,11 @@ SHMK_API int shmk_pub_send_copy(struct shmk_port *p, const void *data,
 
 	if (!p || (len && !data))
 		return -EINVAL;
-	if (len > p->v.cfg.payload_max)
+	if (len > p->v.cfg.payload_max || p->prod_ch < 0)
 		return -EINVAL;
-	ret = shmk_pub_loan(p, &pl);
-	if (ret)
+	/* Dynamic payloads: a chunk that holds @len (svc_zt.c). */
+	ret = loan_bytes(p, len, &pl);
+	if (ret < 0)
 		return ret;
 	SHMK_CP();
 	memcpy(pl, data, len);

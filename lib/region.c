@@ -229,7 +229,7 @@ static int create_check(const char *name, uint64_t *bytes, unsigned int mode,
  * already visible), then initialised.  0 or -errno (-EEXIST: taken).
  */
 static int create_once(int backend, const char *name, uint64_t bytes,
-		       unsigned int mode, unsigned int flags,
+		       unsigned int mode, unsigned int flags, int seal_write,
 		       int (*init)(struct shmk_region *r, void *arg),
 		       void *arg, struct shmk_region **out)
 {
@@ -257,14 +257,20 @@ static int create_once(int backend, const char *name, uint64_t bytes,
 		/* Sealed: the memfd is the region, t.fd its rendezvous. */
 		ret = shmk__memfd_hold(fd, 1);
 		if (!ret)
-			ret = shmk__brk_create(fd, name, bytes, &mapfd,
-					       &brk);
+			ret = shmk__brk_create_f(fd, name, bytes, seal_write,
+						 &mapfd, &brk);
 		if (ret) {
 			shmk__memfd_discard(&t);
 			return ret;
 		}
 		ret = region_map_fd(backend, fd, mapfd, bytes, brk,
 				    !(flags & SHMK_REGION_RDONLY), &r);
+		/* Mapped writable: now nobody else ever can (internal.h). */
+		if (!ret && seal_write) {
+			ret = shmk__brk_seal_write(r->brk);
+			if (ret)
+				goto err;
+		}
 	} else {
 		ret = region_map(backend, fd, !(flags & SHMK_REGION_RDONLY),
 				 &r);
@@ -324,9 +330,12 @@ int shmk__region_create_init(const char *name, uint64_t bytes,
 			     void *arg, struct shmk_region **out)
 {
 	unsigned int own = flags & SHMK__REGION_OPEN_OWN, attempt;
+	int seal_write = !!(flags & SHMK__REGION_SEAL_WRITE);
 	int backend, ret;
 
-	flags &= ~SHMK__REGION_OPEN_OWN;
+	flags &= ~(SHMK__REGION_OPEN_OWN | SHMK__REGION_SEAL_WRITE);
+	if (seal_write && (own || (flags & SHMK_REGION_PERSIST)))
+		return -EINVAL;
 	ret = create_check(name, &bytes, mode, flags, out);
 	if (ret)
 		return ret;
@@ -345,8 +354,8 @@ int shmk__region_create_init(const char *name, uint64_t bytes,
 			if (ret != -ENOENT)
 				return ret ? ret : 1;
 		}
-		ret = create_once(backend, name, bytes, mode, flags, init, arg,
-				  out);
+		ret = create_once(backend, name, bytes, mode, flags, seal_write,
+				  init, arg, out);
 		/* -EEXIST with OPEN_OWN: created meanwhile; open that one. */
 		if (ret != -EEXIST || !own)
 			return ret;

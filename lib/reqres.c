@@ -244,7 +244,7 @@ static int client_send(struct shmk_port *p, void *payload, size_t len,
 
 	if (!p || p->role != ROLE_CLIENT)
 		return -EINVAL;
-	if (find_chunk(&p->v, p->loans, p->nloans, payload) < 0 ||
+	if (find_chunk(p, p->loans, p->nloans, payload) < 0 ||
 	    len > p->v.cfg.payload_max)
 		return -EINVAL;
 	if (timeout_ns == 0) {
@@ -559,7 +559,7 @@ SHMK_API int shmk_server_respond(struct shmk_port *p,
 		return ret;
 	if (req->reserved & MSG_TRACKED) {
 		/* A pending response: its end must not be overwritten. */
-		if (find_chunk(&p->v, p->loans, p->nloans, payload) < 0 ||
+		if (find_chunk(p, p->loans, p->nloans, payload) < 0 ||
 		    len > p->v.cfg.payload_max)
 			return -EINVAL;
 		ret = resp_room_try(p, (void *)req);
@@ -586,7 +586,7 @@ SHMK_API int shmk_server_stream(struct shmk_port *p,
 		svc_err("shmk_server_stream: unknown flags %#x", flags);
 		return -EINVAL;
 	}
-	if (find_chunk(&p->v, p->loans, p->nloans, payload) < 0 ||
+	if (find_chunk(p, p->loans, p->nloans, payload) < 0 ||
 	    len > p->v.cfg.payload_max)
 		return -EINVAL;
 	ret = svc_block_on(p, resp_room_try, (void *)req, timeout_ns,

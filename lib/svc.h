@@ -162,7 +162,11 @@ struct svc_prod {
  * SHMK_CACHELINE_PAD bytes of its own; what was _res is mwords); cursor
  * rows are consumers x producers, not slots x slots.  A library of
  * layout 5 would read one word of holders and masks where there are
- * several: -EPROTO.
+ * several: -EPROTO.  Also zero-trust payloads (SHMK_SVC_ZERO_TRUST in cfg.mode): the service
+ * region has no chunks (chunks_off == total); producer slot k's chunks,
+ * a range of the chunk indices (zt_range()), live in a data region of
+ * its own (svc_zt.c).  A library of 5 would look for payloads at
+ * chunks_off: -EPROTO.
  */
 #define SVC_LAYOUT	6
 
@@ -197,7 +201,12 @@ struct msg_hdr {
 	 * written by a library before LIBSHMK_0.4: that was padding).
 	 */
 	uint32_t flags;
-	char _pad[MSG_HDR - 44];
+	/*
+	 * Zero-trust (layout 6): the producer's data segment the payload is
+	 * in (0 unless SHMK_SVC_DYNAMIC); was padding.
+	 */
+	uint32_t seg;
+	char _pad[MSG_HDR - 48];
 };
 
 /*
@@ -338,6 +347,41 @@ struct svc_geo {
 	uint32_t rstride, crow, erow, mwords, mstride, na;
 	uint64_t stride, slots_off, masks_off, prod_off, ring_off, cursor_off,
 		 holders_off, events_off, hdrs_off, chunks_off, total;
+	/*
+	 * Zero-trust (layout 6): chunks per producer slot, of an A-role
+	 * slot (below max_publishers) and of a B-role one; 0, 0 otherwise.
+	 */
+	uint32_t zta, ztb;
+};
+
+/*
+ * Zero-trust data regions (svc_zt.c).  Producer slot k of generation g
+ * writes its chunks into the region named zt_name(service, k, g, seg):
+ * at offset 0 this header (SHMK_CACHELINE_PAD bytes, written by the
+ * producer before its slot goes ALIVE), at ZT_DOFF its chunks, chunk c
+ * at (c - base) * stride.  Nobody else can write it (Documentation/
+ * messaging.rst, "Zero-trust payloads"), so it is trusted once checked
+ * against what the reader computed itself.
+ */
+#define ZT_MAGIC	0x3144545a4b4d4853ULL	/* "SHMKZTD1" */
+#define ZT_DOFF		4096ULL
+/* Dynamic payloads: segment s holds ZT_INIT << s bytes (<= payload_max) */
+#define ZT_INIT		4096ULL
+#define ZT_SEGS		20	/* ZT_INIT << 19 > SHMK_SVC_PAYLOAD_MAX */
+
+struct zt_hdr {
+	_Atomic uint64_t magic;
+	uint64_t svc_id;
+	uint32_t slot, gen, seg, nchunks;
+	uint64_t stride, base;
+};
+
+/* A consumer's mapping of a producer's data region (private memory). */
+struct zt_map {
+	struct shmk_region *r;	/* NULL: entry unused */
+	unsigned char *chunks;	/* the mapping + ZT_DOFF */
+	uint64_t size;		/* the mapping's size, read once */
+	uint32_t slot, gen, seg, held;
 };
 
 /* One process's view of one mapping of a service. */
@@ -355,6 +399,8 @@ struct svc_view {
 	unsigned char *chunks;
 	struct shmk_svc_config cfg;	/* private copies, validated */
 	struct svc_geo g;
+	/* Zero-trust: the service object's identity (zt_name()), ours */
+	uint64_t zt_id;
 };
 
 struct shmk_service {
@@ -377,6 +423,22 @@ struct shmk_port {
 	uint32_t history;		/* subscriber: samples replayed on joining */
 	uint32_t bp_fails;		/* back-pressure failures in a row */
 	uint32_t *loans, *held;
+	/* held[i]'s payload, and (zero-trust) its zmaps[] entry */
+	unsigned char **hptr;
+	uint32_t *hmap;
+	/*
+	 * Zero-trust producer: our data segments (one unless dynamic), the
+	 * current one, our chunks [zlo, zlo + zn) and each one's segment.
+	 */
+	struct {
+		struct shmk_region *r;
+		unsigned char *chunks;
+	} zseg[ZT_SEGS];
+	uint32_t zcur, zlo, zn;
+	uint8_t *cseg;
+	/* Zero-trust consumer: producers' data regions we map, zmax of them */
+	struct zt_map *zmaps;
+	uint32_t zmax;
 	uint64_t dropped, corr_next;
 	int watching;			/* shmk_port_fd() made an fd */
 	int wfd;			/* memfd: the watch socket, or -1 */
@@ -639,6 +701,17 @@ static inline void chunk_put(const struct svc_view *v, uint32_t c, uint32_t k)
 #define chan_room_to   shmk__chan_room_to
 #define chan_consumers shmk__chan_consumers
 #define svc_err        shmk__svc_err
+#define zt_range       shmk__zt_range
+#define zt_name        shmk__zt_name
+#define zt_service_id  shmk__zt_service_id
+#define zt_create      shmk__zt_create
+#define zt_get         shmk__zt_get
+#define zt_put         shmk__zt_put
+#define zt_close       shmk__zt_close
+#define zt_trim        shmk__zt_trim
+#define zt_unlink_slot shmk__zt_unlink_slot
+#define chunk_ptr      shmk__chunk_ptr
+#define loan_bytes     shmk__loan_bytes
 
 /* svc_core.c */
 int view_attach(struct svc_view *v, struct shmk_region *r);
@@ -677,7 +750,7 @@ int port_new_h(struct shmk_service *s, int role, unsigned int kind,
 
 /* chan.c */
 void chan_claim(struct shmk_port *p, uint32_t k);
-int find_chunk(const struct svc_view *v, const uint32_t *arr, uint32_t n,
+int find_chunk(const struct shmk_port *p, const uint32_t *arr, uint32_t n,
 	       const void *payload);
 int prod_publish(struct shmk_port *p, void *payload, size_t len,
 		 uint64_t corr, uint32_t target, uint32_t tgen, int policy,
@@ -691,5 +764,58 @@ int chan_release(struct shmk_port *p, struct shmk_sample *smp);
 int chan_room(struct shmk_port *p);
 int chan_room_to(struct shmk_port *p, uint32_t k);
 int chan_consumers(const struct shmk_port *p);
+int loan_bytes(struct shmk_port *p, uint64_t bytes, void **payload);
+/* The payload of chunk @c, which this port holds as a loan. */
+unsigned char *chunk_ptr(const struct shmk_port *p, uint32_t c);
+
+/* svc_zt.c */
+static inline int svc_zt(const struct svc_view *v)
+{
+	return v->g.zta || v->g.ztb;
+}
+
+void zt_range(const struct svc_view *v, uint32_t k, uint32_t *lo, uint32_t *n);
+
+/* Segment @s's payload bytes, user header offset and chunk stride. */
+static inline uint64_t zt_cap(const struct svc_view *v, uint32_t s)
+{
+	uint64_t c = v->cfg.payload_max;
+
+	if ((v->cfg.mode & SHMK_SVC_DYNAMIC) && s < 32 && (ZT_INIT << s) < c)
+		c = ZT_INIT << s;
+	return c;
+}
+
+static inline uint64_t zt_uoff(const struct svc_view *v, uint32_t s)
+{
+	return align_up(zt_cap(v, s), SHMK_CACHELINE);
+}
+
+static inline uint64_t zt_stride(const struct svc_view *v, uint32_t s)
+{
+	return zt_uoff(v, s) + align_up(v->cfg.user_header_size,
+					SHMK_CACHELINE);
+}
+
+/* The last segment (its chunks hold payload_max): 0 unless dynamic. */
+static inline uint32_t zt_last(const struct svc_view *v)
+{
+	uint32_t s = 0;
+
+	while (zt_cap(v, s) < v->cfg.payload_max)
+		s++;
+	return s;
+}
+int zt_name(char *buf, uint64_t id, uint32_t slot, uint32_t gen,
+	    uint32_t seg);
+int zt_service_id(const struct shmk_region *r, const char *name,
+		  uint64_t *id);
+int zt_create(struct shmk_port *p, uint32_t k, uint32_t gen, uint32_t seg);
+void zt_trim(struct shmk_port *p);
+int zt_get(struct shmk_port *p, uint32_t i, uint32_t gen, uint32_t seg,
+	   uint32_t c, unsigned char **data, uint32_t *mi);
+void zt_put(struct shmk_port *p, uint32_t mi);
+void zt_close(struct shmk_port *p, int unlink);
+void zt_unlink_slot(const struct svc_view *v, uint32_t k);
 
 #endif /* SHMK_LIB_SVC_H */

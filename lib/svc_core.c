@@ -34,8 +34,8 @@ static void cfg_defaults(struct shmk_svc_config *c)
 		c->max_borrow = 4;
 	if (!c->max_events)
 		c->max_events = 64;
-	if (!c->mode)
-		c->mode = 0600;
+	if (!(c->mode & 0777))
+		c->mode |= 0600;
 }
 
 /* This thread's explanation of the last error (shmk_last_error()). */
@@ -178,8 +178,18 @@ static int cfg_geometry(const struct shmk_svc_config *c, struct svc_geo *g)
 		CFG_BAD(max_borrow, 1, SHMK_SVC_RING_MAX);
 	if (!c->max_events || c->max_events > SHMK_SVC_EVENTS_MAX)
 		CFG_BAD(max_events, 1, SHMK_SVC_EVENTS_MAX);
-	if (c->mode & ~0777U)
-		CFG_BAD(mode, 0, 0777);
+	if (c->mode & ~(0777U | SHMK_SVC_ZERO_TRUST | SHMK_SVC_DYNAMIC)) {
+		svc_err("mode: %#o has bits other than 0777, "
+			"SHMK_SVC_ZERO_TRUST and SHMK_SVC_DYNAMIC", c->mode);
+		return -EINVAL;
+	}
+	if ((c->mode & (SHMK_SVC_ZERO_TRUST | SHMK_SVC_DYNAMIC)) &&
+	    c->kind != SHMK_SVC_PUBSUB && c->kind != SHMK_SVC_REQRES) {
+		svc_err("mode: SHMK_SVC_ZERO_TRUST or SHMK_SVC_DYNAMIC, but "
+			"only publish-subscribe and request-response services "
+			"have payloads");
+		return -EINVAL;
+	}
 	if (c->reserved)
 		CFG_BAD(reserved, 0, 0);
 	ret = cfg_type_check(c);
@@ -239,6 +249,25 @@ static int cfg_geometry(const struct shmk_svc_config *c, struct svc_geo *g)
 		break;
 	}
 	per = per ? per + M : 0;
+	if (c->mode & (SHMK_SVC_ZERO_TRUST | SHMK_SVC_DYNAMIC)) {
+		uint64_t a, b = 0;
+
+		/*
+		 * Zero-trust: each producer slot has chunks of its own, as
+		 * many as may be held of its samples at once: its ring(s)
+		 * and loans, every consumer's borrowed samples, plus one.
+		 * Publishers and clients (A-roles): cap + max_loans +
+		 * ns * max_borrow + 1; servers: a ring per client, so
+		 * na * cap + max_loans + na * max_borrow + 1.  Subscribers
+		 * produce nothing.
+		 */
+		a = g->cap + c->max_loans + ns * c->max_borrow + 1;
+		if (c->kind == SHMK_SVC_REQRES)
+			b = na * g->cap + c->max_loans + na * c->max_borrow + 1;
+		per = na * a + ns * b;
+		g->zta = (uint32_t)a;
+		g->ztb = (uint32_t)b;
+	}
 	g->nchunks = per < ENT_NIL ? (uint32_t)per : ENT_NIL;
 	/* A chunk: the payload, then the user header (layout 5). */
 	g->uoff = per ? align_up(c->payload_max, SHMK_CACHELINE) : 0;
@@ -275,6 +304,9 @@ static int cfg_geometry(const struct shmk_svc_config *c, struct svc_geo *g)
 	off = g->hdrs_off + (uint64_t)g->nchunks * MSG_HDR;
 	g->chunks_off = align_up(off, 4096);
 	g->total = g->chunks_off + (uint64_t)g->nchunks * g->stride;
+	/* Zero-trust: the chunks are in the producers' data regions. */
+	if (g->zta)
+		g->total = g->chunks_off;
 	if (c->kind == SHMK_SVC_BLACKBOARD) {
 		/* The chunks' area holds the blackboard: header, entries. */
 		g->stride = bb_stride(c->buffer, c->payload_max);
@@ -282,7 +314,9 @@ static int cfg_geometry(const struct shmk_svc_config *c, struct svc_geo *g)
 			   (uint64_t)c->max_events * g->stride;
 	}
 	/* Chunk indices fit an entry's 24 bits, ENT_NIL excluded. */
-	if (g->nchunks >= ENT_NIL || g->total > (1ULL << 46)) {
+	if (g->nchunks >= ENT_NIL || g->total > (1ULL << 46) ||
+	    (uint64_t)(g->zta > g->ztb ? g->zta : g->ztb) * g->stride >
+	    (1ULL << 46)) {
 		svc_err("the service would need %llu chunks, %llu bytes: "
 			"more than %u chunks or 64 TiB",
 			(unsigned long long)g->nchunks,
@@ -454,6 +488,18 @@ static int cfg_match(const struct shmk_svc_config *want,
 	M_(max_events);
 	M_(user_header_size);
 #undef M_
+	if ((want->mode & SHMK_SVC_ZERO_TRUST) &&
+	    !(have->mode & (SHMK_SVC_ZERO_TRUST | SHMK_SVC_DYNAMIC))) {
+		svc_err("mode: the service is not zero-trust "
+			"(SHMK_SVC_ZERO_TRUST)");
+		return -EPROTOTYPE;
+	}
+	if ((want->mode & SHMK_SVC_DYNAMIC) &&
+	    !(have->mode & SHMK_SVC_DYNAMIC)) {
+		svc_err("mode: the service's payloads are not dynamic "
+			"(SHMK_SVC_DYNAMIC)");
+		return -EPROTOTYPE;
+	}
 	if ((want->type_name[0] &&
 	     memcmp(want->type_name, have->type_name, sizeof(want->type_name))) ||
 	    (want->type_size && want->type_size != have->type_size)) {
@@ -583,7 +629,8 @@ SHMK_API int shmk_service_open(const char *name,
 		if (ret)
 			goto err;
 		/* 0: created and initialised; 1: opened (EXCL not asked). */
-		ret = shmk__region_create_init(s->rname, g.total, full.mode,
+		ret = shmk__region_create_init(s->rname, g.total,
+				full.mode & 0777,
 				(flags & SHMK_SVC_EXCL) ? 0 : SHMK__REGION_OPEN_OWN,
 				svc_init_cb, &(struct svc_init_arg){ &full, &g }, &r);
 		if (ret < 0)
@@ -626,6 +673,11 @@ SHMK_API int shmk_service_open(const char *name,
 	}
 	if (cfg) {
 		ret = cfg_match(&want, &s->v.cfg);
+		if (ret)
+			goto err_r;
+	}
+	if (svc_zt(&s->v)) {
+		ret = zt_service_id(r, s->rname, &s->v.zt_id);
 		if (ret)
 			goto err_r;
 	}

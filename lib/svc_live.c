@@ -176,6 +176,17 @@ int slot_reclaim(const struct svc_view *v, uint32_t k, uint32_t st)
 					     &v->sh->deaths);
 	slot_sweep(v, k);
 	/*
+	 * Zero-trust, memfd: the dead producer's data region would stay
+	 * named in /dev/shm (nobody opens its name read-write again to
+	 * sweep it), as would one of a producer before it whose reclaimer
+	 * died (its generation is not in RECLAIM|u): the slot is ours, so
+	 * every data region named for it is dead.  Its holders keep their
+	 * mappings.  Best effort; the device forgets a region's name with
+	 * its last handle.
+	 */
+	if (svc_zt(v) && !dev)
+		zt_unlink_slot(v, k);
+	/*
 	 * Before FREE: a plain notice must not hit the next occupant.  A
 	 * conditional one (RECLAIM|u -> DEAD|u) matches nothing once the
 	 * slot is FREE; clearing it would leave a window in which a

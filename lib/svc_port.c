@@ -132,6 +132,30 @@ static int claim_slot(struct shmk_port *p, uint32_t k, int free_only)
 	p->slot = k;
 	p->gen = t;
 	chan_claim(p, k);
+	/*
+	 * Zero-trust: our data region, before we are ALIVE (consumers map
+	 * it on our first sample).  Failing, the slot goes back to FREE:
+	 * we hold nothing yet, and chan_claim() wrote nothing a next
+	 * claimer keeps.
+	 */
+	if (svc_zt(v) && p->prod_ch >= 0) {
+		ret = zt_create(p, k, t, 0);
+		if (ret) {
+			if (p->notice == NOTICE_PLAIN)
+				notice_clear(p);
+			free_st = ST_CLAIM | t;
+			SHMK_CP();
+			/* Zero-trust: no data region could be created. */
+			/* Release: as a reclaimer's FREE (nothing to sweep). */
+			atomic_compare_exchange_strong_explicit(&sl->state,
+					&free_st, ST_FREE, memory_order_release,
+					memory_order_relaxed);
+			if (!dev)
+				ofd_lock(fd, slot_off(v, k), F_UNLCK,
+					 F_OFD_SETLK);
+			return ret;
+		}
+	}
 	/* Relaxed: published by the state CAS below. */
 	for (i = 0; i < v->g.ewords; i++) {
 		SHMK_CP();
@@ -153,6 +177,7 @@ static int claim_slot(struct shmk_port *p, uint32_t k, int free_only)
 	if (!atomic_compare_exchange_strong_explicit(&sl->state, &st,
 			ST_ALIVE | t, memory_order_seq_cst, memory_order_relaxed)) {
 		notice_clear(p);
+		zt_close(p, 1);
 		goto unlock;
 	}
 	/*
@@ -166,6 +191,14 @@ unlock:
 	if (!dev)
 		ofd_lock(fd, slot_off(v, k), F_UNLCK, F_OFD_SETLK);
 	return -EAGAIN;
+}
+
+static void port_free(struct shmk_port *p)
+{
+	free(p->hptr);
+	free(p->hmap);
+	free(p->loans);
+	free(p);
 }
 
 int port_new(struct shmk_service *s, int role, unsigned int kind,
@@ -211,6 +244,7 @@ int port_new_h(struct shmk_service *s, int role, unsigned int kind,
 		ret = -ESTALE;
 	if (!ret && memcmp(&p->v.cfg, &s->v.cfg, sizeof(p->v.cfg)))
 		ret = -ESTALE;
+	p->v.zt_id = s->v.zt_id;
 	if (ret)
 		goto err_r;
 	c = &p->v.cfg;
@@ -250,6 +284,12 @@ int port_new_h(struct shmk_service *s, int role, unsigned int kind,
 		goto err_r;
 	}
 	p->held = p->loans + c->max_loans;
+	p->hptr = calloc(c->max_borrow, sizeof(*p->hptr));
+	p->hmap = calloc(c->max_borrow, sizeof(*p->hmap));
+	if (!p->hptr || !p->hmap) {
+		ret = -ENOMEM;
+		goto err_r;
+	}
 	for (pass = 0; pass < 2; pass++) {
 		for (k = lo; k < hi; k++) {
 			ret = claim_slot(p, k, pass == 0);
@@ -272,8 +312,7 @@ err_clear:
 err_r:
 	shmk_region_close(r);
 err:
-	free(p->loans);
-	free(p);
+	port_free(p);
 	return ret;
 }
 
@@ -377,9 +416,9 @@ SHMK_API void shmk_port_close(struct shmk_port *p)
 	 */
 	if (p->pid != (int)getpid()) {
 		svc_watch_close(p);
+		zt_close(p, 0);
 		shmk_region_close(p->v.r);
-		free(p->loans);
-		free(p);
+		port_free(p);
 		return;
 	}
 	dev = shmk_region_backend(p->v.r) == SHMK_BACKEND_DEVICE;
@@ -426,7 +465,8 @@ SHMK_API void shmk_port_close(struct shmk_port *p)
 	if (!dev)
 		ofd_lock(shmk_region_fd(p->v.r), slot_off(&p->v, p->slot),
 			 F_UNLCK, F_OFD_SETLK);
+	/* Zero-trust: our data region, and the producers' we mapped. */
+	zt_close(p, 1);
 	shmk_region_close(p->v.r);
-	free(p->loans);
-	free(p);
+	port_free(p);
 }

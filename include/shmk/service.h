@@ -73,6 +73,23 @@ enum shmk_svc_overflow {
 #define SHMK_SVC_CREATE		(1U << 0)	/* create when missing */
 #define SHMK_SVC_EXCL		(1U << 1)	/* with CREATE: fail if it exists */
 
+/*
+ * struct shmk_svc_config.mode: above the permission bits.  Zero-trust
+ * payloads (LIBSHMK_0.5, publish-subscribe and request-response): each
+ * producer's chunks live in a data region of its own that only it can
+ * write; every other participant maps it read-only.  See
+ * Documentation/messaging.rst, "Zero-trust payloads".
+ */
+#define SHMK_SVC_ZERO_TRUST	(1U << 16)
+/*
+ * struct shmk_svc_config.mode: dynamic payloads (LIBSHMK_0.5, implies
+ * SHMK_SVC_ZERO_TRUST): a producer's chunks start at 4096 bytes (or
+ * payload_max, if smaller) and grow, by powers of two up to payload_max,
+ * when shmk_pub_loan_slice() asks for more.  See messaging.rst,
+ * "Dynamic payloads".
+ */
+#define SHMK_SVC_DYNAMIC	(1U << 17)
+
 /**
  * struct shmk_svc_config - a service's configuration
  * @size:	sizeof(struct shmk_svc_config) of the caller's header: at
@@ -97,7 +114,14 @@ enum shmk_svc_overflow {
  * @max_loans:	samples a publisher (client, server) may hold loaned
  * @max_borrow:	samples a subscriber (client, server) may hold received
  * @max_events:	event ids 0 to max_events - 1 (event services)
- * @mode:	permission bits of the region (0: 0600)
+ * @mode:	permission bits of the region (0: 0600), or'd with
+ *		SHMK_SVC_ZERO_TRUST for zero-trust payloads: each producer
+ *		(publisher, client, server) writes its samples into a data
+ *		region of its own, which every other participant maps
+ *		read-only, so that no consumer can change a sample another
+ *		consumer reads.  Opt-in: a data region costs at least a
+ *		2 MiB page per producer.  On open, SHMK_SVC_ZERO_TRUST in
+ *		@mode asks for a zero-trust service (-EPROTOTYPE otherwise)
  * @reserved:	0
  * @type_name:	the payload's type (publish-subscribe, request-response),
  *		NUL-terminated, printable ASCII; "" on create: untyped
@@ -451,6 +475,30 @@ SHMK_API int shmk_port_slot(const struct shmk_port *p);
  * @p does not produce: a subscriber, notifier or listener).
  */
 SHMK_API int shmk_pub_loan(struct shmk_port *p, void **payload);
+
+/**
+ * shmk_pub_loan_slice() - loan a chunk for @n elements
+ * @p:		publisher (or client, server) port
+ * @n:		elements, of the service's type_size bytes each (1 byte
+ *		when untyped), at least 1
+ * @payload:	receives the chunk's address
+ *
+ * As shmk_pub_loan(), for a payload of @n elements chosen now.  In a
+ * service with SHMK_SVC_DYNAMIC, when @n elements do not fit this
+ * producer's chunks, it moves to a new data segment whose chunks are the
+ * next power of two (times 4096 bytes) that fits, at most payload_max:
+ * subscribers map it on their first sample from it, and the old segment
+ * goes once no chunk of it is held.  Loans and samples of the old
+ * segment stay valid.  Elsewhere the chunks are payload_max bytes.
+ *
+ * Return: the bytes available at *@payload (>= @n elements; publish at
+ * most that many); -EMSGSIZE (@n elements are more than payload_max);
+ * -EINVAL (@n 0, @p, @payload NULL, or @p does not produce); the errors
+ * of shmk_pub_loan(); -ENOMEM or another -errno when the new segment
+ * cannot be created (the producer keeps its old one).
+ */
+SHMK_API int shmk_pub_loan_slice(struct shmk_port *p, size_t n,
+				 void **payload);
 
 /**
  * shmk_pub_publish() - publish a loaned chunk to every subscriber

@@ -217,6 +217,11 @@ enum { K_CREATE, K_PUBSUB, K_REQRES, K_EVENT, K_BB };
 					 * words), the victim's slot in the
 					 * second (the parent holds fillers) */
 #define WIDE_FILL	61		/* filler subscribers (F_WIDE) */
+#define F_ZT		(1U << 13)	/* zero-trust payloads: the victim
+					 * producer creates its data region,
+					 * the victim consumer maps others' */
+#define F_DYN		(1U << 14)	/* dynamic payloads: the victim
+					 * grows its chunks (payload_max 16 KiB) */
 
 struct world;
 
@@ -313,6 +318,12 @@ static struct shmk_svc_config world_cfg(const struct op *op)
 		c.max_subscribers = 2;
 		c.max_events = 64;
 		break;
+	}
+	if (op->flags & F_ZT)
+		c.mode |= SHMK_SVC_ZERO_TRUST;
+	if (op->flags & F_DYN) {
+		c.mode |= SHMK_SVC_DYNAMIC;
+		c.payload_max = 16384;
 	}
 	return c;
 }
@@ -1547,6 +1558,26 @@ static void act_send_copy(struct vic *v)
 	log_pub(W_VIC, v->seq++, 0);
 }
 
+/*
+ * Dynamic payloads: a loan for 8000 bytes moves the victim to a segment
+ * of 8 KiB chunks (killed while it creates it), one for 16000 to the
+ * last; both published.
+ */
+static void act_grow(struct vic *v)
+{
+	size_t n[2] = { 8000, 16000 };
+	int i, ret;
+	void *pl;
+
+	for (i = 0; i < 2; i++) {
+		ret = shmk_pub_loan_slice(v->p, n[i], &pl);
+		VCHECK(ret >= (int)n[i]);
+		pl_put(pl, "PUB", W_VIC, v->seq, 0);
+		VCHECK(shmk_pub_publish(v->p, pl, PLEN, 0) == 0);
+		log_pub(W_VIC, v->seq++, 0);
+	}
+}
+
 /* The fourth fills the buffer, the fifth waits for room and times out. */
 static void act_publish_block(struct vic *v)
 {
@@ -1577,6 +1608,42 @@ static void between_publish6(struct world *w)
 	for (i = 0; i < 6; i++)
 		if (par_publish(w, w->a, W_SP))
 			viol(V_STUCK, "the survivor cannot publish");
+}
+
+/* The parent's publisher grows, then publishes two (dynamic). */
+static void between_grow(struct world *w)
+{
+	uint32_t seq = w->nseq[W_SP];
+	void *pl;
+	int i;
+
+	for (i = 0; i < 2; i++, seq++) {
+		if (shmk_pub_loan_slice(w->a, 9000, &pl) < 9000) {
+			viol(V_STUCK, "survivor publisher: no grown loan");
+			return;
+		}
+		pl_put(pl, "PUB", W_SP, seq, 0);
+		if (shmk_pub_publish(w->a, pl, PLEN, 0)) {
+			viol(V_STUCK, "survivor publisher: publish failed");
+			shmk_pub_discard(w->a, pl);
+			return;
+		}
+		w->nseq[W_SP] = seq + 1;
+		log_pub(W_SP, seq, 0);
+	}
+}
+
+/* Receive and release everything there is (history, then grown ones). */
+static void act_receive_all(struct vic *v)
+{
+	struct shmk_sample smp;
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		if (shmk_sub_receive(v->p, &smp, 0))
+			break;
+		VCHECK(shmk_sub_release(v->p, &smp) == 0);
+	}
 }
 
 static void act_receive2(struct vic *v)
@@ -1961,6 +2028,23 @@ static const struct op ops[] = {
 	{ "release", K_PUBSUB, F_SYNC, v_sub, between_publish3, prep2_receive2,
 	  act_release },
 	{ "close_pub", K_PUBSUB, F_CLOSES, prep_publish, NULL, NULL, act_close },
+	/* Zero-trust: killed creating its data region, mapping another's. */
+	{ "zt_pub_open", K_PUBSUB, F_ZT, NULL, NULL, NULL, v_pub },
+	{ "zt_publish", K_PUBSUB, F_ZT, prep_publish, NULL, NULL,
+	  act_publish_safe },
+	{ "zt_receive", K_PUBSUB, F_ZT | F_SYNC, v_sub, between_publish3, NULL,
+	  act_receive2 },
+	{ "zt_release", K_PUBSUB, F_ZT | F_SYNC, v_sub, between_publish3,
+	  prep2_receive2, act_release },
+	{ "zt_close_pub", K_PUBSUB, F_ZT | F_CLOSES, prep_publish, NULL, NULL,
+	  act_close },
+	{ "dyn_grow", K_PUBSUB, F_DYN, prep_publish, NULL, NULL, act_grow },
+	{ "dyn_receive", K_PUBSUB, F_DYN | F_SYNC, v_sub, between_grow, NULL,
+	  act_receive_all },
+	{ "zt_server_open", K_REQRES, F_ZT | F_NOSERVER, NULL, NULL, NULL,
+	  v_server },
+	{ "zt_client_receive", K_REQRES, F_ZT | F_SYNC, prep_client_receive,
+	  between_serve, NULL, act_client_receive },
 	{ "close_sub", K_PUBSUB, F_SYNC, v_sub, between_publish3, prep2_receive2,
 	  act_close },
 	{ "close_linger", K_PUBSUB, F_SYNC, prep_publish, between_receive_all,
@@ -2232,6 +2316,10 @@ static const struct {
 	  "allowed, device backend only: the module cannot register a death notice" },
 	{ SHMK_BACKEND_DEVICE, "svc_port.c", "no death notice could be armed",
 	  "allowed: only when the module refuses a death notice (out of memory)" },
+	{ SHMK_BACKEND_MEMFD, "svc_port.c", "no data region could be created",
+	  "allowed: only when a zero-trust producer cannot create its data region (no memory, a name squatted)" },
+	{ SHMK_BACKEND_DEVICE, "svc_port.c", "no data region could be created",
+	  "allowed: only when a zero-trust producer cannot create its data region (no memory, a name squatted)" },
 	{ SHMK_BACKEND_MEMFD, "svc_wait.c", "the wake word is ours",
 	  "allowed, device backend only: a port fd is a watch of the wake word" },
 	{ SHMK_BACKEND_DEVICE, "svc_wait.c", "fetch_or of our watch bit after it",

@@ -186,6 +186,7 @@ static uint64_t off_of(const struct lay *L, const volatile void *p)
 struct vport {
 	struct shmk_port *p;
 	void *loans[MAXL];
+	uint64_t lcap[MAXL];	/* each loan's bytes (dynamic payloads) */
 	unsigned int nloans;
 	struct shmk_sample held[MAXL];
 	unsigned int nheld;
@@ -448,6 +449,13 @@ static int ok_rc(int rc, const int *ok)
 /* Mappings of the service's file in this process, from /proc/self/maps. */
 static struct { uintptr_t lo, hi; } maps[64];
 static unsigned int nmaps;
+/*
+ * Zero-trust runs (SHMK_SVC_ZERO_TRUST): payloads are in the producers'
+ * data regions, "zt.*", which count as the service's mappings too.
+ * 2: dynamic payloads (SHMK_SVC_DYNAMIC), loans of random sizes
+ * (shmk_pub_loan_slice()) that grow the producers' segments.
+ */
+static int zt_mode;
 
 static void maps_refresh(const struct world *w)
 {
@@ -471,6 +479,13 @@ static void maps_refresh(const struct world *w)
 		if (!path || sscanf(line, "%lx-%lx", &lo, &hi) != 2)
 			continue;
 		path[strcspn(path, "\n")] = 0;
+		if (zt_mode && (!strncmp(path, "/memfd:shmk.zt.", 15) ||
+				!strncmp(path, "/dev/shm/shmk.zt.", 17))) {
+			maps[nmaps].lo = lo;
+			maps[nmaps].hi = hi;
+			nmaps++;
+			continue;
+		}
 		if (!strncmp(path, sealed, strlen(sealed)))
 			n = strlen(sealed);
 		else if (strncmp(path, want, n))
@@ -752,6 +767,14 @@ static void vary_cfg(struct shmk_svc_config *c, enum pattern pat,
 		strcpy(c->type_name, "hostile.T");
 		c->type_size = c->payload_max;
 		c->user_header_size = (uint32_t)(x >> 31 & 1) ? 8 : 100;
+	}
+	if (zt_mode)
+		c->mode |= SHMK_SVC_ZERO_TRUST;
+	if (zt_mode == 2) {
+		c->mode |= SHMK_SVC_DYNAMIC;
+		c->payload_max = 4096 * (1 + (x >> 24) % 9) + 17;
+		if (c->type_size)
+			c->type_size = c->payload_max;
 	}
 	if (pat != P_REQRES) {
 		c->max_subscribers = NSIDE + (uint32_t)(x >> 20 & 1);
@@ -1166,16 +1189,18 @@ static int64_t tmo(void)
 }
 
 /* Check a loaned payload, then write into it as a user would. */
-static void check_loan(struct world *w, struct vport *v, void *pl)
+static void check_loan(struct world *w, struct vport *v, void *pl,
+		       uint64_t cap)
 {
-	if (!in_mapping(w, pl, w->cfg.payload_max))
+	if (!in_mapping(w, pl, cap))
 		problem("%s gave payload %p (+%" PRIu64 " bytes) outside the "
-			"service mapping", H.op, pl, w->cfg.payload_max);
+			"service mapping", H.op, pl, cap);
 	if (v->nloans >= w->cfg.max_loans)
 		problem("%s succeeded with %u loans held (max_loans %u)", H.op,
 			v->nloans, w->cfg.max_loans);
-	memset(pl, 0x5a, w->cfg.payload_max);
+	memset(pl, 0x5a, cap);
 	H.loaned++;
+	v->lcap[v->nloans] = cap;
 	v->loans[v->nloans++] = pl;
 }
 
@@ -1211,8 +1236,24 @@ static void op_loan(struct world *w, struct vport *v)
 	void *pl = NULL;
 	int rc;
 
+	uint64_t cap = w->cfg.payload_max;
+
 	watchdog_arm("shmk_pub_loan");
-	rc = shmk_pub_loan(v->p, &pl);
+	if (zt_mode == 2) {
+		size_t n = 1 + rndn((uint32_t)w->cfg.payload_max /
+				    (w->cfg.type_size ? (uint32_t)w->cfg.type_size : 1));
+
+		rc = shmk_pub_loan_slice(v->p, n, &pl);
+		if (rc > 0) {
+			if ((uint64_t)rc < n || (uint64_t)rc > cap)
+				problem("%s(%zu) returned %d bytes (payload_max "
+					"%" PRIu64 ")", H.op, n, rc, cap);
+			cap = (uint64_t)rc;
+			rc = 0;
+		}
+	} else {
+		rc = shmk_pub_loan(v->p, &pl);
+	}
 	watchdog_disarm();
 	hist_add("  %s = %d", H.op, rc);
 	if (v->nloans >= w->cfg.max_loans && rc != -ENOBUFS && rc != -EBADMSG)
@@ -1221,7 +1262,7 @@ static void op_loan(struct world *w, struct vport *v)
 	/* -EAGAIN: every chunk is held (the pool is empty). */
 	CHECK_RC(rc, -ENOBUFS, -EAGAIN, END);
 	if (rc == 0)
-		check_loan(w, v, pl);
+		check_loan(w, v, pl, cap);
 }
 
 static void op_publish(struct world *w, struct vport *v)
@@ -1234,7 +1275,7 @@ static void op_publish(struct world *w, struct vport *v)
 	if (!v->nloans)
 		{ op_loan(w, v); return; }
 	i = rndn(v->nloans);
-	len = rndn((uint32_t)w->cfg.payload_max + 1);
+	len = rndn((uint32_t)v->lcap[i] + 1);
 	if (w->pat == P_REQRES && shmk_client_send_wait && !rndn(3)) {
 		uint64_t corr = 0;
 
@@ -1283,6 +1324,7 @@ static void op_publish(struct world *w, struct vport *v)
 			CHECK_RC(rc, END);
 	}
 	if (rc == 0) {
+		v->lcap[i] = v->lcap[v->nloans - 1];
 		v->loans[i] = v->loans[--v->nloans];
 		H.published++;
 	}
@@ -1301,13 +1343,15 @@ static void op_discard(struct world *w, struct vport *v)
 	watchdog_disarm();
 	hist_add("  %s = %d", H.op, rc);
 	CHECK_RC(rc, END);
-	if (rc == 0)
+	if (rc == 0) {
+		v->lcap[i] = v->lcap[v->nloans - 1];
 		v->loans[i] = v->loans[--v->nloans];
+	}
 }
 
 static void op_send_copy(struct world *w, struct vport *v)
 {
-	static char buf[4096];	/* the largest payload_max used */
+	static char buf[65536];	/* the largest payload_max used */
 	size_t len = rndn((uint32_t)w->cfg.payload_max + 1);
 	int64_t t = tmo();
 	int rc;
@@ -1417,7 +1461,7 @@ static void op_respond(struct world *w, struct vport *v)
 		{ op_loan(w, v); return; }
 	i = rndn(v->nheld);
 	j = rndn(v->nloans);
-	len = rndn((uint32_t)w->cfg.payload_max + 1);
+	len = rndn((uint32_t)v->lcap[j] + 1);
 	k = rndn(4);
 	if (k == 3) {
 		/* Its client's pending row, read once, index masked. */
@@ -1453,8 +1497,10 @@ static void op_respond(struct world *w, struct vport *v)
 	 * chunk of its own (-ENOBUFS, -EAGAIN).
 	 */
 	CHECK_RC(rc, -EAGAIN, -ETIMEDOUT, -ECANCELED, -ENOBUFS, END);
-	if (rc == 0 && k < 2)
+	if (rc == 0 && k < 2) {
+		v->lcap[j] = v->lcap[v->nloans - 1];
 		v->loans[j] = v->loans[--v->nloans];
+	}
 }
 
 static void op_notify(struct world *w, struct vport *v)
@@ -1790,6 +1836,44 @@ static void hostile_reqres(void **state)
 {
 	(void)state;
 	run_pattern(P_REQRES);
+}
+
+/*
+ * Zero-trust: the same runs with the payloads in the producers' data
+ * regions; the peer still rewrites everything in the service region
+ * (holders, cursors, wake words, ring entries naming any chunk, chunk
+ * headers), and no sample may point outside a data region's mapping.
+ */
+static void hostile_pubsub_zt(void **state)
+{
+	(void)state;
+	zt_mode = 1;
+	run_pattern(P_SAFE);
+	zt_mode = 0;
+}
+
+static void hostile_reqres_zt(void **state)
+{
+	(void)state;
+	zt_mode = 1;
+	run_pattern(P_REQRES);
+	zt_mode = 0;
+}
+
+static void hostile_pubsub_dyn(void **state)
+{
+	(void)state;
+	zt_mode = 2;
+	run_pattern(P_SAFE);
+	zt_mode = 0;
+}
+
+static void hostile_reqres_dyn(void **state)
+{
+	(void)state;
+	zt_mode = 2;
+	run_pattern(P_REQRES);
+	zt_mode = 0;
 }
 
 static void hostile_event(void **state)
@@ -2405,6 +2489,10 @@ int main(void)
 		cmocka_unit_test(hostile_pubsub_safe),
 		cmocka_unit_test(hostile_pubsub_block),
 		cmocka_unit_test(hostile_reqres),
+		cmocka_unit_test(hostile_pubsub_zt),
+		cmocka_unit_test(hostile_reqres_zt),
+		cmocka_unit_test(hostile_pubsub_dyn),
+		cmocka_unit_test(hostile_reqres_dyn),
 		cmocka_unit_test(hostile_event),
 		cmocka_unit_test(hostile_truncate),
 		cmocka_unit_test(hostile_blackboard),

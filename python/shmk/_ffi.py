@@ -26,6 +26,8 @@ TYPES = """
 #define SHMK_SVC_EVENTS_MAX 4096
 #define SHMK_SVC_CREATE 1
 #define SHMK_SVC_EXCL 2
+#define SHMK_SVC_ZERO_TRUST 65536
+#define SHMK_SVC_DYNAMIC 131072
 
 enum shmk_backend {
 	SHMK_BACKEND_DEVICE = 1,
