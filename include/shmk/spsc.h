@@ -121,6 +121,7 @@ struct shmk_spsc {
 			uint32_t tail;
 			uint32_t head_cache;
 			uint32_t token;	/* last prod_waiting token */
+			uint32_t spin;	/* learnt spin budget (lib) */
 		} p;
 		char _pad_p[SHMK_CACHELINE_PAD];
 	};
@@ -129,6 +130,7 @@ struct shmk_spsc {
 			uint32_t head;
 			uint32_t tail_cache;
 			uint32_t token;	/* last cons_waiting token */
+			uint32_t spin;	/* learnt spin budget (lib) */
 		} c;
 		char _pad_c[SHMK_CACHELINE_PAD];
 	};
