@@ -377,6 +377,7 @@ static void usage(FILE *f)
 		"  reqres   libshmk request-response round trip vs the same baselines\n"
 		"  shm      raw reads and writes of region memory, 1 KiB .. 1 MiB, vs memcpy\n"
 		"  mutex    process-shared pthread mutex and futex lock in a region\n"
+		"  wait     blocking receives: vs busy-poll, wake path vs raw futex, idle CPU\n"
 		"  all      all of the above\n"
 		"\n"
 		"options:\n"
@@ -423,6 +424,7 @@ int main(int argc, char **argv)
 		{ "wakeup", sb_wakeup }, { "latency", sb_latency },
 		{ "shm", sb_shm }, { "mutex", sb_mutex }, { "queues", sb_queues },
 		{ "pubsub", sb_pubsub }, { "reqres", sb_reqres },
+		{ "wait", sb_wait },
 	};
 	const char *json = NULL, *plot = NULL;
 	int c, i, k, rc = 0, sizes_given = 0, ncpu;

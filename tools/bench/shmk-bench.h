@@ -99,5 +99,6 @@ int sb_shm(void);
 int sb_mutex(void);
 int sb_pubsub(void);
 int sb_reqres(void);
+int sb_wait(void);
 
 #endif /* SHMK_BENCH_H */
