@@ -191,15 +191,19 @@ SHMK_API int64_t shmk_spin_ns(int64_t ns)
 
 	if (ns > SHMK_SPIN_MAX_NS)
 		return -EINVAL;
-	/* Relaxed: see "Waiting" above. */
+	/*
+	 * Relaxed, every access below: independent words, each valid
+	 * alone; no other memory is published through them ("Waiting").
+	 */
 	if (atomic_load_explicit(&spin_cpus, memory_order_relaxed) == 0)
 		spin_load();	/* called before our constructor ran */
 	prev = atomic_load_explicit(&spin_asked, memory_order_relaxed);
-	if (prev < 0)
+	if (prev < 0)	/* Relaxed: as above. */
 		prev = atomic_load_explicit(&spin_env, memory_order_relaxed);
+	/* Relaxed: as above. */
 	if (atomic_load_explicit(&spin_cpus, memory_order_relaxed) < 2)
 		prev = 0;
-	if (ns >= 0)
+	if (ns >= 0)	/* Relaxed: as above; the next wait reads it. */
 		atomic_store_explicit(&spin_asked, ns, memory_order_relaxed);
 	return prev;
 }
