@@ -34,6 +34,7 @@
 #define GROUP		"wait"
 #define F_SPIN		"cache-line floor"
 #define F_FUTEX		"futex floor"
+#define F_FUTEX2	"futex floor, again"
 #define PS_BUSY		"pubsub busy-poll"
 #define PS_BLOCK	"pubsub blocking"
 #define PS_NOSPIN	"pubsub blocking, no spin"
@@ -321,10 +322,17 @@ static double median_of(const char *name)
 	return 0;
 }
 
-/* One goal line: @what = @a / @b, beside its goal. */
+/*
+ * One goal line: @what = @a / @b, beside its goal.  The futex floor is
+ * the mean of its two measures, before the subjects and after them: a
+ * futex wake costs tens of microseconds on a VM, and that moves.
+ */
 static void goal(const char *what, const char *a, const char *b, double max)
 {
 	double x = median_of(a), y = median_of(b);
+
+	if (!strcmp(b, F_FUTEX) && median_of(F_FUTEX2) > 0)
+		y = (y + median_of(F_FUTEX2)) / 2;
 
 	if (x <= 0 || y <= 0) {
 		printf("  %-44s not measured\n", what);
@@ -369,6 +377,8 @@ int sb_wait(void)
 	pp.label = Q_NOSPIN;
 	pp_run(&pp, 0);
 	shmk_region_close(pp.r);
+	if (sb_ipc_roundtrip(GROUP, F_FUTEX2, "shm+futex", 0, 0) < 0)
+		return 1;
 	sb_ratios(GROUP, F_FUTEX);
 	sb_print_table(GROUP, "round trip (ns); ratio: median / futex floor median");
 	printf("goals (issue 12), medians of this run:\n");
@@ -376,6 +386,7 @@ int sb_wait(void)
 	goal("spsc blocking / spsc busy-poll", Q_BLOCK, Q_BUSY, 2.0);
 	goal("pubsub wake path (no spin) / raw futex", PS_NOSPIN, F_FUTEX, 1.05);
 	goal("spsc wake path (no spin) / raw futex", Q_NOSPIN, F_FUTEX, 1.05);
+	printf("  (raw futex: the mean of the two futex floors)\n");
 	idle = idle_cpu(0, 0, &wall_idle);
 	tick = idle_cpu(2000000, sb.quick ? 100 : 500, &wall_tick);
 	printf("  %-44s %6.3f%% of a CPU over %.2f s (goal: near zero)\n",
