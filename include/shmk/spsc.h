@@ -106,8 +106,8 @@ SHMK__STATIC_ASSERT(offsetof(struct shmk_spsc_shared, cons_waiting) ==
  *
  * For throughput, give the handle cache lines of its own (_Alignas(128),
  * aligned_alloc()): it is only 8-byte aligned by itself, and its first
- * line, read on every push and pop, must not share a line with data that
- * another CPU writes (shmk-bench's throughput run lost 3x to that).
+ * line, read on every push and pop, should not share a line with data
+ * that another CPU writes.
  */
 struct shmk_spsc {
 	union {				/* read-only after attach */
