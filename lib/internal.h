@@ -198,7 +198,56 @@ static inline void shmk_cpu_relax(void)
 #endif
 }
 
-/* Spins before a blocking operation goes to sleep. */
-#define SHMK_SPIN_BEFORE_SLEEP	256
+/*
+ * Waiting (Documentation/library.rst, "Waiting"): every blocking call
+ * spins for a time budget, then sleeps.  The budget's ceiling is the
+ * process's (SHMK_SPIN_NS, shmk_spin_ns(); 0 when only one CPU is
+ * usable); each waiter learns its own budget below that ceiling from its
+ * recent waits, in a process-local word (@state: 0 for a new waiter):
+ * bits 0-7 the level (budget = ceiling / 4^level; level SHMK_SPIN_OFF
+ * spins not at all), bits 8-31 a count of its waits, for the probes.
+ *
+ *	struct shmk_spin_run run;
+ *
+ *	shmk_spin_begin(&state, &run, deadline);
+ *	while (shmk_spin_more(&run))
+ *		if (try() succeeded) { shmk_spin_end(&state, &run, 1); return; }
+ *	shmk_spin_end(&state, &run, 0);
+ *	... sleep, with the usual protocol ...
+ */
+struct shmk_spin_run {
+	int64_t until;		/* CLOCK_MONOTONIC ns: stop spinning */
+	uint32_t limit;		/* this wait's budget, ns (0: no spin) */
+	uint32_t n;		/* tries so far */
+	uint32_t every;		/* look at the clock every this many tries */
+	int probe;		/* a full-budget try of a waiter that had stopped */
+};
+
+#define SHMK_SPIN_OFF		4	/* levels: ceiling, /4, /16, /64, none */
+#define SHMK_SPIN_PROBE		8	/* a stopped waiter probes one wait in 8 */
+#define SHMK_SPIN_DEFAULT_NS	20000	/* the ceiling unless told otherwise */
+#define SHMK_SPIN_MAX_NS	1000000000LL
+
+void shmk_spin_begin(uint32_t *state, struct shmk_spin_run *run,
+		     int64_t deadline);
+void shmk_spin_end(uint32_t *state, const struct shmk_spin_run *run, int won);
+
+static inline int shmk_spin_more(struct shmk_spin_run *run)
+{
+	if (!run->limit)
+		return 0;
+	if (++run->n % run->every == 0 && shmk_now_ns() >= run->until)
+		return 0;
+	shmk_cpu_relax();
+	return 1;
+}
+
+/*
+ * Tests: set the process's spin configuration as if at load, with @cpus
+ * usable CPUs and SHMK_SPIN_NS = @env (NULL: unset).  Returns the ceiling.
+ */
+int64_t shmk__spin_setup(int cpus, const char *env);
+/* The calibrated tries per clock look (tests and the docs' claims). */
+uint32_t shmk__spin_every(void);
 
 #endif /* SHMK_LIB_INTERNAL_H */

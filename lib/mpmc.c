@@ -155,9 +155,12 @@ static int mpmc_wait(struct shmk_mpmc *q, mpmc_op op, void *item,
 		     _Atomic uint32_t *waiters, _Atomic uint32_t *epoch,
 		     int64_t timeout_ns)
 {
+	static _Thread_local uint32_t spins[2];	/* pop, push */
+	uint32_t *spin = &spins[op == mpmc_try_pop ? 0 : 1];
+	struct shmk_spin_run run;
 	int64_t deadline, left;
 	uint32_t e;
-	int ret, i;
+	int ret;
 
 	ret = op(q, item);
 	if (ret != -EAGAIN)
@@ -165,13 +168,24 @@ static int mpmc_wait(struct shmk_mpmc *q, mpmc_op op, void *item,
 	if (!(q->flags & SHMK_QUEUE_NOTIFY))
 		return -EOPNOTSUPP;
 	deadline = shmk_deadline(timeout_ns);
-	for (;;) {
-		for (i = 0; i < SHMK_SPIN_BEFORE_SLEEP; i++) {
-			ret = op(q, item);
-			if (ret != -EAGAIN)
-				return ret;
-			shmk_cpu_relax();
+	/*
+	 * Spin, before the first sleep only (notify.c, "Waiting").  The
+	 * handle may be shared by several threads: each learns its own
+	 * budget, per side, in a thread-local word.
+	 */
+	shmk_spin_begin(spin, &run, deadline);
+	while (shmk_spin_more(&run)) {
+		ret = op(q, item);
+		if (ret != -EAGAIN) {
+			shmk_spin_end(spin, &run, 1);
+			return ret;
 		}
+	}
+	shmk_spin_end(spin, &run, 0);
+	for (;;) {
+		ret = op(q, item);
+		if (ret != -EAGAIN)
+			return ret;
 		/* Acquire: pairs with the release bump in shmk__mpmc_notify(). */
 		e = atomic_load_explicit(epoch, memory_order_acquire);
 		SHMK_CP();

@@ -184,8 +184,9 @@ static int spsc_sleep(struct shmk_spsc *q, _Atomic uint32_t *flag,
 SHMK_API int shmk_spsc_pop_wait(struct shmk_spsc *q, void *items, unsigned int n,
 				int64_t timeout_ns)
 {
+	struct shmk_spin_run run;
 	int64_t deadline;
-	int ret, i;
+	int ret;
 
 	if (!q || !n)
 		return -EINVAL;
@@ -195,13 +196,20 @@ SHMK_API int shmk_spsc_pop_wait(struct shmk_spsc *q, void *items, unsigned int n
 	if (!(q->flags & SHMK_QUEUE_NOTIFY))
 		return -EOPNOTSUPP;
 	deadline = shmk_deadline(timeout_ns);
-	for (;;) {
-		for (i = 0; i < SHMK_SPIN_BEFORE_SLEEP; i++) {
-			ret = shmk_spsc_pop_burst(q, items, n);
-			if (ret)
-				return ret;
-			shmk_cpu_relax();
+	/* Spin, before the first sleep only (notify.c, "Waiting"). */
+	shmk_spin_begin(&q->c.spin, &run, deadline);
+	while (shmk_spin_more(&run)) {
+		ret = shmk_spsc_pop_burst(q, items, n);
+		if (ret) {
+			shmk_spin_end(&q->c.spin, &run, 1);
+			return ret;
 		}
+	}
+	shmk_spin_end(&q->c.spin, &run, 0);
+	for (;;) {
+		ret = shmk_spsc_pop_burst(q, items, n);
+		if (ret)
+			return ret;
 		/* Empty means tail == our head: sleep while tail stays there. */
 		ret = spsc_sleep(q, &q->sh->cons_waiting, &q->c.token,
 				 &q->sh->tail, q->c.head, deadline);
@@ -218,8 +226,9 @@ SHMK_API int shmk_spsc_pop_wait(struct shmk_spsc *q, void *items, unsigned int n
 SHMK_API int shmk_spsc_push_wait(struct shmk_spsc *q, const void *items,
 				 unsigned int n, int64_t timeout_ns)
 {
+	struct shmk_spin_run run;
 	int64_t deadline;
-	int ret, i;
+	int ret;
 
 	if (!q || !n)
 		return -EINVAL;
@@ -229,13 +238,20 @@ SHMK_API int shmk_spsc_push_wait(struct shmk_spsc *q, const void *items,
 	if (!(q->flags & SHMK_QUEUE_NOTIFY))
 		return -EOPNOTSUPP;
 	deadline = shmk_deadline(timeout_ns);
-	for (;;) {
-		for (i = 0; i < SHMK_SPIN_BEFORE_SLEEP; i++) {
-			ret = shmk_spsc_push_burst(q, items, n);
-			if (ret)
-				return ret;
-			shmk_cpu_relax();
+	/* Spin, before the first sleep only (notify.c, "Waiting"). */
+	shmk_spin_begin(&q->p.spin, &run, deadline);
+	while (shmk_spin_more(&run)) {
+		ret = shmk_spsc_push_burst(q, items, n);
+		if (ret) {
+			shmk_spin_end(&q->p.spin, &run, 1);
+			return ret;
 		}
+	}
+	shmk_spin_end(&q->p.spin, &run, 0);
+	for (;;) {
+		ret = shmk_spsc_push_burst(q, items, n);
+		if (ret)
+			return ret;
 		/* Full means head == our tail - capacity: sleep while it stays. */
 		ret = spsc_sleep(q, &q->sh->prod_waiting, &q->p.token,
 				 &q->sh->head, q->p.tail - (q->mask + 1),

@@ -422,6 +422,7 @@ struct shmk_port {
 	uint32_t nloans, nheld, rr, hint;
 	uint32_t history;		/* subscriber: samples replayed on joining */
 	uint32_t bp_fails;		/* back-pressure failures in a row */
+	uint32_t spin[2];		/* SLEEP_DATA, SLEEP_ROOM: shmk_spin_begin() */
 	uint32_t *loans, *held;
 	/* held[i]'s payload, and (zero-trust) its zmaps[] entry */
 	unsigned char **hptr;

@@ -446,8 +446,10 @@ int svc_block_on(struct shmk_port *p, try_fn fn, void *arg,
 	uint64_t bit = SLOT_BIT(p->slot);
 	int dev = shmk_region_backend(v->r) == SHMK_BACKEND_DEVICE;
 	int64_t deadline = shmk_deadline(timeout_ns), left;
+	uint32_t *spin = &p->spin[which == SLEEP_DATA ? 0 : 1];
+	struct shmk_spin_run run;
 	uint32_t e, d;
-	int ret, w, i;
+	int ret, w;
 
 	ret = fn(p, arg);
 	if (ret != -EAGAIN)
@@ -461,16 +463,25 @@ int svc_block_on(struct shmk_port *p, try_fn fn, void *arg,
 	}
 	if (timeout_ns == 0)
 		return ret;
+	/*
+	 * Spin first (notify.c, "Waiting"): only before the first sleep of
+	 * the call, so a sleeper woken by its memfd slice, or spuriously,
+	 * goes back to sleep at once.  The spin only tries: it changes
+	 * nothing that the protocol below relies on.
+	 */
+	shmk_spin_begin(spin, &run, deadline);
+	while (shmk_spin_more(&run)) {
+		ret = fn(p, arg);
+		if (ret != -EAGAIN) {
+			shmk_spin_end(spin, &run, 1);
+			return ret;
+		}
+	}
+	shmk_spin_end(spin, &run, 0);
 	for (;;) {
 		ret = fn(p, arg);
 		if (ret != -EAGAIN)
 			return ret;
-		for (i = 0; i < 64; i++) {
-			shmk_cpu_relax();
-			ret = fn(p, arg);
-			if (ret != -EAGAIN)
-				return ret;
-		}
 		/* Acquire: pairs with the waker's release increment. */
 		e = atomic_load_explicit(&sl->wake, memory_order_acquire);
 		/* Acquire: pairs with the module's increment after its store. */

@@ -56,6 +56,29 @@ SHMK_API int shmk_wait(const struct shmk_region *r, const void *word,
 SHMK_API int shmk_wake(const struct shmk_region *r, const void *word,
 		       uint32_t count);
 
+/**
+ * shmk_spin_ns() - the process's spin budget before a blocking call sleeps
+ * @ns:		the new ceiling in nanoseconds, 0 (never spin) to 1000000000;
+ *		negative: change nothing, only read it
+ *
+ * Every blocking call of libshmk (the *_wait() queue operations, blocking
+ * receives, drains, back-pressure, listeners) that finds nothing first
+ * spins for a while, trying again, and only then sleeps.  The time it
+ * spins is learnt per waiting handle from its recent waits, below this
+ * ceiling: waits that the spin satisfied keep it, waits that had to sleep
+ * cut it down, so a receiver that waits long sleeps almost at once
+ * (Documentation/library.rst, "Waiting").  The ceiling starts as the
+ * environment variable SHMK_SPIN_NS read at load (default 20000).  When
+ * the process could use only one CPU at load (sched_getaffinity(2)), no
+ * call ever spins, whatever the ceiling: a spinner would only keep the
+ * CPU from the thread it waits for.  The setting is the process's,
+ * inherited by fork(); it takes effect at the next wait.
+ *
+ * Return: the ceiling in effect before the call (0 on one CPU);
+ * -EINVAL when @ns is above 1000000000 (nothing changes).
+ */
+SHMK_API int64_t shmk_spin_ns(int64_t ns);
+
 #ifdef __cplusplus
 }
 #endif

@@ -103,6 +103,11 @@ SHMK__STATIC_ASSERT(offsetof(struct shmk_spsc_shared, cons_waiting) ==
  * lines, so one handle may serve a producer thread and a consumer thread;
  * two processes each attach their own handle.  At most one thread pushes
  * and at most one thread pops at any time.
+ *
+ * For throughput, give the handle cache lines of its own (_Alignas(128),
+ * aligned_alloc()): it is only 8-byte aligned by itself, and its first
+ * line, read on every push and pop, should not share a line with data
+ * that another CPU writes.
  */
 struct shmk_spsc {
 	union {				/* read-only after attach */
@@ -121,6 +126,7 @@ struct shmk_spsc {
 			uint32_t tail;
 			uint32_t head_cache;
 			uint32_t token;	/* last prod_waiting token */
+			uint32_t spin;	/* learnt spin budget (lib) */
 		} p;
 		char _pad_p[SHMK_CACHELINE_PAD];
 	};
@@ -129,6 +135,7 @@ struct shmk_spsc {
 			uint32_t head;
 			uint32_t tail_cache;
 			uint32_t token;	/* last cons_waiting token */
+			uint32_t spin;	/* learnt spin budget (lib) */
 		} c;
 		char _pad_c[SHMK_CACHELINE_PAD];
 	};

@@ -4,8 +4,11 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include "testutil.h"
+#include "../internal.h"
 
 static void test_value_mismatch(void **state)
 {
@@ -130,6 +133,138 @@ static void test_process_wake(void **state)
 	shmk_region_close(r);
 }
 
+/*
+ * Waiting (notify.c): the spin policy, white-box.  Every test puts the
+ * process's configuration back as it was at load.
+ */
+static void spin_restore(void)
+{
+	cpu_set_t set;
+
+	assert_int_equal(sched_getaffinity(0, sizeof(set), &set), 0);
+	shmk__spin_setup(CPU_COUNT(&set), getenv("SHMK_SPIN_NS"));
+}
+
+static uint32_t spin_limit(uint32_t *st)
+{
+	struct shmk_spin_run run;
+
+	shmk_spin_begin(st, &run, -1);
+	return run.limit;
+}
+
+/* One usable CPU: never a spin, whatever the ceiling asked for. */
+static void test_spin_one_cpu(void **state)
+{
+	struct shmk_spin_run run;
+	uint32_t st = 0;
+
+	(void)state;
+	assert_int_equal(shmk__spin_setup(1, "50000"), 0);
+	assert_int_equal(shmk_spin_ns(100000), 0);
+	assert_int_equal(shmk_spin_ns(-1), 0);
+	shmk_spin_begin(&st, &run, -1);
+	assert_int_equal(run.limit, 0);
+	assert_false(shmk_spin_more(&run));
+	shmk_spin_end(&st, &run, 0);
+	assert_int_equal(st, 0);
+	spin_restore();
+}
+
+/* SHMK_SPIN_NS: a count of ns up to 1 s; anything else is the default. */
+static void test_spin_env(void **state)
+{
+	(void)state;
+	assert_int_equal(shmk__spin_setup(2, "5000"), 5000);
+	assert_int_equal(shmk__spin_setup(2, "0"), 0);
+	assert_int_equal(shmk__spin_setup(2, NULL), SHMK_SPIN_DEFAULT_NS);
+	assert_int_equal(shmk__spin_setup(2, ""), SHMK_SPIN_DEFAULT_NS);
+	assert_int_equal(shmk__spin_setup(2, "abc"), SHMK_SPIN_DEFAULT_NS);
+	assert_int_equal(shmk__spin_setup(2, "12x"), SHMK_SPIN_DEFAULT_NS);
+	assert_int_equal(shmk__spin_setup(2, "-1"), SHMK_SPIN_DEFAULT_NS);
+	assert_int_equal(shmk__spin_setup(2, "1000000001"), SHMK_SPIN_DEFAULT_NS);
+	assert_int_equal(shmk__spin_setup(2, "1000000000"), 1000000000);
+	/* The setter: bad input changes nothing. */
+	assert_int_equal(shmk_spin_ns(1000000001), -EINVAL);
+	assert_int_equal(shmk_spin_ns(INT64_MAX), -EINVAL);
+	assert_int_equal(shmk_spin_ns(7000), 1000000000);
+	assert_int_equal(shmk_spin_ns(-1), 7000);
+	assert_true(shmk__spin_every() >= 1 && shmk__spin_every() <= 4096);
+	spin_restore();
+}
+
+/*
+ * Each wait that had to sleep quarters the budget, down to none; a
+ * waiter that stopped spinning probes with the full budget one wait in
+ * SHMK_SPIN_PROBE, and a probe the spin satisfied gives it all back.
+ */
+static void test_spin_learns(void **state)
+{
+	struct shmk_spin_run run;
+	uint32_t st = 0;
+	int i;
+
+	(void)state;
+	assert_int_equal(shmk__spin_setup(2, "64000"), 64000);
+	assert_int_equal(spin_limit(&st), 64000);
+	for (i = 0; i < SHMK_SPIN_OFF; i++) {
+		shmk_spin_begin(&st, &run, -1);
+		assert_int_equal(run.limit, 64000 >> (2 * i));
+		shmk_spin_end(&st, &run, 0);
+	}
+	for (i = 1; i < SHMK_SPIN_PROBE; i++) {
+		shmk_spin_begin(&st, &run, -1);
+		assert_int_equal(run.limit, 0);
+		shmk_spin_end(&st, &run, 0);
+	}
+	/* The probe; lost, then the next probe wins. */
+	shmk_spin_begin(&st, &run, -1);
+	assert_int_equal(run.limit, 64000);
+	shmk_spin_end(&st, &run, 0);
+	for (i = 1; i < SHMK_SPIN_PROBE; i++)
+		assert_int_equal(spin_limit(&st), 0);
+	shmk_spin_begin(&st, &run, -1);
+	assert_int_equal(run.limit, 64000);
+	shmk_spin_end(&st, &run, 1);
+	assert_int_equal(spin_limit(&st), 64000);
+	/* A win below the ceiling climbs one level. */
+	st = 2;
+	shmk_spin_begin(&st, &run, -1);
+	assert_int_equal(run.limit, 4000);
+	shmk_spin_end(&st, &run, 1);
+	assert_int_equal(spin_limit(&st), 16000);
+	spin_restore();
+}
+
+/* The budget is time: a spin lasts at least it, and stops at a deadline. */
+static void test_spin_is_time(void **state)
+{
+	struct shmk_spin_run run;
+	uint32_t st = 0;
+	int64_t t0, t;
+	unsigned long n = 0;
+
+	(void)state;
+	assert_int_equal(shmk__spin_setup(2, "2000000"), 2000000);
+	t0 = shmk_now_ns();
+	shmk_spin_begin(&st, &run, -1);
+	while (shmk_spin_more(&run))
+		n++;
+	t = shmk_now_ns() - t0;
+	assert_true(n > 0);
+	assert_true(t >= 2000000);
+	/* A deadline before the budget ends: stop there. */
+	t0 = shmk_now_ns();
+	shmk_spin_begin(&st, &run, t0 + 500000);
+	while (shmk_spin_more(&run))
+		;
+	assert_true(run.until == t0 + 500000);
+	/* A deadline already past: no spin. */
+	shmk_spin_begin(&st, &run, shmk_now_ns() - 1);
+	assert_int_equal(run.limit, 0);
+	spin_restore();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -137,6 +272,10 @@ int main(void)
 		cmocka_unit_test(test_bad_word),
 		cmocka_unit_test(test_thread_wake),
 		cmocka_unit_test(test_process_wake),
+		cmocka_unit_test(test_spin_one_cpu),
+		cmocka_unit_test(test_spin_env),
+		cmocka_unit_test(test_spin_learns),
+		cmocka_unit_test(test_spin_is_time),
 	};
 
 	use_memfd_backend();

@@ -510,6 +510,7 @@ static void usage(FILE *f)
 		"           shmk against Unix sockets\n"
 		"  shm      raw reads and writes of region memory, 1 KiB .. 1 MiB, vs memcpy\n"
 		"  mutex    process-shared pthread mutex and futex lock in a region\n"
+		"  wait     blocking receives: vs busy-poll, wake path vs raw futex, idle CPU\n"
 		"  all      all of the above; the run ends with issue 12's goals, met or not\n"
 		"\n"
 		"options:\n"
@@ -558,6 +559,7 @@ int main(int argc, char **argv)
 		{ "pubsub", sb_pubsub }, { "reqres", sb_reqres },
 		{ "payload", sb_payload }, { "fanout", sb_fanout },
 		{ "idle", sb_idle }, { "drones", sb_drones },
+		{ "wait", sb_wait },
 	};
 	const char *json = NULL, *plot = NULL;
 	int c, i, k, rc = 0, sizes_given = 0, ncpu;

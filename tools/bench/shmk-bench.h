@@ -115,5 +115,6 @@ int sb_reqres(void);
 int sb_payload(void);
 int sb_fanout(void);
 int sb_idle(void);
+int sb_wait(void);
 
 #endif /* SHMK_BENCH_H */
