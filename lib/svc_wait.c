@@ -445,7 +445,7 @@ int svc_block_on(struct shmk_port *p, try_fn fn, void *arg,
 					  MASK_ROOM)[SLOT_WORD(p->slot)];
 	uint64_t bit = SLOT_BIT(p->slot);
 	int dev = shmk_region_backend(v->r) == SHMK_BACKEND_DEVICE;
-	int64_t deadline = shmk_deadline(timeout_ns), left;
+	int64_t deadline, left;
 	uint32_t *spin = &p->spin[which == SLEEP_DATA ? 0 : 1];
 	struct shmk_spin_run run;
 	uint32_t e, d;
@@ -463,6 +463,12 @@ int svc_block_on(struct shmk_port *p, try_fn fn, void *arg,
 	}
 	if (timeout_ns == 0)
 		return ret;
+	/*
+	 * The clock only now: a busy-poll (timeout 0) never reads it, and
+	 * the first try costs what a poll does.  The timeout counts from
+	 * here, after the tries above.
+	 */
+	deadline = shmk_deadline(timeout_ns);
 	/*
 	 * Spin first (notify.c, "Waiting"): only before the first sleep of
 	 * the call, so a sleeper woken by its memfd slice, or spuriously,
