@@ -54,9 +54,16 @@ static socklen_t watch_addr(struct sockaddr_un *a, uint32_t k, uint32_t tok)
 /*
  * memfd: make slot @k's watch socket readable, from @p's sending socket
  * (made on first use).  0, or -1 when no socket could be made (the
- * caller then leaves the fd armed, for the next waker).  A full socket
- * (EAGAIN) is readable already; a missing one (ECONNREFUSED) belongs to
- * a watcher that left: either is fine.
+ * caller then leaves the fd armed, for the next waker).  A missing
+ * socket (ECONNREFUSED) belongs to a watcher that left: fine.  EAGAIN
+ * has two causes: the watcher's queue is full (it is readable already:
+ * fine), or our own send buffer is, because a Unix datagram counts
+ * against its sender until its receiver reads it, and a publisher with
+ * a few hundred watchers that have not read yet fills it (about 280 on
+ * Linux 6.x's default 208 KiB).  The second would lose the wake-up:
+ * then a fresh socket, whose buffer is empty, sends it again (the old
+ * one's datagrams stay queued at their watchers), and an EAGAIN from
+ * that one is the watcher's full queue.
  */
 static int watch_send(struct shmk_port *p, uint32_t k)
 {
@@ -68,16 +75,23 @@ static int watch_send(struct shmk_port *p, uint32_t k)
 	 */
 	uint32_t tok = atomic_load_explicit(&p->v.slots[k].wtok,
 					    memory_order_relaxed);
+	int tries;
 
-	if (p->sfd < 0) {
-		p->sfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK |
-				SOCK_CLOEXEC, 0);
-		if (p->sfd < 0)
-			return -1;
-	}
 	len = watch_addr(&a, k, tok);
-	(void)sendto(p->sfd, "", 1, MSG_DONTWAIT | MSG_NOSIGNAL,
-		     (const struct sockaddr *)&a, len);
+	for (tries = 0; tries < 2; tries++) {
+		if (p->sfd < 0) {
+			p->sfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK |
+					SOCK_CLOEXEC, 0);
+			if (p->sfd < 0)
+				return -1;
+		}
+		if (sendto(p->sfd, "", 1, MSG_DONTWAIT | MSG_NOSIGNAL,
+			   (const struct sockaddr *)&a, len) >= 0 ||
+		    errno != EAGAIN)
+			break;
+		close(p->sfd);
+		p->sfd = -1;
+	}
 	/* Relaxed: a statistic. */
 	atomic_fetch_add_explicit(&shmk__svc_watch_sends, 1,
 				  memory_order_relaxed);

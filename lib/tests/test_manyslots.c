@@ -11,6 +11,7 @@
  * library's count of wake syscalls.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -312,6 +313,54 @@ static void until_asleep(struct shmk_service *s, uint32_t k)
  * mask, exactly three, and each of them gets the sample (the memfd
  * slice is raised, so a missed wake-up fails the 20 s receive).
  */
+/*
+ * Every one of 1,023 watched subscribers' port fds turns readable on one
+ * publish, although nobody reads them meanwhile.  On memfd each wake is a
+ * datagram from the publisher's one socket, and a Unix datagram counts
+ * against its sender's send buffer until its receiver reads it: about 280
+ * unread ones fill it, and sendto() then fails with EAGAIN although the
+ * watcher's own queue is empty.  watch_send() took EAGAIN for "readable
+ * already", and the watchers beyond lost their wake-up (found by
+ * tools/examples/crowd.c, whose WaitSets waited forever).
+ */
+static void test_1024_port_fds(void **state)
+{
+	struct shmk_svc_config c = wide_cfg(4);
+	static struct shmk_port *sub[NSUB];
+	struct shmk_port *pub;
+	struct shmk_service *s;
+	char name[SHMK_SVC_NAME_MAX];
+	uint32_t i, ready = 0;
+	void *pl;
+
+	(void)state;
+	enough_fds();
+	s = new_service(&c, name);
+	assert_int_equal(shmk_pub_open(s, &pub), 0);
+	for (i = 0; i < NSUB; i++) {
+		struct shmk_sample smp;
+
+		assert_int_equal(shmk_sub_open(s, &sub[i]), 0);
+		assert_true(shmk_port_fd(sub[i]) >= 0);
+		/* Arms the fd: nothing to receive. */
+		assert_int_equal(shmk_sub_receive(sub[i], &smp, 0), -EAGAIN);
+	}
+	assert_int_equal(shmk_pub_loan(pub, &pl), 0);
+	memset(pl, 7, 4);
+	assert_int_equal(shmk_pub_publish(pub, pl, 4, 0), 0);
+	for (i = 0; i < NSUB; i++) {
+		struct pollfd pfd = { .fd = shmk_port_fd(sub[i]),
+				      .events = POLLIN };
+
+		ready += poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN);
+	}
+	assert_int_equal(ready, NSUB);
+	for (i = 0; i < NSUB; i++)
+		shmk_port_close(sub[i]);
+	shmk_port_close(pub);
+	drop_service(s, name);
+}
+
 static void test_wakes_only_sleepers(void **state)
 {
 	struct shmk_svc_config c = wide_cfg(8);
@@ -619,6 +668,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_1024_in_one_process),
 		cmocka_unit_test(test_1024_forked_and_killed),
+		cmocka_unit_test(test_1024_port_fds),
 		cmocka_unit_test(test_wakes_only_sleepers),
 		cmocka_unit_test(test_reqres_many_clients),
 		cmocka_unit_test(test_wide_claims_race),
