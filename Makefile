@@ -63,6 +63,7 @@ GUEST_BINS += $(BUILD)/guest/drones
 GUEST_BINS += $(BUILD)/guest/waitset-epoll
 GUEST_BINS += $(BUILD)/guest/typed
 GUEST_BINS += $(BUILD)/guest/zerotrust $(BUILD)/guest/dynamic
+GUEST_BINS += $(BUILD)/guest/crowd
 
 MAKEFLAGS += --no-print-directory
 
@@ -240,6 +241,10 @@ $(BUILD)/guest/dynamic: tools/examples/dynamic.c $(TOOL_HDRS) $(LIBA)
 	$(CC) $(ST_CFLAGS) -o $@ $< $(LIBA) -lpthread
 
 $(BUILD)/guest/zerotrust: tools/examples/zerotrust.c $(TOOL_HDRS) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(ST_CFLAGS) -o $@ $< $(LIBA) -lpthread
+
+$(BUILD)/guest/crowd: tools/examples/crowd.c $(TOOL_HDRS) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ST_CFLAGS) -o $@ $< $(LIBA) -lpthread
 

@@ -41,5 +41,11 @@ blackboard write demo.board speed=10 mode=auto
 blackboard read demo.board
 blackboard write demo.board speed=20
 wait "$watcher"
+echo "== zero-trust payloads: a subscriber's write into a sample faults (tools/examples/zerotrust.c):"
+zerotrust demo
+echo "== dynamic payloads: chunks that grow with the samples (tools/examples/dynamic.c):"
+dynamic demo
+echo "== 1,024 participants in one service, WaitSets in 8 processes (tools/examples/crowd.c):"
+crowd 8 100
 rmmod shmk
 echo "== rmmod shmk: done, nothing was left in use"
