@@ -54,16 +54,14 @@ MAN3      := $(BUILD)/man/man3
 KSRCS     := $(wildcard kernel/*.c kernel/*.h) include/uapi/linux/shmk.h
 SELFTESTS := $(patsubst selftests/shmk/%.c,$(BUILD)/selftests/%,\
 		$(wildcard selftests/shmk/*_test.c))
+# The example programs the guest gets (tools/examples/NAME.c).
+GUEST_EXAMPLES := pubsub reqres event blackboard waitset-epoll typed \
+		  dynamic zerotrust crowd
 GUEST_BINS := $(BUILD)/guest/shmk-demo $(BUILD)/guest/demo.sh \
 	      $(BUILD)/guest/uring-watch
 GUEST_BINS += $(BUILD)/guest/shmk-bench $(BUILD)/guest/shmkctl
-GUEST_BINS += $(BUILD)/guest/pubsub $(BUILD)/guest/reqres $(BUILD)/guest/event
-GUEST_BINS += $(BUILD)/guest/blackboard
+GUEST_BINS += $(GUEST_EXAMPLES:%=$(BUILD)/guest/%)
 GUEST_BINS += $(BUILD)/guest/drones
-GUEST_BINS += $(BUILD)/guest/waitset-epoll
-GUEST_BINS += $(BUILD)/guest/typed
-GUEST_BINS += $(BUILD)/guest/zerotrust $(BUILD)/guest/dynamic
-GUEST_BINS += $(BUILD)/guest/crowd
 
 MAKEFLAGS += --no-print-directory
 
@@ -212,39 +210,9 @@ $(DDS_GEN)/dds-peer: tools/dds/dds-peer.c $(TOOL_HDRS) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(TOOL_CFLAGS) -o $@ $< $(LIBA) -lpthread
 
-$(BUILD)/guest/pubsub: tools/examples/pubsub.c $(TOOL_HDRS) $(LIBA)
-	@mkdir -p $(dir $@)
-	$(CC) $(ST_CFLAGS) -o $@ $< $(LIBA) -lpthread
-
-$(BUILD)/guest/reqres: tools/examples/reqres.c $(TOOL_HDRS) $(LIBA)
-	@mkdir -p $(dir $@)
-	$(CC) $(ST_CFLAGS) -o $@ $< $(LIBA) -lpthread
-
-$(BUILD)/guest/event: tools/examples/event.c $(TOOL_HDRS) $(LIBA)
-	@mkdir -p $(dir $@)
-	$(CC) $(ST_CFLAGS) -o $@ $< $(LIBA) -lpthread
-
-$(BUILD)/guest/blackboard: tools/examples/blackboard.c $(TOOL_HDRS) $(LIBA)
-	@mkdir -p $(dir $@)
-	$(CC) $(ST_CFLAGS) -o $@ $< $(LIBA) -lpthread
-
-$(BUILD)/guest/waitset-epoll: tools/examples/waitset-epoll.c $(TOOL_HDRS) $(LIBA)
-	@mkdir -p $(dir $@)
-	$(CC) $(ST_CFLAGS) -o $@ $< $(LIBA) -lpthread
-
-$(BUILD)/guest/typed: tools/examples/typed.c $(TOOL_HDRS) $(LIBA)
-	@mkdir -p $(dir $@)
-	$(CC) $(ST_CFLAGS) -o $@ $< $(LIBA) -lpthread
-
-$(BUILD)/guest/dynamic: tools/examples/dynamic.c $(TOOL_HDRS) $(LIBA)
-	@mkdir -p $(dir $@)
-	$(CC) $(ST_CFLAGS) -o $@ $< $(LIBA) -lpthread
-
-$(BUILD)/guest/zerotrust: tools/examples/zerotrust.c $(TOOL_HDRS) $(LIBA)
-	@mkdir -p $(dir $@)
-	$(CC) $(ST_CFLAGS) -o $@ $< $(LIBA) -lpthread
-
-$(BUILD)/guest/crowd: tools/examples/crowd.c $(TOOL_HDRS) $(LIBA)
+# The example programs, static for the guest (libshmk.a).
+$(GUEST_EXAMPLES:%=$(BUILD)/guest/%): $(BUILD)/guest/%: tools/examples/%.c \
+		$(TOOL_HDRS) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ST_CFLAGS) -o $@ $< $(LIBA) -lpthread
 
