@@ -200,12 +200,13 @@ public:
 	int slot() const { return shmk_port_slot(p_.get()); }
 	/* shmk_port_fd(): owned by the port, for poll/epoll/io_uring. */
 	int fd() const { return check(shmk_port_fd(p_.get()), "shmk_port_fd"); }
-	uint64_t payload_max() const
+	uint64_t payload_max() const { return config().payload_max; }
+	shmk_svc_config config() const
 	{
 		shmk_svc_config c;
 
 		shmk_service_config(svc_.get(), &c);
-		return c.payload_max;
+		return c;
 	}
 
 private:
@@ -328,6 +329,22 @@ inline raw_loan loan(shmk_port *p)
 	return raw_loan(p, buf);
 }
 
+/*
+ * A chunk for @bytes in a service with SHMK_SVC_DYNAMIC
+ * (shmk_pub_loan_slice(): its chunks grow to fit): elements of the
+ * service's type size, or bytes when it is untyped.
+ */
+inline raw_loan loan_bytes(shmk_port *p, const shmk_svc_config &c,
+			   uint64_t bytes)
+{
+	uint64_t el = c.type_size ? c.type_size : 1;
+	void *buf = nullptr;
+
+	check(shmk_pub_loan_slice(p, bytes ? (bytes + el - 1) / el : 1, &buf),
+	      "shmk_pub_loan_slice");
+	return raw_loan(p, buf);
+}
+
 } /* namespace detail */
 
 /* A T loaned in place; write it, then publish (or send) it. */
@@ -432,12 +449,20 @@ public:
 	/* A chunk for one T (not constructed: write every field you send). */
 	shmk::loan<T> loan() { return shmk::loan<T>(detail::loan(p_.get())); }
 
-	/* A chunk for @n Ts; EMSGSIZE when they do not fit payload_max. */
+	/*
+	 * A chunk for @n Ts; EMSGSIZE when they do not fit payload_max.  In
+	 * a service with SHMK_SVC_DYNAMIC the publisher's chunks grow to fit
+	 * (shmk_pub_loan_slice()); else every chunk has payload_max bytes.
+	 */
 	slice_loan<T> loan_slice(size_t n)
 	{
-		if (n > p_.payload_max() / sizeof(T))
+		shmk_svc_config c = p_.config();
+
+		if (n > c.payload_max / sizeof(T))
 			throw error(EMSGSIZE, "shmk::publisher<T>::loan_slice: " +
 				    std::to_string(n) + " elements do not fit in payload_max");
+		if (c.mode & SHMK_SVC_DYNAMIC)
+			return slice_loan<T>(detail::loan_bytes(p_.get(), c, n * sizeof(T)), n);
 		return slice_loan<T>(detail::loan(p_.get()), n);
 	}
 
@@ -615,6 +640,16 @@ public:
 						  sizeof(Resp)),
 			      "shmk_server_respond");
 		l.l_.release();
+	}
+
+	/*
+	 * shmk_server_cancelled(): the client of @req cancelled it, or left:
+	 * its answers would go nowhere.
+	 */
+	bool cancelled(const sample<Req> &req) const
+	{
+		return detail::check(shmk_server_cancelled(p_.get(), &req.raw()),
+				     "shmk_server_cancelled") == 1;
 	}
 
 	int fd() const { return p_.fd(); }

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <chrono>
 #include <optional>
+#include <memory>
 #include <string>
 #include <cstdint>
 #include <cstdio>
@@ -392,6 +393,53 @@ static void hpp_slices(void **state)
 	}
 }
 
+/*
+ * Dynamic payloads: loan_slice() asks shmk_pub_loan_slice(), so the
+ * publisher's chunks grow past their first 4 KiB without reconnecting.
+ */
+static void hpp_dynamic_slices(void **state)
+{
+	shmk::config c = pubsub_config(64 * 1024);
+	size_t n, i;
+
+	(void)state;
+	c.mode |= SHMK_SVC_DYNAMIC;
+	auto svc = shmk::service::open(svc_name("hpp"), c);
+	shmk::publisher<float> pub(svc);
+	shmk::subscriber<float> sub(svc);
+	for (n = 100; n <= 16000; n *= 4) {
+		auto l = pub.loan_slice(n);
+		assert_int_equal(l.size(), n);
+		for (i = 0; i < n; i++)
+			l[i] = (float)i;
+		pub.publish(std::move(l));
+		auto smp = sub.receive_slice(std::chrono::seconds(1));
+		assert_true(smp.has_value());
+		assert_int_equal(smp->size(), n);
+		assert_true((*smp)[n - 1] == (float)(n - 1));
+	}
+}
+
+/* server::cancelled(): false while the client is there, true once gone. */
+static void hpp_server_cancelled(void **state)
+{
+	shmk::config rc(SHMK_SVC_REQRES);
+
+	(void)state;
+	rc.payload_max = 64;
+	auto rs = shmk::service::open(svc_name("rr"), rc);
+	shmk::server<uint64_t, uint64_t> srv(rs);
+	auto cl = std::make_unique<shmk::client<uint64_t, uint64_t>>(rs);
+	auto l = cl->loan();
+	*l = 5;
+	cl->send(std::move(l));
+	auto req = srv.receive(std::chrono::seconds(1));
+	assert_true(req.has_value());
+	assert_false(srv.cancelled(*req));
+	cl.reset();
+	assert_true(srv.cancelled(*req));
+}
+
 /* Errors carry the errno and the library's sentence. */
 static void hpp_errors(void **state)
 {
@@ -550,6 +598,8 @@ int main(void)
 		cmocka_unit_test(hpp_typed_pubsub),
 		cmocka_unit_test(hpp_loan_discarded),
 		cmocka_unit_test(hpp_slices),
+		cmocka_unit_test(hpp_dynamic_slices),
+		cmocka_unit_test(hpp_server_cancelled),
 		cmocka_unit_test(hpp_errors),
 		cmocka_unit_test(hpp_payload_type),
 		cmocka_unit_test(hpp_port_outlives_service),
