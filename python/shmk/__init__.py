@@ -19,7 +19,8 @@ from ._errors import ClosedError, Error
 from ._ffi import ffi, lib, library_path
 from ._payload import Loan, Sample
 from ._waitset import HAVE_WAITSET, Attachment, Event, WaitSet
-from ._service import (BLACKBOARD, EVENT, HAVE_V04, HAVE_V05, OVERFLOW_BLOCK,
+from ._service import (BLACKBOARD, DYNAMIC, EVENT, HAVE_V04, HAVE_V05,
+                       OVERFLOW_BLOCK, ZERO_TRUST,
                        OVERFLOW_SAFE, PUBSUB, REQRES, BlackboardReader,
                        BlackboardWriter, Client, Listener, Notifier,
                        Participant, Port, Publisher, Server, Service,
@@ -32,6 +33,6 @@ __all__ = [
     "WaitSet", "Attachment", "Event", "HAVE_WAITSET", "HAVE_V04", "HAVE_V05",
     "backend", "remove", "list_services", "library_path",
     "PUBSUB", "REQRES", "EVENT", "BLACKBOARD", "OVERFLOW_SAFE",
-    "OVERFLOW_BLOCK",
+    "OVERFLOW_BLOCK", "ZERO_TRUST", "DYNAMIC",
     "ffi", "lib",
 ]

@@ -270,6 +270,7 @@ int shmk_server_end(struct shmk_port *p, const struct shmk_sample *req,
 V05_FUNCS = """
 int shmk_server_cancelled(const struct shmk_port *p,
 			  const struct shmk_sample *req);
+int shmk_pub_loan_slice(struct shmk_port *p, size_t n, void **payload);
 """
 
 ffi = cffi.FFI()

@@ -43,6 +43,10 @@ EVENT = lib.SHMK_SVC_EVENT
 BLACKBOARD = lib.SHMK_SVC_BLACKBOARD
 OVERFLOW_SAFE = lib.SHMK_OVERFLOW_SAFE
 OVERFLOW_BLOCK = lib.SHMK_OVERFLOW_BLOCK
+# mode bits (LIBSHMK_0.5): payloads only their producer can write; and
+# chunks that grow with the samples (loan_slice())
+ZERO_TRUST = lib.SHMK_SVC_ZERO_TRUST
+DYNAMIC = lib.SHMK_SVC_DYNAMIC
 FOREVER = None
 
 _KINDS = {"pubsub": PUBSUB, "reqres": REQRES, "event": EVENT,
@@ -438,6 +442,21 @@ class _Producer(Port):
         """A Loan of a free chunk to write in place (Error ENOBUFS:
         max_loans outstanding; EAGAIN: no free chunk in the pool)."""
         return self._loan()
+
+    def loan_slice(self, n):
+        """A Loan for ``n`` elements of the service's type size (bytes
+        when it is untyped), chosen now (shmk_pub_loan_slice()): in a
+        service made with DYNAMIC the port's chunks grow to fit, without
+        the consumers reconnecting.  The Loan's nbytes is what the chunk
+        holds, at least what was asked.  Error EMSGSIZE past
+        payload_max."""
+        need("shmk_pub_loan_slice", "LIBSHMK_0.5")
+        payload = ffi.new("void **")
+        with self._h as ptr:
+            ret = lib.shmk_pub_loan_slice(ptr, n, payload)
+            check(ret, "shmk_pub_loan_slice", explained=ret in
+                  (-errno.EAGAIN, -errno.EMSGSIZE))
+            return Loan(Payload(self._h, payload[0], ret))
 
     def drain(self, timeout=None):
         """Wait until every live consumer received all this port sent

@@ -238,3 +238,25 @@ def test_server_cancelled_bad_input(name):
         req.release()
         with pytest.raises(shmk.ClosedError):
             s1.cancelled(req)
+
+
+@pytest.mark.skipif(not shmk.HAVE_V05, reason="libshmk before 0.5")
+def test_dynamic_loan_slice(name):
+    """loan_slice(n) in a DYNAMIC service: the chunks grow past 4 KiB
+    and the subscriber follows; zero-trust samples stay read-only."""
+    with shmk.Service(name, "pubsub", payload_max=256 * 1024,
+                      mode=0o600 | shmk.DYNAMIC) as svc:
+        assert svc.config["mode"] & shmk.DYNAMIC
+        pub, sub = svc.publisher(), svc.subscriber()
+        for n in (100, 10000, 200000):
+            with pub.loan_slice(n) as loan:
+                assert loan.nbytes >= n
+                loan.array(np.uint8, n)[:] = np.arange(n) % 251
+                loan.publish(nbytes=n)
+            with sub.receive(1) as s:
+                a = s.array(np.uint8, n)
+                assert len(s) == n and not a.flags.writeable
+                assert (a == np.arange(n) % 251).all()
+        with pytest.raises(shmk.Error) as e:
+            pub.loan_slice(256 * 1024 + 1)
+        assert e.value.errno == errno.EMSGSIZE
