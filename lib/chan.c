@@ -13,6 +13,8 @@
 
 static uint64_t chunk_cap(const struct shmk_port *p, uint32_t c);
 static uint64_t chunk_uoff(const struct shmk_port *p, uint32_t c);
+static uint64_t cursor_clamp(const struct svc_view *v, uint32_t ch, uint32_t j,
+			     uint32_t i, uint64_t start, uint64_t tail);
 
 /* Ports */
 
@@ -107,10 +109,91 @@ void chan_claim(struct shmk_port *p, uint32_t k)
 			     p->v.cfg.history);
 	}
 	p->nstash = 0;
+	p->last = NIL;
 	memset(p->pend, 0, sizeof(p->pend));
 }
 
 /* Publish-subscribe: producers */
+
+/* A publish of at least this many bytes leaves its chunk for reuse. */
+#define REUSE_MIN	65536
+
+/*
+ * The chunk of our last publish (position q = tail - 1) as our next
+ * loan, once every subscriber has taken and released it: a publisher
+ * whose subscribers keep up then writes one chunk over and over, as a
+ * plain shared-memory ping-pong reuses one buffer, instead of cap + 1
+ * chunks in turn (issue 12: a 16 MiB payload then stays in the cache).
+ * Only publish-subscribe without history (a late joiner replays nothing
+ * from the ring), services of up to 64 slots (one holders word: one CAS
+ * decides), not zero-trust, and after a publish of REUSE_MIN bytes or
+ * more: below that the chunk's lines are few and the warm scan's loan,
+ * whose holders line is already ours, is faster.  Returns the chunk, or
+ * NIL to go on with the scan.
+ *
+ * The ring's reference on the chunk becomes the loan's: entry q % cap is
+ * overwritten with a tombstone (position q + cap, no chunk) that
+ * prod_publish() does not drop again, and a consumer that reads it
+ * skips position q as dropped; only one that had not joined when we
+ * looked can (every live one is past q).
+ */
+static uint32_t loan_reuse(struct shmk_port *p)
+{
+	const struct svc_view *v = &p->v;
+	uint32_t c = p->last, cap = v->g.cap, j;
+	uint64_t q = p->tail - 1, bit = SLOT_BIT(p->slot), old = bit;
+	_Atomic uint64_t *e;
+
+	p->last = NIL;
+	if (c >= v->g.nchunks || p->tail == p->start)
+		return NIL;
+	e = &ring_of(v, (uint32_t)p->prod_ch, p->slot)[q % cap];
+	/* Relaxed: only we write our ring. */
+	if (atomic_load_explicit(e, memory_order_relaxed) != ent_make(q, c))
+		return NIL;
+	for (j = p->clo; j < p->chi; j++) {
+		/* Acquire: as in bp_room(). */
+		uint32_t st = atomic_load_explicit(&v->slots[j].state,
+						   memory_order_acquire);
+
+		/*
+		 * Acquire (in cursor_clamp()): pairs with the consumer's
+		 * release store of its cursor, after its fetch_or: its
+		 * reference on sample q is in the holders word below.
+		 */
+		if (ST_TAG(st) == ST_ALIVE &&
+		    cursor_clamp(v, (uint32_t)p->prod_ch, j, p->slot, p->start,
+				 p->tail) <= q)
+			return NIL;
+	}
+	/* Relaxed: a guess; the CAS below decides. */
+	if (atomic_load_explicit(hold_word(v, c, p->slot),
+				 memory_order_relaxed) != bit)
+		return NIL;
+	SHMK_CP();
+	/* Relaxed: ordered before the consumers' re-check by the CAS. */
+	atomic_store_explicit(e, ent_make(q + cap, ENT_NIL),
+			      memory_order_relaxed);
+	SHMK_CP();
+	/*
+	 * Release: heads a release sequence after the tombstone; a consumer
+	 * whose fetch_or of its bit comes later in this word's modification
+	 * order reads from it, so its re-load of the entry sees the
+	 * tombstone and it lets go (cons_try_one()), as for prod_publish()'s
+	 * drop.  One that came earlier makes this CAS fail.  Acquire: pairs
+	 * with the last consumer's release of its bit (chunk_put()): its
+	 * reads of the payload happen before our writes.
+	 */
+	if (atomic_compare_exchange_strong_explicit(hold_word(v, c, p->slot),
+						    &old, bit,
+						    memory_order_acq_rel,
+						    memory_order_relaxed))
+		return c;
+	/* Held after all: the tombstone stays, so drop the ring's share. */
+	hold_drop(v, c, p->slot);
+	p->hint = c;
+	return NIL;
+}
 
 /*
  * Loans are warm: the scan starts at p->hint, which is the chunk this
@@ -139,6 +222,15 @@ SHMK_API int shmk_pub_loan(struct shmk_port *p, void **payload)
 	cnt = svc_zt(v) ? p->zn : v->g.nchunks;
 	if (!cnt)
 		return -EINVAL;
+	if (p->last != NIL) {
+		c = loan_reuse(p);
+		if (c != NIL) {
+			p->loans[p->nloans++] = c;
+			*payload = chunk_ptr(p, c);
+			SHMK_PROBE3(loan, p->svc->rname, p->slot, c);
+			return 0;
+		}
+	}
 	for (pass = 0; pass < 2; pass++) {
 		/* p->hint is a chunk index, ours if zero-trust. */
 		c = p->hint - lo < cnt ? p->hint : lo;
@@ -480,6 +572,11 @@ int prod_publish_f(struct shmk_port *p, void *payload, size_t len,
 	if (ri == p->slot)
 		p->tail = pos + 1;
 	p->loans[i] = p->loans[--p->nloans];
+	/* The next loan may take this chunk back: loan_reuse(). */
+	p->last = NIL;
+	if (p->role == ROLE_PUB && len >= REUSE_MIN && !v->cfg.history &&
+	    v->g.mwords == 1 && !svc_zt(v))
+		p->last = c;
 	/*
 	 * Drop the ring's reference on the overwritten (oldest) sample.
 	 * Decided by position: the entry at pos % cap holds a reference of

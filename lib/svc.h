@@ -420,6 +420,11 @@ struct shmk_port {
 	uint32_t clo, chi;		/* slots that consume from us */
 	uint64_t tail, start;		/* producer: its own ring's */
 	uint32_t nloans, nheld, rr, hint;
+	/*
+	 * Publisher: the chunk of our last publish, at position tail - 1,
+	 * that the next loan may take back (chan.c, loan_reuse()), or NIL.
+	 */
+	uint32_t last;
 	uint32_t history;		/* subscriber: samples replayed on joining */
 	uint32_t bp_fails;		/* back-pressure failures in a row */
 	uint32_t spin[2];		/* SLEEP_DATA, SLEEP_ROOM: shmk_spin_begin() */

@@ -468,6 +468,13 @@ SHMK_API int shmk_port_slot(const struct shmk_port *p);
  * @p:		publisher (or client, server) port
  * @payload:	receives the address of payload_max writable bytes
  *
+ * The chunk is one whose lines are likely still in the cache: the one
+ * the port last gave back, or, after a publish of 64 KiB or more on a
+ * publish-subscribe service without history, the one it just published
+ * once every subscriber has received and released that sample (the
+ * sample is then no longer in the ring: a subscriber that joins later
+ * does not see it).  Its previous contents are not cleared.
+ *
  * Return: 0; -ENOBUFS (max_loans outstanding: publish or discard one);
  * -EAGAIN (no free chunk in the pool even after reclaiming dead
  * participants: every chunk is held; try again when consumers release

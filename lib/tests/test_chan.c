@@ -7,6 +7,8 @@
  * state exactly.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 
 #include "msgutil.h"
@@ -611,6 +613,244 @@ static void test_warm_loans(void **state)
 	drop_service(s, name);
 }
 
+/* Publish @len bytes of @v from a fresh loan of @pub: the chunk. */
+static uint32_t pub_one(struct shmk_port *pub, size_t len, unsigned char v)
+{
+	void *pl;
+	uint32_t c;
+
+	assert_int_equal(shmk_pub_loan(pub, &pl), 0);
+	c = chunk_of(pub, pl);
+	memset(pl, v, len);
+	assert_int_equal(shmk_pub_publish(pub, pl, len, 0), 0);
+	return c;
+}
+
+/* Receive one sample of @len bytes of @v, and release it. */
+static void sub_one(struct shmk_port *sub, size_t len, unsigned char v)
+{
+	struct shmk_sample smp;
+
+	assert_int_equal(shmk_sub_receive(sub, &smp, 0), 0);
+	assert_int_equal(smp.len, len);
+	assert_int_equal(((unsigned char *)smp.data)[0], v);
+	assert_int_equal(((unsigned char *)smp.data)[len - 1], v);
+	assert_int_equal(shmk_sub_release(sub, &smp), 0);
+}
+
+/*
+ * Issue 12: after a publish of 64 KiB or more, a loan takes back the
+ * chunk just published once every subscriber has taken and released it
+ * (loan_reuse()), so a publisher whose subscribers keep up writes one
+ * chunk, as a plain ping-pong reuses one buffer.  Not while a subscriber
+ * holds it or has yet to take it, not after a small publish, not with
+ * history; the ring entry it leaves is a tombstone that no publish drops
+ * again and that a late reader skips as dropped.
+ */
+static void test_reuse_loans(void **state)
+{
+	static const size_t big = 65536;
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_PUBSUB);
+	char name[SHMK_SVC_NAME_MAX];
+	struct shmk_service *s;
+	struct shmk_port *pub, *sub;
+	struct shmk_sample smp;
+	uint32_t c0, c1, i;
+	uint64_t d;
+	void *pl;
+
+	(void)state;
+	c.max_publishers = 1;
+	c.max_subscribers = 1;
+	c.buffer = 1;
+	c.max_loans = 1;
+	c.max_borrow = 1;
+	c.payload_max = big;
+	s = new_service(&c, name);
+	assert_int_equal(shmk_pub_open(s, &pub), 0);
+	assert_int_equal(shmk_sub_open(s, &sub), 0);
+	/* Taken and released each time: one chunk, over and over. */
+	c0 = pub_one(pub, big, 1);
+	sub_one(sub, big, 1);
+	for (i = 2; i < 10; i++) {
+		assert_int_equal(pub_one(pub, big, (unsigned char)i), c0);
+		/* The ring's reference again (the tombstone was not dropped). */
+		assert_int_equal(holders(s, c0), SLOT_BIT(pub->slot));
+		sub_one(sub, big, (unsigned char)i);
+	}
+	assert_int_equal(shmk_service_chunks_used(s), 1);
+	/* Held by the subscriber: another chunk; the sample stays intact. */
+	assert_int_equal(shmk_sub_receive(sub, &smp, 0), -EAGAIN);
+	c1 = pub_one(pub, big, 20);
+	assert_int_equal(c1, c0);
+	assert_int_equal(shmk_sub_receive(sub, &smp, 0), 0);
+	assert_int_not_equal(pub_one(pub, big, 21), c0);
+	assert_int_equal(((unsigned char *)smp.data)[big - 1], 20);
+	assert_int_equal(shmk_sub_release(sub, &smp), 0);
+	sub_one(sub, big, 21);
+	/* Not yet taken: another chunk, and the subscriber gets both. */
+	c0 = pub_one(pub, big, 22);
+	assert_int_not_equal(pub_one(pub, big, 23), c0);
+	d = sub->dropped;
+	sub_one(sub, big, 23);
+	assert_int_equal(sub->dropped, d + 1);
+	/* A small publish: the warm scan, which alternates (cap 1). */
+	c0 = pub_one(pub, 64, 30);
+	sub_one(sub, 64, 30);
+	c1 = pub_one(pub, big, 31);
+	assert_int_not_equal(c1, c0);
+	sub_one(sub, big, 31);
+	/* A reader left behind the tombstone skips position q as dropped. */
+	assert_int_equal(shmk_pub_loan(pub, &pl), 0);
+	assert_int_equal(chunk_of(pub, pl), c1);
+	d = sub->dropped;
+	atomic_store(cursor_at(&s->v, 0, sub->slot, pub->slot), pub->tail - 1);
+	assert_int_equal(shmk_sub_receive(sub, &smp, 0), -EAGAIN);
+	assert_int_equal(sub->dropped, d + 1);
+	/* A discarded reused loan is free; nothing is dropped twice. */
+	assert_int_equal(shmk_pub_discard(pub, pl), 0);
+	assert_int_equal(holders(s, c1), 0);
+	c0 = pub_one(pub, 64, 40);
+	assert_int_equal(holders(s, c0), SLOT_BIT(pub->slot));
+	sub_one(sub, 64, 40);
+	shmk_port_close(sub);
+	shmk_port_close(pub);
+	assert_int_equal(shmk_service_chunks_used(s), 0);
+	drop_service(s, name);
+	/* With history, the ring keeps its samples for late joiners. */
+	c.history = 1;
+	s = new_service(&c, name);
+	assert_int_equal(shmk_pub_open(s, &pub), 0);
+	assert_int_equal(shmk_sub_open(s, &sub), 0);
+	c0 = pub_one(pub, big, 50);
+	sub_one(sub, big, 50);
+	assert_int_not_equal(pub_one(pub, big, 51), c0);
+	sub_one(sub, big, 51);
+	shmk_port_close(sub);
+	shmk_port_close(pub);
+	drop_service(s, name);
+}
+
+/*
+ * loan_reuse() against subscribers in other threads: a publisher of
+ * 64 KiB samples (every 4 KiB word and the last one stamped with the
+ * sample's number) and two subscribers that sometimes keep a sample a
+ * while.  A chunk taken back while a subscriber still held it, or before
+ * one took it, shows as a torn sample (and to ThreadSanitizer as a data
+ * race); every sample is received or counted as dropped.
+ */
+struct reuse_arg {
+	struct shmk_service *s;
+	uint32_t n;
+	_Atomic int joined, done;
+	_Atomic uint64_t got, dropped;
+};
+
+#define REUSE_LEN	65536
+
+static void *reuse_sub(void *arg)
+{
+	struct reuse_arg *a = arg;
+	struct shmk_port *sub = NULL;
+	struct shmk_sample smp;
+	uint64_t last = 0, seen = 0;
+	size_t w;
+
+	if (shmk_sub_open(a->s, &sub))
+		return (void *)1;
+	atomic_fetch_add(&a->joined, 1);
+	for (;;) {
+		int r = shmk_sub_receive(sub, &smp, 1000000);
+		const uint64_t *d = smp.data;
+
+		if (r == -ETIMEDOUT || r == -EAGAIN) {
+			/* Acquire: the publisher's last publish is visible. */
+			if (atomic_load_explicit(&a->done, memory_order_acquire) &&
+			    shmk_sub_receive(sub, &smp, 0) == -EAGAIN)
+				break;
+			continue;
+		}
+		if (r || smp.len != REUSE_LEN)
+			return (void *)2;
+		for (w = 0; w < REUSE_LEN / 8; w += 512)
+			if (d[w] != d[0])
+				return (void *)3;
+		if (d[REUSE_LEN / 8 - 1] != d[0] || d[0] <= last)
+			return (void *)4;
+		last = d[0];
+		seen++;
+		if (seen % 7 == 0)
+			sched_yield();	/* keep it while the publisher goes on */
+		if (d[0] != last || d[REUSE_LEN / 8 - 1] != last)
+			return (void *)5;
+		shmk_sub_release(sub, &smp);
+	}
+	atomic_fetch_add(&a->got, seen);
+	atomic_fetch_add(&a->dropped, shmk_sub_dropped(sub));
+	shmk_port_close(sub);
+	return NULL;
+}
+
+static void test_reuse_race(void **state)
+{
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_PUBSUB);
+	char name[SHMK_SVC_NAME_MAX];
+	struct reuse_arg a = { .n = (uint32_t)scaled(4000) };
+	pthread_t t[2];
+	struct shmk_port *pub;
+	uint64_t i, w, reused = 0, prev = NIL;
+	void *ret, *pl;
+	int k;
+
+	(void)state;
+	c.max_publishers = 1;
+	c.max_subscribers = 2;
+	c.buffer = 2;
+	c.max_loans = 1;
+	c.max_borrow = 1;
+	c.payload_max = REUSE_LEN;
+	a.s = new_service(&c, name);
+	assert_int_equal(shmk_pub_open(a.s, &pub), 0);
+	for (k = 0; k < 2; k++)
+		assert_int_equal(pthread_create(&t[k], NULL, reuse_sub, &a), 0);
+	/* Both subscribers joined: they get every sample from here. */
+	while (atomic_load(&a.joined) < 2)
+		sched_yield();
+	for (i = 1; i <= a.n; i++) {
+		uint64_t *d;
+		uint32_t ch;
+
+		assert_int_equal(shmk_pub_loan(pub, &pl), 0);
+		ch = chunk_of(pub, pl);
+		reused += ch == prev;
+		d = pl;
+		for (w = 0; w < REUSE_LEN / 8; w += 512)
+			d[w] = i;
+		d[REUSE_LEN / 8 - 1] = i;
+		assert_int_equal(shmk_pub_publish(pub, pl, REUSE_LEN, 0), 0);
+		prev = ch;
+		if (i % 3 == 0)
+			sched_yield();
+	}
+	/* Release: pairs with the subscribers' acquire of done. */
+	atomic_store_explicit(&a.done, 1, memory_order_release);
+	for (k = 0; k < 2; k++) {
+		assert_int_equal(pthread_join(t[k], &ret), 0);
+		assert_ptr_equal(ret, NULL);
+	}
+	shmk_port_close(pub);
+	print_message("    %llu of %u loans took back the last chunk; "
+		      "received %llu, dropped %llu\n",
+		      (unsigned long long)reused, a.n,
+		      (unsigned long long)atomic_load(&a.got),
+		      (unsigned long long)atomic_load(&a.dropped));
+	assert_int_equal(atomic_load(&a.got) + atomic_load(&a.dropped),
+			 2ULL * a.n);
+	assert_true(reused > 0);
+	assert_int_equal(shmk_service_chunks_used(a.s), 0);
+	drop_service(a.s, name);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -621,6 +861,8 @@ int main(void)
 		cmocka_unit_test(test_no_false_sharing),
 		cmocka_unit_test(test_pool_empty),
 		cmocka_unit_test(test_warm_loans),
+		cmocka_unit_test(test_reuse_loans),
+		cmocka_unit_test(test_reuse_race),
 	};
 
 	use_memfd_backend();

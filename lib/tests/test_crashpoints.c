@@ -50,6 +50,7 @@
 
 /* Payloads: a tag, who wrote it, and a pattern derived from both. */
 #define PLEN		64
+#define RLEN		65536	/* F_REUSE: samples of this many bytes */
 #define W_MAX		16
 #define SEQS		64
 #define MAXSITES	1024
@@ -157,7 +158,7 @@ static int pl_get(const void *p, size_t len, struct pl *out)
 {
 	struct pl want;
 
-	if (len != PLEN)
+	if (len != PLEN && len != RLEN)	/* RLEN: F_REUSE */
 		return -1;
 	memcpy(out, p, sizeof(*out));
 	out->tag[sizeof(out->tag) - 1] = 0;
@@ -222,6 +223,9 @@ enum { K_CREATE, K_PUBSUB, K_REQRES, K_EVENT, K_BB };
 					 * the victim consumer maps others' */
 #define F_DYN		(1U << 14)	/* dynamic payloads: the victim
 					 * grows its chunks (payload_max 16 KiB) */
+#define F_REUSE		(1U << 15)	/* pubsub without history, chunks of
+					 * RLEN: a publisher's loan takes back
+					 * its last chunk (chan.c) */
 
 struct world;
 
@@ -233,6 +237,7 @@ struct vic {
 	int nsmp;
 	uint32_t seq;
 	uint64_t corr[2];	/* pending responses (shmk_client_request()) */
+	void *last;		/* F_REUSE: the payload last published */
 };
 
 struct op {
@@ -324,6 +329,10 @@ static struct shmk_svc_config world_cfg(const struct op *op)
 	if (op->flags & F_DYN) {
 		c.mode |= SHMK_SVC_DYNAMIC;
 		c.payload_max = 16384;
+	}
+	if (op->flags & F_REUSE) {
+		c.payload_max = RLEN;
+		c.history = 0;
 	}
 	return c;
 }
@@ -1535,6 +1544,35 @@ static void prep_publish(struct vic *v)
 	v_loan_unpub(v);
 }
 
+/* F_REUSE: the victim publishes RLEN bytes; @reuse: from its last chunk. */
+static void v_publish_big(struct vic *v, int reuse)
+{
+	void *pl;
+
+	VCHECK(shmk_pub_loan(v->p, &pl) == 0);
+	VCHECK(!reuse || pl == v->last);
+	pl_put(pl, "PUB", W_VIC, v->seq, 0);
+	VCHECK(shmk_pub_publish(v->p, pl, RLEN, 0) == 0);
+	log_pub(W_VIC, v->seq++, 0);
+	v->last = pl;
+}
+
+static void prep_publish_big(struct vic *v)
+{
+	v_pub(v);
+	v_publish_big(v, 0);
+}
+
+/*
+ * Every subscriber took and released the victim's sample (the parent,
+ * between_receive_all()): its loan takes that chunk back, turning the
+ * ring's entry into a tombstone, and publishes it again.
+ */
+static void act_publish_reuse(struct vic *v)
+{
+	v_publish_big(v, 1);
+}
+
 /* The victim's first publish: its chunk is the first a newcomer loans. */
 static void act_publish_first(struct vic *v)
 {
@@ -2049,6 +2087,8 @@ static const struct op ops[] = {
 	  act_close },
 	{ "close_linger", K_PUBSUB, F_SYNC, prep_publish, between_receive_all,
 	  NULL, act_close_linger },
+	{ "publish_reuse", K_PUBSUB, F_SYNC | F_REUSE, prep_publish_big,
+	  between_receive_all, NULL, act_publish_reuse },
 	{ "close_linger_timeout", K_PUBSUB, F_CLOSES, prep_publish, NULL, NULL,
 	  act_close_linger_timeout },
 	{ "recover_pubsub", K_PUBSUB, F_DEAD, NULL, NULL, NULL, act_recover },
