@@ -763,7 +763,7 @@ static void *reuse_sub(void *arg)
 	me = atomic_fetch_add(&a->joined, 1);
 	for (;;) {
 		int r = shmk_sub_receive(sub, &smp, 1000000);
-		const uint64_t *d = smp.data;
+		const uint64_t *d;
 
 		if (r == -ETIMEDOUT || r == -EAGAIN) {
 			/* Acquire: the publisher's last publish is visible. */
@@ -774,6 +774,7 @@ static void *reuse_sub(void *arg)
 		}
 		if (r || smp.len != REUSE_LEN)
 			return (void *)2;
+		d = smp.data;	/* only now: set by a successful receive */
 		for (w = 0; w < REUSE_LEN / 8; w += 512)
 			if (d[w] != d[0])
 				return (void *)3;
