@@ -226,6 +226,10 @@ uint64_t sb_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* The CPUs shmk-bench was started on, before any sb_pin(). */
+static cpu_set_t sb_cpus_at_start;
+static int sb_cpus_known;
+
 void sb_pin(int cpu)
 {
 	cpu_set_t set;
@@ -438,6 +442,13 @@ static int sb_drones(void)
 	}
 	snprintf(cmd, sizeof(cmd), "'%s/drones' --drones 2 --mandel off --reps %d 2>&1",
 		 self, sb.quick ? 5 : 21);
+	/*
+	 * The demo places its crews on the CPUs it may use: give it those
+	 * shmk-bench was started with, not the one an earlier subcommand
+	 * pinned this process to.
+	 */
+	if (sb_cpus_known)
+		sched_setaffinity(0, sizeof(sb_cpus_at_start), &sb_cpus_at_start);
 	printf("== drones: %s\n", cmd);
 	fflush(stdout);
 	f = popen(cmd, "r");
@@ -632,6 +643,7 @@ int main(int argc, char **argv)
 		}
 	}
 	ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	sb_cpus_known = !sched_getaffinity(0, sizeof(sb_cpus_at_start), &sb_cpus_at_start);
 	for (k = 0; k < 2; k++)
 		if (sb.cpu[k] < 0 || sb.cpu[k] >= CPU_SETSIZE) {
 			fprintf(stderr, "shmk-bench: bad CPU %d\n", sb.cpu[k]);

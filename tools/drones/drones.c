@@ -51,6 +51,8 @@
 #define START_TIMEOUT_S	30		/* a drone has this long to open its port */
 #define SPIN_YIELD_NS	20000		/* --wait spin: then sched_yield() between polls */
 #define SPIN_BLOCK_NS	50000		/* --wait adaptive: then a blocking receive */
+#define AUTO_SAMPLE_NS	50000000	/* --wait auto: how long cpus_busy() looks */
+#define AUTO_BUSY_MAX	0.25		/* --wait auto: CPUs busy, at most, to poll */
 #define DRONES_GOAL	0.5		/* issue 12: shmk / socket at every a+b size */
 
 enum op {
@@ -62,18 +64,26 @@ enum op {
 /*
  * How the shmk master and drones wait for a request or a response.
  * WAIT_SPIN busy-polls (timeout 0 in a loop), yielding the CPU between
- * polls once it has polled for SPIN_YIELD_NS, so that a spinner shares
- * its CPU with a process that has work; WAIT_BLOCK is a blocking receive
- * (libshmk's short spin, then a sleep in the kernel); WAIT_ADAPTIVE
- * busy-polls for SPIN_BLOCK_NS, about two cross-CPU wakeups of a virtual
- * machine, then blocks: an answer that comes soon is taken without a
- * wakeup, and a drone without work sleeps.  A crew that spins is pinned
- * when it fits (crew_start()).
+ * polls once it has polled for SPIN_YIELD_NS; WAIT_BLOCK is a blocking
+ * receive (libshmk's short spin, then a sleep in the kernel);
+ * WAIT_ADAPTIVE busy-polls for SPIN_BLOCK_NS, about two cross-CPU
+ * wakeups of a virtual machine, then blocks: an answer that comes soon
+ * is taken without a wakeup, and a drone without work sleeps.
  *
- * WAIT_AUTO (the default) is WAIT_ADAPTIVE for a crew in which the master
- * and every drone have a CPU of their own, WAIT_BLOCK for a larger one: a
- * process that spins on a CPU that another needs delays it by more than
- * a wakeup costs.  Documentation/drones.rst has the figures of each.
+ * A crew that spins is pinned (crew_start()): the master and the drones
+ * are dealt round the CPUs this process may use, one each while they
+ * last.  A process that shares its CPU with another of the crew yields
+ * it (sched_yield()) after every poll that found nothing, from the
+ * first: the one with work then runs after one context switch, where a
+ * sleeper would need a wakeup, and a spinner would keep it waiting
+ * until its time slice ends.
+ *
+ * WAIT_AUTO (the default) is WAIT_ADAPTIVE when the CPUs this program
+ * may use were idle just before the crew starts (cpus_busy() below
+ * AUTO_BUSY_MAX), else WAIT_BLOCK: a pinned poller that shares its CPU
+ * with another program waits for that program's time slice at every
+ * hand-over, a sleeper is let in when it is woken.
+ * Documentation/drones.rst has the figures of each.
  */
 enum wait_mode {
 	WAIT_ADAPTIVE = 0,
@@ -84,6 +94,7 @@ enum wait_mode {
 
 static enum wait_mode wait_mode = WAIT_BLOCK;	/* this crew's */
 static enum wait_mode wait_opt = WAIT_AUTO;	/* --wait */
+static int cpu_shared;		/* this process shares its pinned CPU */
 static const char *const wait_name[] = { "adaptive", "spin", "block", "auto" };
 
 enum transport {
@@ -214,7 +225,7 @@ static int recv_as_told(int (*recv)(struct shmk_port *, struct shmk_sample *,
 			return -ETIMEDOUT;
 		if (wait_mode == WAIT_ADAPTIVE && dt > SPIN_BLOCK_NS)
 			return recv(p, smp, RECV_SLICE_NS);
-		if (dt > SPIN_YIELD_NS)
+		if (cpu_shared || dt > SPIN_YIELD_NS)
 			sched_yield();
 #if defined(__x86_64__) || defined(__i386__)
 		else
@@ -589,23 +600,89 @@ static void crew_stop(struct crew *cr)
 	live_crew = NULL;
 }
 
-/* Start @n drones on transport @t. */
-static long ncpu_online;
+static cpu_set_t cpus_allowed;	/* where this program may run */
+static unsigned int ncpu;	/* CPU_COUNT(&cpus_allowed), at least 1 */
 static int pin_crew;
 
-/* Pin the calling process to CPU @cpu, or let it run anywhere (-1). */
-static void pin_to(int cpu)
+/*
+ * Pin the calling process, crew member @i (0 the master, d + 1 drone d),
+ * to the (@i mod ncpu)th CPU of cpus_allowed, and say in cpu_shared
+ * whether another of the @n + 1 members is dealt the same CPU; @i < 0:
+ * let it run on any CPU of cpus_allowed.  A failed pin leaves the
+ * process where it was: the crew still works, only slower.
+ */
+static void pin_to(int i, unsigned int n)
 {
+	unsigned int k = 0, want;
 	cpu_set_t set;
-	long i;
+	int cpu;
 
-	CPU_ZERO(&set);
-	for (i = 0; i < ncpu_online && i < CPU_SETSIZE; i++)
-		if (cpu < 0 || i == cpu)
-			CPU_SET(i, &set);
-	sched_setaffinity(0, sizeof(set), &set);
+	cpu_shared = 0;
+	if (i < 0) {
+		sched_setaffinity(0, sizeof(cpus_allowed), &cpus_allowed);
+		return;
+	}
+	want = (unsigned int)i % ncpu;
+	/* members want, want + ncpu, ... <= n share it */
+	cpu_shared = want + ncpu <= n;
+	for (cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+		if (!CPU_ISSET(cpu, &cpus_allowed) || k++ != want)
+			continue;
+		CPU_ZERO(&set);
+		CPU_SET(cpu, &set);
+		sched_setaffinity(0, sizeof(set), &set);
+		return;
+	}
 }
 
+/* Read the busy and total jiffies of the CPUs in cpus_allowed. */
+static int read_cpu_times(uint64_t *busy, uint64_t *total)
+{
+	char line[512];
+	FILE *f = fopen("/proc/stat", "re");
+	int n = 0;
+
+	*busy = *total = 0;
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long v[8] = { 0 };
+		int cpu;
+
+		/* cpuN user nice system idle iowait irq softirq steal ... */
+		if (sscanf(line, "cpu%d %llu %llu %llu %llu %llu %llu %llu %llu",
+			   &cpu, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
+			   &v[7]) != 9 || cpu < 0 || cpu >= CPU_SETSIZE ||
+		    !CPU_ISSET(cpu, &cpus_allowed))
+			continue;
+		/* Stolen time is time this CPU was not ours either. */
+		*busy += v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+		*total += v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
+		n++;
+	}
+	fclose(f);
+	return n ? 0 : -1;
+}
+
+/*
+ * How many of the CPUs in cpus_allowed other programs kept busy while
+ * this one slept AUTO_SAMPLE_NS (no crew runs then); 0 where /proc/stat
+ * cannot tell.
+ */
+static double cpus_busy(void)
+{
+	struct timespec ts = { 0, AUTO_SAMPLE_NS };
+	uint64_t b0, t0, b1, t1;
+
+	if (read_cpu_times(&b0, &t0))
+		return 0;
+	nanosleep(&ts, NULL);
+	if (read_cpu_times(&b1, &t1) || t1 <= t0 || b1 < b0)
+		return 0;
+	return (double)(b1 - b0) / (double)(t1 - t0) * ncpu;
+}
+
+/* Start @n drones on transport @t. */
 static int crew_start(struct crew *cr, enum transport t, unsigned int n)
 {
 	struct shmk_svc_config cfg = {
@@ -634,14 +711,15 @@ static int crew_start(struct crew *cr, enum transport t, unsigned int n)
 		cr->fd[d] = -1;
 	live_crew = cr;
 	/*
-	 * A crew that spins and fits (the master and each drone a CPU of
-	 * its own) is pinned, master on the first CPU, drone d on the
-	 * (d + 1)th, with either transport: two processes that busy-poll
-	 * must never share a CPU (each hand-over would wait for a yield).
-	 * Any other crew is left to the scheduler.
+	 * A crew that spins is pinned, with either transport (the same
+	 * placement for both): the master on the first CPU, drone d on the
+	 * next but d, round the CPUs again when the crew outnumbers them
+	 * (pin_to()).  Two busy-pollers left to the scheduler may
+	 * share a CPU without knowing it, and a hand-over between them
+	 * then waits for a yield.  A blocking crew is left to the scheduler.
 	 */
-	pin_crew = wait_mode != WAIT_BLOCK && n + 1 <= (unsigned int)ncpu_online;
-	pin_to(pin_crew ? 0 : -1);
+	pin_crew = wait_mode != WAIT_BLOCK;
+	pin_to(pin_crew ? 0 : -1, n);
 	fflush(stdout);
 	for (d = 0; d < n; d++) {
 		if (t == T_SHMK) {
@@ -680,7 +758,7 @@ static int crew_start(struct crew *cr, enum transport t, unsigned int n)
 			signal(SIGINT, SIG_DFL);
 			signal(SIGTERM, SIG_DFL);
 			if (pin_crew)
-				pin_to((int)d + 1);
+				pin_to((int)d + 1, n);
 			if (t == T_SOCK) {
 				close(sv[0]);
 				for (e = 0; e < d; e++)
@@ -937,7 +1015,7 @@ static void usage(FILE *f)
 "through Unix sockets, and prints elapsed time and the time and share\n"
 "spent in data exchange for 1, 2 and N drones.\n"
 "\n"
-"  --drones N        N drones at most (default: online CPUs; 1 to %d)\n"
+"  --drones N        N drones at most (default: the CPUs it may use; 1 to %d)\n"
 "  --sizes LIST      array sizes for c = a + b (default 10,1000,100000,1000000)\n"
 "  --grain N         elements per request at most (default 65536)\n"
 "  --mandel WxH      Mandelbrot image size (default 1024x768; \"off\": none)\n"
@@ -949,8 +1027,9 @@ static void usage(FILE *f)
 "  --wait MODE       how shmk's master and drones wait: adaptive (busy-poll\n"
 "                    50 us, then block), spin (busy-poll, yielding the CPU\n"
 "                    after 20 us), block, or auto (the default: adaptive\n"
-"                    when the master and each drone have a CPU, else block);\n"
-"                    a crew that spins and fits is pinned, one CPU each\n"
+"                    where the CPUs were idle just before, else block);\n"
+"                    a crew that polls is pinned, round the CPUs, and\n"
+"                    processes sharing a CPU yield it after each empty poll\n"
 "  -h, --help        this text\n"
 "\n"
 "Exit status: 0 when every result was verified, 1 when one was wrong,\n"
@@ -988,13 +1067,13 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned int cpus = ncpu;
 	uint64_t v, w, h;
 	char *tok, *save, *end;
 	int c;
 
 	memset(o, 0, sizeof(*o));
-	o->drones = cpus < 1 ? 1 : cpus > DRONES_MAX ? DRONES_MAX : (unsigned int)cpus;
+	o->drones = cpus > DRONES_MAX ? DRONES_MAX : cpus;
 	o->sizes[0] = 10;
 	o->sizes[1] = 1000;
 	o->sizes[2] = 100000;
@@ -1143,14 +1222,21 @@ int main(int argc, char **argv)
 	uint8_t *expect_img = NULL;
 	int failed = 0, ret;
 	double worst = 0;		/* the largest shmk / socket of the goal */
-	enum wait_mode crew_wait[3] = { WAIT_BLOCK, WAIT_BLOCK, WAIT_BLOCK };
-	long ncpu = ncpu_online = sysconf(_SC_NPROCESSORS_ONLN);
+	enum wait_mode crew_wait[3] = { WAIT_AUTO, WAIT_AUTO, WAIT_AUTO };
+	double crew_busy[3] = { 0, 0, 0 };
 	unsigned int ngoal = 0;
 	struct opts o;
 	struct crew cr;
 	const char *backend;
 	char buf[32];
 
+	/* The CPUs this program may use: cpuset and taskset count. */
+	if (sched_getaffinity(0, sizeof(cpus_allowed), &cpus_allowed) ||
+	    !CPU_COUNT(&cpus_allowed)) {
+		CPU_ZERO(&cpus_allowed);
+		CPU_SET(0, &cpus_allowed);
+	}
+	ncpu = (unsigned int)CPU_COUNT(&cpus_allowed);
 	if (parse_opts(argc, argv, &o))
 		return 2;
 	master_pid = getpid();
@@ -1242,11 +1328,20 @@ int main(int argc, char **argv)
 			continue;
 		ar = t == T_SHMK ? &sh_ar : &priv_ar;
 		for (di = 0; di < nd; di++) {
-			/* The drones inherit it when they are forked. */
-			wait_mode = wait_opt != WAIT_AUTO ? wait_opt :
-				    dlist[di] + 1 <= (unsigned int)ncpu ?
-				    WAIT_ADAPTIVE : WAIT_BLOCK;
-			crew_wait[di] = wait_mode;
+			/*
+			 * Decided once per crew size, before its first run, so
+			 * that its socket run is placed as its shmk run; the
+			 * drones inherit wait_mode when they are forked.
+			 */
+			if (crew_wait[di] == WAIT_AUTO) {
+				crew_wait[di] = wait_opt;
+				if (wait_opt == WAIT_AUTO) {
+					crew_busy[di] = cpus_busy();
+					crew_wait[di] = crew_busy[di] <= AUTO_BUSY_MAX ?
+							WAIT_ADAPTIVE : WAIT_BLOCK;
+				}
+			}
+			wait_mode = crew_wait[di];
 			if (crew_start(&cr, t, dlist[di]))
 				return 2;
 			for (ri = 0; ri < nrows; ri++) {
@@ -1286,21 +1381,26 @@ int main(int argc, char **argv)
 	}
 
 	backend = shmk_region_backend(data_reg) == SHMK_BACKEND_DEVICE ? "device" : "memfd";
-	printf("drones: %ld CPUs, shmk backend %s, median of %u runs after a warm-up\n",
-	       sysconf(_SC_NPROCESSORS_ONLN), backend, o.reps);
+	printf("drones: %u CPUs, shmk backend %s, median of %u runs after a warm-up\n",
+	       ncpu, backend, o.reps);
 	printf("exchange = elapsed - the busiest drone's compute time; share = exchange / elapsed\n");
 	if (o.width)
 		printf("mandel %ux%u, %u iterations, %u row(s) per request; one process alone: %s\n",
 		       o.width, o.height, o.maxiter, o.rows, fmt_ns(buf, sizeof(buf), single_ns));
 	printf("shmk waits (--wait %s):", wait_name[wait_opt]);
-	for (di = 0; di < nd; di++)
-		printf(" %s%s with %u drone%s%s", wait_name[crew_wait[di]],
-		       crew_wait[di] != WAIT_BLOCK && dlist[di] + 1 <= (unsigned int)ncpu ?
-		       " pinned" : "", dlist[di], dlist[di] > 1 ? "s" : "",
-		       di + 1 < nd ? "," : "\n");
+	for (di = 0; di < nd; di++) {
+		printf(" %s%s with %u drone%s", wait_name[crew_wait[di]],
+		       crew_wait[di] == WAIT_BLOCK ? "" :
+		       dlist[di] + 1 <= ncpu ? " pinned" : " pinned, sharing CPUs",
+		       dlist[di], dlist[di] > 1 ? "s" : "");
+		if (wait_opt == WAIT_AUTO)
+			printf(" (%.2f CPUs busy)", crew_busy[di]);
+		printf("%s", di + 1 < nd ? "," : "\n");
+	}
 	printf("(adaptive: busy-poll 50 us, then a blocking receive; spin: busy-poll; "
-	       "block: blocking receives;\n pinned: the master and each drone on a CPU "
-	       "of its own, socket runs too)\n");
+	       "block: blocking receives;\n pinned: the master and drone d on the 1st "
+	       "and (d+2)th CPU, round again when\n there are more, socket runs too; "
+	       "processes sharing a CPU yield it after each empty poll)\n");
 	printf("\n%-6s %9s %6s | %-30s | %-30s | %s\n", "work", "size", "drones",
 	       "shmk: elapsed  exchange  share", "socket: elapsed exchange share",
 	       "shmk/socket");
