@@ -96,6 +96,13 @@ int create_opt(int c, const char *arg, struct create_opts *o)
 		}
 		o->mode = (uint32_t)v;
 		break;
+	case OPT_ZERO_TRUST:
+		o->mode_flags |= SHMK_SVC_ZERO_TRUST;
+		break;
+	case OPT_DYNAMIC:
+		/* Dynamic payloads are zero-trust ones that grow. */
+		o->mode_flags |= SHMK_SVC_ZERO_TRUST | SHMK_SVC_DYNAMIC;
+		break;
 	default:
 		return EXIT_USAGE;	/* getopt printed the reason */
 	}
@@ -125,7 +132,7 @@ int svc_open(const char *name, unsigned int kind, const char *cmd,
 		want.history = o->history;
 		want.overflow = o->overflow;
 		want.max_events = o->events;
-		want.mode = o->mode;
+		want.mode = o->mode | o->mode_flags;
 		ret = shmk_service_open(name, &want, SHMK_SVC_CREATE, out);
 	} else {
 		ret = shmk_service_open(name, NULL, 0, out);
@@ -217,11 +224,14 @@ static void json_config(const struct shmk_svc_config *c)
 	printf(",\"kind\":\"%s\",\"payload_max\":%llu,\"max_publishers\":%u,"
 	       "\"max_subscribers\":%u,\"buffer\":%u,\"history\":%u,"
 	       "\"overflow\":\"%s\",\"max_loans\":%u,\"max_borrow\":%u,"
-	       "\"max_events\":%u,\"mode\":\"%04o\"",
+	       "\"max_events\":%u,\"mode\":\"%04o\",\"zero_trust\":%s,"
+	       "\"dynamic\":%s",
 	       kind_name(c->kind), (unsigned long long)c->payload_max,
 	       c->max_publishers, c->max_subscribers, c->buffer, c->history,
 	       c->overflow == SHMK_OVERFLOW_BLOCK ? "block" : "safe",
-	       c->max_loans, c->max_borrow, c->max_events, c->mode);
+	       c->max_loans, c->max_borrow, c->max_events, c->mode & 0777,
+	       (c->mode & SHMK_SVC_ZERO_TRUST) ? "true" : "false",
+	       (c->mode & SHMK_SVC_DYNAMIC) ? "true" : "false");
 }
 
 static void json_summary(const struct summary *m)
@@ -461,7 +471,14 @@ static int info_one(const char *name, bool *shown)
 			       m.c.buffer, m.c.history,
 			       m.c.overflow == SHMK_OVERFLOW_BLOCK ? "block" : "safe");
 			printf("chunks:      %u of %u in use\n", m.used, m.total);
+			printf("payloads:    %s\n",
+			       (m.c.mode & SHMK_SVC_DYNAMIC) ?
+			       "zero-trust, dynamic (each producer's own region, growing)" :
+			       (m.c.mode & SHMK_SVC_ZERO_TRUST) ?
+			       "zero-trust (each producer's own region)" :
+			       "shared (one region for all)");
 		}
+		printf("mode:        %04o\n", m.c.mode & 0777);
 		printf("dead:        %u (not yet reclaimed)\n", m.dead);
 		printf("participants:\n");
 		printf("  %4s %-10s %8s %-8s %10s %8s %10s\n", "SLOT", "ROLE",

@@ -27,7 +27,7 @@ _shmkctl()
 	}
 	local prog=${words[0]} cmd="" i nargs=0
 	local create="--create --payload --publishers --subscribers --buffer
-		--history --overflow --events --mode"
+		--history --overflow --events --mode --zero-trust --dynamic"
 
 	# The command: the first word that is not a global option.
 	for ((i = 1; i < cword; i++)); do

@@ -73,6 +73,7 @@ int cmd_replay(int argc, char **argv);
 enum {
 	OPT_CREATE = 1000, OPT_PAYLOAD, OPT_PUBLISHERS, OPT_SUBSCRIBERS,
 	OPT_BUFFER, OPT_HISTORY, OPT_OVERFLOW, OPT_EVENTS, OPT_MODE,
+	OPT_ZERO_TRUST, OPT_DYNAMIC,
 };
 
 #define CREATE_OPTIONS							\
@@ -84,13 +85,16 @@ enum {
 	{ "history", required_argument, NULL, OPT_HISTORY },		\
 	{ "overflow", required_argument, NULL, OPT_OVERFLOW },		\
 	{ "events", required_argument, NULL, OPT_EVENTS },		\
-	{ "mode", required_argument, NULL, OPT_MODE }
+	{ "mode", required_argument, NULL, OPT_MODE },			\
+	{ "zero-trust", no_argument, NULL, OPT_ZERO_TRUST },		\
+	{ "dynamic", no_argument, NULL, OPT_DYNAMIC }
 
 struct create_opts {
 	bool create;		/* --create */
 	bool configured;	/* a configuration option was given */
 	uint32_t payload_max, publishers, subscribers, buffer, history,
 		 overflow, events, mode;
+	uint32_t mode_flags;	/* SHMK_SVC_ZERO_TRUST, SHMK_SVC_DYNAMIC */
 };
 
 /* One of CREATE_OPTIONS: EXIT_OK, or EXIT_USAGE (message printed). */
