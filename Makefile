@@ -22,6 +22,8 @@
 #            DESTDIR/PREFIX;
 #            install-check: tools/install-test
 #   ctl-check  shmkctl's service commands (tools/shmkctl/test-shmkctl)
+#   drones-check  the drones demo's wait modes and placement, small jobs
+#            (tools/drones/test-drones)
 #   python-check  the Python package's tests (python/tests, pytest)
 #   debug-check  the debug-kernel lane: every selftest on a KASAN, lockdep
 #            and fault-injection guest kernel; debug-kernel builds that
@@ -73,7 +75,7 @@ DEMO_TIMEOUT := 300
 
 .PHONY: FORCE all module lib selftests guest man check host-check guest-check kcheck \
 	demo vm-shell vm-run rig-check bench bench-wakeup install clean deps tools dds install-lib \
-	install-module install-tools install-udev install-dkms install-check ctl-check \
+	install-module install-tools install-udev install-dkms install-check ctl-check drones-check \
 	install-all install-docs install-python \
 	debug-kernel debug-module debug-check python-check
 
@@ -353,6 +355,12 @@ install-dkms:
 # last line "ctl: N passed, N failed".
 ctl-check: $(BUILD)/tools/shmkctl
 	tools/shmkctl/test-shmkctl $(BUILD)/tools/shmkctl
+
+# The drones demo: every wait mode, crews larger than the CPUs, auto
+# beside a busy program (memfd backend); last line "drones: N passed, N
+# failed".
+drones-check: $(BUILD)/tools/drones
+	tools/drones/test-drones $(BUILD)/tools/drones
 
 # The Python package (python/shmk, Documentation/python.rst): its pytest
 # tests against the memfd backend and build/lib/libshmk.so.0; last line
