@@ -712,11 +712,12 @@ static int crew_start(struct crew *cr, enum transport t, unsigned int n)
 	live_crew = cr;
 	/*
 	 * A crew that spins is pinned, with either transport (the same
-	 * placement for both): the master on the first CPU, drone d on the
-	 * next but d, round the CPUs again when the crew outnumbers them
-	 * (pin_to()).  Two busy-pollers left to the scheduler may
-	 * share a CPU without knowing it, and a hand-over between them
-	 * then waits for a yield.  A blocking crew is left to the scheduler.
+	 * placement for both): the master on the first CPU, drone d
+	 * (from 0) on the (d + 2)th, round the CPUs again when the crew
+	 * outnumbers them (pin_to()).  Two busy-pollers left to the
+	 * scheduler may share a CPU without knowing it, and a hand-over
+	 * between them then waits for a yield.  A blocking crew is left to
+	 * the scheduler.
 	 */
 	pin_crew = wait_mode != WAIT_BLOCK;
 	pin_to(pin_crew ? 0 : -1, n);
