@@ -15,7 +15,6 @@
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/wait.h>
-#include <time.h>
 #include "msgutil.h"
 #include "../svc.h"
 
@@ -101,26 +100,18 @@ static void test_port_fd_errors(void **state)
  * of 40 runs of this program (never without it); anything else ends the
  * loop and is returned.
  */
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static int wait_until_timeout(struct shmk_waitset *ws,
 			      struct shmk_waitset_event *ev, unsigned int max,
 			      int64_t ns)
 {
-	int64_t end = mono_ns() + ns, left = ns;
+	int64_t end = shmk_now_ns() + ns, left = ns;
 	int ret;
 
 	for (;;) {
 		ret = shmk_waitset_wait(ws, ev, max, left);
 		if (ret != -EINTR)
 			return ret;
-		left = end - mono_ns();
+		left = end - shmk_now_ns();
 		if (left <= 0)
 			return -ETIMEDOUT;
 	}
