@@ -148,8 +148,10 @@ SHMK_API int shmk_spsc_attach(struct shmk_spsc *q, const struct shmk_region *r,
  * F holds a token, not 1: a new one for every sleep (@token, in our
  * handle, counts them, skipping 0).  The other side clears F with a
  * compare-and-swap from the token it read when its wake found nobody, so
- * a flag left by a sleeper that was killed costs one spare wake, while a
- * newer sleep (a new token) is never cleared by mistake.
+ * a flag left by a sleeper that was killed costs two spare wakes, while a
+ * newer sleep (a new token) is never cleared by mistake; and it wakes
+ * once more on its next operation, for a sleeper on its way in whose
+ * token it read late (shmk__spsc_wake()).
  */
 static int spsc_sleep(struct shmk_spsc *q, _Atomic uint32_t *flag,
 		      uint32_t *token, _Atomic uint32_t *word, uint32_t mine,

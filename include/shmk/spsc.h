@@ -28,7 +28,8 @@
  *    (delivered twice);
  *  - a side killed while asleep leaves its wait flag set; the other side's
  *    next operation then makes one wake system call that finds nobody,
- *    and clears the flag (it heals itself after one call).
+ *    and clears the flag, and the one after it one more (see
+ *    shmk__spsc_wake(): it heals itself after two calls).
  * For messaging that survives crashed participants exactly (no loss, no
  * duplicate, no leaked buffer), use the services of <shmk/service.h>.
  *
@@ -127,6 +128,7 @@ struct shmk_spsc {
 			uint32_t head_cache;
 			uint32_t token;	/* last prod_waiting token */
 			uint32_t spin;	/* learnt spin budget (lib) */
+			uint32_t rewake; /* wake the consumer next push */
 		} p;
 		char _pad_p[SHMK_CACHELINE_PAD];
 	};
@@ -136,6 +138,7 @@ struct shmk_spsc {
 			uint32_t tail_cache;
 			uint32_t token;	/* last cons_waiting token */
 			uint32_t spin;	/* learnt spin budget (lib) */
+			uint32_t rewake; /* wake the producer next pop */
 		} c;
 		char _pad_c[SHMK_CACHELINE_PAD];
 	};
@@ -226,29 +229,45 @@ SHMK_API int shmk_spsc_push_wait(struct shmk_spsc *q, const void *items,
 
 /*
  * Internal: wake the other side asleep on @word, whose wait flag held
- * @token when we looked.  When the wake finds nobody, the flag is stale
- * (its owner was killed in its sleep, or is on its way out and clears it
- * itself) and we clear it, but only if it still holds the same token: a
- * new sleep stores a new token, which the compare-and-swap leaves alone.
- * So a killed sleeper costs one wake system call, not one per operation.
+ * @token when we looked (0: none, and *@rewake asked for this wake).
+ * When the wake finds nobody, the flag's owner is not in its futex wait:
+ * it was killed in its sleep, or is on its way out (it clears the flag
+ * itself), or is on its way in.  We clear the flag, but only if it still
+ * holds the same token (a newer sleep stores a newer token, which the
+ * compare-and-swap leaves alone), so a killed sleeper costs two wake
+ * system calls, not one per operation.
+ *
+ * On its way in: we read the flag late, after the other side took what
+ * we had stored and began a new sleep (stored this token, fenced, read
+ * our index); its futex wait will compare that index, still current,
+ * and sleep, with the flag we cleared.  So after a clear our next
+ * operation wakes whatever the flag says (*@rewake): its index store
+ * then either comes before the sleeper's compare (which fails: no
+ * sleep) or finds it queued.  One forced wake is enough: a clear harms
+ * only when made by an operation whose index store the sleeper read
+ * before its sleep, and only the last of those can read the new token
+ * (Documentation/library.rst, "No lost wakeup").
  */
 SHMK_INLINE void shmk__spsc_wake(struct shmk_spsc *q,
 				 SHMK_ATOMIC(uint32_t) *flag, uint32_t token,
-				 SHMK_ATOMIC(uint32_t) *word)
+				 SHMK_ATOMIC(uint32_t) *word, uint32_t *rewake)
 {
 	SHMK__USE_ATOMICS
-	if (shmk_wake(q->region, word, 1) == 0) {
+	*rewake = 0;
+	if (shmk_wake(q->region, word, 1) == 0 && token) {
 		SHMK__CP();
 		/*
 		 * Relaxed: the flag orders nothing by itself; the sleeper's
 		 * protocol rests on the fences around its token store and
-		 * our tail/head store, and a sleeper that stored this token
-		 * and is not asleep yet finds the word moved (its wait()
-		 * compares it after our wake, which follows our store).
+		 * our tail/head store.  A sleeper that stored this token and
+		 * is not asleep yet either finds the word moved (its wait()
+		 * compares it after our wake, which follows our store) or is
+		 * woken by our next operation (*rewake).
 		 */
-		atomic_compare_exchange_strong_explicit(flag, &token, 0,
-							memory_order_relaxed,
-							memory_order_relaxed);
+		if (atomic_compare_exchange_strong_explicit(flag, &token, 0,
+							    memory_order_relaxed,
+							    memory_order_relaxed))
+			*rewake = 1;
 	}
 }
 
@@ -373,9 +392,9 @@ SHMK_INLINE int shmk_spsc_push_burst(struct shmk_spsc *q, const void *items,
 		/* Relaxed: ordered after the tail store by the fence above. */
 		token = atomic_load_explicit(&q->sh->cons_waiting,
 					     memory_order_relaxed);
-		if (SHMK_UNLIKELY(token))
+		if (SHMK_UNLIKELY(token | q->p.rewake))
 			shmk__spsc_wake(q, &q->sh->cons_waiting, token,
-					&q->sh->tail);
+					&q->sh->tail, &q->p.rewake);
 	}
 	return (int)n;
 }
@@ -439,9 +458,9 @@ SHMK_INLINE int shmk_spsc_pop_burst(struct shmk_spsc *q, void *items,
 		/* Relaxed: ordered after the head store by the fence above. */
 		token = atomic_load_explicit(&q->sh->prod_waiting,
 					     memory_order_relaxed);
-		if (SHMK_UNLIKELY(token))
+		if (SHMK_UNLIKELY(token | q->c.rewake))
 			shmk__spsc_wake(q, &q->sh->prod_waiting, token,
-					&q->sh->head);
+					&q->sh->head, &q->c.rewake);
 	}
 	return (int)n;
 }
