@@ -181,6 +181,8 @@ static void goal_print(FILE *f, unsigned int i)
 		goals[i].against, g);
 	if (r <= g)
 		fprintf(f, "met\n");
+	else if (r / g - 1 < 0.01)	/* "1.00x ... missed by 0 %" misleads */
+		fprintf(f, "missed by %.1f %% (%.4fx)\n", (r / g - 1) * 100, r);
 	else
 		fprintf(f, "missed by %.0f %%\n", (r / g - 1) * 100);
 }
