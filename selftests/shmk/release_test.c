@@ -649,12 +649,15 @@ TEST_F_TIMEOUT(release, notice_survives_page_allocation_failure, 120)
 
 /*
  * A registration whose page cannot be had fails with ENOMEM and leaves
- * the action registered before it in place.
+ * the action registered before it in place.  The child says when its
+ * first registration is done (@done): the page allocations fail only
+ * after it, else the first one could be the one that fails (it did, once
+ * in the debug kernel: exit 100).
  */
 TEST_F_TIMEOUT(release, failed_registration_changes_nothing, 120)
 {
 	_Atomic uint32_t *mem;
-	int go[2], fd, status, ret;
+	int go[2], done[2], fd, status, ret;
 	char c;
 	pid_t pid;
 
@@ -665,6 +668,7 @@ TEST_F_TIMEOUT(release, failed_registration_changes_nothing, 120)
 	mem = mmap(NULL, 2 * REGION, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	ASSERT_NE(MAP_FAILED, mem);
 	ASSERT_EQ(0, pipe(go));
+	ASSERT_EQ(0, pipe(done));
 	pid = fork();
 	ASSERT_GE(pid, 0);
 	if (pid == 0) {
@@ -673,13 +677,19 @@ TEST_F_TIMEOUT(release, failed_registration_changes_nothing, 120)
 		/* The inherited fd is the parent's file: act on it. */
 		if (on_release(fd, SLOT, 3, COUNTER, 0))
 			_exit(100);
+		if (write(done[1], "d", 1) != 1)
+			_exit(102);
 		if (read(go[0], &c, 1) != 1)
 			_exit(101);
 		/* Nothing touched page 2: it must be allocated, and cannot. */
 		r = on_release(fd, REGION + SLOT, 4, REGION + COUNTER, 0);
 		_exit(-r);
 	}
-	ret = make_it_fail(pid, 1);
+	/* Ours closed: a child that fails before its write reads as EOF. */
+	close(done[1]);
+	ret = read(done[0], &c, 1) == 1 ? 0 : -EIO;
+	if (!ret)
+		ret = make_it_fail(pid, 1);
 	if (!ret)
 		ret = fail_page_alloc(1);
 	if (write(go[1], "g", 1) != 1)
@@ -698,6 +708,7 @@ TEST_F_TIMEOUT(release, failed_registration_changes_nothing, 120)
 	munmap((void *)mem, 2 * REGION);
 	close(go[0]);
 	close(go[1]);
+	close(done[0]);
 }
 
 TEST_HARNESS_MAIN
