@@ -861,7 +861,13 @@ static void test_reuse_race(void **state)
 		      (unsigned long long)atomic_load(&a.dropped));
 	assert_int_equal(atomic_load(&a.got) + atomic_load(&a.dropped),
 			 2ULL * a.n);
-	assert_true(reused >= a.n / 8);
+	/*
+	 * The loans after samples 8, 16, ... below n take their chunk back
+	 * whatever the scheduling: (n - 1) / 8 of them (the loan after
+	 * sample n never comes; this said n / 8, and failed once under
+	 * TSan with exactly 249 of 2,000).  Any more are the races'.
+	 */
+	assert_true(reused >= (a.n - 1) / 8);
 	assert_int_equal(shmk_service_chunks_used(a.s), 0);
 	drop_service(a.s, name);
 }
