@@ -418,23 +418,6 @@ static void ratio_span(const char *group, const char *name, double *lo, double *
 	}
 }
 
-static int cmp_dbl(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* The median of the last result recorded (sb_add() sorted nothing else). */
-static double last_median(void)
-{
-	struct sb_result *r;
-	size_t n;
-
-	r = sb_results(&n);
-	return n ? r[n - 1].median : 0;
-}
-
 /*
  * Issue 12's 8-byte goal, measured in pairs: the one-line floor, then
  * pub-sub busy-poll, each for a block of rounds, several times over; the
@@ -454,18 +437,18 @@ static double paired_ratio(void)
 	for (k = 0; k < pairs; k++) {
 		if (sb_ipc_roundtrip("pubsub pairs", FLOOR_SPIN, "shm+line", 0, 8) < 0)
 			break;
-		floor_ns = last_median();
+		floor_ns = sb_last_median();
 		if (pubsub_run_x("pubsub pairs", "pubsub busy-poll", 8, 0, 0, 2,
 				 sb.rounds, sb.warmup))
 			break;
-		sub_ns = last_median();
+		sub_ns = sb_last_median();
 		r[k] = floor_ns ? sub_ns / floor_ns : 0;
 	}
 	sb.rounds = rounds;
 	sb.warmup = warm;
 	if (k < pairs)
 		return 0;
-	qsort(r, pairs, sizeof(r[0]), cmp_dbl);
+	qsort(r, pairs, sizeof(r[0]), sb_cmp_double);
 	printf("busy-poll / one-line floor at 8 B, in %u pairs measured side by side: "
 	       "%.2fx to %.2fx, median %.2fx\n", pairs, r[0], r[pairs - 1], r[pairs / 2]);
 	return r[pairs / 2];
@@ -646,16 +629,16 @@ int sb_payload(void)
 		for (j = 0; j < pairs; j++) {
 			if (plain_payload_run(PLAIN_PAYLOAD, sizes[k], n, w))
 				goto fail;
-			pn[j] = last_median();
+			pn[j] = sb_last_median();
 			if (pubsub_run_x("payload", "pubsub busy-poll, written", sizes[k],
 					 0, 1, 1, n, w))
 				goto fail;
-			sn[j] = last_median();
+			sn[j] = sb_last_median();
 			r[j] = pn[j] ? sn[j] / pn[j] : 0;
 		}
-		qsort(r, pairs, sizeof(r[0]), cmp_dbl);
-		qsort(pn, pairs, sizeof(pn[0]), cmp_dbl);
-		qsort(sn, pairs, sizeof(sn[0]), cmp_dbl);
+		qsort(r, pairs, sizeof(r[0]), sb_cmp_double);
+		qsort(pn, pairs, sizeof(pn[0]), sb_cmp_double);
+		qsort(sn, pairs, sizeof(sn[0]), sb_cmp_double);
 		printf("%-8s %14.0f %14.0f %7.2fx to %.2fx, %.2fx\n", sz, pn[pairs / 2],
 		       sn[pairs / 2], r[0], r[pairs - 1], r[pairs / 2]);
 		snprintf(what, sizeof(what), "pub-sub %s written and read", sz);

@@ -40,13 +40,6 @@ static void pin(int cpu)
 	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* A ping-pong: side(0) is the timed initiator, side(1) the echo. */
 struct pingpong {
 	const char *name;
@@ -357,7 +350,7 @@ static double run_tput(struct shmk_region *r, int mpmc, unsigned int burst)
 			exit(1);
 		}
 	}
-	qsort(rates, run, sizeof(double), cmp_double);
+	qsort(rates, run, sizeof(double), sb_cmp_double);
 	{
 		double ns[32];
 		struct sb_result *res;

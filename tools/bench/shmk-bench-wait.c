@@ -333,23 +333,6 @@ static void goal(const char *what, const char *a, const char *b, double max)
 	sb_goal(what, x > 0 && y > 0 ? x / y : 0, b, max);
 }
 
-/* The median of the figure added last (sb_add()), 0 if none. */
-static double last_median(void)
-{
-	struct sb_result *r;
-	size_t n;
-
-	r = sb_results(&n);
-	return n ? r[n - 1].median : 0;
-}
-
-static int cmp_dbl(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /*
  * The wake-path goals, measured in pairs: a block of raw futex round
  * trips, then the same number through pub-sub and through SPSC with the
@@ -375,14 +358,14 @@ static void wake_pairs(double *ps, double *q)
 	for (k = 0; k < pairs; k++) {
 		if (sb_ipc_roundtrip(GROUP " pairs", F_FUTEX, "shm+futex", 0, 0) < 0)
 			break;
-		fl = last_median();
+		fl = sb_last_median();
 		memset(&pp, 0, sizeof(pp));
 		pp.group = GROUP " pairs";
 		pp.label = PS_NOSPIN;
 		pp.timeout = SHMK_FOREVER;
 		if (pp_run(&pp, 0))
 			break;
-		rp[k] = fl > 0 ? last_median() / fl : 0;
+		rp[k] = fl > 0 ? sb_last_median() / fl : 0;
 		pp.spsc = 1;
 		pp.r = sb_region(4 << 20);
 		pp.label = Q_NOSPIN;
@@ -391,14 +374,14 @@ static void wake_pairs(double *ps, double *q)
 			break;
 		}
 		shmk_region_close(pp.r);
-		rq[k] = fl > 0 ? last_median() / fl : 0;
+		rq[k] = fl > 0 ? sb_last_median() / fl : 0;
 	}
 	sb.rounds = rounds;
 	sb.warmup = warm;
 	if (k < pairs)
 		return;
-	qsort(rp, pairs, sizeof(rp[0]), cmp_dbl);
-	qsort(rq, pairs, sizeof(rq[0]), cmp_dbl);
+	qsort(rp, pairs, sizeof(rp[0]), sb_cmp_double);
+	qsort(rq, pairs, sizeof(rq[0]), sb_cmp_double);
 	printf("wake path / raw futex, in %u pairs measured side by side: "
 	       "pubsub %.2fx to %.2fx, median %.2fx; spsc %.2fx to %.2fx, median %.2fx\n",
 	       pairs, rp[0], rp[pairs - 1], rp[pairs / 2], rq[0],

@@ -47,11 +47,19 @@ static unsigned int ngoals;
 
 /* Results */
 
-static int cmp_double(const void *a, const void *b)
+int sb_cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 
 	return x < y ? -1 : x > y;
+}
+
+double sb_last_median(void)
+{
+	size_t n;
+	struct sb_result *r = sb_results(&n);
+
+	return n ? r[n - 1].median : 0;
 }
 
 double sb_pct(const double *sorted, size_t n, double p)
@@ -80,7 +88,7 @@ struct sb_result *sb_add(const char *group, const char *name, uint64_t size,
 	snprintf(r->name, sizeof(r->name), "%s", name);
 	r->size = size;
 	if (n) {
-		qsort(samples, n, sizeof(*samples), cmp_double);
+		qsort(samples, n, sizeof(*samples), sb_cmp_double);
 		r->median = sb_pct(samples, n, 50);
 		r->p90 = sb_pct(samples, n, 90);
 		r->p99 = sb_pct(samples, n, 99);

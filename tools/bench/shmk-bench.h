@@ -65,6 +65,12 @@ struct sb_result *sb_results(size_t *n);
 uint64_t sb_now_ns(void);
 void sb_pin(int cpu);
 double sb_pct(const double *sorted, size_t n, double p);
+
+/* qsort() order of doubles, ascending. */
+int sb_cmp_double(const void *a, const void *b);
+
+/* The median of the figure sb_add() recorded last; 0 when none. */
+double sb_last_median(void);
 /* A 4 MiB libshmk region for the run, already unlinked; exits on failure. */
 struct shmk_region *sb_region(uint64_t bytes);
 const char *sb_backend_name(void);
