@@ -155,6 +155,52 @@ static void test_bursts(void **state)
 	}
 }
 
+/*
+ * Copies of 2,048 bytes or more go through a `rep movsb` on x86-64
+ * (shmk__spsc_store()), smaller ones through memcpy(): bursts on both
+ * sides of that bound, from every kind of position, so that a copy that
+ * wraps is split into two parts on either side of it, or both above.
+ */
+static void test_large_bursts(void **state)
+{
+	static const uint32_t starts[] = { 0, 1, 255, 256, 500, 767, 768,
+					   769, 1000, 1023 };
+	static const unsigned int bursts[] = { 255, 256, 257, 300, 511, 512,
+					       700, 1023, 1024 };
+	static uint64_t in[1024], out[1024];
+	struct shmk_spsc q;
+	unsigned int s, b, i;
+	uint64_t tag = 0;
+
+	(void)state;
+	assert_int_equal(shmk_spsc_init(&q, R, 0, 8, 1024, 0), 0);
+	for (s = 0; s < sizeof(starts) / sizeof(starts[0]); s++) {
+		for (b = 0; b < sizeof(bursts) / sizeof(bursts[0]); b++) {
+			unsigned int n = bursts[b];
+			/* Move both counters to the start position. */
+			uint32_t skip = (starts[s] - q.p.tail) & 1023;
+
+			while (skip) {
+				unsigned int k = skip > 512 ? 512 : skip;
+
+				assert_int_equal(shmk_spsc_push_burst(&q, in, k), k);
+				assert_int_equal(shmk_spsc_pop_burst(&q, out, k), k);
+				skip -= k;
+			}
+			assert_int_equal(q.p.tail & 1023, starts[s]);
+			for (i = 0; i < n; i++)
+				in[i] = ++tag * 0x9e3779b97f4a7c15ULL;
+			memset(out, 0, sizeof(out));
+			assert_int_equal(shmk_spsc_push_burst(&q, in, n), n);
+			/* The ring now holds exactly n: a full ring takes none. */
+			if (n == 1024)
+				assert_int_equal(shmk_spsc_push_burst(&q, in, 1), 0);
+			assert_int_equal(shmk_spsc_pop_burst(&q, out, 1024), n);
+			assert_memory_equal(in, out, n * sizeof(in[0]));
+		}
+	}
+}
+
 static void test_blocking_edges(void **state)
 {
 	struct shmk_spsc q;
@@ -181,12 +227,13 @@ struct stress {
 	int blocking;
 	uint64_t sum;
 	int bad;
+	unsigned int pmax;	/* the producer's bursts: 1 to pmax items */
 };
 
 static void *producer(void *p)
 {
 	struct stress *s = p;
-	uint64_t next = 0, buf[37];
+	uint64_t next = 0, buf[600];
 	unsigned int burst = 1;
 
 	while (next < s->n) {
@@ -206,7 +253,7 @@ static void *producer(void *p)
 		if (ret == 0)
 			sched_yield();	/* full: the machine may be oversubscribed */
 		next += (unsigned int)ret;
-		burst = burst % 37 + 1;
+		burst = burst % s->pmax + 1;
 		if (s->blocking && (next & 0x3ff) == 0)
 			usleep(50);	/* let the consumer sleep sometimes */
 	}
@@ -241,12 +288,13 @@ static void consume(struct stress *s)
 	}
 }
 
-static void run_thread_stress(int blocking, uint32_t cap)
+static void run_thread_stress(int blocking, uint32_t cap, unsigned int pmax)
 {
 	struct stress s;
 	pthread_t t;
 
 	memset(&s, 0, sizeof(s));
+	s.pmax = pmax;
 	s.n = scaled(blocking ? (cap == 1 ? 20000 : 200000) :
 			   (cap == 1 ? 200000 : 2000000));
 	s.blocking = blocking;
@@ -263,15 +311,17 @@ static void run_thread_stress(int blocking, uint32_t cap)
 static void test_thread_stress(void **state)
 {
 	(void)state;
-	run_thread_stress(0, 64);
-	run_thread_stress(0, 1);
+	run_thread_stress(0, 64, 37);
+	run_thread_stress(0, 1, 37);
+	/* Pushes of up to 4,800 bytes: the `rep movsb` copies too. */
+	run_thread_stress(0, 1024, 600);
 }
 
 static void test_thread_stress_blocking(void **state)
 {
 	(void)state;
-	run_thread_stress(1, 16);
-	run_thread_stress(1, 1);
+	run_thread_stress(1, 16, 37);
+	run_thread_stress(1, 1, 37);
 }
 
 /* Producer in a child process that opens the region by name. */
@@ -296,6 +346,7 @@ static void test_fork_stress(void **state)
 		memset(&cs, 0, sizeof(cs));
 		cs.n = s.n;
 		cs.blocking = 1;
+		cs.pmax = 37;
 		CHILD_CHECK(shmk_region_open(name, 0, &c) == 0);
 		CHILD_CHECK(shmk_spsc_attach(&cs.q, c, 1024) == 0);
 		producer(&cs);
@@ -609,6 +660,7 @@ int main(void)
 		cmocka_unit_test(test_empty_full),
 		cmocka_unit_test(test_counter_wrap),
 		cmocka_unit_test(test_bursts),
+		cmocka_unit_test(test_large_bursts),
 		cmocka_unit_test(test_blocking_edges),
 		cmocka_unit_test(test_thread_stress),
 		cmocka_unit_test(test_thread_stress_blocking),
