@@ -662,7 +662,7 @@ fail:
  * publish meets every subscriber's cursor freshly moved, as it would in
  * a steady stream; the time of the publish alone is recorded.
  */
-static int fanout_run(uint32_t nsub)
+static int fanout_run(const char *group, uint32_t nsub)
 {
 	char name[SHMK_SVC_NAME_MAX], tag[16];
 	struct shmk_region *r = sb_region(4096);
@@ -734,7 +734,7 @@ out_child:
 		snprintf(label, sizeof(label), "publish, %u subscriber%s", nsub,
 			 nsub > 1 ? "s" : "");
 		/* The size column carries the number of subscribers. */
-		sb_add("fanout", label, nsub, s, sb.rounds);
+		sb_add(group, label, nsub, s, sb.rounds);
 	}
 out:
 	if (ready[0] >= 0) {
@@ -751,11 +751,47 @@ out:
 	return failed ? -1 : 0;
 }
 
+/*
+ * Issue 12's fan-out goal, measured in pairs: a run with 1 subscriber,
+ * then one with 64, several times over; the ratio of each pair's
+ * medians, and their median.  One run's median is bimodal on a 2-vCPU
+ * machine: on 2 December 2026 a publish took either ~130 or ~215 ns,
+ * whatever the number of subscribers (the table of one run went 214,
+ * 137, 130, 130, 217, 136, 228 ns from 1 to 64), so the ratio of two
+ * single runs came out at 0.46x, 1.07x or 1.78x.  Returns the median
+ * ratio, 0 on failure.
+ */
+static double fanout_pairs(void)
+{
+	unsigned int pairs = sb.quick ? 5 : 9, k, rounds = sb.rounds, warm = sb.warmup;
+	double r[16], one;
+
+	sb.rounds = sb.quick ? 1000 : 5000;
+	sb.warmup = sb.rounds / 10;
+	fprintf(stderr, "  fanout: %u pairs of 1 and 64 subscribers ...\n", pairs);
+	for (k = 0; k < pairs; k++) {
+		if (fanout_run("fanout pairs", 1))
+			break;
+		one = sb_last_median();
+		if (fanout_run("fanout pairs", 64))
+			break;
+		r[k] = one ? sb_last_median() / one : 0;
+	}
+	sb.rounds = rounds;
+	sb.warmup = warm;
+	if (k < pairs)
+		return 0;
+	qsort(r, pairs, sizeof(r[0]), sb_cmp_double);
+	printf("publish with 64 subscribers / with 1, in %u pairs measured side by side: "
+	       "%.2fx to %.2fx, median %.2fx\n", pairs, r[0], r[pairs - 1], r[pairs / 2]);
+	return r[pairs / 2];
+}
+
 int sb_fanout(void)
 {
 	static const uint32_t counts[] = { 1, 2, 4, 8, 16, 32, 64 };
 	struct sb_result *r;
-	double one = 0, most = 0;
+	double one = 0;
 	size_t n, i;
 	unsigned int k;
 
@@ -767,7 +803,7 @@ int sb_fanout(void)
 	       "%u timed (+%u warm-up) publishes each\n", sb_backend_name(), sb.rounds, sb.warmup);
 	for (k = 0; k < sizeof(counts) / sizeof(counts[0]); k++) {
 		fprintf(stderr, "  fanout: %u subscribers ...\n", counts[k]);
-		if (fanout_run(counts[k])) {
+		if (fanout_run("fanout", counts[k])) {
 			fprintf(stderr, "shmk-bench: fanout failed\n");
 			return 1;
 		}
@@ -778,8 +814,6 @@ int sb_fanout(void)
 			continue;
 		if (r[i].size == 1)
 			one = r[i].median;
-		if (r[i].size == 64)
-			most = r[i].median;
 	}
 	for (i = 0; i < n && one; i++)
 		if (!strcmp(r[i].group, "fanout")) {
@@ -788,7 +822,7 @@ int sb_fanout(void)
 		}
 	sb_print_table("fanout", "one loan + 8-byte write + publish (ns; the bytes column is the "
 		       "number of subscribers); ratio: / 1 subscriber");
-	sb_goal("publish cost with 64 subscribers", one ? most / one : 0,
-		"its cost with 1", 1.2);
+	sb_goal("publish cost with 64 subscribers", fanout_pairs(),
+		"its cost with 1 (median of pairs)", 1.2);
 	return 0;
 }
