@@ -308,7 +308,7 @@ SHMK_INLINE uint32_t shmk_spsc_capacity(const struct shmk_spsc *q)
  * rep_movsb_threshold (2,112 bytes on a machine with AVX-512), and a
  * burst of 256 8-byte items is 2,048: on a 2-vCPU Xeon, memcpy() ran
  * such bursts at 0.6x to 0.7x the rate of `rep movsb`
- * (Documentation/performance.rst, "SPSC batched throughput").  Smaller
+ * (Documentation/performance.rst, "The copy into the ring").  Smaller
  * copies, the consumer's copies out (its destination is private) and
  * builds under a sanitizer (which does not see inside an asm statement)
  * keep memcpy().
