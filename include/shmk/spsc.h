@@ -311,7 +311,14 @@ SHMK_INLINE uint32_t shmk_spsc_capacity(const struct shmk_spsc *q)
  * (Documentation/performance.rst, "The copy into the ring").  Smaller
  * copies, the consumer's copies out (its destination is private) and
  * builds under a sanitizer (which does not see inside an asm statement)
- * keep memcpy().
+ * keep memcpy().  The stores of a fast-string `rep movsb` may become
+ * visible out of order among themselves, but all of them before any
+ * later store (Intel SDM, Vol. 3A, "Fast-String Operation and
+ * Out-of-Order Stores": write a separate flag after the string
+ * operation); that later store is the release store of tail in
+ * shmk_spsc_push_burst(), so a consumer that acquires tail sees every
+ * slot below it.  The asm's "memory" clobber keeps the compiler from
+ * moving that store before it.
  */
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \

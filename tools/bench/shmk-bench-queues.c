@@ -208,26 +208,6 @@ struct raw_ring {
 	_Alignas(128) uint64_t slot[RAW_CAP];
 };
 
-/*
- * The producer's copy: the rule of <shmk/spsc.h> (shmk__spsc_store()),
- * so that the baseline copies as the ring does: a `rep movsb` from 2,048
- * bytes on x86-64, memcpy() below, with the bound hidden from gcc.
- */
-static void raw_store(void *dst, const void *src, size_t len)
-{
-#if defined(__x86_64__)
-	if (len >= 2048) {
-		__asm__ volatile("rep movsb"
-				 : "+D"(dst), "+S"(src), "+c"(len)
-				 :
-				 : "memory");
-		return;
-	}
-	__asm__("" : "+r"(len));
-#endif
-	memcpy(dst, src, len);
-}
-
 static unsigned int raw_push(struct raw_ring *q, uint32_t *tail,
 			     uint32_t *head_cache, const uint64_t *buf,
 			     unsigned int n)
@@ -243,9 +223,14 @@ static unsigned int raw_push(struct raw_ring *q, uint32_t *tail,
 			return 0;
 	}
 	first = RAW_CAP - i < n ? RAW_CAP - i : n;
-	raw_store(&q->slot[i], buf, first * sizeof(*buf));
+	/*
+	 * The ring's own copy (<shmk/spsc.h>: `rep movsb` from 2 KiB on
+	 * x86-64), so that the baseline copies as the ring does.
+	 */
+	shmk__spsc_store(&q->slot[i], buf, first * sizeof(*buf));
 	if (n > first)
-		raw_store(q->slot, buf + first, (n - first) * sizeof(*buf));
+		shmk__spsc_store(q->slot, buf + first,
+				 (n - first) * sizeof(*buf));
 	*tail = t + n;
 	/* Release: pairs with raw_pop()'s acquire load: the slots first. */
 	atomic_store_explicit(&q->tail, t + n, memory_order_release);
