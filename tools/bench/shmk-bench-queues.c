@@ -197,8 +197,8 @@ enum { TP_SPSC, TP_MPMC, TP_RAW };
  * wake flags, no handle; the capacity and bursts of the SPSC runs), in
  * the same region.  Each side keeps its own index and a cached copy of
  * the other's, and reads the other's shared one only when the cached one
- * says full (empty); a burst is one or two memcpy()s and one release
- * store.  What it reaches is what this machine's two CPUs can stream
+ * says full (empty); a burst is one or two copies (the ring's own,
+ * shmk__spsc_store(), in; memcpy() out) and one release store.  What it reaches is what this machine's two CPUs can stream
  * through a ring; shmk_spsc's figure is measured against it.
  */
 #define RAW_CAP		4096
@@ -299,7 +299,7 @@ static void *tput_producer(void *arg)
 	return NULL;
 }
 
-/* The median and the slowest run of the last run_tput(), M items/s. */
+/* The median and the slowest run of the last record_tput(), M items/s. */
 static double tput_median, tput_min;
 
 /* One throughput run: items/s. */
