@@ -110,6 +110,7 @@ void chan_claim(struct shmk_port *p, uint32_t k)
 	}
 	p->nstash = 0;
 	p->last = NIL;
+	p->spare = NIL;
 	memset(p->pend, 0, sizeof(p->pend));
 }
 
@@ -222,6 +223,15 @@ SHMK_API int shmk_pub_loan(struct shmk_port *p, void **payload)
 	cnt = svc_zt(v) ? p->zn : v->g.nchunks;
 	if (!cnt)
 		return -EINVAL;
+	if (p->spare != NIL) {
+		/* Ours since the publish that dropped it (prod_publish_f()). */
+		c = p->spare;
+		p->spare = NIL;
+		p->loans[p->nloans++] = c;
+		*payload = chunk_ptr(p, c);
+		SHMK_PROBE3(loan, p->svc->rname, p->slot, c);
+		return 0;
+	}
 	if (p->last != NIL) {
 		c = loan_reuse(p);
 		if (c != NIL) {
@@ -489,6 +499,55 @@ int prod_publish(struct shmk_port *p, void *payload, size_t len,
 			      timeout_ns, 0);
 }
 
+/*
+ * The publish of position pos overwrote entry (pos - cap) % cap, whose
+ * chunk @oc the ring referenced: keep that reference as ours, the spare
+ * that the next loan takes (shmk_pub_loan()), when nobody else holds
+ * the chunk.  Returns whether it did; if not, the caller drops the
+ * reference as usual.
+ *
+ * Why: a subscriber's receive and release write the holders line of the
+ * chunks just published, so the usual loan, a CAS on a holders word in
+ * that line, waited for the line to come back from the subscriber's CPU
+ * before the publisher could write its sample.  The CAS here touches the
+ * same line, but after the publish's store of tail: nobody waits for it.
+ *
+ * Only a publisher (a server writes its clients' rings), on one holders
+ * word (nslots <= 64: no handshake over several words), not zero-trust
+ * (its chunks come from segments that loans may trim), with no spare
+ * yet, and not when the next loan is to take back the chunk just
+ * published (p->last, 64 KiB or more: loan_reuse()).  A spare replaces
+ * the ring's reference it came from, so a publisher holds no more than
+ * cap + max_loans chunks, as the pool's size assumes (svc_core.c).
+ */
+static int keep_spare(struct shmk_port *p, uint32_t oc)
+{
+	const struct svc_view *v = &p->v;
+	uint64_t bit = SLOT_BIT(p->slot), old = bit;
+
+	if (p->role != ROLE_PUB || v->g.mwords != 1 || svc_zt(v) ||
+	    p->spare != NIL || p->last != NIL)
+		return 0;
+	SHMK_CP();
+	/*
+	 * Release: heads a release sequence after our overwrite of the
+	 * entry; a subscriber whose fetch_or of its bit comes later in this
+	 * word's modification order reads from it, so its re-load of the
+	 * entry sees the overwrite and it lets go (cons_try_one()), as
+	 * after a drop; one that came earlier makes this CAS fail.  Acquire:
+	 * pairs with the release of the chunk's last other holder
+	 * (chunk_put()): its reads of the payload happen before our next
+	 * writes.
+	 */
+	if (!atomic_compare_exchange_strong_explicit(hold_word(v, oc, p->slot),
+						     &old, bit,
+						     memory_order_acq_rel,
+						     memory_order_relaxed))
+		return 0;
+	p->spare = oc;
+	return 1;
+}
+
 /* prod_publish() with the header's flags (request-response). */
 int prod_publish_f(struct shmk_port *p, void *payload, size_t len,
 		   uint64_t corr, uint32_t target, uint32_t tgen,
@@ -589,6 +648,8 @@ int prod_publish_f(struct shmk_port *p, void *payload, size_t len,
 	oc = ent_chunk(old);
 	if (pos - start >= v->g.cap && ent_is(old, pos - v->g.cap) &&
 	    oc < v->g.nchunks) {
+		if (keep_spare(p, oc))
+			goto kept;
 		/*
 		 * Release (seq_cst, in hold_drop()), after the entry store
 		 * above: a consumer whose fetch_or on this word (or load of
@@ -602,6 +663,7 @@ int prod_publish_f(struct shmk_port *p, void *payload, size_t len,
 		/* The next loan tries it first: see shmk_pub_loan(). */
 		p->hint = oc;
 	}
+kept:
 	/* Its seq_cst fence orders the entry store before the mask load. */
 	svc_wake_cons(p, ri);
 	SHMK_PROBE5(publish, p->svc->rname, p->slot, pos, len, c);

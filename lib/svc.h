@@ -425,6 +425,12 @@ struct shmk_port {
 	 * that the next loan may take back (chan.c, loan_reuse()), or NIL.
 	 */
 	uint32_t last;
+	/*
+	 * Publisher: a chunk whose ring reference a publish kept as ours
+	 * because nobody else held it (chan.c, prod_publish_f()); the next
+	 * loan takes it without touching its holders line.  NIL: none.
+	 */
+	uint32_t spare;
 	uint32_t history;		/* subscriber: samples replayed on joining */
 	uint32_t bp_fails;		/* back-pressure failures in a row */
 	uint32_t spin[2];		/* SLEEP_DATA, SLEEP_ROOM: shmk_spin_begin() */

@@ -227,6 +227,7 @@ int port_new_h(struct shmk_service *s, int role, unsigned int kind,
 	p->role = role;
 	p->pid = (int)getpid();
 	p->prod_ch = p->cons_ch = -1;
+	p->last = p->spare = NIL;
 	p->wfd = p->sfd = -1;
 	/*
 	 * The port's own file on the very object the handle maps, checked:
@@ -424,6 +425,8 @@ SHMK_API void shmk_port_close(struct shmk_port *p)
 	dev = shmk_region_backend(p->v.r) == SHMK_BACKEND_DEVICE;
 	for (i = 0; i < p->nloans; i++)
 		chunk_put(&p->v, p->loans[i], p->slot);
+	if (p->spare != NIL)
+		chunk_put(&p->v, p->spare, p->slot);
 	for (i = 0; i < p->nheld; i++)
 		chunk_put(&p->v, p->held[i], p->slot);
 	sl = &p->v.slots[p->slot];

@@ -309,8 +309,13 @@ SHMK_API int shmk_service_recover(struct shmk_service *s);
 
 /**
  * shmk_service_chunks_used() - chunks held by anyone (loaned, in a ring,
- * received)
+ * received, or kept by a publisher for its next loan)
  * @s:		handle
+ *
+ * A publish-subscribe publisher keeps at most one chunk whose sample its
+ * ring dropped and nobody else held, its spare, which its next loan takes
+ * (Documentation/messaging.rst, "The spare"); it goes back to the pool
+ * when the publisher closes or is recovered.
  *
  * Return: the count; 0 means every chunk is back in the pool.
  */

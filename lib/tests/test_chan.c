@@ -391,7 +391,8 @@ static void test_long_generation(void **state)
 			assert_int_equal(shmk_pub_loan(pub, &pl), 0);
 			memcpy(pl, &i, 4);
 			assert_int_equal(shmk_pub_publish(pub, pl, 4, 0), 0);
-			assert_true(shmk_service_chunks_used(s) <= s->v.g.cap);
+			/* The ring's references and the spare (keep_spare()). */
+			assert_true(shmk_service_chunks_used(s) <= s->v.g.cap + 1);
 		}
 		assert_int_equal(shmk_sub_open(s, &late), 0);
 		for (i = n - 2; i < n; i++) {
@@ -557,8 +558,10 @@ static void test_no_false_sharing(void **state)
  * Warm loans (issue 12): a publisher gets back the chunk it last gave
  * back, not the next one round the pool.  With buffer 1 its ring keeps
  * the last sample, so a publisher whose subscriber keeps up alternates
- * between two chunks; a discarded loan comes back at once.  Which chunks
- * are held, by whom, and what the subscriber receives are unchanged.
+ * between two chunks: the one its ring references and the spare, the
+ * ring's reference the last publish kept because nobody else held that
+ * chunk (keep_spare()).  A discarded loan comes back at once.  What the
+ * subscriber receives is unchanged.
  */
 static void test_warm_loans(void **state)
 {
@@ -590,18 +593,22 @@ static void test_warm_loans(void **state)
 		assert_int_equal(smp.seq, i);
 		assert_memory_equal(smp.data, &i, sizeof(i));
 		assert_int_equal(shmk_sub_release(sub, &smp), 0);
-		/* The ring keeps its reference on the last sample only. */
+		/* The ring's reference on the last sample, and the spare. */
 		assert_int_equal(holders(s, got[i]), SLOT_BIT(pub->slot));
-		if (i)
-			assert_int_equal(holders(s, got[i - 1]), 0);
+		if (i) {
+			assert_int_equal(holders(s, got[i - 1]),
+					 SLOT_BIT(pub->slot));
+			assert_int_equal(pub->spare, got[i - 1]);
+		}
 	}
 	assert_int_not_equal(got[0], got[1]);
 	for (i = 2; i < 8; i++)
 		assert_int_equal(got[i], got[i - 2]);
-	assert_int_equal(shmk_service_chunks_used(s), 1);
+	assert_int_equal(shmk_service_chunks_used(s), 2);
 	/* A discarded loan is the next one. */
 	assert_int_equal(shmk_pub_loan(pub, &pl), 0);
 	assert_int_equal(chunk_of(pub, pl), got[6]);
+	assert_int_equal(pub->spare, NIL);
 	assert_int_equal(shmk_pub_discard(pub, pl), 0);
 	assert_int_equal(holders(s, got[6]), 0);
 	assert_int_equal(shmk_pub_loan(pub, &again), 0);
@@ -636,6 +643,106 @@ static void sub_one(struct shmk_port *sub, size_t len, unsigned char v)
 	assert_int_equal(((unsigned char *)smp.data)[0], v);
 	assert_int_equal(((unsigned char *)smp.data)[len - 1], v);
 	assert_int_equal(shmk_sub_release(sub, &smp), 0);
+}
+
+/*
+ * The spare (issue 12, keep_spare()): a publish that overwrites a sample
+ * nobody else holds keeps the ring's reference on its chunk as the
+ * publisher's, and the next loan takes that chunk without touching its
+ * holders word.  Also when the sample was never taken (the subscriber
+ * skips it); not while a subscriber holds it (the sample stays intact);
+ * not a second spare while one is kept; not after a publish of 64 KiB or
+ * more (loan_reuse() takes back that chunk instead).  A discarded spare
+ * is free, and closing the port frees a spare it kept.
+ */
+static void test_spare_loans(void **state)
+{
+	struct shmk_svc_config c = cfg_of(SHMK_SVC_PUBSUB);
+	char name[SHMK_SVC_NAME_MAX];
+	struct shmk_service *s;
+	struct shmk_port *pub, *sub;
+	struct shmk_sample smp;
+	uint32_t c0, c1, c2, c3;
+	uint64_t pb;
+	void *pl, *pl2;
+
+	(void)state;
+	c.max_publishers = 1;
+	c.max_subscribers = 1;
+	c.buffer = 1;
+	c.max_loans = 2;
+	c.max_borrow = 1;
+	c.payload_max = 65536;
+	s = new_service(&c, name);
+	assert_int_equal(shmk_pub_open(s, &pub), 0);
+	assert_int_equal(shmk_sub_open(s, &sub), 0);
+	pb = SLOT_BIT(pub->slot);
+	/* The ring not yet full: nothing overwritten, no spare. */
+	c0 = pub_one(pub, 8, 1);
+	assert_int_equal(pub->spare, NIL);
+	sub_one(sub, 8, 1);
+	/* Overwritten, taken and released: kept, and the next loan. */
+	c1 = pub_one(pub, 8, 2);
+	assert_int_equal(pub->spare, c0);
+	assert_int_equal(holders(s, c0), pb);
+	assert_int_equal(shmk_pub_loan(pub, &pl), 0);
+	assert_int_equal(chunk_of(pub, pl), c0);
+	assert_int_equal(pub->spare, NIL);
+	assert_int_equal(holders(s, c0), pb);
+	/* A second loan comes from the pool. */
+	assert_int_equal(shmk_pub_loan(pub, &pl2), 0);
+	c2 = chunk_of(pub, pl2);
+	assert_int_not_equal(c2, c0);
+	assert_int_not_equal(c2, c1);
+	/* Overwritten but never taken: kept too. */
+	memset(pl, 3, 8);
+	assert_int_equal(shmk_pub_publish(pub, pl, 8, 0), 0);
+	assert_int_equal(pub->spare, c1);
+	/* A spare is kept already: the next overwritten one is dropped. */
+	memset(pl2, 4, 8);
+	assert_int_equal(shmk_pub_publish(pub, pl2, 8, 0), 0);
+	assert_int_equal(pub->spare, c1);
+	assert_int_equal(holders(s, c0), 0);
+	sub_one(sub, 8, 4);		/* skips 2 and 3 */
+	/* A discarded spare is free. */
+	assert_int_equal(shmk_pub_loan(pub, &pl), 0);
+	assert_int_equal(chunk_of(pub, pl), c1);
+	assert_int_equal(shmk_pub_discard(pub, pl), 0);
+	assert_int_equal(holders(s, c1), 0);
+	assert_int_equal(pub->spare, NIL);
+	/* Held by the subscriber when overwritten: dropped, not kept. */
+	c0 = pub_one(pub, 8, 6);
+	assert_int_equal(pub->spare, c2);
+	assert_int_equal(shmk_sub_receive(sub, &smp, 0), 0);
+	assert_int_equal(smp.chunk, c0);
+	assert_int_equal(pub_one(pub, 8, 7), c2);
+	assert_int_equal(pub->spare, NIL);
+	assert_int_equal(holders(s, c0), SLOT_BIT(sub->slot));
+	assert_int_not_equal(pub_one(pub, 8, 8), c0);
+	assert_int_equal(pub->spare, c2);
+	assert_int_equal(((unsigned char *)smp.data)[7], 6);
+	assert_int_equal(shmk_sub_release(sub, &smp), 0);
+	assert_int_equal(holders(s, c0), 0);
+	sub_one(sub, 8, 8);
+	/* After 64 KiB: no spare; loan_reuse() takes back that chunk. */
+	c3 = pub_one(pub, 65536, 9);
+	assert_int_equal(c3, c2);
+	assert_int_equal(pub->spare, NIL);
+	sub_one(sub, 65536, 9);
+	assert_int_equal(pub_one(pub, 65536, 10), c3);
+	assert_int_equal(pub->spare, NIL);
+	sub_one(sub, 65536, 10);
+	/* A spare at close goes with the port. */
+	assert_int_equal(pub_one(pub, 8, 11), c3);
+	sub_one(sub, 8, 11);
+	pub_one(pub, 8, 12);
+	assert_int_equal(pub->spare, c3);
+	sub_one(sub, 8, 12);
+	assert_int_equal(shmk_service_chunks_used(s), 2);
+	shmk_port_close(pub);
+	shmk_port_close(sub);
+	assert_int_equal(shmk_service_chunks_used(s), 0);
+	drop_service(s, name);
 }
 
 /*
@@ -732,9 +839,10 @@ static void test_reuse_loans(void **state)
 }
 
 /*
- * loan_reuse() against subscribers in other threads: a publisher of
- * 64 KiB samples (every 4 KiB word and the last one stamped with the
- * sample's number) and two subscribers that sometimes keep a sample a
+ * loan_reuse() and the spare against subscribers in other threads: a
+ * publisher of 64 KiB samples (loan_reuse()) or 4 KiB ones (the spare,
+ * keep_spare()), every 4 KiB word and the last one stamped with the
+ * sample's number, and two subscribers that sometimes keep a sample a
  * while.  A chunk taken back while a subscriber still held it, or before
  * one took it, shows as a torn sample (and to ThreadSanitizer as a data
  * race); every sample is received or counted as dropped.
@@ -742,6 +850,7 @@ static void test_reuse_loans(void **state)
 struct reuse_arg {
 	struct shmk_service *s;
 	uint32_t n;
+	size_t len;
 	_Atomic int joined, done;
 	_Atomic uint64_t got, dropped;
 	_Atomic uint64_t rel[2];	/* each subscriber's last released */
@@ -772,19 +881,19 @@ static void *reuse_sub(void *arg)
 				break;
 			continue;
 		}
-		if (r || smp.len != REUSE_LEN)
+		if (r || smp.len != a->len)
 			return (void *)2;
 		d = smp.data;	/* only now: set by a successful receive */
-		for (w = 0; w < REUSE_LEN / 8; w += 512)
+		for (w = 0; w < a->len / 8; w += 512)
 			if (d[w] != d[0])
 				return (void *)3;
-		if (d[REUSE_LEN / 8 - 1] != d[0] || d[0] <= last)
+		if (d[a->len / 8 - 1] != d[0] || d[0] <= last)
 			return (void *)4;
 		last = d[0];
 		seen++;
 		if (seen % 7 == 0)
 			sched_yield();	/* keep it while the publisher goes on */
-		if (d[0] != last || d[REUSE_LEN / 8 - 1] != last)
+		if (d[0] != last || d[a->len / 8 - 1] != last)
 			return (void *)5;
 		shmk_sub_release(sub, &smp);
 		/* Release: pairs with the publisher's acquire load. */
@@ -796,24 +905,23 @@ static void *reuse_sub(void *arg)
 	return NULL;
 }
 
-static void test_reuse_race(void **state)
+static void reuse_race(size_t len)
 {
 	struct shmk_svc_config c = cfg_of(SHMK_SVC_PUBSUB);
 	char name[SHMK_SVC_NAME_MAX];
-	struct reuse_arg a = { .n = (uint32_t)scaled(4000) };
+	struct reuse_arg a = { .n = (uint32_t)scaled(4000), .len = len };
 	pthread_t t[2];
 	struct shmk_port *pub;
-	uint64_t i, w, reused = 0, prev = NIL;
+	uint64_t i, w, reused = 0, spared = 0, prev = NIL;
 	void *ret, *pl;
 	int k;
 
-	(void)state;
 	c.max_publishers = 1;
 	c.max_subscribers = 2;
 	c.buffer = 2;
 	c.max_loans = 1;
 	c.max_borrow = 1;
-	c.payload_max = REUSE_LEN;
+	c.payload_max = len;
 	a.s = new_service(&c, name);
 	assert_int_equal(shmk_pub_open(a.s, &pub), 0);
 	for (k = 0; k < 2; k++)
@@ -825,22 +933,24 @@ static void test_reuse_race(void **state)
 		uint64_t *d;
 		uint32_t ch;
 
+		spared += pub->spare != NIL;
 		assert_int_equal(shmk_pub_loan(pub, &pl), 0);
 		ch = chunk_of(pub, pl);
 		reused += ch == prev;
 		d = pl;
-		for (w = 0; w < REUSE_LEN / 8; w += 512)
+		for (w = 0; w < len / 8; w += 512)
 			d[w] = i;
-		d[REUSE_LEN / 8 - 1] = i;
-		assert_int_equal(shmk_pub_publish(pub, pl, REUSE_LEN, 0), 0);
+		d[len / 8 - 1] = i;
+		assert_int_equal(shmk_pub_publish(pub, pl, len, 0), 0);
 		prev = ch;
 		if (i % 3 == 0)
 			sched_yield();
 		/*
 		 * Every 8th sample, wait until both subscribers have released
-		 * it: the next loan must take its chunk back, whatever the
-		 * scheduling (the others race).  Acquire: pairs with the
-		 * subscribers' release stores.
+		 * it: the next loan must take its chunk back (64 KiB), or the
+		 * publish that overwrites it keep it as the spare (4 KiB),
+		 * whatever the scheduling (the others race).  Acquire: pairs
+		 * with the subscribers' release stores.
 		 */
 		while (i % 8 == 0 &&
 		       (atomic_load_explicit(&a.rel[0], memory_order_acquire) < i ||
@@ -854,9 +964,10 @@ static void test_reuse_race(void **state)
 		assert_ptr_equal(ret, NULL);
 	}
 	shmk_port_close(pub);
-	print_message("    %llu of %u loans took back the last chunk; "
-		      "received %llu, dropped %llu\n",
-		      (unsigned long long)reused, a.n,
+	print_message("    %zu B: %llu of %u loans took back the last chunk, "
+		      "%llu took the spare; received %llu, dropped %llu\n",
+		      len, (unsigned long long)reused, a.n,
+		      (unsigned long long)spared,
 		      (unsigned long long)atomic_load(&a.got),
 		      (unsigned long long)atomic_load(&a.dropped));
 	assert_int_equal(atomic_load(&a.got) + atomic_load(&a.dropped),
@@ -867,9 +978,31 @@ static void test_reuse_race(void **state)
 	 * sample n never comes; this said n / 8, and failed once under
 	 * TSan with exactly 249 of 2,000).  Any more are the races'.
 	 */
-	assert_true(reused >= (a.n - 1) / 8);
+	if (len >= 65536) {
+		assert_true(reused >= (a.n - 1) / 8);
+		assert_int_equal(spared, 0);
+	} else {
+		/*
+		 * Sample 8k, released by both, is overwritten by the publish
+		 * of 8k + 2 (buffer 2), which keeps its chunk; the loan of
+		 * 8k + 3 takes it: (n - 3) / 8 of them at least.
+		 */
+		assert_true(spared >= (a.n - 3) / 8);
+	}
 	assert_int_equal(shmk_service_chunks_used(a.s), 0);
 	drop_service(a.s, name);
+}
+
+static void test_reuse_race(void **state)
+{
+	(void)state;
+	reuse_race(REUSE_LEN);
+}
+
+static void test_spare_race(void **state)
+{
+	(void)state;
+	reuse_race(4096);
 }
 
 int main(void)
@@ -882,8 +1015,10 @@ int main(void)
 		cmocka_unit_test(test_no_false_sharing),
 		cmocka_unit_test(test_pool_empty),
 		cmocka_unit_test(test_warm_loans),
+		cmocka_unit_test(test_spare_loans),
 		cmocka_unit_test(test_reuse_loans),
 		cmocka_unit_test(test_reuse_race),
+		cmocka_unit_test(test_spare_race),
 	};
 
 	use_memfd_backend();

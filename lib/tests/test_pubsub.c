@@ -144,8 +144,11 @@ static void test_many(void **state)
 			assert_int_equal(shmk_sub_receive(sub[j], &smp, 0), -EAGAIN);
 		}
 	}
-	/* Rings hold the last buffer samples of each publisher. */
-	assert_true(shmk_service_chunks_used(s) <= 3 * 16);
+	/*
+	 * Rings hold the last buffer samples of each publisher, and each
+	 * publisher may keep a spare (chan.c, keep_spare()).
+	 */
+	assert_true(shmk_service_chunks_used(s) <= 3 * 16 + 3);
 	for (i = 0; i < 3; i++)
 		shmk_port_close(pub[i]);
 	for (j = 0; j < 4; j++)
@@ -202,8 +205,11 @@ static void test_safe_overflow(void **state)
 	assert_int_equal(shmk_sub_open(s, &sub), 0);
 	for (i = 0; i < 1000; i++)
 		assert_int_equal(shmk_pub_send_copy(pub, &i, 4, 0), 0);
-	/* Oldest dropped and reclaimed: only the ring's 4 are held. */
-	assert_int_equal(shmk_service_chunks_used(s), 4);
+	/*
+	 * Oldest dropped and reclaimed: only the ring's 4 are held, and the
+	 * last one dropped, which the publisher kept as its spare.
+	 */
+	assert_int_equal(shmk_service_chunks_used(s), 5);
 	assert_int_equal(shmk_sub_receive(sub, &smp, 0), 0);
 	memcpy(&v, smp.data, 4);
 	assert_true(v >= 996);
