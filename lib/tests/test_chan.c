@@ -703,7 +703,7 @@ static void test_spare_loans(void **state)
 	assert_int_equal(shmk_pub_publish(pub, pl2, 8, 0), 0);
 	assert_int_equal(pub->spare, c1);
 	assert_int_equal(holders(s, c0), 0);
-	sub_one(sub, 8, 4);		/* skips 2 and 3 */
+	sub_one(sub, 8, 4);		/* skips the samples of 2 and 3 */
 	/* A discarded spare is free. */
 	assert_int_equal(shmk_pub_loan(pub, &pl), 0);
 	assert_int_equal(chunk_of(pub, pl), c1);
